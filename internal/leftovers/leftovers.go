@@ -1,0 +1,159 @@
+// Package leftovers finds what a run may leave behind on the host: processes
+// running as its uids, job cgroups, mounts and state files. The sandbox's and
+// the daemon's tests use it to prove that nothing of a run outlives it.
+package leftovers
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Processes lists host processes whose real uid is in [lo, hi).
+func Processes(lo, hi int) ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("listing processes: %w", err)
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) >= 2 && fields[0] == "Uid:" {
+				if uid, err := strconv.Atoi(fields[1]); err == nil && uid >= lo && uid < hi {
+					pids = append(pids, pid)
+				}
+			}
+		}
+	}
+	return pids, nil
+}
+
+// JobCgroups lists job cgroups (directories named atod-*) that a daemon
+// running in this process's cgroups with cgroup parent name would create:
+// <own>/<name>/atod-* in every v1 hierarchy and the hybrid cgroup2 mount,
+// and, on cgroup v2, atod-* beside this process's cgroup.
+func JobCgroups(name string) ([]string, error) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("reading own cgroups: %w", err)
+	}
+	var found []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		var parents []string
+		switch {
+		case parts[1] == "":
+			if _, err := os.Stat("/sys/fs/cgroup/unified"); err == nil {
+				parents = []string{filepath.Join("/sys/fs/cgroup/unified", parts[2], name)}
+			} else {
+				own := filepath.Join("/sys/fs/cgroup", parts[2])
+				parents = []string{own, filepath.Dir(own)}
+			}
+		case strings.HasPrefix(parts[1], "name="):
+			parents = []string{filepath.Join("/sys/fs/cgroup", strings.TrimPrefix(parts[1], "name="), parts[2], name)}
+		default:
+			parents = []string{filepath.Join("/sys/fs/cgroup", strings.Split(parts[1], ",")[0], parts[2], name)}
+		}
+		for _, parent := range parents {
+			entries, _ := os.ReadDir(parent)
+			for _, e := range entries {
+				if e.IsDir() && strings.HasPrefix(e.Name(), "atod-") && e.Name() != name {
+					found = append(found, filepath.Join(parent, e.Name()))
+				}
+			}
+		}
+	}
+	return found, nil
+}
+
+// MountsUnder lists mount points of this mount namespace at or below dir.
+func MountsUnder(dir string) ([]string, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("reading mounts: %w", err)
+	}
+	var found []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			found = append(found, f[4])
+		}
+	}
+	return found, nil
+}
+
+// StateEntries lists what remains in a sandbox state directory's
+// containers/ and jobs/ subdirectories.
+func StateEntries(stateDir string) ([]string, error) {
+	var found []string
+	for _, sub := range []string{"containers", "jobs"} {
+		entries, err := os.ReadDir(filepath.Join(stateDir, sub))
+		if err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("listing state: %w", err)
+		}
+		for _, e := range entries {
+			found = append(found, filepath.Join(sub, e.Name()))
+		}
+	}
+	return found, nil
+}
+
+// Scope says whose leftovers to look for.
+type Scope struct {
+	UIDLo, UIDHi int    // the runs' host uids, [UIDLo, UIDHi)
+	CgroupName   string // the daemon's cgroup parent name
+	StateDir     string // the sandbox's state directory
+}
+
+// Find describes everything of scope's runs that still exists, one line per
+// leftover; none means nothing is left.
+func Find(s Scope) ([]string, error) {
+	var found []string
+	pids, err := Processes(s.UIDLo, s.UIDHi)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pids {
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		found = append(found, fmt.Sprintf("process %d (%s)", p, bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))
+	}
+	cgs, err := JobCgroups(s.CgroupName)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cgs {
+		found = append(found, "cgroup "+c)
+	}
+	mounts, err := MountsUnder(s.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range mounts {
+		found = append(found, "mount "+m)
+	}
+	state, err := StateEntries(s.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range state {
+		found = append(found, "state "+e)
+	}
+	return found, nil
+}

@@ -1,0 +1,490 @@
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containerd/cgroups/v3"
+	"github.com/containerd/cgroups/v3/cgroup1"
+	"github.com/containerd/cgroups/v3/cgroup2"
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+const (
+	cgroupRoot    = "/sys/fs/cgroup"
+	unifiedHybrid = "/sys/fs/cgroup/unified" // the cgroup2 mount of the hybrid layout
+	cpuPeriodUs   = 100000
+	// supervisorLeaf is where the daemon moves itself on cgroup v2, so that
+	// its own cgroup may hold job cgroups (the no-internal-process rule).
+	supervisorLeaf = "supervisor"
+	// emptyTimeout bounds the wait for a killed cgroup to become empty.
+	emptyTimeout = 10 * time.Second
+)
+
+// v1Controllers are the v1 hierarchies whose limits and statistics atod
+// uses. libcontainer joins the run's init to every mounted hierarchy; these
+// are the ones whose job cgroups atod creates and configures itself.
+var v1Controllers = []cgroup1.Name{cgroup1.Memory, cgroup1.Pids, cgroup1.Cpu, cgroup1.Cpuacct, cgroup1.Freezer}
+
+// cgroupTree is the daemon's own part of the cgroup hierarchy, under which
+// every job cgroup is created.
+//
+// On cgroup v1 and on the hybrid layout, job cgroups are nested under the
+// daemon's own cgroup in each hierarchy: <own>/<parent>/<job>. On cgroup v2
+// the daemon's cgroup must be delegated to it (systemd Delegate=yes): the
+// daemon moves itself into the leaf <own>/supervisor and creates job cgroups
+// beside it as <own>/<job>.
+type cgroupTree struct {
+	mode    cgroups.CGMode
+	parent  string // v1 and hybrid: the path of job cgroups relative to the daemon's own
+	v2Base  string // v2: the absolute group holding supervisor/ and the job cgroups
+	hybrid  string // hybrid: absolute path of <own unified>/<parent>
+	hasMemsw bool  // v1: memory+swap accounting exists (then swap is limited to 0)
+}
+
+// newCgroupTree prepares the daemon's cgroup tree. name is the v1 parent
+// directory (e.g. "atod") under which job cgroups are nested.
+func newCgroupTree(name string) (*cgroupTree, error) {
+	t := &cgroupTree{mode: cgroups.Mode(), parent: name}
+	switch t.mode {
+	case cgroups.Unified:
+		return t, t.delegateV2()
+	case cgroups.Legacy, cgroups.Hybrid:
+		own, err := ownCgroups()
+		if err != nil {
+			return nil, err
+		}
+		mem, ok := own["memory"]
+		if !ok {
+			return nil, errors.New("finding the memory cgroup: the memory controller is not mounted")
+		}
+		if _, err := os.Stat(filepath.Join(cgroupRoot, "memory", mem, "memory.memsw.limit_in_bytes")); err == nil {
+			t.hasMemsw = true
+		}
+		if t.mode == cgroups.Hybrid {
+			if u, ok := own[""]; ok {
+				t.hybrid = filepath.Join(unifiedHybrid, u, name)
+			}
+		}
+		return t, nil
+	default:
+		return nil, errors.New("finding cgroups: no cgroup hierarchy is mounted at /sys/fs/cgroup")
+	}
+}
+
+// delegateV2 moves the daemon into <own>/supervisor and enables the memory,
+// pids and cpu controllers for the job cgroups beside it.
+func (t *cgroupTree) delegateV2() error {
+	own, err := ownCgroups()
+	if err != nil {
+		return err
+	}
+	base := own[""]
+	if filepath.Base(base) == supervisorLeaf {
+		base = filepath.Dir(base)
+	}
+	if base == "/" || base == "" {
+		return errors.New("preparing cgroups: atod runs in the root cgroup; run it in a delegated cgroup of its own (systemd: Delegate=yes)")
+	}
+	t.v2Base = base
+	supervisor, err := cgroup2.NewManager(cgroupRoot, filepath.Join(base, supervisorLeaf), &cgroup2.Resources{})
+	if err != nil {
+		return fmt.Errorf("creating supervisor cgroup in %s: %w", base, err)
+	}
+	pids, err := readPids(filepath.Join(cgroupRoot, base, "cgroup.procs"))
+	if err != nil {
+		return fmt.Errorf("listing processes of %s: %w", base, err)
+	}
+	for _, pid := range pids {
+		if err := supervisor.AddProc(uint64(pid)); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("moving process %d into %s/%s: %w", pid, base, supervisorLeaf, err)
+		}
+	}
+	baseMgr, err := cgroup2.Load(base)
+	if err != nil {
+		return fmt.Errorf("loading cgroup %s: %w", base, err)
+	}
+	if err := baseMgr.ToggleControllers([]string{"memory", "pids", "cpu"}, cgroup2.Enable); err != nil {
+		return fmt.Errorf("enabling memory, pids and cpu controllers in %s (is the cgroup delegated?): %w", base, err)
+	}
+	return nil
+}
+
+// jobPrefix starts the name of every job cgroup, so startup can tell them
+// from anything else an operator put beside them.
+const jobPrefix = "atod-"
+
+// libcontainerPath is the cgroup path handed to libcontainer for job id. On
+// v1 it is relative (libcontainer then nests it under the daemon's own cgroup
+// in every hierarchy, as cgroup1.NestedPath does); on v2 it is absolute.
+func (t *cgroupTree) libcontainerPath(id string) string {
+	if t.mode == cgroups.Unified {
+		return filepath.Join(t.v2Base, id)
+	}
+	return filepath.Join(t.parent, id)
+}
+
+// create makes the job cgroup for id with the limits l.
+func (t *cgroupTree) create(id string, l Limits) (*jobCgroup, error) {
+	quota := int64(l.CPUs * cpuPeriodUs)
+	period := uint64(cpuPeriodUs)
+	if t.mode == cgroups.Unified {
+		zero := int64(0)
+		m, err := cgroup2.NewManager(cgroupRoot, t.libcontainerPath(id), &cgroup2.Resources{
+			Memory: &cgroup2.Memory{Max: &l.MemoryBytes, Swap: &zero},
+			Pids:   &cgroup2.Pids{Max: l.Pids},
+			CPU:    &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quota, &period)},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("creating job cgroup %s: %w", id, err)
+		}
+		return &jobCgroup{v2: m}, nil
+	}
+	mem := &specs.LinuxMemory{Limit: &l.MemoryBytes}
+	if t.hasMemsw {
+		mem.Swap = &l.MemoryBytes // memory+swap equal to memory: no swap
+	}
+	res := &specs.LinuxResources{
+		Memory: mem,
+		Pids:   &specs.LinuxPids{Limit: &l.Pids},
+		CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
+	}
+	path := cgroup1.NestedPath(t.libcontainerPath(id))
+	cg, err := cgroup1.New(path, res, cgroup1.WithHierarchy(v1Hierarchy))
+	if err != nil {
+		return nil, fmt.Errorf("creating job cgroup %s: %w", id, err)
+	}
+	j := &jobCgroup{v1: cg}
+	if t.hybrid != "" {
+		j.unified = filepath.Join(t.hybrid, id)
+	}
+	return j, nil
+}
+
+func v1Hierarchy() ([]cgroup1.Subsystem, error) {
+	all, err := cgroup1.Default()
+	if err != nil {
+		return nil, err
+	}
+	var keep []cgroup1.Subsystem
+	for _, s := range all {
+		if slices.Contains(v1Controllers, s.Name()) {
+			keep = append(keep, s)
+		}
+	}
+	return keep, nil
+}
+
+// removeStale kills and removes job cgroups left behind by an earlier
+// daemon that died without cleaning up. It touches only cgroups named like
+// atod's own job cgroups inside the daemon's own tree.
+func (t *cgroupTree) removeStale() error {
+	var errs []error
+	for _, id := range t.staleIDs() {
+		j := &jobCgroup{}
+		if t.mode == cgroups.Unified {
+			m, err := cgroup2.Load(t.libcontainerPath(id))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			j.v2 = m
+		} else {
+			cg, err := cgroup1.Load(cgroup1.NestedPath(t.libcontainerPath(id)), cgroup1.WithHierarchy(v1Hierarchy))
+			if err == nil {
+				j.v1 = cg
+			} else if !errors.Is(err, cgroup1.ErrCgroupDeleted) {
+				errs = append(errs, fmt.Errorf("loading stale job cgroup %s: %w", id, err))
+			}
+			if t.hybrid != "" {
+				j.unified = filepath.Join(t.hybrid, id)
+			}
+		}
+		if err := j.killAndWait(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := j.delete(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// staleIDs lists job cgroup names found in atod's part of the tree.
+func (t *cgroupTree) staleIDs() []string {
+	var dirs []string
+	if t.mode == cgroups.Unified {
+		dirs = append(dirs, filepath.Join(cgroupRoot, t.v2Base))
+	} else {
+		own, err := ownCgroups()
+		if err != nil {
+			return nil
+		}
+		for _, c := range v1Controllers {
+			if p, ok := own[string(c)]; ok {
+				dirs = append(dirs, filepath.Join(cgroupRoot, string(c), p, t.parent))
+			}
+		}
+		if t.hybrid != "" {
+			dirs = append(dirs, t.hybrid)
+		}
+	}
+	var ids []string
+	for _, d := range dirs {
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			if e.IsDir() && strings.HasPrefix(e.Name(), jobPrefix) && !slices.Contains(ids, e.Name()) {
+				ids = append(ids, e.Name())
+			}
+		}
+	}
+	return ids
+}
+
+// jobCgroup is the cgroup of one run.
+type jobCgroup struct {
+	v1      cgroup1.Cgroup
+	v2      *cgroup2.Manager
+	unified string // hybrid: the run's cgroup in the cgroup2 mount (created by libcontainer), which has cgroup.kill
+}
+
+// kill sends SIGKILL to every process of the run, atomically with respect to
+// forks: cgroup.kill where the kernel has it, freeze + kill + thaw otherwise.
+func (j *jobCgroup) kill() error {
+	switch {
+	case j.v2 != nil:
+		if err := j.v2.Kill(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("killing job cgroup: %w", err)
+		}
+		return nil
+	case j.unified != "":
+		err := os.WriteFile(filepath.Join(j.unified, "cgroup.kill"), []byte("1"), 0)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) && j.v1 == nil {
+			return fmt.Errorf("killing job cgroup: %w", err)
+		}
+	}
+	if j.v1 == nil {
+		return nil
+	}
+	if err := j.v1.Freeze(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("freezing job cgroup: %w", err)
+	}
+	procs, err := j.v1.Processes(cgroup1.Freezer, true)
+	if err == nil {
+		for _, p := range procs {
+			_ = syscall.Kill(p.Pid, syscall.SIGKILL)
+		}
+	}
+	if terr := j.v1.Thaw(); terr != nil && !errors.Is(terr, fs.ErrNotExist) {
+		return fmt.Errorf("thawing job cgroup: %w", terr)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("listing job processes: %w", err)
+	}
+	return nil
+}
+
+// pids lists the processes still in the job cgroup.
+func (j *jobCgroup) pids() ([]int, error) {
+	if j.v2 != nil {
+		ps, err := j.v2.Procs(true)
+		out := make([]int, len(ps))
+		for i, p := range ps {
+			out[i] = int(p)
+		}
+		return out, err
+	}
+	if j.v1 == nil {
+		return nil, nil
+	}
+	ps, err := j.v1.Processes(cgroup1.Pids, true)
+	out := make([]int, len(ps))
+	for i, p := range ps {
+		out[i] = p.Pid
+	}
+	return out, err
+}
+
+// killAndWait kills the run's processes and waits until the cgroup is empty,
+// repeating the kill in case a process slipped in between.
+func (j *jobCgroup) killAndWait() error {
+	deadline := time.Now().Add(emptyTimeout)
+	for {
+		if err := j.kill(); err != nil {
+			return err
+		}
+		pids, err := j.pids()
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && len(pids) == 0) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("listing job processes: %w", err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("killing job cgroup: %d processes still there after %v", len(pids), emptyTimeout)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// cgroupStats are the statistics read from a run's cgroup.
+type cgroupStats struct {
+	User, Kernel     time.Duration
+	MemoryPeak       int64
+	OOMKills         int64
+	MinorFaults      int64 // all faults minus major ones
+	MajorFaults      int64
+	ThrottledPeriods int64
+	ThrottledTime    time.Duration
+}
+
+func (j *jobCgroup) stats() (cgroupStats, error) {
+	var s cgroupStats
+	switch {
+	case j.v2 != nil:
+		m, err := j.v2.Stat()
+		if err != nil {
+			return s, fmt.Errorf("reading job cgroup statistics: %w", err)
+		}
+		if c := m.GetCPU(); c != nil {
+			s.User = time.Duration(c.UserUsec) * time.Microsecond
+			s.Kernel = time.Duration(c.SystemUsec) * time.Microsecond
+			s.ThrottledPeriods = int64(c.NrThrottled)
+			s.ThrottledTime = time.Duration(c.ThrottledUsec) * time.Microsecond
+		}
+		if mem := m.GetMemory(); mem != nil {
+			s.MemoryPeak = int64(mem.MaxUsage)
+			s.MajorFaults = int64(mem.Pgmajfault)
+			s.MinorFaults = int64(mem.Pgfault) - s.MajorFaults
+		}
+		if ev := m.GetMemoryEvents(); ev != nil {
+			s.OOMKills = int64(ev.OomKill)
+		}
+	case j.v1 != nil:
+		m, err := j.v1.Stat(cgroup1.IgnoreNotExist)
+		if err != nil {
+			return s, fmt.Errorf("reading job cgroup statistics: %w", err)
+		}
+		if c := m.GetCPU(); c != nil {
+			s.User = time.Duration(c.GetUsage().GetUser())
+			s.Kernel = time.Duration(c.GetUsage().GetKernel())
+			s.ThrottledPeriods = int64(c.GetThrottling().GetThrottledPeriods())
+			s.ThrottledTime = time.Duration(c.GetThrottling().GetThrottledTime())
+		}
+		if mem := m.GetMemory(); mem != nil {
+			s.MemoryPeak = int64(mem.GetUsage().GetMax())
+			s.MajorFaults = int64(mem.GetTotalPgMajFault())
+			s.MinorFaults = int64(mem.GetTotalPgFault()) - s.MajorFaults
+		}
+		s.OOMKills = int64(m.GetMemoryOomControl().GetOomKill())
+	}
+	return s, nil
+}
+
+// delete removes the job cgroup; it must be empty. A cgroup already gone
+// (libcontainer's Destroy removes the hierarchies it joined) is fine.
+func (j *jobCgroup) delete() error {
+	var errs []error
+	if j.v2 != nil {
+		if err := j.v2.Delete(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
+		}
+	}
+	if j.v1 != nil {
+		if err := j.v1.Delete(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
+		}
+	}
+	if j.unified != "" {
+		if err := os.Remove(j.unified); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ownCgroups parses /proc/self/cgroup: controller (or "name=x", or "" for
+// the cgroup2 hierarchy) to path.
+func ownCgroups() (map[string]string, error) {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("reading own cgroups: %w", err)
+	}
+	out := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			out[""] = parts[2]
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			out[c] = parts[2]
+		}
+	}
+	return out, nil
+}
+
+func readPids(path string) ([]int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		var pid int
+		if _, err := fmt.Sscan(f, &pid); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// removeParents removes the v1 parent directory <own>/<parent> that job
+// cgroups were created in, in every hierarchy (libcontainer joins them all),
+// when it is empty. On cgroup v2 nothing is removed: the daemon itself lives
+// in the supervisor leaf.
+func (t *cgroupTree) removeParents() error {
+	if t.mode == cgroups.Unified {
+		return nil
+	}
+	own, err := ownCgroups()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for ctrl, p := range own {
+		var mount string
+		switch {
+		case ctrl == "":
+			if t.hybrid == "" {
+				continue
+			}
+			mount = unifiedHybrid
+		case strings.HasPrefix(ctrl, "name="):
+			mount = filepath.Join(cgroupRoot, strings.TrimPrefix(ctrl, "name="))
+		default:
+			mount = filepath.Join(cgroupRoot, ctrl)
+		}
+		dir := filepath.Join(mount, p, t.parent)
+		if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.ENOTEMPTY) {
+			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dir, err))
+		}
+	}
+	return errors.Join(errs...)
+}

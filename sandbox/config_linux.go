@@ -1,0 +1,125 @@
+package sandbox
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/opencontainers/cgroups"
+	devices "github.com/opencontainers/cgroups/devices/config"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"golang.org/x/sys/unix"
+)
+
+// Paths inside the sandbox (the runner contract).
+const (
+	atoDir     = "/ATO"
+	contextDir = "/ATO/context"
+	yargsPath  = "/ATO/yargs" // the static init binary; PID 1 and /ATO/yargs
+	hostname   = "ato"
+)
+
+// jobFiles are the runner contract's files, in the order they are mounted.
+var jobFiles = []string{"code", "input", "options", "arguments", "runner"}
+
+// containerConfig is the libcontainer configuration of one run.
+//
+// The mounts, in order: /proc, a tmpfs /dev with the few harmless devices,
+// devpts and /dev/shm, a writable tmpfs /tmp, a writable tmpfs /ATO (so that
+// runners may write e.g. /ATO/compiled), the job's files bind-mounted
+// read-only into it, the init binary at /ATO/yargs, and the working
+// directory /ATO/context as one more tmpfs. Every tmpfs is size-capped, and
+// its pages are charged to the run's memory cgroup as well.
+func (s *Sandbox) containerConfig(spec *Spec, id string, hostUID int, scratch string, l Limits) *configs.Config {
+	const noSuidDev = unix.MS_NOSUID | unix.MS_NODEV
+	tmpfs := func(dst, mode string) *configs.Mount {
+		return &configs.Mount{
+			Source: "tmpfs", Device: "tmpfs", Destination: dst, Flags: noSuidDev,
+			Data: fmt.Sprintf("mode=%s,size=%d,nr_inodes=%d", mode, l.TmpfsBytes, 16384),
+		}
+	}
+	bind := func(src, dst string) *configs.Mount {
+		return &configs.Mount{
+			Source: src, Destination: dst, Device: "bind",
+			Flags: unix.MS_BIND | unix.MS_RDONLY | noSuidDev,
+		}
+	}
+	mounts := []*configs.Mount{
+		{Source: "proc", Device: "proc", Destination: "/proc", Flags: noSuidDev | unix.MS_NOEXEC},
+		{Source: "tmpfs", Device: "tmpfs", Destination: "/dev", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
+		{Source: "devpts", Device: "devpts", Destination: "/dev/pts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620"},
+		tmpfs("/dev/shm", "1777"),
+		tmpfs("/tmp", "1777"),
+		tmpfs(atoDir, "755"),
+	}
+	for _, f := range jobFiles {
+		mounts = append(mounts, bind(filepath.Join(scratch, f), filepath.Join(atoDir, f)))
+	}
+	mounts = append(mounts, bind(s.initPath, yargsPath), tmpfs(contextDir, "755"))
+
+	oomScore := 1000 // the OOM killer takes a run before anything else
+	return &configs.Config{
+		Rootfs:            spec.Rootfs,
+		Readonlyfs:        true,
+		ParentDeathSignal: int(unix.SIGKILL),
+		Hostname:          hostname,
+		Namespaces: configs.Namespaces{
+			{Type: configs.NEWUSER}, {Type: configs.NEWNS}, {Type: configs.NEWPID},
+			{Type: configs.NEWNET}, {Type: configs.NEWIPC}, {Type: configs.NEWUTS},
+			{Type: configs.NEWCGROUP},
+		},
+		UIDMappings:     []configs.IDMap{{ContainerID: 0, HostID: int64(hostUID), Size: 1}},
+		GIDMappings:     []configs.IDMap{{ContainerID: 0, HostID: int64(hostUID), Size: 1}},
+		Capabilities:    &configs.Capabilities{},
+		NoNewPrivileges: true,
+		Seccomp:         seccompConfig(),
+		Networks:        []*configs.Network{{Type: "loopback", Address: "127.0.0.1/0", Gateway: "localhost"}},
+		Mounts:          mounts,
+		Devices:         sandboxDevices,
+		MaskPaths: []string{
+			"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+			"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+			"/proc/interrupts", "/proc/kallsyms", "/sys/firmware",
+		},
+		ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
+		Rlimits: []configs.Rlimit{
+			// No core files: a dump would fill the run's tmpfs and cost time;
+			// a crash is reported as killed by its signal.
+			{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
+			{Type: unix.RLIMIT_NOFILE, Hard: 4096, Soft: 4096},
+		},
+		OomScoreAdj: &oomScore,
+		Cgroups: &cgroups.Cgroup{
+			Path: s.cgroups.libcontainerPath(id),
+			// The job cgroup already has its limits (cgroupTree.create);
+			// libcontainer joins it and sets only the device rules.
+			Resources: &cgroups.Resources{Devices: deviceRules()},
+		},
+	}
+}
+
+// deviceRules allow exactly the devices of sandboxDevices.
+func deviceRules() []*devices.Rule {
+	rules := make([]*devices.Rule, len(sandboxDevices))
+	for i, d := range sandboxDevices {
+		rules[i] = &d.Rule
+	}
+	return rules
+}
+
+func charDevice(path string, major, minor int64) *devices.Device {
+	return &devices.Device{
+		Path: path, FileMode: 0o666,
+		Rule: devices.Rule{Type: devices.CharDevice, Major: major, Minor: minor, Permissions: "rwm", Allow: true},
+	}
+}
+
+// sandboxDevices are the device nodes a run sees (bind-mounted from the host,
+// since a user namespace cannot create device nodes).
+var sandboxDevices = []*devices.Device{
+	charDevice("/dev/null", 1, 3),
+	charDevice("/dev/zero", 1, 5),
+	charDevice("/dev/full", 1, 7),
+	charDevice("/dev/random", 1, 8),
+	charDevice("/dev/urandom", 1, 9),
+	charDevice("/dev/tty", 5, 0),
+}

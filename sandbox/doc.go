@@ -1,0 +1,18 @@
+// Package sandbox runs one program in a fresh, contained Linux environment
+// and reports how it ended: the mechanism under atod, with no knowledge of
+// languages, runners or the wire protocol.
+//
+// A run gets its own mount, pid, network (loopback only), ipc, uts, cgroup
+// and user namespaces (uid 0 inside is an unprivileged uid outside), a
+// read-only root filesystem, size-capped writable tmpfs mounts, no
+// capabilities, no_new_privs, a seccomp deny list, and a cgroup of its own
+// with memory, pids and CPU limits. Every process of a run is killed through
+// its cgroup when it times out or its caller gives up, and nothing of a run
+// outlives it: no process, cgroup, mount, state or scratch file.
+//
+// The caller provides a validated Spec (see spec.go) and the sandbox's
+// static init binary (cmd/atod-init); it must call Init from main when the
+// process was re-executed as a container init (os.Args[1] == "init").
+// Everything Linux-specific lives in _linux.go files, so the data types build
+// anywhere.
+package sandbox

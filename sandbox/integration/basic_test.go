@@ -1,0 +1,188 @@
+package integration
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/atod-project/atod/sandbox"
+)
+
+func TestStdoutStderrAndExitCode(t *testing.T) {
+	sb := newSandbox(t, 1)
+	out := runScript(t, sb, "echo hello; echo oops >&2; exit 7", 10*time.Second)
+	if got := out.stdout.String(); got != "hello\n" {
+		t.Errorf("stdout = %q", got)
+	}
+	if got := out.stderr.String(); got != "oops\n" {
+		t.Errorf("stderr = %q", got)
+	}
+	if got := out.res.Status.String(); got != "exited/7" {
+		t.Errorf("status = %v, want exited/7", got)
+	}
+	if out.res.TimedOut || out.res.Killed {
+		t.Errorf("TimedOut/Killed set: %+v", out.res)
+	}
+}
+
+func TestStatusMapping(t *testing.T) {
+	sb := newSandbox(t, 2)
+	tests := []struct {
+		name, script, want string
+	}{
+		{"exit 0", "true", "exited/0"},
+		{"exit 7", "exit 7", "exited/7"},
+		{"exit 255", "exit 255", "exited/255"},
+		{"SIGTERM itself", "kill -TERM $$", "killed/15"},
+		{"SIGKILL itself", "kill -KILL $$", "killed/9"},
+		// Core dumps are disabled (RLIMIT_CORE 0): a crash is killed/11.
+		{"segfault", "kill -SEGV $$", "killed/11"},
+		// Signalling everything it can (kill -1) does not end init or the run.
+		{"kill -1 spares init", "kill -TERM -1; sleep 0.2; exit 4", "exited/4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := runScript(t, sb, tt.script, 10*time.Second)
+			if got := out.res.Status.String(); got != tt.want {
+				t.Errorf("status = %s, want %s (stderr %q)", got, tt.want, out.stderr.String())
+			}
+		})
+	}
+}
+
+func TestSegfaultingCProgram(t *testing.T) {
+	sb := newSandbox(t, 1)
+	script := `cat > /tmp/crash.c <<'C'
+int main(void) { volatile int *p = 0; return *p; }
+C
+gcc -o /tmp/crash /tmp/crash.c && exec /tmp/crash`
+	out := runScript(t, sb, script, 30*time.Second)
+	if got := out.res.Status.String(); got != "killed/11" {
+		t.Errorf("status = %s, want killed/11 (core dumps are off); stderr %q", got, out.stderr.String())
+	}
+}
+
+func TestTimeoutKillsEverything(t *testing.T) {
+	sb := newSandbox(t, 1)
+	start := time.Now()
+	out := runScript(t, sb, "sleep 100 & sleep 5", time.Second)
+	elapsed := time.Since(start)
+	if !out.res.TimedOut || out.res.Status.String() != "killed/9" {
+		t.Errorf("result = %+v, want timed out and killed/9", out.res)
+	}
+	if elapsed > 1500*time.Millisecond || elapsed < time.Second {
+		t.Errorf("a 1 s timeout returned after %v", elapsed)
+	}
+	assertNoLeftovers(t, sb)
+}
+
+func TestContextCancelKills(t *testing.T) {
+	sb := newSandbox(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	out := runScriptCtx(t, ctx, sb, "sleep 10", 10*time.Second)
+	if !out.res.Killed || out.res.TimedOut || out.res.Status.String() != "killed/9" {
+		t.Errorf("result = %+v, want Killed, killed/9", out.res)
+	}
+	if e := time.Since(start); e > time.Second {
+		t.Errorf("cancelled run took %v", e)
+	}
+}
+
+func TestOutputIsCapped(t *testing.T) {
+	sb := newSandbox(t, 1)
+	out := runScript(t, sb, "head -c 1000000 /dev/zero; echo done >&2", 10*time.Second, func(s *sandbox.Spec) {
+		s.Limits.StdoutBytes = 128 << 10
+	})
+	if n := out.stdout.Len(); n != 128<<10 {
+		t.Errorf("stdout has %d bytes, want exactly %d", n, 128<<10)
+	}
+	if !out.res.StdoutTruncated || out.res.StderrTruncated {
+		t.Errorf("truncation flags: %+v", out.res)
+	}
+	// Output just under the cap arrives whole and is not flagged.
+	out = runScript(t, sb, "head -c 131072 /dev/zero", 10*time.Second)
+	if n := out.stdout.Len(); n != 131072 || out.res.StdoutTruncated {
+		t.Errorf("stdout of exactly the cap: %d bytes, truncated %v", n, out.res.StdoutTruncated)
+	}
+	// An endless writer is over quickly once cut.
+	start := time.Now()
+	out = runScript(t, sb, "yes", 10*time.Second)
+	if !out.res.StdoutTruncated || time.Since(start) > 2*time.Second {
+		t.Errorf("yes: truncated %v after %v", out.res.StdoutTruncated, time.Since(start))
+	}
+}
+
+func TestStatisticsArePerRun(t *testing.T) {
+	sb := newSandbox(t, 1)
+	busy := runScript(t, sb, "python3 -c 'x=0\nfor i in range(3000000): x+=i'", 30*time.Second)
+	idle := runScript(t, sb, "true", 30*time.Second)
+	t.Logf("busy: %+v", busy.res.Stats)
+	t.Logf("idle: %+v", idle.res.Stats)
+	if busy.res.Stats.User < 50*time.Millisecond {
+		t.Errorf("busy run used only %v of user CPU", busy.res.Stats.User)
+	}
+	if idle.res.Stats.User+idle.res.Stats.Kernel >= busy.res.Stats.User {
+		t.Errorf("idle run's CPU %v is not its own (busy run used %v)", idle.res.Stats.User+idle.res.Stats.Kernel, busy.res.Stats.User)
+	}
+	if busy.res.Stats.MaxMemKiB <= 0 || busy.res.Stats.MinorPageFaults <= 0 || busy.res.Stats.Real <= 0 {
+		t.Errorf("missing statistics: %+v", busy.res.Stats)
+	}
+	if idle.res.Stats.MinorPageFaults >= busy.res.Stats.MinorPageFaults+idle.res.Stats.MinorPageFaults && busy.res.Stats.MinorPageFaults > 0 {
+		t.Errorf("idle run's page faults include the busy run's")
+	}
+}
+
+func TestConcurrentRunsOverlap(t *testing.T) {
+	sb := newSandbox(t, 2)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out := runScript(t, sb, "sleep 1", 10*time.Second)
+			if out.res.Status.String() != "exited/0" {
+				t.Errorf("status %v", out.res.Status)
+			}
+		}()
+	}
+	wg.Wait()
+	if e := time.Since(start); e > 1700*time.Millisecond {
+		t.Errorf("two 1 s runs with two slots took %v", e)
+	}
+}
+
+func TestRunnerContractFiles(t *testing.T) {
+	sb := newSandbox(t, 1)
+	script := `cat /ATO/input; echo; od -c /ATO/options | head -1; od -c /ATO/arguments | head -1; pwd; ls -A /ATO/context | wc -l
+touch /ATO/context/x /tmp/y /ATO/compiled && echo writable
+echo > /ATO/code 2>/dev/null || echo code-readonly`
+	out := runScript(t, sb, script, 10*time.Second, func(s *sandbox.Spec) {
+		s.Files.Input = []byte("the input")
+		s.Files.Options = [][]byte{[]byte("-a"), []byte("b c")}
+		s.Files.Arguments = [][]byte{[]byte("arg")}
+	})
+	got := out.stdout.String()
+	for _, want := range []string{"the input\n", `-   a  \0   b       c  \0`, `a   r   g  \0`, "/ATO/context\n0\n", "writable\n", "code-readonly\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stdout lacks %q:\n%s\nstderr: %s", want, got, out.stderr.String())
+		}
+	}
+}
+
+func TestYargs(t *testing.T) {
+	sb := newSandbox(t, 1)
+	script := `/ATO/yargs %1 /ATO/options /ATO/yargs %2 /ATO/arguments printf '[%s]' %1 x %2; echo
+/ATO/yargs %1 /dev/null printf '[%s]' a %1 b`
+	out := runScript(t, sb, script, 10*time.Second, func(s *sandbox.Spec) {
+		s.Files.Options = [][]byte{[]byte("o 1"), []byte("o2")}
+		s.Files.Arguments = [][]byte{[]byte("a1")}
+	})
+	if got, want := out.stdout.String(), "[o 1][o2][x][a1]\n[a][b]"; got != want {
+		t.Errorf("stdout = %q, want %q (stderr %q)", got, want, out.stderr.String())
+	}
+}

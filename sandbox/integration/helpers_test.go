@@ -1,0 +1,98 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/atod-project/atod/sandbox"
+)
+
+// testRootfs is the root filesystem the tests run in: $ATOD_TEST_ROOTFS, or
+// the debian-12 image that scripts/build-rootfs makes.
+func testRootfs(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("ATOD_TEST_ROOTFS")
+	if dir == "" {
+		images := os.Getenv("ATOD_IMAGES")
+		if images == "" {
+			images = "/var/lib/atod/images"
+		}
+		dir = filepath.Join(images, "debian-12", "rootfs")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bin", "bash")); err != nil {
+		t.Fatalf("test rootfs %s has no /bin/bash (%v): run scripts/build-rootfs debian-12", dir, err)
+	}
+	return dir
+}
+
+const (
+	testUIDBase    = 2_000_000
+	testCgroupName = "atod-test"
+)
+
+// testSandbox is a sandbox with the facts the leftover checks need.
+type testSandbox struct {
+	*sandbox.Sandbox
+	state string
+	slots int
+}
+
+// newSandbox makes a sandbox with its own state directory and cgroup
+// parent, closed at the end of the test.
+func newSandbox(t testing.TB, slots int) *testSandbox {
+	t.Helper()
+	state := t.TempDir()
+	if err := os.Chmod(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Options{
+		StateDir:   state,
+		InitPath:   initPath,
+		UIDBase:    testUIDBase,
+		Slots:      slots,
+		CgroupName: testCgroupName,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	return &testSandbox{Sandbox: sb, state: state, slots: slots}
+}
+
+type output struct {
+	stdout, stderr bytes.Buffer
+	res            sandbox.Result
+}
+
+// runScript runs a bash script in the test rootfs.
+func runScript(t testing.TB, sb *testSandbox, script string, timeout time.Duration, mod ...func(*sandbox.Spec)) *output {
+	t.Helper()
+	return runScriptCtx(t, context.Background(), sb, script, timeout, mod...)
+}
+
+func runScriptCtx(t testing.TB, ctx context.Context, sb *testSandbox, script string, timeout time.Duration, mod ...func(*sandbox.Spec)) *output {
+	t.Helper()
+	var out output
+	spec := sandbox.Spec{
+		Rootfs:  testRootfs(t),
+		Files:   sandbox.Files{Code: []byte(script), Runner: []byte("exec bash /ATO/code\n")},
+		Command: []string{"/bin/bash", "/ATO/runner"},
+		Env:     []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/ATO/context", "LANG=C.UTF-8"},
+		Timeout: timeout,
+		Stdout:  &out.stdout,
+		Stderr:  &out.stderr,
+	}
+	for _, m := range mod {
+		m(&spec)
+	}
+	res, err := sb.Run(ctx, spec)
+	if err != nil {
+		t.Fatalf("Run: %v (stderr %q)", err, out.stderr.String())
+	}
+	out.res = res
+	return &out
+}

@@ -1,0 +1,126 @@
+package integration
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/atod-project/atod/sandbox"
+)
+
+func TestPidsLimit(t *testing.T) {
+	sb := newSandbox(t, 1)
+	script := `python3 -c '
+import os, time
+n = 0
+try:
+    while n < 1000:
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        n += 1
+except OSError as e:
+    print(n, e.errno)
+'`
+	out := runScript(t, sb, script, 20*time.Second, func(s *sandbox.Spec) { s.Limits.Pids = 40 })
+	fields := strings.Fields(out.stdout.String())
+	if len(fields) != 2 {
+		t.Fatalf("stdout %q, stderr %q", out.stdout.String(), out.stderr.String())
+	}
+	n, _ := strconv.Atoi(fields[0])
+	// bash, init, python and n children: the limit counts them all.
+	if n < 30 || n > 40 || fields[1] != "11" {
+		t.Errorf("forked %d children before errno %s under a limit of 40 tasks", n, fields[1])
+	}
+	assertNoLeftovers(t, sb)
+}
+
+func TestMemoryLimitAndOOMReport(t *testing.T) {
+	sb := newSandbox(t, 2)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		out := runScript(t, sb, "sleep 1; echo alive", 10*time.Second)
+		if out.stdout.String() != "alive\n" {
+			t.Errorf("neighbour: %v %q", out.res.Status, out.stdout.String())
+		}
+	}()
+	out := runScript(t, sb, "exec python3 -c 'x = bytearray(200 * 2**20); print(\"allocated\")'", 20*time.Second,
+		func(s *sandbox.Spec) { s.Limits.MemoryBytes = 64 << 20 })
+	if out.res.Status.String() != "killed/9" || !out.res.Stats.OOMKilled || strings.Contains(out.stdout.String(), "allocated") {
+		t.Errorf("200 MiB under a 64 MiB limit: %v OOMKilled %v stdout %q", out.res.Status, out.res.Stats.OOMKilled, out.stdout.String())
+	}
+	if peak := out.res.Stats.MemoryPeakBytes; peak > 64<<20 || peak < 32<<20 {
+		t.Errorf("cgroup memory peak %d, want near the 64 MiB limit", peak)
+	}
+	// Within the limit the same program runs, and no OOM is reported.
+	out = runScript(t, sb, "exec python3 -c 'x = bytearray(20 * 2**20); print(\"allocated\")'", 20*time.Second,
+		func(s *sandbox.Spec) { s.Limits.MemoryBytes = 64 << 20 })
+	if out.stdout.String() != "allocated\n" || out.res.Stats.OOMKilled {
+		t.Errorf("20 MiB under a 64 MiB limit: %v OOMKilled %v", out.res.Status, out.res.Stats.OOMKilled)
+	}
+	wg.Wait()
+	assertNoLeftovers(t, sb)
+}
+
+func TestCPULimit(t *testing.T) {
+	sb := newSandbox(t, 1)
+	// Two busy processes for one second of wall time under half a CPU.
+	script := "(timeout 1 sh -c 'while :; do :; done' &); timeout 1 sh -c 'while :; do :; done'; wait"
+	out := runScript(t, sb, script, 10*time.Second, func(s *sandbox.Spec) { s.Limits.CPUs = 0.5 })
+	cpu := out.res.Stats.User + out.res.Stats.Kernel
+	t.Logf("CPU %v in %v, throttled %d periods (%v)", cpu, out.res.Stats.Real, out.res.Stats.CPUThrottled, out.res.Stats.CPUThrottledTime)
+	if cpu > 750*time.Millisecond || cpu < 250*time.Millisecond {
+		t.Errorf("two busy loops under 0.5 CPU for 1 s used %v of CPU", cpu)
+	}
+	if out.res.Stats.CPUThrottled == 0 {
+		t.Errorf("no throttling reported")
+	}
+}
+
+func TestForkBombIsContained(t *testing.T) {
+	sb := newSandbox(t, 2)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	start := time.Now()
+	go func() {
+		defer wg.Done()
+		out := runScript(t, sb, ":(){ :|:& };:; sleep 30", 3*time.Second)
+		if !out.res.TimedOut {
+			t.Errorf("the fork bomb's runner ended %v before its timeout", out.res.Status)
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	out := runScript(t, sb, "echo fine", 10*time.Second)
+	if out.stdout.String() != "fine\n" {
+		t.Errorf("run beside a fork bomb: %v %q", out.res.Status, out.stdout.String())
+	}
+	wg.Wait()
+	t.Logf("fork bomb and neighbour done in %v", time.Since(start))
+	if e := time.Since(start); e > 5*time.Second {
+		t.Errorf("a 3 s fork bomb took %v to clear", e)
+	}
+	assertNoLeftovers(t, sb)
+}
+
+func TestSeccompAndPrivileges(t *testing.T) {
+	sb := newSandbox(t, 1)
+	script := `grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status
+unshare -U true 2>&1 || true
+unshare -rn true 2>&1 || true
+python3 -c 'import ctypes; print("ptrace", ctypes.CDLL(None, use_errno=True).ptrace(0, 0, 0, 0), ctypes.get_errno())'
+python3 -c 'import ctypes; print("keyctl", ctypes.CDLL(None, use_errno=True).syscall(250, 0, 0, 0, 0), ctypes.get_errno())'
+python3 -c 'import ctypes; print("bpf", ctypes.CDLL(None, use_errno=True).syscall(321, 0, 0, 0), ctypes.get_errno())'
+python3 -c 'import ctypes; print("io_uring", ctypes.CDLL(None, use_errno=True).syscall(425, 1, 0), ctypes.get_errno())'`
+	out := runScript(t, sb, script, 20*time.Second)
+	got := out.stdout.String()
+	for _, want := range []string{"CapEff:\t0000000000000000", "NoNewPrivs:\t1", "Seccomp:\t2",
+		"unshare failed: Operation not permitted", "ptrace -1 1\n", "keyctl -1 1\n", "bpf -1 1\n", "io_uring -1 1\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stdout lacks %q:\n%s\nstderr %s", want, got, out.stderr.String())
+		}
+	}
+}

@@ -1,0 +1,52 @@
+// Package integration runs the sandbox for real: namespaces, cgroups,
+// seccomp and a real root filesystem. It needs root; the test binary
+// re-executes itself as the containers' init.
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/atod-project/atod/sandbox"
+)
+
+func init() {
+	if sandbox.IsInit() {
+		sandbox.Init()
+	}
+}
+
+// initPath is the static atod-init built for this test run.
+var initPath string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if os.Geteuid() != 0 {
+		fmt.Println("sandbox integration tests need root; skipping")
+		return 0
+	}
+	dir, err := os.MkdirTemp("", "atod-init-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	initPath = filepath.Join(dir, "atod-init")
+	build := exec.Command("go", "build", "-o", initPath, "github.com/atod-project/atod/cmd/atod-init")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building atod-init: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}

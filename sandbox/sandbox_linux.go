@@ -1,0 +1,445 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+
+	"github.com/atod-project/atod/internal/initreport"
+)
+
+// Options configure a Sandbox.
+type Options struct {
+	// StateDir holds the state of running jobs (libcontainer state and the
+	// job files); a tmpfs such as /run/atod is best. Startup removes
+	// whatever an earlier daemon left in it.
+	StateDir string
+	// InitPath is the host path of the static atod-init binary.
+	InitPath string
+	// UIDBase is the first host uid (and gid) runs are mapped to; slot i
+	// uses UIDBase+i. The range must belong to no user of the host.
+	UIDBase int
+	// Slots is the number of runs allowed at once; further runs wait.
+	Slots int
+	// Limits are the default limits of a run (zero fields: DefaultLimits).
+	Limits Limits
+	// CgroupName names the daemon's job cgroup parent on cgroup v1.
+	CgroupName string
+	Logger     *slog.Logger
+}
+
+// Sandbox runs Specs. It is safe for concurrent use.
+type Sandbox struct {
+	stateDir  string // libcontainer state: <StateDir>/containers
+	jobsDir   string // job files: <StateDir>/jobs
+	initPath  string
+	uidBase   int
+	limits    Limits
+	cgroups   *cgroupTree
+	slots     chan int
+	log       *slog.Logger
+	closeOnce sync.Once
+}
+
+// ErrNoInit is returned by New when the init binary is missing.
+var ErrNoInit = errors.New("sandbox init binary not found")
+
+// New prepares a sandbox: it checks the init binary, sets up the daemon's
+// cgroup tree (on cgroup v2 it moves the daemon into a supervisor leaf) and
+// removes processes, cgroups and files left behind by an earlier daemon.
+func New(opts Options) (_ *Sandbox, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("preparing sandbox: %w", err)
+		}
+	}()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Slots <= 0 {
+		opts.Slots = 4
+	}
+	if opts.CgroupName == "" {
+		opts.CgroupName = "atod"
+	}
+	if !seccompBuilt {
+		return nil, errors.New("this binary was built without seccomp support: build with `-tags seccomp` (make build does)")
+	}
+	if opts.UIDBase <= 0 {
+		return nil, errors.New("UIDBase must be a positive host uid")
+	}
+	if opts.StateDir == "" {
+		return nil, errors.New("no state directory given")
+	}
+	st, err := os.Stat(opts.InitPath)
+	if err != nil || !st.Mode().IsRegular() || st.Mode()&0o005 != 0o005 {
+		return nil, fmt.Errorf("%w at %q: build it with `make build` (CGO_ENABLED=0 go build -o bin/atod-init ./cmd/atod-init) and make it world-readable and executable", ErrNoInit, opts.InitPath)
+	}
+	tree, err := newCgroupTree(opts.CgroupName)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sandbox{
+		stateDir: filepath.Join(opts.StateDir, "containers"),
+		jobsDir:  filepath.Join(opts.StateDir, "jobs"),
+		initPath: opts.InitPath,
+		uidBase:  opts.UIDBase,
+		limits:   opts.Limits.withDefaults(DefaultLimits),
+		cgroups:  tree,
+		slots:    make(chan int, opts.Slots),
+		log:      opts.Logger,
+	}
+	for i := range opts.Slots {
+		s.slots <- i
+	}
+	for _, d := range []string{opts.StateDir, s.stateDir, s.jobsDir} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return nil, fmt.Errorf("creating state directory: %w", err)
+		}
+	}
+	if err := s.removeStale(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Slots is the number of runs the sandbox allows at once.
+func (s *Sandbox) Slots() int { return cap(s.slots) }
+
+// Limits are the limits a run gets when its Spec sets none.
+func (s *Sandbox) Limits() Limits { return s.limits }
+
+// removeStale cleans up after a daemon that died mid-run: its containers'
+// processes (normally already dead through the parent-death signal), their
+// cgroups, libcontainer state and job files.
+func (s *Sandbox) removeStale() error {
+	var errs []error
+	entries, _ := os.ReadDir(s.stateDir)
+	for _, e := range entries {
+		if c, err := libcontainer.Load(s.stateDir, e.Name()); err == nil {
+			_ = c.Signal(syscall.SIGKILL)
+			_ = c.Destroy()
+		}
+		if err := os.RemoveAll(filepath.Join(s.stateDir, e.Name())); err != nil {
+			errs = append(errs, err)
+		}
+		s.log.Info("removed stale container", "id", e.Name())
+	}
+	if err := s.cgroups.removeStale(); err != nil {
+		errs = append(errs, err)
+	}
+	jobs, _ := os.ReadDir(s.jobsDir)
+	for _, e := range jobs {
+		if err := os.RemoveAll(filepath.Join(s.jobsDir, e.Name())); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("removing stale state: %w", err)
+	}
+	return nil
+}
+
+// Close waits for running jobs to end, then removes the daemon's cgroup
+// parent. It does not cancel the jobs: cancel their contexts first for a
+// fast shutdown. Run must not be called after Close.
+func (s *Sandbox) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		for range cap(s.slots) {
+			<-s.slots
+		}
+		err = s.cgroups.removeParents()
+	})
+	return err
+}
+
+// Run runs spec and returns how it ended. A run whose ctx ends is killed at
+// once and reported killed/9 with Result.Killed set. Errors are failures of
+// the sandbox itself, never of the program.
+func (s *Sandbox) Run(ctx context.Context, spec Spec) (res Result, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("running job: %w", err)
+		}
+	}()
+	var slot int
+	select {
+	case slot = <-s.slots:
+	case <-ctx.Done():
+		return res, fmt.Errorf("waiting for a free slot: %w", ctx.Err())
+	}
+	defer func() { s.slots <- slot }()
+
+	if st, err := os.Stat(filepath.Join(spec.Rootfs, "ATO")); err != nil || !st.IsDir() {
+		return res, fmt.Errorf("root filesystem %s has no /ATO directory to mount the job on (images installed by atod have one)", spec.Rootfs)
+	}
+	l := spec.Limits.withDefaults(s.limits)
+	id := newJobID()
+
+	scratch, err := s.writeJobFiles(id, &spec.Files)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if rerr := os.RemoveAll(scratch); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing job files: %w", rerr))
+		}
+	}()
+
+	cg, err := s.cgroups.create(id, l)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if derr := cg.delete(); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}()
+
+	c, err := libcontainer.Create(s.stateDir, id, s.containerConfig(&spec, id, s.uidBase+slot, scratch, l))
+	if err != nil {
+		return res, fmt.Errorf("creating container: %w", err)
+	}
+	defer func() {
+		// Every process is gone by now; this removes libcontainer's cgroups
+		// in the hierarchies atod does not manage and its state directory.
+		if derr := c.Destroy(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("destroying container: %w", derr))
+		}
+	}()
+
+	return s.execute(ctx, c, cg, &spec, l)
+}
+
+// pipePair is a pipe whose write end goes to the run.
+type pipePair struct{ r, w *os.File }
+
+func newPipes(n int) ([]pipePair, error) {
+	ps := make([]pipePair, 0, n)
+	for range n {
+		r, w, err := os.Pipe()
+		if err != nil {
+			for _, p := range ps {
+				p.r.Close()
+				p.w.Close()
+			}
+			return nil, fmt.Errorf("creating pipe: %w", err)
+		}
+		ps = append(ps, pipePair{r, w})
+	}
+	return ps, nil
+}
+
+// execute starts the container's init, enforces the timeout and the
+// caller's cancellation, and collects output, status and statistics.
+func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jobCgroup, spec *Spec, l Limits) (Result, error) {
+	var res Result
+	pipes, err := newPipes(3)
+	if err != nil {
+		return res, err
+	}
+	stdout, stderr, report := pipes[0], pipes[1], pipes[2]
+	readEnds := []*os.File{stdout.r, stderr.r, report.r}
+	defer func() {
+		for _, f := range readEnds {
+			f.Close()
+		}
+	}()
+
+	proc := &libcontainer.Process{
+		Args:       append([]string{yargsPath}, spec.Command...),
+		Env:        spec.Env,
+		Cwd:        contextDir,
+		Stdout:     stdout.w,
+		Stderr:     stderr.w,
+		ExtraFiles: []*os.File{report.w},
+		Init:       true,
+	}
+	runErr := c.Run(proc)
+	started := time.Now()
+	// The run holds its own copies now; ours would keep the pipes from
+	// reaching EOF.
+	stdout.w.Close()
+	stderr.w.Close()
+	report.w.Close()
+	if runErr != nil {
+		_ = cg.killAndWait()
+		return res, fmt.Errorf("starting container: %w", runErr)
+	}
+
+	// Output readers: owned here, waited for below.
+	var wg sync.WaitGroup
+	var outErr, errErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		res.StdoutTruncated, outErr = copyCapped(stdout.r, spec.Stdout, l.StdoutBytes)
+	}()
+	go func() {
+		defer wg.Done()
+		res.StderrTruncated, errErr = copyCapped(stderr.r, spec.Stderr, l.StderrBytes)
+	}()
+
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		_, _ = proc.Wait() // the status of init; the runner's comes in the report
+	}()
+
+	timer := time.NewTimer(spec.Timeout)
+	defer timer.Stop()
+	select {
+	case <-waited:
+	case <-timer.C:
+		res.TimedOut = true
+	case <-ctx.Done():
+		res.Killed = true
+	}
+	// Kill through the cgroup even after a normal end: init has already
+	// killed everything in its pid namespace, so this only makes sure.
+	killErr := cg.killAndWait()
+	<-waited
+	ended := time.Now()
+	wg.Wait()
+	if killErr != nil {
+		return res, killErr
+	}
+
+	rep, repErr := initreport.Read(report.r)
+	cgs, statErr := cg.stats()
+	if statErr != nil {
+		s.log.Warn("reading job statistics", "err", statErr)
+	}
+	res.Stats = Stats{
+		Real:             ended.Sub(started),
+		User:             cgs.User,
+		Kernel:           cgs.Kernel,
+		MaxMemKiB:        cgs.MemoryPeak / 1024,
+		MajorPageFaults:  cgs.MajorFaults,
+		MinorPageFaults:  cgs.MinorFaults,
+		OOMKilled:        cgs.OOMKills > 0,
+		MemoryPeakBytes:  cgs.MemoryPeak,
+		CPUThrottled:     cgs.ThrottledPeriods,
+		CPUThrottledTime: cgs.ThrottledTime,
+	}
+	switch {
+	case res.TimedOut || res.Killed:
+		res.Status = Status{Type: StatusKilled, Value: int(syscall.SIGKILL)}
+	case repErr == nil:
+		res.Status = statusOf(syscall.WaitStatus(rep.WaitStatus))
+		if rep.Error != "" {
+			s.log.Warn("sandbox init", "err", rep.Error)
+		}
+		applyUsage(&res.Stats, rep)
+	case errors.Is(repErr, io.EOF):
+		// init died without a word: only the memory limit or a kill from
+		// outside can do that, both through the cgroup.
+		res.Status = Status{Type: StatusKilled, Value: int(syscall.SIGKILL)}
+		if !res.Stats.OOMKilled {
+			res.Status = Status{Type: StatusUnknown, Value: -1}
+		}
+	default:
+		return res, repErr
+	}
+	if err := errors.Join(outErr, errErr); err != nil {
+		return res, fmt.Errorf("copying output: %w", err)
+	}
+	return res, nil
+}
+
+// applyUsage takes the statistics that only the processes' own accounting
+// has from init's report, which covers every process of the run.
+func applyUsage(st *Stats, rep initreport.Report) {
+	u := rep.Usage
+	st.Real = time.Duration(rep.RealNs)
+	st.User = time.Duration(u.UserNs)
+	st.Kernel = time.Duration(u.SystemNs)
+	st.MaxMemKiB = u.MaxRSS
+	st.Waits = u.Nvcsw
+	st.Preemptions = u.Nivcsw
+	st.MajorPageFaults = u.Majflt
+	st.MinorPageFaults = u.Minflt
+	st.InputOps = u.Inblock
+	st.OutputOps = u.Oublock
+}
+
+// statusOf maps a wait status to the runner's Status.
+func statusOf(ws syscall.WaitStatus) Status {
+	switch {
+	case ws.Exited():
+		return Status{Type: StatusExited, Value: ws.ExitStatus()}
+	case ws.Signaled() && ws.CoreDump():
+		return Status{Type: StatusCoreDumped, Value: int(ws.Signal())}
+	case ws.Signaled():
+		return Status{Type: StatusKilled, Value: int(ws.Signal())}
+	default:
+		return Status{Type: StatusUnknown, Value: -1}
+	}
+}
+
+// writeJobFiles writes the runner contract's files into a fresh scratch
+// directory and returns it. The files are read-only for everyone; the run
+// sees them through read-only bind mounts.
+func (s *Sandbox) writeJobFiles(id string, f *Files) (string, error) {
+	dir := filepath.Join(s.jobsDir, id)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating job directory: %w", err)
+	}
+	contents := map[string][]byte{
+		"code":      f.Code,
+		"input":     f.Input,
+		"options":   nulTerminated(f.Options),
+		"arguments": nulTerminated(f.Arguments),
+		"runner":    f.Runner,
+	}
+	for _, name := range jobFiles {
+		if err := writeExclusive(filepath.Join(dir, name), contents[name]); err != nil {
+			os.RemoveAll(dir)
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+func writeExclusive(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return fmt.Errorf("creating job file: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("writing job file %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing job file %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+func nulTerminated(entries [][]byte) []byte {
+	var b []byte
+	for _, e := range entries {
+		b = append(b, e...)
+		b = append(b, 0)
+	}
+	return b
+}
+
+func newJobID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return jobPrefix + hex.EncodeToString(b[:])
+}
+

@@ -1,0 +1,64 @@
+package sandbox
+
+import (
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"golang.org/x/sys/unix"
+)
+
+// deniedSyscalls fail with EPERM for every process of a run. It is a deny
+// list on top of what an unprivileged uid without capabilities in its own
+// user namespace may do anyway: it closes the kernel interfaces that have a
+// history of privilege escalations or that let a run escape its namespaces.
+// Non-native ABIs (i386 int 0x80, x32) are refused because the filter lists
+// only the native architecture: libseccomp fails every syscall of another.
+var deniedSyscalls = []string{
+	// Debugging and reading other processes.
+	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+	// Kernel keyrings.
+	"keyctl", "add_key", "request_key",
+	// BPF, perf and other kernel-facing interfaces.
+	"bpf", "perf_event_open", "userfaultfd", "lookup_dcookie", "fanotify_init",
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
+	// Kernel images and modules.
+	"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+	// Mounts and namespaces (the sandbox sets these up before the runner starts).
+	"mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
+	"fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+	"open_by_handle_at", "name_to_handle_at",
+	// Host-wide state.
+	"reboot", "swapon", "swapoff", "acct", "settimeofday", "clock_settime", "clock_adjtime",
+	"adjtimex", "syslog", "quotactl", "quotactl_fd", "vhangup", "iopl", "ioperm",
+	"sethostname", "setdomainname", "uselib", "ustat", "sysfs", "nfsservctl",
+}
+
+// namespaceFlags are the clone flags that create namespaces; clone with any
+// of them is refused like unshare.
+var namespaceFlags = []uint64{
+	unix.CLONE_NEWNS, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC, unix.CLONE_NEWUSER,
+	unix.CLONE_NEWPID, unix.CLONE_NEWNET, unix.CLONE_NEWCGROUP, unix.CLONE_NEWTIME,
+}
+
+func seccompConfig() *configs.Seccomp {
+	eperm := uint(unix.EPERM)
+	enosys := uint(unix.ENOSYS)
+	var rules []*configs.Syscall
+	for _, name := range deniedSyscalls {
+		rules = append(rules, &configs.Syscall{Name: name, Action: configs.Errno, ErrnoRet: &eperm})
+	}
+	// libseccomp can only compare (arg & mask) == value, so each namespace
+	// flag gets a rule of its own.
+	for _, flag := range namespaceFlags {
+		rules = append(rules, &configs.Syscall{
+			Name: "clone", Action: configs.Errno, ErrnoRet: &eperm,
+			Args: []*configs.Arg{{Index: 0, Value: flag, ValueTwo: flag, Op: configs.MaskEqualTo}},
+		})
+	}
+	// clone3 passes its flags in memory, out of seccomp's reach: refuse it
+	// with ENOSYS, which makes the C library fall back to clone.
+	rules = append(rules, &configs.Syscall{Name: "clone3", Action: configs.Errno, ErrnoRet: &enosys})
+	return &configs.Seccomp{
+		DefaultAction: configs.Allow,
+		Architectures: []string{"amd64"},
+		Syscalls:      rules,
+	}
+}

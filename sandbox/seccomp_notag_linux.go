@@ -1,0 +1,5 @@
+//go:build !seccomp
+
+package sandbox
+
+const seccompBuilt = false

@@ -1,0 +1,160 @@
+package sandbox
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// Spec is everything one run needs, self-contained: the sandbox knows nothing
+// of languages, runners or the wire protocol. Callers build a Spec from a
+// validated request; the sandbox turns it into a contained run.
+type Spec struct {
+	// Rootfs is the host path of the root filesystem to run in. It is
+	// mounted read-only; it must be readable by the unprivileged host uid
+	// the run is mapped to (mode o+rx on every directory leading to it).
+	Rootfs string
+
+	// Files appear read-only under /ATO inside the sandbox (the runner
+	// contract): code, input, options, arguments and runner.
+	Files Files
+
+	// Command is run inside the sandbox by the sandbox's init, with stdin
+	// from /ATO/input and the working directory /ATO/context, for example
+	// {"/bin/bash", "/ATO/runner"}.
+	Command []string
+
+	// Env is the complete environment of Command. Nothing of the daemon's
+	// environment is passed through.
+	Env []string
+
+	// Timeout is the wall-clock limit of Command; when it passes, every
+	// process of the run is killed and Result.TimedOut is set.
+	Timeout time.Duration
+
+	// Stdout and Stderr receive the run's output as it appears, each cut
+	// after the corresponding limit in Limits. They may be nil to discard.
+	// A Write must not block for long: the run's writers wait for it.
+	Stdout, Stderr io.Writer
+
+	// Limits overrides the sandbox's default limits where non-zero.
+	Limits Limits
+}
+
+// Files are the contents of the runner contract's files under /ATO.
+type Files struct {
+	Code      []byte
+	Input     []byte
+	Options   [][]byte // each written followed by a NUL byte
+	Arguments [][]byte // each written followed by a NUL byte
+	Runner    []byte
+}
+
+// Limits bounds what a run may use. A zero field means "use the default".
+type Limits struct {
+	MemoryBytes int64 // memory limit, swap excluded (no swap is allowed)
+	Pids        int64 // maximum number of tasks
+	CPUs        float64
+	StdoutBytes int64 // bytes of stdout kept; the rest is cut
+	StderrBytes int64 // bytes of stderr kept; the rest is cut
+	TmpfsBytes  int64 // size of each writable tmpfs (/tmp, /ATO, /ATO/context)
+}
+
+// DefaultLimits are the limits a run gets unless configured otherwise.
+var DefaultLimits = Limits{
+	MemoryBytes: 512 << 20,
+	Pids:        256,
+	CPUs:        1,
+	StdoutBytes: 128 << 10,
+	StderrBytes: 32 << 10,
+	TmpfsBytes:  64 << 20,
+}
+
+// withDefaults fills the zero fields of l from d.
+func (l Limits) withDefaults(d Limits) Limits {
+	if l.MemoryBytes == 0 {
+		l.MemoryBytes = d.MemoryBytes
+	}
+	if l.Pids == 0 {
+		l.Pids = d.Pids
+	}
+	if l.CPUs == 0 {
+		l.CPUs = d.CPUs
+	}
+	if l.StdoutBytes == 0 {
+		l.StdoutBytes = d.StdoutBytes
+	}
+	if l.StderrBytes == 0 {
+		l.StderrBytes = d.StderrBytes
+	}
+	if l.TmpfsBytes == 0 {
+		l.TmpfsBytes = d.TmpfsBytes
+	}
+	return l
+}
+
+// StatusType says how the runner process ended.
+type StatusType int
+
+const (
+	StatusUnknown    StatusType = iota // the wait status could not be read
+	StatusExited                       // returned or called exit; Value is the exit code
+	StatusKilled                       // ended by a signal; Value is the signal number
+	StatusCoreDumped                   // ended by a signal and dumped core; Value is the signal
+)
+
+// String returns the status name used on the wire.
+func (s StatusType) String() string {
+	switch s {
+	case StatusExited:
+		return "exited"
+	case StatusKilled:
+		return "killed"
+	case StatusCoreDumped:
+		return "core_dumped"
+	default:
+		return "unknown"
+	}
+}
+
+// Status is how the runner process (the Command, not the sandbox's init)
+// ended.
+type Status struct {
+	Type  StatusType
+	Value int // exit code or signal number; -1 when unknown
+}
+
+func (s Status) String() string { return fmt.Sprintf("%s/%d", s.Type, s.Value) }
+
+// Result is what a run did.
+type Result struct {
+	Status   Status
+	TimedOut bool // killed because Spec.Timeout passed (then Status is killed/9)
+	Killed   bool // killed because the caller's context ended (then Status is killed/9)
+
+	StdoutTruncated bool // stdout went past its limit and was cut
+	StderrTruncated bool // stderr went past its limit and was cut
+
+	Stats Stats
+}
+
+// Stats describe one run: all of its processes, and nothing of any other run.
+type Stats struct {
+	Real   time.Duration // wall clock from the runner's start to its end
+	User   time.Duration // CPU time in user mode
+	Kernel time.Duration // CPU time in kernel mode
+
+	MaxMemKiB       int64 // peak resident memory of the run, KiB
+	Waits           int64 // voluntary context switches
+	Preemptions     int64 // involuntary context switches
+	MajorPageFaults int64
+	MinorPageFaults int64
+	InputOps        int64 // block input operations
+	OutputOps       int64 // block output operations
+
+	// From the run's cgroup.
+	OOMKilled        bool  // the memory limit killed a process of the run
+	MemoryPeakBytes  int64 // the cgroup's peak memory charge (includes page cache and tmpfs)
+	CPUThrottled     int64 // CFS periods in which the run was throttled
+	CPUThrottledTime time.Duration
+}
