@@ -17,6 +17,8 @@ import (
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
 	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/atod-project/atod/sandbox/job"
 )
 
 const (
@@ -44,11 +46,11 @@ var v1Controllers = []cgroup1.Name{cgroup1.Memory, cgroup1.Pids, cgroup1.Cpu, cg
 // daemon moves itself into the leaf <own>/supervisor and creates job cgroups
 // beside it as <own>/<job>.
 type cgroupTree struct {
-	mode    cgroups.CGMode
-	parent  string // v1 and hybrid: the path of job cgroups relative to the daemon's own
-	v2Base  string // v2: the absolute group holding supervisor/ and the job cgroups
-	hybrid  string // hybrid: absolute path of <own unified>/<parent>
-	hasMemsw bool  // v1: memory+swap accounting exists (then swap is limited to 0)
+	mode     cgroups.CGMode
+	parent   string // v1 and hybrid: the path of job cgroups relative to the daemon's own
+	v2Base   string // v2: the absolute group holding supervisor/ and the job cgroups
+	hybrid   string // hybrid: absolute path of <own unified>/<parent>
+	hasMemsw bool   // v1: memory+swap accounting exists (then swap is limited to 0)
 }
 
 // newCgroupTree prepares the daemon's cgroup tree. name is the v1 parent
@@ -134,7 +136,7 @@ func (t *cgroupTree) libcontainerPath(id string) string {
 }
 
 // create makes the job cgroup for id with the limits l.
-func (t *cgroupTree) create(id string, l Limits) (*jobCgroup, error) {
+func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 	quota := int64(l.CPUs * cpuPeriodUs)
 	period := uint64(cpuPeriodUs)
 	if t.mode == cgroups.Unified {

@@ -8,6 +8,8 @@ import (
 	devices "github.com/opencontainers/cgroups/devices/config"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
+
+	"github.com/atod-project/atod/sandbox/job"
 )
 
 // Paths inside the sandbox (the runner contract).
@@ -29,7 +31,7 @@ var jobFiles = []string{"code", "input", "options", "arguments", "runner"}
 // read-only into it, the init binary at /ATO/yargs, and the working
 // directory /ATO/context as one more tmpfs. Every tmpfs is size-capped, and
 // its pages are charged to the run's memory cgroup as well.
-func (s *Sandbox) containerConfig(spec *Spec, id string, hostUID int, scratch string, l Limits) *configs.Config {
+func (s *Sandbox) containerConfig(spec *job.Spec, id string, hostUID int, scratch string, l job.Limits) *configs.Config {
 	const noSuidDev = unix.MS_NOSUID | unix.MS_NODEV
 	tmpfs := func(dst, mode string) *configs.Mount {
 		return &configs.Mount{

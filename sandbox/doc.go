@@ -10,7 +10,7 @@
 // its cgroup when it times out or its caller gives up, and nothing of a run
 // outlives it: no process, cgroup, mount, state or scratch file.
 //
-// The caller provides a validated Spec (see spec.go) and the sandbox's
+// The caller provides a validated job.Spec (package job) and the sandbox's
 // static init binary (cmd/atod-init); it must call Init from main when the
 // process was re-executed as a container init (os.Args[1] == "init").
 // Everything Linux-specific lives in _linux.go files, so the data types build

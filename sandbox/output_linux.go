@@ -6,7 +6,7 @@ import (
 	"os"
 )
 
-// chunkSize is the largest piece of output handed to a Spec's writer at once
+// chunkSize is the largest piece of output handed to a job.Spec's writer at once
 // (the v1 protocol's frame limit).
 const chunkSize = 16 << 10
 

@@ -17,6 +17,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 
 	"github.com/atod-project/atod/internal/initreport"
+	"github.com/atod-project/atod/sandbox/job"
 )
 
 // Options configure a Sandbox.
@@ -32,8 +33,8 @@ type Options struct {
 	UIDBase int
 	// Slots is the number of runs allowed at once; further runs wait.
 	Slots int
-	// Limits are the default limits of a run (zero fields: DefaultLimits).
-	Limits Limits
+	// Limits are the default limits of a run (zero fields: job.DefaultLimits).
+	Limits job.Limits
 	// CgroupName names the daemon's job cgroup parent on cgroup v1.
 	CgroupName string
 	Logger     *slog.Logger
@@ -45,7 +46,7 @@ type Sandbox struct {
 	jobsDir   string // job files: <StateDir>/jobs
 	initPath  string
 	uidBase   int
-	limits    Limits
+	limits    job.Limits
 	cgroups   *cgroupTree
 	slots     chan int
 	log       *slog.Logger
@@ -95,7 +96,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 		jobsDir:  filepath.Join(opts.StateDir, "jobs"),
 		initPath: opts.InitPath,
 		uidBase:  opts.UIDBase,
-		limits:   opts.Limits.withDefaults(DefaultLimits),
+		limits:   opts.Limits.WithDefaults(job.DefaultLimits),
 		cgroups:  tree,
 		slots:    make(chan int, opts.Slots),
 		log:      opts.Logger,
@@ -117,8 +118,8 @@ func New(opts Options) (_ *Sandbox, err error) {
 // Slots is the number of runs the sandbox allows at once.
 func (s *Sandbox) Slots() int { return cap(s.slots) }
 
-// Limits are the limits a run gets when its Spec sets none.
-func (s *Sandbox) Limits() Limits { return s.limits }
+// Limits are the limits a run gets when its job.Spec sets none.
+func (s *Sandbox) Limits() job.Limits { return s.limits }
 
 // removeStale cleans up after a daemon that died mid-run: its containers'
 // processes (normally already dead through the parent-death signal), their
@@ -168,7 +169,7 @@ func (s *Sandbox) Close() error {
 // Run runs spec and returns how it ended. A run whose ctx ends is killed at
 // once and reported killed/9 with Result.Killed set. Errors are failures of
 // the sandbox itself, never of the program.
-func (s *Sandbox) Run(ctx context.Context, spec Spec) (res Result, err error) {
+func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("running job: %w", err)
@@ -185,7 +186,7 @@ func (s *Sandbox) Run(ctx context.Context, spec Spec) (res Result, err error) {
 	if st, err := os.Stat(filepath.Join(spec.Rootfs, "ATO")); err != nil || !st.IsDir() {
 		return res, fmt.Errorf("root filesystem %s has no /ATO directory to mount the job on (images installed by atod have one)", spec.Rootfs)
 	}
-	l := spec.Limits.withDefaults(s.limits)
+	l := spec.Limits.WithDefaults(s.limits)
 	id := newJobID()
 
 	scratch, err := s.writeJobFiles(id, &spec.Files)
@@ -244,8 +245,8 @@ func newPipes(n int) ([]pipePair, error) {
 
 // execute starts the container's init, enforces the timeout and the
 // caller's cancellation, and collects output, status and statistics.
-func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jobCgroup, spec *Spec, l Limits) (Result, error) {
-	var res Result
+func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jobCgroup, spec *job.Spec, l job.Limits) (job.Result, error) {
+	var res job.Result
 	pipes, err := newPipes(3)
 	if err != nil {
 		return res, err
@@ -322,7 +323,7 @@ func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jo
 	if statErr != nil {
 		s.log.Warn("reading job statistics", "err", statErr)
 	}
-	res.Stats = Stats{
+	res.Stats = job.Stats{
 		Real:             ended.Sub(started),
 		User:             cgs.User,
 		Kernel:           cgs.Kernel,
@@ -336,7 +337,7 @@ func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jo
 	}
 	switch {
 	case res.TimedOut || res.Killed:
-		res.Status = Status{Type: StatusKilled, Value: int(syscall.SIGKILL)}
+		res.Status = job.Status{Type: job.StatusKilled, Value: int(syscall.SIGKILL)}
 	case repErr == nil:
 		res.Status = statusOf(syscall.WaitStatus(rep.WaitStatus))
 		if rep.Error != "" {
@@ -346,9 +347,9 @@ func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jo
 	case errors.Is(repErr, io.EOF):
 		// init died without a word: only the memory limit or a kill from
 		// outside can do that, both through the cgroup.
-		res.Status = Status{Type: StatusKilled, Value: int(syscall.SIGKILL)}
+		res.Status = job.Status{Type: job.StatusKilled, Value: int(syscall.SIGKILL)}
 		if !res.Stats.OOMKilled {
-			res.Status = Status{Type: StatusUnknown, Value: -1}
+			res.Status = job.Status{Type: job.StatusUnknown, Value: -1}
 		}
 	default:
 		return res, repErr
@@ -361,7 +362,7 @@ func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jo
 
 // applyUsage takes the statistics that only the processes' own accounting
 // has from init's report, which covers every process of the run.
-func applyUsage(st *Stats, rep initreport.Report) {
+func applyUsage(st *job.Stats, rep initreport.Report) {
 	u := rep.Usage
 	st.Real = time.Duration(rep.RealNs)
 	st.User = time.Duration(u.UserNs)
@@ -375,24 +376,24 @@ func applyUsage(st *Stats, rep initreport.Report) {
 	st.OutputOps = u.Oublock
 }
 
-// statusOf maps a wait status to the runner's Status.
-func statusOf(ws syscall.WaitStatus) Status {
+// statusOf maps a wait status to the runner's job.Status.
+func statusOf(ws syscall.WaitStatus) job.Status {
 	switch {
 	case ws.Exited():
-		return Status{Type: StatusExited, Value: ws.ExitStatus()}
+		return job.Status{Type: job.StatusExited, Value: ws.ExitStatus()}
 	case ws.Signaled() && ws.CoreDump():
-		return Status{Type: StatusCoreDumped, Value: int(ws.Signal())}
+		return job.Status{Type: job.StatusCoreDumped, Value: int(ws.Signal())}
 	case ws.Signaled():
-		return Status{Type: StatusKilled, Value: int(ws.Signal())}
+		return job.Status{Type: job.StatusKilled, Value: int(ws.Signal())}
 	default:
-		return Status{Type: StatusUnknown, Value: -1}
+		return job.Status{Type: job.StatusUnknown, Value: -1}
 	}
 }
 
 // writeJobFiles writes the runner contract's files into a fresh scratch
 // directory and returns it. The files are read-only for everyone; the run
 // sees them through read-only bind mounts.
-func (s *Sandbox) writeJobFiles(id string, f *Files) (string, error) {
+func (s *Sandbox) writeJobFiles(id string, f *job.Files) (string, error) {
 	dir := filepath.Join(s.jobsDir, id)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return "", fmt.Errorf("creating job directory: %w", err)
@@ -442,4 +443,3 @@ func newJobID() string {
 	_, _ = rand.Read(b[:])
 	return jobPrefix + hex.EncodeToString(b[:])
 }
-

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atod-project/atod/sandbox"
+	"github.com/atod-project/atod/sandbox/job"
 )
 
 func TestStdoutStderrAndExitCode(t *testing.T) {
@@ -94,7 +94,7 @@ func TestContextCancelKills(t *testing.T) {
 
 func TestOutputIsCapped(t *testing.T) {
 	sb := newSandbox(t, 1)
-	out := runScript(t, sb, "head -c 1000000 /dev/zero; echo done >&2", 10*time.Second, func(s *sandbox.Spec) {
+	out := runScript(t, sb, "head -c 1000000 /dev/zero; echo done >&2", 10*time.Second, func(s *job.Spec) {
 		s.Limits.StdoutBytes = 128 << 10
 	})
 	if n := out.stdout.Len(); n != 128<<10 {
@@ -161,7 +161,7 @@ func TestRunnerContractFiles(t *testing.T) {
 	script := `cat /ATO/input; echo; od -c /ATO/options | head -1; od -c /ATO/arguments | head -1; pwd; ls -A /ATO/context | wc -l
 touch /ATO/context/x /tmp/y /ATO/compiled && echo writable
 echo > /ATO/code 2>/dev/null || echo code-readonly`
-	out := runScript(t, sb, script, 10*time.Second, func(s *sandbox.Spec) {
+	out := runScript(t, sb, script, 10*time.Second, func(s *job.Spec) {
 		s.Files.Input = []byte("the input")
 		s.Files.Options = [][]byte{[]byte("-a"), []byte("b c")}
 		s.Files.Arguments = [][]byte{[]byte("arg")}
@@ -178,7 +178,7 @@ func TestYargs(t *testing.T) {
 	sb := newSandbox(t, 1)
 	script := `/ATO/yargs %1 /ATO/options /ATO/yargs %2 /ATO/arguments printf '[%s]' %1 x %2; echo
 /ATO/yargs %1 /dev/null printf '[%s]' a %1 b`
-	out := runScript(t, sb, script, 10*time.Second, func(s *sandbox.Spec) {
+	out := runScript(t, sb, script, 10*time.Second, func(s *job.Spec) {
 		s.Files.Options = [][]byte{[]byte("o 1"), []byte("o2")}
 		s.Files.Arguments = [][]byte{[]byte("a1")}
 	})

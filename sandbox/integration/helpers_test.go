@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/atod-project/atod/sandbox"
+	"github.com/atod-project/atod/sandbox/job"
 )
 
 // testRootfs is the root filesystem the tests run in: $ATOD_TEST_ROOTFS, or
@@ -65,21 +66,21 @@ func newSandbox(t testing.TB, slots int) *testSandbox {
 
 type output struct {
 	stdout, stderr bytes.Buffer
-	res            sandbox.Result
+	res            job.Result
 }
 
 // runScript runs a bash script in the test rootfs.
-func runScript(t testing.TB, sb *testSandbox, script string, timeout time.Duration, mod ...func(*sandbox.Spec)) *output {
+func runScript(t testing.TB, sb *testSandbox, script string, timeout time.Duration, mod ...func(*job.Spec)) *output {
 	t.Helper()
 	return runScriptCtx(t, context.Background(), sb, script, timeout, mod...)
 }
 
-func runScriptCtx(t testing.TB, ctx context.Context, sb *testSandbox, script string, timeout time.Duration, mod ...func(*sandbox.Spec)) *output {
+func runScriptCtx(t testing.TB, ctx context.Context, sb *testSandbox, script string, timeout time.Duration, mod ...func(*job.Spec)) *output {
 	t.Helper()
 	var out output
-	spec := sandbox.Spec{
+	spec := job.Spec{
 		Rootfs:  testRootfs(t),
-		Files:   sandbox.Files{Code: []byte(script), Runner: []byte("exec bash /ATO/code\n")},
+		Files:   job.Files{Code: []byte(script), Runner: []byte("exec bash /ATO/code\n")},
 		Command: []string{"/bin/bash", "/ATO/runner"},
 		Env:     []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/ATO/context", "LANG=C.UTF-8"},
 		Timeout: timeout,

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atod-project/atod/sandbox"
+	"github.com/atod-project/atod/sandbox/job"
 )
 
 func TestPidsLimit(t *testing.T) {
@@ -24,7 +24,7 @@ try:
 except OSError as e:
     print(n, e.errno)
 '`
-	out := runScript(t, sb, script, 20*time.Second, func(s *sandbox.Spec) { s.Limits.Pids = 40 })
+	out := runScript(t, sb, script, 20*time.Second, func(s *job.Spec) { s.Limits.Pids = 40 })
 	fields := strings.Fields(out.stdout.String())
 	if len(fields) != 2 {
 		t.Fatalf("stdout %q, stderr %q", out.stdout.String(), out.stderr.String())
@@ -49,7 +49,7 @@ func TestMemoryLimitAndOOMReport(t *testing.T) {
 		}
 	}()
 	out := runScript(t, sb, "exec python3 -c 'x = bytearray(200 * 2**20); print(\"allocated\")'", 20*time.Second,
-		func(s *sandbox.Spec) { s.Limits.MemoryBytes = 64 << 20 })
+		func(s *job.Spec) { s.Limits.MemoryBytes = 64 << 20 })
 	if out.res.Status.String() != "killed/9" || !out.res.Stats.OOMKilled || strings.Contains(out.stdout.String(), "allocated") {
 		t.Errorf("200 MiB under a 64 MiB limit: %v OOMKilled %v stdout %q", out.res.Status, out.res.Stats.OOMKilled, out.stdout.String())
 	}
@@ -58,7 +58,7 @@ func TestMemoryLimitAndOOMReport(t *testing.T) {
 	}
 	// Within the limit the same program runs, and no OOM is reported.
 	out = runScript(t, sb, "exec python3 -c 'x = bytearray(20 * 2**20); print(\"allocated\")'", 20*time.Second,
-		func(s *sandbox.Spec) { s.Limits.MemoryBytes = 64 << 20 })
+		func(s *job.Spec) { s.Limits.MemoryBytes = 64 << 20 })
 	if out.stdout.String() != "allocated\n" || out.res.Stats.OOMKilled {
 		t.Errorf("20 MiB under a 64 MiB limit: %v OOMKilled %v", out.res.Status, out.res.Stats.OOMKilled)
 	}
@@ -70,7 +70,7 @@ func TestCPULimit(t *testing.T) {
 	sb := newSandbox(t, 1)
 	// Two busy processes for one second of wall time under half a CPU.
 	script := "(timeout 1 sh -c 'while :; do :; done' &); timeout 1 sh -c 'while :; do :; done'; wait"
-	out := runScript(t, sb, script, 10*time.Second, func(s *sandbox.Spec) { s.Limits.CPUs = 0.5 })
+	out := runScript(t, sb, script, 10*time.Second, func(s *job.Spec) { s.Limits.CPUs = 0.5 })
 	cpu := out.res.Stats.User + out.res.Stats.Kernel
 	t.Logf("CPU %v in %v, throttled %d periods (%v)", cpu, out.res.Stats.Real, out.res.Stats.CPUThrottled, out.res.Stats.CPUThrottledTime)
 	if cpu > 750*time.Millisecond || cpu < 250*time.Millisecond {

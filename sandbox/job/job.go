@@ -1,4 +1,8 @@
-package sandbox
+// Package job holds the data of one sandboxed run: the self-contained Spec
+// a caller hands the sandbox and the Result it gets back. It is pure data,
+// with no Linux or libcontainer dependency, so that front ends (package
+// server) can build specs and read results on any platform.
+package job
 
 import (
 	"fmt"
@@ -70,8 +74,8 @@ var DefaultLimits = Limits{
 	TmpfsBytes:  64 << 20,
 }
 
-// withDefaults fills the zero fields of l from d.
-func (l Limits) withDefaults(d Limits) Limits {
+// WithDefaults fills the zero fields of l from d.
+func (l Limits) WithDefaults(d Limits) Limits {
 	if l.MemoryBytes == 0 {
 		l.MemoryBytes = d.MemoryBytes
 	}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/runners"
+	"github.com/atod-project/atod/sandbox"
+	"github.com/atod-project/atod/sandbox/job"
+)
+
+// config is atod's configuration: a JSON file (--config) whose values the
+// command-line flags override.
+type config struct {
+	Listen     string  `json:"listen"`
+	Images     string  `json:"images"`      // image store directory
+	Runners    string  `json:"runners"`     // language catalogue directory; empty: the built-in one
+	StateDir   string  `json:"state_dir"`   // per-run state; a tmpfs is best
+	InitPath   string  `json:"init_path"`   // static atod-init; empty: beside the atod binary
+	UIDBase    int     `json:"uid_base"`    // first host uid of the runs
+	Slots      int     `json:"concurrency"` // runs at once
+	MemoryMiB  int64   `json:"memory_mib"`
+	Pids       int64   `json:"pids"`
+	CPUs       float64 `json:"cpus"`
+	TmpfsMiB   int64   `json:"tmpfs_mib"`
+	CgroupName string  `json:"cgroup_name"`
+	LogLevel   string  `json:"log_level"`
+	LogFormat  string  `json:"log_format"`
+}
+
+func defaultConfig() config {
+	return config{
+		Listen:     "127.0.0.1:8500",
+		Images:     "/var/lib/atod/images",
+		StateDir:   "/run/atod",
+		UIDBase:    2_000_000_000,
+		Slots:      8,
+		MemoryMiB:  job.DefaultLimits.MemoryBytes >> 20,
+		Pids:       job.DefaultLimits.Pids,
+		CPUs:       job.DefaultLimits.CPUs,
+		TmpfsMiB:   job.DefaultLimits.TmpfsBytes >> 20,
+		CgroupName: "atod",
+		LogLevel:   "info",
+		LogFormat:  "text",
+	}
+}
+
+// parseFlags fills c from the JSON file named by --config, if any, and then
+// from the flags, which override it. fs may hold other flags; its remaining
+// arguments are returned.
+func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	// The file's values become the flags' defaults, so it is read first.
+	if file := configFlag(args); file != "" {
+		if err := c.load(file); err != nil {
+			return nil, err
+		}
+	}
+	fs.String("config", "", "JSON configuration `file`; flags override its values")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "`address` to serve on")
+	fs.StringVar(&c.Images, "images", c.Images, "image store `directory`")
+	fs.StringVar(&c.Runners, "runners", c.Runners, "language catalogue `directory` (languages.json, scripts/); default: built in")
+	fs.StringVar(&c.StateDir, "state", c.StateDir, "`directory` for the state of running jobs")
+	fs.StringVar(&c.InitPath, "init", c.InitPath, "`path` of the static atod-init binary (default: beside atod)")
+	fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (one per concurrent run)")
+	fs.IntVar(&c.Slots, "concurrency", c.Slots, "`number` of runs at once")
+	fs.Int64Var(&c.MemoryMiB, "memory-mib", c.MemoryMiB, "memory limit of a run, `MiB` (no swap)")
+	fs.Int64Var(&c.Pids, "pids", c.Pids, "task limit of a run")
+	fs.Float64Var(&c.CPUs, "cpus", c.CPUs, "CPU limit of a run, in `CPUs`")
+	fs.Int64Var(&c.TmpfsMiB, "tmpfs-mib", c.TmpfsMiB, "size of each writable tmpfs of a run, `MiB`")
+	fs.StringVar(&c.CgroupName, "cgroup-name", c.CgroupName, "cgroup v1 parent `name` of job cgroups")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return fs.Args(), c.validate()
+}
+
+// configFlag finds the value of --config in args, before any "--".
+func configFlag(args []string) string {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return ""
+		case a == "-config" || a == "--config":
+			if i+1 < len(args) {
+				return args[i+1]
+			}
+		case strings.HasPrefix(a, "-config="), strings.HasPrefix(a, "--config="):
+			return a[strings.Index(a, "=")+1:]
+		}
+	}
+	return ""
+}
+
+// load reads a JSON configuration file over c. Unknown keys are errors, so
+// that a misspelt setting is not silently ignored.
+func (c *config) load(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("reading config %s: %w (see the README for the keys)", path, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading config %s: extra data after the JSON object", path)
+	}
+	return nil
+}
+
+func (c *config) validate() error {
+	var errs []string
+	if c.Slots < 1 || c.Slots > 1024 {
+		errs = append(errs, fmt.Sprintf("concurrency must be 1..1024, not %d", c.Slots))
+	}
+	if c.UIDBase < 1 || int64(c.UIDBase)+int64(c.Slots) > 1<<32-2 {
+		errs = append(errs, fmt.Sprintf("uid-base %d leaves no room for %d uids", c.UIDBase, c.Slots))
+	}
+	if c.MemoryMiB < 8 {
+		errs = append(errs, fmt.Sprintf("memory-mib must be at least 8, not %d", c.MemoryMiB))
+	}
+	if c.Pids < 8 {
+		errs = append(errs, fmt.Sprintf("pids must be at least 8, not %d", c.Pids))
+	}
+	if c.CPUs < 0.01 || c.CPUs > 1024 {
+		errs = append(errs, fmt.Sprintf("cpus must be 0.01..1024, not %g", c.CPUs))
+	}
+	if c.TmpfsMiB < 1 {
+		errs = append(errs, fmt.Sprintf("tmpfs-mib must be at least 1, not %d", c.TmpfsMiB))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Sprintf("log-format must be text or json, not %q", c.LogFormat))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid configuration: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func (c *config) limits() job.Limits {
+	return job.Limits{
+		MemoryBytes: c.MemoryMiB << 20,
+		Pids:        c.Pids,
+		CPUs:        c.CPUs,
+		TmpfsBytes:  c.TmpfsMiB << 20,
+	}
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("log-level must be debug, info, warn or error, not %q", s)
+	}
+	return l, nil
+}
+
+func (c *config) logger(w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// catalogue loads the language catalogue: the built-in one, or the
+// operator's directory.
+func (c *config) catalogue() (*runners.Catalogue, error) {
+	if c.Runners == "" {
+		return runners.Embedded()
+	}
+	return runners.LoadDir(c.Runners)
+}
+
+func (c *config) images() (*rootfs.Dir, error) { return rootfs.OpenDir(c.Images) }
+
+// initPath is the configured init binary, or atod-init beside this binary.
+func (c *config) initPath() string {
+	if c.InitPath != "" {
+		return c.InitPath
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "atod-init"
+	}
+	return filepath.Join(filepath.Dir(exe), "atod-init")
+}
+
+// sandbox prepares the sandbox. It needs root.
+func (c *config) sandbox(log *slog.Logger) (*sandbox.Sandbox, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("atod needs root to create namespaces and cgroups for its runs (run it as root or as the systemd service)")
+	}
+	return sandbox.New(sandbox.Options{
+		StateDir:   c.StateDir,
+		InitPath:   c.initPath(),
+		UIDBase:    c.UIDBase,
+		Slots:      c.Slots,
+		Limits:     c.limits(),
+		CgroupName: c.CgroupName,
+		Logger:     log,
+	})
+}

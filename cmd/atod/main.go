@@ -1,0 +1,76 @@
+// Command atod is the daemon and its operator tools:
+//
+//	atod serve      serve the API (the daemon)
+//	atod run        run one program through the sandbox and print the result
+//	atod languages  list the configured languages and whether they can run
+//
+// It is also the sandbox's container bootstrap: libcontainer re-executes it
+// as `atod init` inside every new run. main only wires packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/atod-project/atod/sandbox"
+)
+
+func main() {
+	if sandbox.IsInit() {
+		sandbox.Init() // never returns
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	var exit exitCode
+	switch {
+	case errors.As(err, &exit):
+		os.Exit(int(exit))
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "atod: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// exitCode ends the program with a status and no further message.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+const usage = `usage: atod COMMAND [flags]
+
+commands:
+  serve       serve the websocket API (the daemon)
+  run         run one program through the sandbox and print the result
+  languages   list the languages and whether each can run
+
+Run "atod COMMAND -h" for a command's flags.
+`
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return exitCode(2)
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:])
+	case "run":
+		return runOne(ctx, args[1:])
+	case "languages":
+		return languages(ctx, args[1:])
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(os.Stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(os.Stderr, "atod: unknown command %q\n\n%s", args[0], usage)
+		return exitCode(2)
+	}
+}

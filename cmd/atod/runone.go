@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/atod-project/atod/protocol"
+	"github.com/atod-project/atod/server"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, " ") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// runOne runs one program through the same path as the API and prints its
+// output and result: the operator's debugging aid.
+func runOne(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atod run", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: atod run --language ID [--input FILE] [--option OPT]... [--timeout S] FILE [-- ARGS...]")
+		fs.PrintDefaults()
+	}
+	language := fs.String("language", "", "language `id` (see atod languages)")
+	input := fs.String("input", "", "`file` to use as the program's standard input")
+	timeout := fs.Int("timeout", protocol.DefaultTimeout, "timeout in `seconds` (1-60)")
+	var options stringList
+	fs.Var(&options, "option", "an `option` for the interpreter or compiler (repeatable)")
+	cfg := defaultConfig()
+	rest, err := cfg.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if *language == "" || len(rest) == 0 {
+		fs.Usage()
+		return exitCode(2)
+	}
+	code, err := os.ReadFile(rest[0])
+	if err != nil {
+		return fmt.Errorf("reading the program: %w", err)
+	}
+	req := protocol.Request{Language: *language, Code: code, Timeout: *timeout}
+	if *input != "" {
+		if req.Input, err = os.ReadFile(*input); err != nil {
+			return fmt.Errorf("reading the input: %w", err)
+		}
+	}
+	for _, o := range options {
+		req.Options = append(req.Options, []byte(o))
+	}
+	for _, a := range rest[1:] {
+		req.Arguments = append(req.Arguments, []byte(a))
+	}
+	log := cfg.logger(os.Stderr)
+	cat, err := cfg.catalogue()
+	if err != nil {
+		return err
+	}
+	images, err := cfg.images()
+	if err != nil {
+		return err
+	}
+	sb, err := cfg.sandbox(log)
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	srv, err := server.New(server.Options{Languages: cat, Images: images, Runner: sb, Logger: log, Limits: cfg.limits()})
+	if err != nil {
+		return err
+	}
+	res, err := srv.Execute(ctx, req)
+	if err != nil {
+		return err
+	}
+	os.Stdout.Write(res.Stdout)
+	os.Stderr.Write(res.Stderr)
+	fmt.Fprintf(os.Stderr, "\n-- %s/%d timed_out=%v real=%.3fms user=%.3fms kernel=%.3fms max_mem=%dKiB waits=%d preemptions=%d minor_faults=%d major_faults=%d\n",
+		res.StatusType, res.StatusValue, res.TimedOut,
+		float64(res.Real)/1e6, float64(res.User)/1e6, float64(res.Kernel)/1e6, res.MaxMem,
+		res.Waits, res.Preemptions, res.MinorPageFaults, res.MajorPageFaults)
+	return nil
+}

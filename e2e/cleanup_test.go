@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/atod-project/atod/internal/leftovers"
+)
+
+// assertNoLeftovers checks that nothing of d's runs remains on the host.
+func assertNoLeftovers(t testing.TB, d *daemon) {
+	t.Helper()
+	// A run's cleanup finishes just after its result is sent.
+	var found []string
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		found, err = leftovers.Find(d.scope())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(found) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, f := range found {
+		t.Errorf("left behind: %s", f)
+	}
+}
+
+func (d *daemon) scope() leftovers.Scope {
+	return leftovers.Scope{UIDLo: e2eUIDBase, UIDHi: e2eUIDBase + d.slots, CgroupName: d.cgroup, StateDir: d.state}
+}
+
+// processesOfUIDs lists host processes running as a uid in [lo, hi).
+func processesOfUIDs(t testing.TB, lo, hi int) []int {
+	t.Helper()
+	pids, err := leftovers.Processes(lo, hi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pids
+}
+
+func TestClientVanishingMidRunKillsIt(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	for _, code := range []string{"sleep 10", "yes > /dev/null", "while :; do :; done & sleep 10"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		conn, _, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.Write(ctx, websocket.MessageBinary, job{language: "bash", code: code, timeout: 30}.encode(t)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the run to start", func() bool { return len(processesOfUIDs(t, e2eUIDBase, e2eUIDBase+d.slots)) > 0 })
+		conn.CloseNow()
+		start := time.Now()
+		waitFor(t, "the run to be killed", func() bool { return len(processesOfUIDs(t, e2eUIDBase, e2eUIDBase+d.slots)) == 0 })
+		t.Logf("%q: gone %v after the client vanished", code, time.Since(start))
+		if e := time.Since(start); e > time.Second {
+			t.Errorf("%q: run outlived its client by %v", code, e)
+		}
+		cancel()
+	}
+	assertNoLeftovers(t, d)
+}
+
+// TestRestartAfterSIGKILLCleansUp kills the daemon mid-run with SIGKILL and
+// starts it again on the same state: the run dies with the daemon, and the
+// new daemon removes everything the old one left.
+func TestRestartAfterSIGKILLCleansUp(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		conn, _, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), nil)
+		if err != nil {
+			return
+		}
+		defer conn.CloseNow()
+		conn.Write(ctx, websocket.MessageBinary, job{language: "bash", code: "sleep 60 & sleep 60", timeout: 60}.encode(t))
+		conn.Read(ctx)
+	}()
+	waitFor(t, "the run to start", func() bool { return len(processesOfUIDs(t, e2eUIDBase, e2eUIDBase+d.slots)) >= 2 })
+	d.kill()
+	waitFor(t, "the run to die with the daemon", func() bool { return len(processesOfUIDs(t, e2eUIDBase, e2eUIDBase+d.slots)) == 0 })
+	stale, err := leftovers.Find(d.scope())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stale) == 0 {
+		t.Fatalf("a daemon killed mid-run left nothing to clean up: the test proves nothing")
+	}
+	t.Logf("left by the killed daemon: %q", stale)
+	d2 := startDaemon(t, daemonOptions{state: d.state, cgroup: d.cgroup})
+	assertNoLeftovers(t, d2)
+	r := execute(t, d2, job{language: "bash", code: "echo back", timeout: 10})
+	if string(r.Stdout) != "back\n" {
+		t.Errorf("after restart: %s %q", status(r), r.Stdout)
+	}
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

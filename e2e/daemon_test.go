@@ -1,0 +1,212 @@
+// Package e2e tests atod end to end: the real binary listening on loopback,
+// real websocket clients (Go's and Node.js's), the real sandbox and the real
+// language image. It needs root and the image built by scripts/setup-host.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binDir holds atod and atod-init: $ATOD_BIN_DIR (make test sets it to
+// bin/), or a fresh build for this test run.
+var binDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if os.Geteuid() != 0 {
+		fmt.Println("e2e tests need root; skipping")
+		return 0
+	}
+	binDir = os.Getenv("ATOD_BIN_DIR")
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "atod-e2e-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		os.Chmod(dir, 0o755)
+		for _, b := range []struct{ out, pkg, cgo string }{
+			{"atod", "../cmd/atod", "1"},
+			{"atod-init", "../cmd/atod-init", "0"},
+		} {
+			cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(dir, b.out), b.pkg)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED="+b.cgo)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "building %s: %v\n%s", b.out, err, out)
+				return 1
+			}
+		}
+		binDir = dir
+	}
+	return m.Run()
+}
+
+const e2eUIDBase = 2_100_000_000
+
+// daemon is a running atod serve.
+type daemon struct {
+	t         testing.TB
+	cmd       *exec.Cmd
+	addr      string
+	state     string
+	cgroup    string
+	slots     int
+	logMu     sync.Mutex
+	log       strings.Builder
+	logDone   chan struct{}
+	exited    chan struct{}
+	exitErr   error
+	extraArgs []string
+}
+
+// daemonOptions change how startDaemon starts atod.
+type daemonOptions struct {
+	state  string   // reuse a state directory (default: a new one)
+	cgroup string   // reuse a cgroup parent name (default: a new one)
+	env    []string // extra environment of the daemon
+	args   []string // extra flags
+}
+
+// startDaemon starts atod serve on a free loopback port with its own state
+// directory and cgroup parent, and stops it at the end of the test.
+func startDaemon(t testing.TB, o daemonOptions) *daemon {
+	t.Helper()
+	if o.state == "" {
+		o.state = t.TempDir()
+		os.Chmod(o.state, 0o711)
+	}
+	if o.cgroup == "" {
+		o.cgroup = "atod-e2e-" + randomHex(4)
+	}
+	d := &daemon{t: t, state: o.state, cgroup: o.cgroup, slots: 4, logDone: make(chan struct{}), exited: make(chan struct{})}
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--state", o.state, "--cgroup-name", o.cgroup,
+		"--uid-base", fmt.Sprint(e2eUIDBase), "--concurrency", fmt.Sprint(d.slots), "--log-format", "json"}
+	if img := os.Getenv("ATOD_IMAGES"); img != "" {
+		args = append(args, "--images", img)
+	}
+	args = append(args, o.args...)
+	d.cmd = exec.Command(filepath.Join(binDir, "atod"), args...)
+	d.cmd.Env = append(os.Environ(), o.env...)
+	stderr, err := d.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		d.exitErr = d.cmd.Wait()
+		close(d.exited)
+	}()
+	addr := make(chan string, 1)
+	go func() {
+		defer close(d.logDone)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			d.logMu.Lock()
+			d.log.WriteString(line + "\n")
+			d.logMu.Unlock()
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+				addr <- rec.Addr
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case d.addr = <-addr:
+	case <-d.exited:
+		<-d.logDone
+		t.Fatalf("atod exited at startup: %v\n%s", d.exitErr, d.logs())
+	case <-time.After(30 * time.Second):
+		d.kill()
+		t.Fatalf("atod did not start listening within 30 s:\n%s", d.logs())
+	}
+	t.Cleanup(func() {
+		d.stop()
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", d.logs())
+		}
+	})
+	return d
+}
+
+func (d *daemon) logs() string {
+	d.logMu.Lock()
+	defer d.logMu.Unlock()
+	return d.log.String()
+}
+
+// stop ends the daemon with SIGTERM, as systemd does.
+func (d *daemon) stop() {
+	select {
+	case <-d.exited:
+		return
+	default:
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(15 * time.Second):
+		d.t.Errorf("atod did not stop within 15 s of SIGTERM")
+		d.kill()
+	}
+	<-d.logDone
+}
+
+// kill ends the daemon with SIGKILL and waits for it.
+func (d *daemon) kill() {
+	d.cmd.Process.Kill()
+	<-d.exited
+	<-d.logDone
+}
+
+func (d *daemon) url(path string) string { return "ws://" + d.addr + path }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// rssKiB is the resident memory of process pid.
+func rssKiB(t testing.TB, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			var kib int64
+			fmt.Sscanf(strings.TrimPrefix(line, "VmRSS:"), "%d", &kib)
+			return kib
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+var _ = context.Background

@@ -1,0 +1,151 @@
+package e2e
+
+import (
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestIsolation(t *testing.T) {
+	secret := "atod-secret-" + randomHex(8)
+	d := startDaemon(t, daemonOptions{env: []string{"ATOD_E2E_SECRET=" + secret}})
+	marker := "/atod-e2e-marker-" + randomHex(6)
+	if err := os.WriteFile(marker, []byte("host file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(marker)
+
+	tests := []struct {
+		name   string
+		job    job
+		want   []string // substrings of stdout
+		reject []string // substrings that must not appear in stdout
+	}{
+		{"host files are invisible", job{language: "bash", code: "cat " + marker + " || echo invisible; ls " + d.state + " || echo no-state"},
+			[]string{"invisible", "no-state"}, []string{"host file"}},
+		{"rootfs is read-only", job{language: "bash", code: "touch /usr/x /etc/x /x 2>&1; echo hi > /bin/bash 2>&1; true"},
+			[]string{"/usr/x': Read-only file system", "/etc/x': Read-only file system", "/x': Read-only file system"}, nil},
+		{"scratch space is writable", job{language: "bash", code: "echo a > /tmp/a && echo b > b && echo c > /ATO/c && cat /tmp/a b /ATO/c"},
+			[]string{"a\nb\nc\n"}, nil},
+		{"only loopback", job{language: "bash", code: "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; echo routes:; tail -n +2 /proc/net/route"},
+			[]string{"lo\nroutes:\n"}, []string{"eth", "ens"}},
+		{"loopback is up", job{language: "python", code: "import socket\ns=socket.create_server(('127.0.0.1',0))\nc=socket.create_connection(s.getsockname())\na,_=s.accept()\nc.sendall(b'ping')\nprint(a.recv(4).decode())"},
+			[]string{"ping"}, nil},
+		{"own hostname", job{language: "bash", code: "cat /proc/sys/kernel/hostname"}, []string{"ato\n"}, nil},
+		{"uid 0 inside is unprivileged outside", job{language: "bash", code: "id -u; cat /proc/self/uid_map /proc/self/gid_map; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; cat /etc/shadow 2>&1"},
+			[]string{"0\n", "2100000", "CapEff:\t0000000000000000", "CapPrm:\t0000000000000000", "CapBnd:\t0000000000000000", "NoNewPrivs:\t1", "Seccomp:\t2", "Permission denied"}, nil},
+		{"the daemon's environment is not visible", job{language: "bash", code: "env; tr '\\0' '\\n' < /proc/1/environ; cat /proc/*/environ 2>/dev/null"},
+			[]string{"PATH="}, []string{secret}},
+		{"no other processes are visible", job{language: "bash", code: "ls /proc | grep -E '^[0-9]+$' | wc -l; cat /proc/1/cmdline | tr '\\0' ' '"},
+			[]string{"/ATO/yargs /bin/bash /ATO/runner"}, nil},
+		{"namespaces cannot be made", job{language: "bash", code: "unshare -U true 2>&1; unshare -n true 2>&1; mount -t tmpfs x /tmp 2>&1; echo end"},
+			[]string{"unshare failed: Operation not permitted", "end"}, nil},
+		{"32-bit syscalls are refused", job{language: "c_gcc", code: "#include <stdio.h>\nint main(void){long r=20;__asm__ volatile(\"int $0x80\":\"+a\"(r)::\"memory\");printf(\"getpid32=%ld\\n\",r);return 0;}"},
+			nil, []string{"getpid32=1\n", "getpid32=2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.job.timeout = 30
+			r := execute(t, d, tt.job)
+			out := string(r.Stdout)
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s\nstderr: %s", w, out, r.Stderr)
+				}
+			}
+			for _, w := range tt.reject {
+				if strings.Contains(out, w) {
+					t.Errorf("stdout has %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	assertNoLeftovers(t, d)
+}
+
+func TestUIDOutsideIsTheMappedOne(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		execute(t, d, job{language: "bash", code: "sleep 1.5", timeout: 10})
+	}()
+	deadline := time.Now().Add(time.Second)
+	var pids []int
+	for time.Now().Before(deadline) && len(pids) == 0 {
+		pids = processesOfUIDs(t, e2eUIDBase, e2eUIDBase+d.slots)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(pids) == 0 {
+		t.Errorf("no process of the run runs as a uid in [%d, %d) on the host", e2eUIDBase, e2eUIDBase+d.slots)
+	}
+	<-done
+}
+
+func TestForkBombIsContained(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r := execute(t, d, job{language: "bash", code: ":(){ :|:& };:", timeout: 5})
+		t.Logf("fork bomb: %s timed out %v", status(r), r.TimedOut)
+	}()
+	time.Sleep(time.Second)
+	for i := range 3 {
+		start := time.Now()
+		r := execute(t, d, job{language: "python", code: "print('still here')", timeout: 10})
+		if string(r.Stdout) != "still here\n" {
+			t.Errorf("run %d beside the fork bomb: %s %q %q", i, status(r), r.Stdout, r.Stderr)
+		}
+		t.Logf("run beside the fork bomb took %v", time.Since(start))
+	}
+	wg.Wait()
+	assertNoLeftovers(t, d)
+}
+
+func TestMemoryLimitKillsOnlyTheHog(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r := execute(t, d, job{language: "bash", code: "sleep 2; echo survived", timeout: 10})
+		if string(r.Stdout) != "survived\n" {
+			t.Errorf("neighbour run: %s %q", status(r), r.Stdout)
+		}
+	}()
+	r := execute(t, d, job{language: "python", code: "x = bytearray(2**31)\nprint('allocated')", timeout: 30})
+	if status(r) != "killed/9" || strings.Contains(string(r.Stdout), "allocated") || r.TimedOut {
+		t.Errorf("hog: %s timed out %v stdout %q stderr %q", status(r), r.TimedOut, r.Stdout, r.Stderr)
+	}
+	wg.Wait()
+	if d.cmd.ProcessState != nil {
+		t.Fatalf("the daemon died")
+	}
+	assertNoLeftovers(t, d)
+}
+
+func TestOutputFloodKeepsDaemonMemoryFlat(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	execute(t, d, job{language: "bash", code: "head -c 200000 /dev/zero; head -c 50000 /dev/zero >&2", timeout: 10}) // warm up
+	before := rssKiB(t, d.cmd.Process.Pid)
+	for _, code := range []string{
+		"head -c 10000000 /dev/urandom",
+		"head -c 10000000 /dev/urandom >&2",
+		"yes",
+		"python3 -c 'import sys\nfor _ in range(100): sys.stdout.write(\"x\" * 100000)'",
+	} {
+		r := execute(t, d, job{language: "bash", code: code, timeout: 10})
+		if len(r.Stdout) > 128<<10 || len(r.Stderr) > 32<<10 {
+			t.Errorf("%q: %d bytes of stdout, %d of stderr", code, len(r.Stdout), len(r.Stderr))
+		}
+	}
+	after := rssKiB(t, d.cmd.Process.Pid)
+	t.Logf("daemon RSS %d KiB before, %d KiB after 40 MB of output", before, after)
+	if after-before > 4096 {
+		t.Errorf("daemon RSS grew by %d KiB", after-before)
+	}
+}

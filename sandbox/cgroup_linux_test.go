@@ -1,0 +1,116 @@
+package sandbox
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/containerd/cgroups/v3"
+	"github.com/containerd/cgroups/v3/cgroup1"
+
+	"github.com/atod-project/atod/sandbox/job"
+)
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create cgroups")
+	}
+}
+
+// startInCgroup starts n shells inside j; each forks two sleeping children
+// once released (after it has been moved, so the children start inside).
+func startInCgroup(t *testing.T, j *jobCgroup, n int) (cmds []*exec.Cmd, release func()) {
+	t.Helper()
+	var gates []io.WriteCloser
+	for range n {
+		cmd := exec.Command("sh", "-c", "read x; sleep 60 & sleep 60 & wait")
+		gate, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		pid := cmd.Process.Pid
+		switch {
+		case j.v2 != nil:
+			err = j.v2.AddProc(uint64(pid))
+		default:
+			err = j.v1.Add(cgroup1.Process{Pid: pid})
+		}
+		if err == nil && j.unified != "" {
+			err = os.WriteFile(j.unified+"/cgroup.procs", []byte(strconv.Itoa(pid)), 0)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+		gates = append(gates, gate)
+	}
+	return cmds, func() {
+		for _, g := range gates {
+			g.Write([]byte("go\n"))
+			g.Close()
+		}
+	}
+}
+
+// TestKillPaths kills a job cgroup's processes by every mechanism this host
+// offers: cgroup.kill (v2, or the hybrid layout's cgroup2 mount) and freeze
+// + kill (v1).
+func TestKillPaths(t *testing.T) {
+	needRoot(t)
+	tree, err := newCgroupTree("atod-unit-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tree.removeParents()
+	paths := []string{"default"}
+	if tree.mode != cgroups.Unified {
+		paths = append(paths, "freezer")
+	}
+	for _, path := range paths {
+		t.Run(path, func(t *testing.T) {
+			j, err := tree.create(newJobID(), job.DefaultLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { j.killAndWait(); j.delete() })
+			if path == "freezer" {
+				j.unified = "" // the pure v1 path
+			} else if j.unified != "" {
+				// On the hybrid layout libcontainer creates the cgroup2
+				// directory; stand in for it here and move the processes.
+				if err := os.MkdirAll(j.unified, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmds, release := startInCgroup(t, j, 3)
+			release()
+			time.Sleep(50 * time.Millisecond) // let the shells fork
+			pids, err := j.pids()
+			if err != nil || len(pids) != 9 {
+				t.Fatalf("job cgroup holds %v (%v)", pids, err)
+			}
+			start := time.Now()
+			if err := j.killAndWait(); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: killed %d processes in %v", path, len(pids), time.Since(start))
+			for _, c := range cmds {
+				c.Wait()
+			}
+			if err := j.delete(); err != nil {
+				t.Fatal(err)
+			}
+			if ids := tree.staleIDs(); len(ids) != 0 {
+				t.Errorf("job cgroups remain: %v", ids)
+			}
+		})
+	}
+}

@@ -1,0 +1,319 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/atod-project/atod/protocol"
+	"github.com/atod-project/atod/sandbox/job"
+)
+
+// The output caps of a v0 result (API.md, "Result").
+const (
+	v0StdoutBytes = 128 << 10
+	v0StderrBytes = 32 << 10
+)
+
+// resultWriteTimeout bounds sending a result to a client that does not read.
+const resultWriteTimeout = 30 * time.Second
+
+// runnerCommand is how every run starts: the runner script under bash, as
+// the runner contract has it.
+func runnerCommand() []string { return []string{"/bin/bash", "/ATO/runner"} }
+
+// defaultEnv is the environment of a run whose image names none.
+func defaultEnv() []string {
+	return []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/ATO/context",
+		"LANG=C.UTF-8",
+	}
+}
+
+// acceptOptions returns the websocket options of the execute endpoints.
+func acceptOptions() *websocket.AcceptOptions {
+	return &websocket.AcceptOptions{
+		// The execute endpoints are a public API that browser clients
+		// (for example, online code golf tools) call from pages on other
+		// origins. No cookies or other ambient credentials are honoured,
+		// so a cross-site request can do nothing a direct client cannot:
+		// the origin check guards against nothing here.
+		InsecureSkipVerify: true,
+	}
+}
+
+// executeV0 serves GET /api/v0/ws/execute:
+//
+//	client                                server
+//	  |-- HTTP upgrade ----------------->|  Accept (any origin)
+//	  |-- binary message: request ------>|  readRequest, DecodeRequest
+//	  |<-- close 1003/1008/1009 ---------|  if the request is bad: no run
+//	  |                                  |  Runner.Run, while watchPeer reads
+//	  |                                  |  on: a client that leaves kills
+//	  |                                  |  its run
+//	  |<-- binary message: result -------|
+//	  |<-- close 1000 (1011 on failure) -|
+func (s *Server) executeV0(w http.ResponseWriter, r *http.Request) {
+	conn, err := websocket.Accept(w, r, acceptOptions())
+	if err != nil {
+		// Accept has answered with an HTTP error.
+		s.log.Debug("accepting websocket", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	// Deferred calls run last first: the connection is closed (a no-op if
+	// it already was), which ends watchPeer's reads, and then watchPeer
+	// is waited for.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer conn.CloseNow()
+	log := s.log.With("remote", r.RemoteAddr)
+	// After the upgrade the request's context is only cancelled when this
+	// handler returns or the server's base context is; that is its use.
+	ctx := r.Context()
+
+	frame, err := s.readRequest(ctx, conn)
+	if err != nil {
+		s.refuse(ctx, conn, log, err)
+		return
+	}
+	req, err := protocol.DecodeRequest(frame, s.runnable)
+	if err != nil {
+		s.refuse(ctx, conn, log, err)
+		return
+	}
+	log = log.With("language", req.Language)
+
+	// The client has nothing more to say, but the connection must still be
+	// read: only a read sees its close frame or its end, and a client that
+	// goes away must have its run killed.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() {
+		defer cancel()
+		watchPeer(ctx, conn)
+	})
+
+	result, err := s.runV0(runCtx, req, log)
+	if err == nil {
+		err = writeResult(ctx, conn, result)
+	}
+	switch {
+	case err == nil:
+	case errors.As(err, new(*protocol.RequestError)):
+		log.Debug("refusing request", "err", err)
+	case runCtx.Err() != nil:
+		log.Debug("request ended with its client gone", "err", err)
+	default:
+		log.Error("serving request", "err", err)
+	}
+	s.closeConn(conn, log, err)
+}
+
+// errTextFrame says the request arrived as a text message.
+var errTextFrame = errors.New("request is a text message")
+
+// tooBigError says the request message was larger than
+// protocol.MaxRequestSize.
+type tooBigError struct {
+	size int64 // the message's real size, in bytes
+}
+
+func (e *tooBigError) Error() string {
+	return fmt.Sprintf("request of %d bytes is larger than %d bytes", e.size, protocol.MaxRequestSize)
+}
+
+// readRequest reads the one request message of a connection, within the
+// server's request read timeout. It keeps at most MaxRequestSize+1 bytes but
+// reads a larger message to its end, so that the client learns its real
+// size; the timeout bounds that too.
+func (s *Server) readRequest(ctx context.Context, conn *websocket.Conn) (frame []byte, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("reading request: %w", err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, s.readTimeout)
+	defer cancel()
+	// The library's own limit would close with its own reason; the
+	// contract's reason carries the real size, which only reading tells.
+	conn.SetReadLimit(-1)
+	typ, r, err := conn.Reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.MessageBinary {
+		// Its bytes are dropped by the close handshake.
+		return nil, errTextFrame
+	}
+	frame, err = io.ReadAll(io.LimitReader(r, protocol.MaxRequestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(frame) <= protocol.MaxRequestSize {
+		return frame, nil
+	}
+	rest, err := io.Copy(io.Discard, r)
+	if err != nil {
+		return nil, err
+	}
+	return nil, &tooBigError{size: int64(len(frame)) + rest}
+}
+
+// closeFor maps an error to the close code and reason a client receives:
+// the two framing errors of the execute endpoints here, everything else
+// through protocol.CloseFor, which owns the rest of the mapping.
+func closeFor(err error) (protocol.CloseCode, string) {
+	if errors.Is(err, errTextFrame) {
+		return protocol.CloseUnsupportedData, protocol.ReasonBinaryExpected
+	}
+	if e, ok := errors.AsType[*tooBigError](err); ok {
+		return protocol.CloseMessageTooBig, protocol.TooBigReason(e.size)
+	}
+	return protocol.CloseFor(err)
+}
+
+// refuse closes the connection of a request that failed before its run.
+func (s *Server) refuse(ctx context.Context, conn *websocket.Conn, log *slog.Logger, err error) {
+	switch {
+	case ctx.Err() != nil:
+		log.Debug("connection ended with the server", "err", err)
+		return
+	case errors.Is(err, errTextFrame), errors.As(err, new(*tooBigError)), errors.As(err, new(*protocol.RequestError)):
+		log.Debug("refusing request", "err", err)
+	default:
+		// Not a request at all: the client went away, sent a close frame
+		// or a broken frame, or overran the read timeout. The library
+		// has closed the connection already, as needed.
+		log.Debug("reading request", "err", err)
+		return
+	}
+	s.closeConn(conn, log, err)
+}
+
+// closeConn closes the connection with the code and reason for err.
+func (s *Server) closeConn(conn *websocket.Conn, log *slog.Logger, err error) {
+	code, reason := closeFor(err)
+	if err := conn.Close(websocket.StatusCode(code), reason); err != nil {
+		log.Debug("closing websocket", "code", code, "err", err)
+	}
+}
+
+// watchPeer reads the connection until it ends, answering pings and close
+// frames. A v0 client has nothing more to send: any data message is read
+// and dropped.
+func watchPeer(ctx context.Context, conn *websocket.Conn) {
+	for {
+		_, r, err := conn.Reader(ctx)
+		if err != nil {
+			return
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return
+		}
+	}
+}
+
+// Execute runs a request given as a value (by `atod run`, say) on the same
+// path as the v0 endpoint, after the checks DecodeRequest makes of a frame.
+// A bad request is a *protocol.RequestError.
+func (s *Server) Execute(ctx context.Context, req protocol.Request) (protocol.Result, error) {
+	if err := req.Validate(s.runnable); err != nil {
+		return protocol.Result{}, err
+	}
+	return s.runV0(ctx, req, s.log.With("language", req.Language))
+}
+
+// runV0 runs a v0 request and returns its result.
+func (s *Server) runV0(ctx context.Context, req protocol.Request, log *slog.Logger) (protocol.Result, error) {
+	t, err := s.resolve(req.Language)
+	if errors.Is(err, errNotRunnable) {
+		// Its image went away since the request was checked.
+		return protocol.Result{}, &protocol.RequestError{Reason: "no such language: " + req.Language}
+	}
+	if err != nil {
+		return protocol.Result{}, err
+	}
+	stdout := newCappedBuffer(v0StdoutBytes)
+	stderr := newCappedBuffer(v0StderrBytes)
+	spec := s.specV0(req, t, stdout, stderr)
+	res, err := s.runner.Run(ctx, spec)
+	if err != nil {
+		return protocol.Result{}, fmt.Errorf("running %s: %w", req.Language, err)
+	}
+	log.Info("run finished", "status", res.Status, "timed_out", res.TimedOut,
+		"killed", res.Killed, "real", res.Stats.Real)
+	return resultV0(res, stdout.Bytes(), stderr.Bytes()), nil
+}
+
+// specV0 builds the sandbox spec of a v0 request. A v0 request's
+// custom_runner is ignored, as are all keys v0 does not know.
+func (s *Server) specV0(req protocol.Request, t target, stdout, stderr io.Writer) job.Spec {
+	env := t.image.Env
+	if len(env) == 0 {
+		env = defaultEnv()
+	}
+	limits := s.limits
+	limits.StdoutBytes = v0StdoutBytes
+	limits.StderrBytes = v0StderrBytes
+	return job.Spec{
+		Rootfs: t.image.Path,
+		Files: job.Files{
+			Code:      req.Code,
+			Input:     req.Input,
+			Options:   req.Options,
+			Arguments: req.Arguments,
+			Runner:    t.script,
+		},
+		Command: runnerCommand(),
+		Env:     slices.Clone(env),
+		Timeout: time.Duration(req.Timeout) * time.Second,
+		Stdout:  stdout,
+		Stderr:  stderr,
+		Limits:  limits,
+	}
+}
+
+// resultV0 is the v0 result of a run.
+func resultV0(res job.Result, stdout, stderr []byte) protocol.Result {
+	st := res.Stats
+	return protocol.Result{
+		Stdout:          stdout,
+		Stderr:          stderr,
+		StatusType:      res.Status.Type.String(),
+		StatusValue:     res.Status.Value,
+		TimedOut:        res.TimedOut,
+		Real:            st.Real.Nanoseconds(),
+		Kernel:          st.Kernel.Nanoseconds(),
+		User:            st.User.Nanoseconds(),
+		MaxMem:          st.MaxMemKiB,
+		Waits:           st.Waits,
+		Preemptions:     st.Preemptions,
+		MajorPageFaults: st.MajorPageFaults,
+		MinorPageFaults: st.MinorPageFaults,
+		InputOps:        st.InputOps,
+		OutputOps:       st.OutputOps,
+	}
+}
+
+// writeResult sends a result as one binary message.
+func writeResult(ctx context.Context, conn *websocket.Conn, result protocol.Result) error {
+	msg, err := result.MarshalMsg(nil)
+	if err != nil {
+		return fmt.Errorf("encoding result: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, resultWriteTimeout)
+	defer cancel()
+	if err := conn.Write(ctx, websocket.MessageBinary, msg); err != nil {
+		return fmt.Errorf("writing result: %w", err)
+	}
+	return nil
+}

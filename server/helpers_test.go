@@ -1,0 +1,359 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/tinylib/msgp/msgp"
+
+	"github.com/atod-project/atod/protocol"
+	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/runners"
+	"github.com/atod-project/atod/sandbox/job"
+	"github.com/atod-project/atod/server"
+)
+
+// TestMain fails the package when a test leaves a server or websocket
+// goroutine behind.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		if err := checkGoroutines(5 * time.Second); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// checkGoroutines waits up to wait for every goroutine of the server, the
+// websocket library or an HTTP connection to end.
+func checkGoroutines(wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		var leaked []string
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "checkGoroutines") {
+				continue
+			}
+			if strings.Contains(g, "atod/server") || strings.Contains(g, "coder/websocket") ||
+				strings.Contains(g, "net/http.(*conn).serve") {
+				leaked = append(leaked, g)
+			}
+		}
+		if len(leaked) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("leaked goroutines:\n\n%s", strings.Join(leaked, "\n\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Languages of the fake catalogue, by how runnable they are.
+const (
+	langPython    = "python"    // script and image with an environment
+	langBash      = "bash"      // script and image without an environment
+	langNoImage   = "c_gcc"     // image not installed
+	langNoScript  = "noscript"  // no runner script
+	langBrokenImg = "brokenimg" // the image store fails
+)
+
+// fakeLanguages is a fixed catalogue.
+type fakeLanguages struct {
+	langs   map[string]runners.Language
+	scripts map[string][]byte
+}
+
+func newFakeLanguages() *fakeLanguages {
+	l := &fakeLanguages{langs: map[string]runners.Language{}, scripts: map[string][]byte{}}
+	add := func(id, image string, script string, seClass string) {
+		l.langs[id] = runners.Language{ID: id, Name: "Name of " + id, Image: image, Version: "1",
+			URL: "https://example.com/" + id, SBCS: id == langBash, SEClass: seClass}
+		if script != "" {
+			l.scripts[id] = []byte(script)
+		}
+	}
+	add(langPython, "python-img", "python3 /ATO/code\n", "lang-py")
+	add(langBash, "bare-img", "bash /ATO/code\n", "")
+	add(langNoImage, "gcc-img", "gcc /ATO/code\n", "lang-c")
+	add(langNoScript, "python-img", "", "")
+	add(langBrokenImg, "broken-img", "true\n", "")
+	return l
+}
+
+func (l *fakeLanguages) Lookup(id string) (runners.Language, bool) {
+	lang, ok := l.langs[id]
+	return lang, ok
+}
+
+func (l *fakeLanguages) Script(id string) ([]byte, bool) {
+	s, ok := l.scripts[id]
+	return s, ok
+}
+
+func (l *fakeLanguages) All() []runners.Language {
+	var all []runners.Language
+	for _, id := range []string{langBash, langNoImage, langBrokenImg, langNoScript, langPython} {
+		all = append(all, l.langs[id])
+	}
+	return all
+}
+
+// fakeImages is a fixed image store.
+type fakeImages struct{}
+
+func (fakeImages) Lookup(name string) (rootfs.Image, error) {
+	switch name {
+	case "python-img":
+		return rootfs.Image{Name: name, Path: "/srv/atod/images/python-img/rootfs",
+			Env: []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONUNBUFFERED=1"}}, nil
+	case "bare-img":
+		return rootfs.Image{Name: name, Path: "/srv/atod/images/bare-img/rootfs"}, nil
+	case "broken-img":
+		return rootfs.Image{}, fmt.Errorf("reading /srv/atod/images/broken-img/image.json: %w", errors.New("permission denied"))
+	default:
+		return rootfs.Image{}, fmt.Errorf("image %q: %w", name, rootfs.ErrNotFound)
+	}
+}
+
+// fakeRunner is a Runner whose behaviour a test sets; it counts its calls.
+type fakeRunner struct {
+	calls atomic.Int64
+	run   func(ctx context.Context, spec job.Spec) (job.Result, error)
+}
+
+func (r *fakeRunner) Run(ctx context.Context, spec job.Spec) (job.Result, error) {
+	r.calls.Add(1)
+	if r.run == nil {
+		return exitedOK(spec)
+	}
+	return r.run(ctx, spec)
+}
+
+// exitedOK echoes the code to stdout and exits 0.
+func exitedOK(spec job.Spec) (job.Result, error) {
+	if _, err := spec.Stdout.Write(spec.Files.Code); err != nil {
+		return job.Result{}, err
+	}
+	return job.Result{Status: job.Status{Type: job.StatusExited, Value: 0}}, nil
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent logging.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testServer is a Server behind a real HTTP server.
+type testServer struct {
+	*httptest.Server
+	runner *fakeRunner
+	logs   *syncBuffer
+}
+
+// newTestServer starts a server with the fake catalogue, image store and
+// runner; opts may change the options before New.
+func newTestServer(tb testing.TB, runner *fakeRunner, opts ...func(*server.Options)) *testServer {
+	tb.Helper()
+	if runner == nil {
+		runner = &fakeRunner{}
+	}
+	logs := &syncBuffer{}
+	o := server.Options{
+		Languages: newFakeLanguages(),
+		Images:    fakeImages{},
+		Runner:    runner,
+		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	s, err := server.New(o)
+	if err != nil {
+		tb.Fatalf("server.New() error = %v", err)
+	}
+	ts := httptest.NewServer(s)
+	tb.Cleanup(ts.Close)
+	return &testServer{Server: ts, runner: runner, logs: logs}
+}
+
+// dial opens a websocket to path on ts.
+func (ts *testServer) dial(tb testing.TB, path string) *websocket.Conn {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+path, nil)
+	if err != nil {
+		tb.Fatalf("dialing %s: %v", path, err)
+	}
+	conn.SetReadLimit(1 << 20) // a result is up to about 160 KiB
+	tb.Cleanup(func() { conn.CloseNow() })
+	return conn
+}
+
+const executePath = "/api/v0/ws/execute"
+
+// outcome is what a client saw of one execute exchange.
+type outcome struct {
+	result  *protocol.Result // the result message, if any
+	code    websocket.StatusCode
+	reason  string
+	elapsed time.Duration // from sending the request to the close
+}
+
+// exchange sends one message and reads until the connection closes.
+func exchange(tb testing.TB, conn *websocket.Conn, typ websocket.MessageType, msg []byte) outcome {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := conn.Write(ctx, typ, msg); err != nil {
+		tb.Fatalf("writing request: %v", err)
+	}
+	return readOutcome(tb, ctx, conn, start)
+}
+
+// readOutcome reads a result (if one comes) and the close.
+func readOutcome(tb testing.TB, ctx context.Context, conn *websocket.Conn, start time.Time) outcome {
+	tb.Helper()
+	var out outcome
+	for {
+		typ, msg, err := conn.Read(ctx)
+		if err != nil {
+			var ce websocket.CloseError
+			if !errors.As(err, &ce) {
+				tb.Fatalf("reading: %v (want a close frame)", err)
+			}
+			out.code, out.reason, out.elapsed = ce.Code, ce.Reason, time.Since(start)
+			return out
+		}
+		if typ != websocket.MessageBinary {
+			tb.Fatalf("got a %v message, want binary", typ)
+		}
+		if out.result != nil {
+			tb.Fatalf("got a second message after the result")
+		}
+		var res protocol.Result
+		rest, err := res.UnmarshalMsg(msg)
+		if err != nil || len(rest) != 0 {
+			tb.Fatalf("decoding result: %v (%d bytes left)", err, len(rest))
+		}
+		out.result = &res
+	}
+}
+
+// field is one key of a request map and the msgpack of its value.
+type field struct {
+	key   string
+	value []byte
+}
+
+// request is a request map under construction.
+type request []field
+
+// validRequest asks to run language with a few options and arguments.
+func validRequest(language string) request {
+	return request{
+		{"language", msgp.AppendString(nil, language)},
+		{"code", msgp.AppendBytes(nil, []byte("print(1)"))},
+		{"input", msgp.AppendString(nil, "in")},
+		{"options", strArray("-O")},
+		{"arguments", strArray("a", "b")},
+		{"timeout", msgp.AppendInt(nil, 7)},
+	}
+}
+
+// set replaces key's value, or adds the key.
+func (r request) set(key string, value []byte) request {
+	out := append(request(nil), r...)
+	for i := range out {
+		if out[i].key == key {
+			out[i].value = value
+			return out
+		}
+	}
+	return append(out, field{key, value})
+}
+
+func (r request) del(key string) request {
+	var out request
+	for _, f := range r {
+		if f.key != key {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (r request) bytes() []byte {
+	b := msgp.AppendMapHeader(nil, uint32(len(r)))
+	for _, f := range r {
+		b = msgp.AppendString(b, f.key)
+		b = append(b, f.value...)
+	}
+	return b
+}
+
+// padded returns r's frame padded to exactly size bytes by the str value of
+// an unknown key.
+func (r request) padded(tb testing.TB, size int) []byte {
+	tb.Helper()
+	base := len(r.set("padding", nil).bytes())
+	n := size - base - 3 // a str16 header is 3 bytes
+	if n < 256 || n > 65535 {
+		tb.Fatalf("cannot pad %d bytes to %d with a str16", base, size)
+	}
+	b := r.set("padding", msgp.AppendString(nil, strings.Repeat("p", n))).bytes()
+	if len(b) != size {
+		tb.Fatalf("padded request is %d bytes, want %d", len(b), size)
+	}
+	return b
+}
+
+func strArray(ss ...string) []byte {
+	b := msgp.AppendArrayHeader(nil, uint32(len(ss)))
+	for _, s := range ss {
+		b = msgp.AppendString(b, s)
+	}
+	return b
+}
+
+// recvWithin receives from ch or fails after d.
+func recvWithin[T any](tb testing.TB, ch <-chan T, d time.Duration, what string) T {
+	tb.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(d):
+		tb.Fatalf("timed out after %v waiting for %s", d, what)
+		panic("unreachable")
+	}
+}

@@ -1,0 +1,43 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/atod-project/atod/protocol"
+)
+
+// metadataContentType is the media type of the metadata body. The contract
+// names none and clients decode the body whatever it says; this is the
+// spelling in common use today (application/x-msgpack is the older one).
+const metadataContentType = "application/msgpack"
+
+// metadata serves GET /api/v0/metadata: every runnable language, and no
+// other. It is computed per request, so images installed or removed while
+// the server runs show at once.
+func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
+	langs := s.languages.All()
+	md := make(protocol.Metadata, len(langs))
+	for _, l := range langs {
+		if !s.runnable(l.ID) {
+			continue
+		}
+		md[l.ID] = protocol.LanguageInfo{
+			Name:    l.Name,
+			Image:   l.Image,
+			Version: l.Version,
+			URL:     l.URL,
+			SBCS:    l.SBCS,
+			SEClass: l.SEClass,
+		}
+	}
+	body, err := md.MarshalMsg(nil)
+	if err != nil {
+		s.log.Error("encoding metadata", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", metadataContentType)
+	if _, err := w.Write(body); err != nil {
+		s.log.Debug("writing metadata", "remote", r.RemoteAddr, "err", err)
+	}
+}

@@ -1,0 +1,168 @@
+// Package server is atod's HTTP and websocket front end. It serves
+//
+//	GET /api/v0/ws/execute   a websocket: one request in, one result out
+//	GET /api/v0/metadata     the runnable languages, as msgpack
+//
+// as the wire contract (API.md) specifies, to the byte. It decodes requests
+// with package protocol, finds the language's runner script and image through
+// the Languages and Images it is given, and hands a self-contained
+// job.Spec to a Runner. It knows nothing of how a run is contained.
+//
+// The server leaves to its caller the listener, TLS, the http.Server and its
+// timeouts, and any limit on concurrent runs (a Runner may queue or refuse).
+// Runs in flight end when their client goes away or the request's context
+// (the http.Server's BaseContext) is cancelled.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/runners"
+	"github.com/atod-project/atod/sandbox/job"
+)
+
+// Runner runs one program in a sandbox. Run returns when the run is over and
+// its output has been written to spec.Stdout and spec.Stderr. When ctx is
+// cancelled the run is killed. An error means the run could not be carried
+// out at all; a program that fails is a Result, not an error.
+type Runner interface {
+	Run(ctx context.Context, spec job.Spec) (job.Result, error)
+}
+
+// Languages is the language catalogue (a *runners.Catalogue).
+type Languages interface {
+	Lookup(id string) (runners.Language, bool)
+	Script(id string) ([]byte, bool)
+	All() []runners.Language
+}
+
+// Images finds root filesystems by name (a rootfs.Store). Lookup returns an
+// error wrapping rootfs.ErrNotFound for an image that is not installed.
+type Images interface {
+	Lookup(name string) (rootfs.Image, error)
+}
+
+// DefaultRequestReadTimeout is how long a client has, once connected, to send
+// its request, unless Options says otherwise.
+const DefaultRequestReadTimeout = 10 * time.Second
+
+// Options configure a Server. Languages, Images and Runner are required.
+type Options struct {
+	Languages Languages
+	Images    Images
+	Runner    Runner
+
+	// Logger receives the server's logs, including the errors that clients
+	// only see as "internal server error". Nil discards them.
+	Logger *slog.Logger
+
+	// Limits overrides the sandbox's default limits for every run, where
+	// non-zero. The output caps are always those of the API version.
+	Limits job.Limits
+
+	// RequestReadTimeout bounds reading a request message, from the
+	// connection's upgrade to its last byte; DefaultRequestReadTimeout when
+	// zero. A client that overruns it is disconnected without a close
+	// frame.
+	RequestReadTimeout time.Duration
+}
+
+// Server is an http.Handler serving atod's API. It is safe for concurrent
+// use and holds no per-request state between requests.
+type Server struct {
+	languages   Languages
+	images      Images
+	runner      Runner
+	log         *slog.Logger
+	limits      job.Limits
+	readTimeout time.Duration
+	mux         *http.ServeMux
+}
+
+// New returns a Server for opts.
+func New(opts Options) (*Server, error) {
+	switch {
+	case opts.Languages == nil:
+		return nil, errors.New("creating server: no Languages given")
+	case opts.Images == nil:
+		return nil, errors.New("creating server: no Images given")
+	case opts.Runner == nil:
+		return nil, errors.New("creating server: no Runner given")
+	case opts.RequestReadTimeout < 0:
+		return nil, fmt.Errorf("creating server: negative RequestReadTimeout %v", opts.RequestReadTimeout)
+	}
+	s := &Server{
+		languages:   opts.Languages,
+		images:      opts.Images,
+		runner:      opts.Runner,
+		log:         opts.Logger,
+		limits:      opts.Limits,
+		readTimeout: opts.RequestReadTimeout,
+		mux:         http.NewServeMux(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.readTimeout == 0 {
+		s.readTimeout = DefaultRequestReadTimeout
+	}
+	s.mux.HandleFunc("GET /api/v0/ws/execute", s.executeV0)
+	s.mux.HandleFunc("GET /api/v0/metadata", s.metadata)
+	return s, nil
+}
+
+// ServeHTTP serves one HTTP request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// errNotRunnable says a language id has no runner script or no image.
+var errNotRunnable = errors.New("language not runnable")
+
+// target is everything a run of one language needs from the catalogue and
+// the image store.
+type target struct {
+	lang   runners.Language
+	script []byte
+	image  rootfs.Image
+}
+
+// resolve finds the target of language id. A language is runnable when the
+// catalogue has it with a runner script and its image is installed;
+// otherwise the error wraps errNotRunnable, or is the image store's failure.
+func (s *Server) resolve(id string) (target, error) {
+	lang, ok := s.languages.Lookup(id)
+	if !ok {
+		return target{}, fmt.Errorf("looking up language %q: %w", id, errNotRunnable)
+	}
+	script, ok := s.languages.Script(id)
+	if !ok {
+		return target{}, fmt.Errorf("looking up runner script of %q: %w", id, errNotRunnable)
+	}
+	img, err := s.images.Lookup(lang.Image)
+	if errors.Is(err, rootfs.ErrNotFound) {
+		return target{}, fmt.Errorf("looking up image %q of %q: %w (%w)", lang.Image, id, errNotRunnable, err)
+	}
+	if err != nil {
+		return target{}, fmt.Errorf("looking up image %q of %q: %w", lang.Image, id, err)
+	}
+	return target{lang: lang, script: script, image: img}, nil
+}
+
+// runnable reports whether language id can be run. It is the one predicate
+// both the metadata and the execute endpoints use, so that they agree.
+func (s *Server) runnable(id string) bool {
+	_, err := s.resolve(id)
+	if err != nil && !errors.Is(err, errNotRunnable) {
+		// The store failed: the language is refused, and the operator
+		// has to know why.
+		s.log.Warn("language unavailable", "language", id, "err", err)
+	}
+	return err == nil
+}
