@@ -60,10 +60,9 @@ func (s *Sandbox) containerConfig(spec *job.Spec, id string, hostUID int, scratc
 
 	oomScore := 1000 // the OOM killer takes a run before anything else
 	return &configs.Config{
-		Rootfs:            spec.Rootfs,
-		Readonlyfs:        true,
-		ParentDeathSignal: int(unix.SIGKILL),
-		Hostname:          hostname,
+		Rootfs:     spec.Rootfs,
+		Readonlyfs: true,
+		Hostname:   hostname,
 		Namespaces: configs.Namespaces{
 			{Type: configs.NEWUSER}, {Type: configs.NEWNS}, {Type: configs.NEWPID},
 			{Type: configs.NEWNET}, {Type: configs.NEWIPC}, {Type: configs.NEWUTS},

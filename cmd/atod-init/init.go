@@ -17,24 +17,23 @@ import (
 // inputPath is the runner's stdin (the runner contract's /ATO/input).
 const inputPath = "/ATO/input"
 
-// init asks the kernel to kill init when the daemon dies: then the whole pid
-// namespace, the run, dies with it. libcontainer's own parent-death signal
-// does not survive the clone that makes the container's first process, so
-// init sets its own. It runs here, in a package init, because the setting
-// belongs to the calling thread and the runtime keeps package initialisation
-// on the main thread, the one the daemon is the parent of.
-func init() {
-	if os.Getpid() == 1 {
-		_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+// watchDaemon ends the run when the daemon dies. The daemon holds the read
+// end of the report pipe; when it is gone, poll reports POLLERR on the write
+// end, and init kills everything and exits, which takes the whole pid
+// namespace with it. (The parent-death signal cannot do this: it follows the
+// daemon's thread that forked the run, and a Go daemon's threads come and go.)
+func watchDaemon(report *os.File) {
+	fds := []unix.PollFd{{Fd: int32(report.Fd())}} // no events: only POLLERR/POLLHUP
+	for {
+		n, err := unix.Poll(fds, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || (n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0) {
+			_ = syscall.Kill(-1, syscall.SIGKILL)
+			os.Exit(1)
+		}
 	}
-}
-
-// daemonGone reports whether the daemon died before init could ask to die
-// with it: the read end of the report pipe, held by the daemon, is closed.
-func daemonGone(report *os.File) bool {
-	fds := []unix.PollFd{{Fd: int32(report.Fd()), Events: unix.POLLOUT}}
-	n, err := unix.Poll(fds, 0)
-	return err == nil && n > 0 && fds[0].Revents&unix.POLLERR != 0
 }
 
 // runInit is PID 1 of a run. The handshake with the daemon:
@@ -57,9 +56,7 @@ func runInit(command []string) int {
 		return 1
 	}
 	syscall.CloseOnExec(initreport.FD)
-	if daemonGone(report) {
-		return 1
-	}
+	go watchDaemon(report)
 
 	// PID 1 gets no signal it has no handler for; but the Go runtime
 	// installs handlers (SIGTERM would end init and with it the run).
