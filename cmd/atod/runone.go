@@ -35,11 +35,25 @@ func runOne(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *language == "" || len(rest) == 0 {
+	if len(rest) == 0 {
 		fs.Usage()
 		return exitCode(2)
 	}
-	code, err := os.ReadFile(rest[0])
+	// Flags may follow FILE too; what follows them (or "--") is the
+	// program's arguments.
+	file := rest[0]
+	if err := fs.Parse(rest[1:]); err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	programArgs := fs.Args()
+	if *language == "" {
+		fs.Usage()
+		return exitCode(2)
+	}
+	code, err := os.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("reading the program: %w", err)
 	}
@@ -52,7 +66,7 @@ func runOne(ctx context.Context, args []string) error {
 	for _, o := range options {
 		req.Options = append(req.Options, []byte(o))
 	}
-	for _, a := range rest[1:] {
+	for _, a := range programArgs {
 		req.Arguments = append(req.Arguments, []byte(a))
 	}
 	log := cfg.logger(os.Stderr)

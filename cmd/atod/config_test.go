@@ -1,0 +1,82 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func parse(t *testing.T, args ...string) (config, []string, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg := defaultConfig()
+	rest, err := cfg.parseFlags(fs, args)
+	return cfg, rest, err
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "atod.json")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, rest, err := parse(t)
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("parse() = %v, %v", rest, err)
+	}
+	if cfg.Listen != "127.0.0.1:8500" || cfg.MemoryMiB != 512 || cfg.Pids != 256 || cfg.CPUs != 1 {
+		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+func TestConfigFileAndFlags(t *testing.T) {
+	file := writeConfig(t, `{"listen": "127.0.0.1:9000", "memory_mib": 256, "concurrency": 3}`)
+	cfg, rest, err := parse(t, "--config", file, "--memory-mib", "128", "prog.py", "arg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:9000" || cfg.MemoryMiB != 128 || cfg.Slots != 3 {
+		t.Errorf("file then flags: %+v", cfg)
+	}
+	if strings.Join(rest, " ") != "prog.py arg" {
+		t.Errorf("rest = %q", rest)
+	}
+	// --config= form, and a flag before it still wins.
+	cfg, _, err = parse(t, "--listen", ":1", "--config="+file)
+	if err != nil || cfg.Listen != ":1" {
+		t.Errorf("flag before --config=: %+v %v", cfg.Listen, err)
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		args func(t *testing.T) []string
+		want string
+	}{
+		{"unknown key", func(t *testing.T) []string { return []string{"--config", writeConfig(t, `{"memory": 5}`)} }, `unknown field "memory"`},
+		{"not JSON", func(t *testing.T) []string { return []string{"--config", writeConfig(t, `listen = 1`)} }, "reading config"},
+		{"trailing data", func(t *testing.T) []string { return []string{"--config", writeConfig(t, `{} {}`)} }, "extra data"},
+		{"missing file", func(t *testing.T) []string { return []string{"--config", "/nonexistent/atod.json"} }, "no such file"},
+		{"bad limit", func(t *testing.T) []string { return []string{"--memory-mib", "1"} }, "memory-mib must be at least 8"},
+		{"bad concurrency", func(t *testing.T) []string { return []string{"--concurrency", "0"} }, "concurrency must be 1..1024"},
+		{"bad log level", func(t *testing.T) []string { return []string{"--log-level", "loud"} }, "log-level must be"},
+		{"unknown flag", func(t *testing.T) []string { return []string{"--colour"} }, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := parse(t, tt.args(t)...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
