@@ -28,7 +28,8 @@ var jobFiles = []string{"code", "input", "options", "arguments", "runner"}
 // The mounts, in order: /proc, a tmpfs /dev with the few harmless devices,
 // devpts and /dev/shm, a writable tmpfs /tmp, a writable tmpfs /ATO (so that
 // runners may write e.g. /ATO/compiled), the job's files bind-mounted
-// read-only into it, the init binary at /ATO/yargs, and the working
+// read-only into it, the init binary at /ATO/yargs, the static Bash at
+// /ATO/bash, and the working
 // directory /ATO/context as one more tmpfs. Every tmpfs is size-capped, and
 // its pages are charged to the run's memory cgroup as well.
 func (s *Sandbox) containerConfig(spec *job.Spec, id string, hostUID int, scratch string, l job.Limits) *configs.Config {
@@ -56,7 +57,7 @@ func (s *Sandbox) containerConfig(spec *job.Spec, id string, hostUID int, scratc
 	for _, f := range jobFiles {
 		mounts = append(mounts, bind(filepath.Join(scratch, f), filepath.Join(atoDir, f)))
 	}
-	mounts = append(mounts, bind(s.initPath, yargsPath), tmpfs(contextDir, "755"))
+	mounts = append(mounts, bind(s.initPath, yargsPath), bind(s.bashPath, job.BashPath), tmpfs(contextDir, "755"))
 
 	oomScore := 1000 // the OOM killer takes a run before anything else
 	return &configs.Config{

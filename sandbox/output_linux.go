@@ -4,11 +4,18 @@ import (
 	"errors"
 	"io"
 	"os"
+	"time"
 )
 
-// chunkSize is the largest piece of output handed to a job.Spec's writer at once
-// (the v1 protocol's frame limit).
-const chunkSize = 16 << 10
+const (
+	// chunkSize is the largest piece of output handed to a Spec's writer at
+	// once (the v1 protocol's frame limit).
+	chunkSize = 16 << 10
+	// coalesceWait is how long a chunk waits for more output before it is
+	// handed on: output written in a burst arrives in full chunks, while a
+	// line written alone still arrives within a couple of milliseconds.
+	coalesceWait = time.Millisecond
+)
 
 // copyCapped copies the run's output from r to w until EOF or until limit
 // bytes have passed; then it closes r, so that the run's further writes fail
@@ -20,7 +27,7 @@ func copyCapped(r *os.File, w io.Writer, limit int64) (truncated bool, err error
 	buf := make([]byte, chunkSize)
 	var total int64
 	for {
-		n, rerr := r.Read(buf)
+		n, rerr := readChunk(r, buf)
 		if n > 0 {
 			keep := int64(n)
 			if total+keep > limit {
@@ -44,4 +51,25 @@ func copyCapped(r *os.File, w io.Writer, limit int64) (truncated bool, err error
 			return false, rerr
 		}
 	}
+}
+
+// readChunk blocks until some output arrives, then gathers more into buf
+// for as long as it keeps coming within coalesceWait, until buf is full.
+func readChunk(r *os.File, buf []byte) (int, error) {
+	if err := r.SetReadDeadline(time.Time{}); err != nil {
+		return 0, err
+	}
+	n, err := r.Read(buf)
+	for err == nil && n < len(buf) {
+		if err = r.SetReadDeadline(time.Now().Add(coalesceWait)); err != nil {
+			break
+		}
+		var m int
+		m, err = r.Read(buf[n:])
+		n += m
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = nil
+	}
+	return n, err
 }

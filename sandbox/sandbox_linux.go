@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
+	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,6 +29,9 @@ type Options struct {
 	StateDir string
 	// InitPath is the host path of the static atod-init binary.
 	InitPath string
+	// BashPath is the host path of a static Bash (Debian's bash-static),
+	// mounted read-only at job.BashPath in every run.
+	BashPath string
 	// UIDBase is the first host uid (and gid) runs are mapped to; slot i
 	// uses UIDBase+i. The range must belong to no user of the host.
 	UIDBase int
@@ -45,6 +49,7 @@ type Sandbox struct {
 	stateDir  string // libcontainer state: <StateDir>/containers
 	jobsDir   string // job files: <StateDir>/jobs
 	initPath  string
+	bashPath  string
 	uidBase   int
 	limits    job.Limits
 	cgroups   *cgroupTree
@@ -53,8 +58,38 @@ type Sandbox struct {
 	closeOnce sync.Once
 }
 
-// ErrNoInit is returned by New when the init binary is missing.
-var ErrNoInit = errors.New("sandbox init binary not found")
+// ErrNoInit is returned by New when the init binary is missing or unusable.
+var ErrNoInit = errors.New("no usable sandbox init binary")
+
+// ErrNoBash is returned by New when the static Bash is missing or unusable.
+var ErrNoBash = errors.New("no usable static bash")
+
+// checkStatic checks that path is a statically linked executable that the
+// unprivileged uid of a run can read and execute: it is mounted into root
+// filesystems that may have no C library.
+func checkStatic(path string) error {
+	if path == "" {
+		return errors.New("no path given")
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() || st.Mode()&0o005 != 0o005 {
+		return fmt.Errorf("%s is not a file that everyone may read and execute", path)
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s is not an executable: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked; it must be static", path)
+		}
+	}
+	return nil
+}
 
 // New prepares a sandbox: it checks the init binary, sets up the daemon's
 // cgroup tree (on cgroup v2 it moves the daemon into a supervisor leaf) and
@@ -83,9 +118,11 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if opts.StateDir == "" {
 		return nil, errors.New("no state directory given")
 	}
-	st, err := os.Stat(opts.InitPath)
-	if err != nil || !st.Mode().IsRegular() || st.Mode()&0o005 != 0o005 {
-		return nil, fmt.Errorf("%w at %q: build it with `make build` (CGO_ENABLED=0 go build -o bin/atod-init ./cmd/atod-init) and make it world-readable and executable", ErrNoInit, opts.InitPath)
+	if err := checkStatic(opts.InitPath); err != nil {
+		return nil, fmt.Errorf("%w: %v: build it with `make build` (CGO_ENABLED=0 go build -o bin/atod-init ./cmd/atod-init)", ErrNoInit, err)
+	}
+	if err := checkStatic(opts.BashPath); err != nil {
+		return nil, fmt.Errorf("%w: %v: install Debian's bash-static (apt-get install bash-static) or name a static Bash", ErrNoBash, err)
 	}
 	tree, err := newCgroupTree(opts.CgroupName)
 	if err != nil {
@@ -95,6 +132,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 		stateDir: filepath.Join(opts.StateDir, "containers"),
 		jobsDir:  filepath.Join(opts.StateDir, "jobs"),
 		initPath: opts.InitPath,
+		bashPath: opts.BashPath,
 		uidBase:  opts.UIDBase,
 		limits:   opts.Limits.WithDefaults(job.DefaultLimits),
 		cgroups:  tree,

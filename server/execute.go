@@ -26,10 +26,6 @@ const (
 // resultWriteTimeout bounds sending a result to a client that does not read.
 const resultWriteTimeout = 30 * time.Second
 
-// runnerCommand is how every run starts: the runner script under bash, as
-// the runner contract has it.
-func runnerCommand() []string { return []string{"/bin/bash", "/ATO/runner"} }
-
 // defaultEnv is the environment of a run whose image names none.
 func defaultEnv() []string {
 	return []string{
@@ -273,7 +269,7 @@ func (s *Server) specV0(req protocol.Request, t target, stdout, stderr io.Writer
 			Arguments: req.Arguments,
 			Runner:    t.script,
 		},
-		Command: runnerCommand(),
+		Command: job.RunnerCommand(),
 		Env:     slices.Clone(env),
 		Timeout: time.Duration(req.Timeout) * time.Second,
 		Stdout:  stdout,

@@ -158,7 +158,7 @@ func TestExecuteSpec(t *testing.T) {
 						Arguments: [][]byte{[]byte("a"), []byte("b")},
 						Runner:    []byte("python3 /ATO/code\n"), // v0 ignores custom_runner
 					},
-					Command: []string{"/bin/bash", "/ATO/runner"},
+					Command: []string{"/ATO/bash", "/ATO/runner"},
 					Env:     []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONUNBUFFERED=1"},
 					Timeout: 7 * time.Second,
 					Limits:  job.Limits{MemoryBytes: 1 << 30, Pids: 64, StdoutBytes: 131072, StderrBytes: 32768},

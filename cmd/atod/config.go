@@ -26,6 +26,7 @@ type config struct {
 	Runners    string  `json:"runners"`     // language catalogue directory; empty: the built-in one
 	StateDir   string  `json:"state_dir"`   // per-run state; a tmpfs is best
 	InitPath   string  `json:"init_path"`   // static atod-init; empty: beside the atod binary
+	BashPath   string  `json:"bash_path"`   // static Bash mounted in every run
 	UIDBase    int     `json:"uid_base"`    // first host uid of the runs
 	Slots      int     `json:"concurrency"` // runs at once
 	MemoryMiB  int64   `json:"memory_mib"`
@@ -42,6 +43,7 @@ func defaultConfig() config {
 		Listen:     "127.0.0.1:8500",
 		Images:     "/var/lib/atod/images",
 		StateDir:   "/run/atod",
+		BashPath:   "/bin/bash-static",
 		UIDBase:    2_000_000_000,
 		Slots:      8,
 		MemoryMiB:  job.DefaultLimits.MemoryBytes >> 20,
@@ -70,6 +72,7 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.StringVar(&c.Runners, "runners", c.Runners, "language catalogue `directory` (languages.json, scripts/); default: built in")
 	fs.StringVar(&c.StateDir, "state", c.StateDir, "`directory` for the state of running jobs")
 	fs.StringVar(&c.InitPath, "init", c.InitPath, "`path` of the static atod-init binary (default: beside atod)")
+	fs.StringVar(&c.BashPath, "bash", c.BashPath, "`path` of the static Bash that runs runner scripts (Debian's bash-static)")
 	fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (one per concurrent run)")
 	fs.IntVar(&c.Slots, "concurrency", c.Slots, "`number` of runs at once")
 	fs.Int64Var(&c.MemoryMiB, "memory-mib", c.MemoryMiB, "memory limit of a run, `MiB` (no swap)")
@@ -209,6 +212,7 @@ func (c *config) sandbox(log *slog.Logger) (*sandbox.Sandbox, error) {
 	return sandbox.New(sandbox.Options{
 		StateDir:   c.StateDir,
 		InitPath:   c.initPath(),
+		BashPath:   c.BashPath,
 		UIDBase:    c.UIDBase,
 		Slots:      c.Slots,
 		Limits:     c.limits(),

@@ -42,6 +42,15 @@ type testSandbox struct {
 	slots int
 }
 
+// testBash is the static Bash the sandbox mounts: $ATOD_TEST_BASH, or
+// Debian's bash-static.
+func testBash() string {
+	if b := os.Getenv("ATOD_TEST_BASH"); b != "" {
+		return b
+	}
+	return "/bin/bash-static"
+}
+
 // newSandbox makes a sandbox with its own state directory and cgroup
 // parent, closed at the end of the test.
 func newSandbox(t testing.TB, slots int) *testSandbox {
@@ -53,6 +62,7 @@ func newSandbox(t testing.TB, slots int) *testSandbox {
 	sb, err := sandbox.New(sandbox.Options{
 		StateDir:   state,
 		InitPath:   initPath,
+		BashPath:   testBash(),
 		UIDBase:    testUIDBase,
 		Slots:      slots,
 		CgroupName: testCgroupName,
@@ -81,7 +91,7 @@ func runScriptCtx(t testing.TB, ctx context.Context, sb *testSandbox, script str
 	spec := job.Spec{
 		Rootfs:  testRootfs(t),
 		Files:   job.Files{Code: []byte(script), Runner: []byte("exec bash /ATO/code\n")},
-		Command: []string{"/bin/bash", "/ATO/runner"},
+		Command: job.RunnerCommand(),
 		Env:     []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/ATO/context", "LANG=C.UTF-8"},
 		Timeout: timeout,
 		Stdout:  &out.stdout,

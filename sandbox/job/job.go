@@ -10,6 +10,19 @@ import (
 	"time"
 )
 
+// Paths of the runner contract inside the sandbox that callers name in a
+// Spec's Command.
+const (
+	// BashPath is the static Bash the sandbox provides read-only in every
+	// run, so that runners work in images without a Bash of their own.
+	BashPath = "/ATO/bash"
+	// RunnerPath holds Files.Runner.
+	RunnerPath = "/ATO/runner"
+)
+
+// RunnerCommand runs the job's runner script with the sandbox's Bash.
+func RunnerCommand() []string { return []string{BashPath, RunnerPath} }
+
 // Spec is everything one run needs, self-contained: the sandbox knows nothing
 // of languages, runners or the wire protocol. Callers build a Spec from a
 // validated request; the sandbox turns it into a contained run.
@@ -24,8 +37,8 @@ type Spec struct {
 	Files Files
 
 	// Command is run inside the sandbox by the sandbox's init, with stdin
-	// from /ATO/input and the working directory /ATO/context, for example
-	// {"/bin/bash", "/ATO/runner"}.
+	// from /ATO/input and the working directory /ATO/context; usually
+	// RunnerCommand().
 	Command []string
 
 	// Env is the complete environment of Command. Nothing of the daemon's
