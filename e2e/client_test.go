@@ -52,6 +52,8 @@ type job struct {
 	options   []string
 	arguments []string
 	timeout   int // 0: omitted
+
+	customRunner string // "": omitted
 }
 
 func (j job) encode(t testing.TB) []byte {
@@ -65,6 +67,9 @@ func (j job) encode(t testing.TB) []byte {
 	}
 	if j.timeout != 0 {
 		fields = append(fields, field{"timeout", j.timeout})
+	}
+	if j.customRunner != "" {
+		fields = append(fields, field{"custom_runner", j.customRunner})
 	}
 	return encodeMap(t, fields...)
 }

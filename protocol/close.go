@@ -14,6 +14,7 @@ type CloseCode int
 // The close codes of the contract.
 const (
 	CloseNormal          CloseCode = 1000 // the result was sent
+	CloseGoingAway       CloseCode = 1001 // a v1 connection sat idle too long (ours; the contract names none)
 	CloseUnsupportedData CloseCode = 1003 // a text frame arrived
 	ClosePolicyViolation CloseCode = 1008 // the request was invalid
 	CloseMessageTooBig   CloseCode = 1009 // the request frame was larger than MaxRequestSize
@@ -24,6 +25,8 @@ func (c CloseCode) String() string {
 	switch c {
 	case CloseNormal:
 		return "normal closure"
+	case CloseGoingAway:
+		return "going away"
 	case CloseUnsupportedData:
 		return "unsupported data"
 	case ClosePolicyViolation:

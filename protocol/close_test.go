@@ -60,7 +60,8 @@ func TestCloseCodeString(t *testing.T) {
 		ClosePolicyViolation: "policy violation",
 		CloseMessageTooBig:   "message too big",
 		CloseInternalError:   "internal error",
-		1001:                 "close code 1001",
+		CloseGoingAway:       "going away",
+		1002:                 "close code 1002",
 	} {
 		if got := code.String(); got != want {
 			t.Errorf("CloseCode(%d).String() = %q, want %q", int(code), got, want)

@@ -128,40 +128,56 @@ func (e *tooBigError) Error() string {
 }
 
 // readRequest reads the one request message of a connection, within the
-// server's request read timeout. It keeps at most MaxRequestSize+1 bytes but
-// reads a larger message to its end, so that the client learns its real
-// size; the timeout bounds that too.
+// server's request read timeout.
 func (s *Server) readRequest(ctx context.Context, conn *websocket.Conn) (frame []byte, err error) {
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("reading request: %w", err)
-		}
-	}()
 	ctx, cancel := context.WithTimeout(ctx, s.readTimeout)
 	defer cancel()
+	m, err := readMessage(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("reading request: %w", err)
+	}
+	return m.request()
+}
+
+// message is one client message. It is read to its end but kept only up to
+// MaxRequestSize+1 bytes: enough to tell a request from a larger message.
+type message struct {
+	typ  websocket.MessageType
+	data []byte
+	size int64 // the message's real size
+}
+
+// readMessage reads one message. A message larger than MaxRequestSize is
+// read to its end, so that the client learns its real size, but not kept.
+func readMessage(ctx context.Context, conn *websocket.Conn) (message, error) {
 	// The library's own limit would close with its own reason; the
 	// contract's reason carries the real size, which only reading tells.
 	conn.SetReadLimit(-1)
 	typ, r, err := conn.Reader(ctx)
 	if err != nil {
-		return nil, err
+		return message{}, err
 	}
-	if typ != websocket.MessageBinary {
-		// Its bytes are dropped by the close handshake.
-		return nil, errTextFrame
-	}
-	frame, err = io.ReadAll(io.LimitReader(r, protocol.MaxRequestSize+1))
+	data, err := io.ReadAll(io.LimitReader(r, protocol.MaxRequestSize+1))
 	if err != nil {
-		return nil, err
-	}
-	if len(frame) <= protocol.MaxRequestSize {
-		return frame, nil
+		return message{}, err
 	}
 	rest, err := io.Copy(io.Discard, r)
 	if err != nil {
-		return nil, err
+		return message{}, err
 	}
-	return nil, &tooBigError{size: int64(len(frame)) + rest}
+	return message{typ: typ, data: data, size: int64(len(data)) + rest}, nil
+}
+
+// request returns the message as a request frame, or why it cannot be one.
+func (m message) request() ([]byte, error) {
+	switch {
+	case m.typ != websocket.MessageBinary:
+		return nil, errTextFrame
+	case m.size > protocol.MaxRequestSize:
+		return nil, &tooBigError{size: m.size}
+	default:
+		return m.data, nil
+	}
 }
 
 // closeFor maps an error to the close code and reason a client receives:
@@ -174,6 +190,9 @@ func closeFor(err error) (protocol.CloseCode, string) {
 	if e, ok := errors.AsType[*tooBigError](err); ok {
 		return protocol.CloseMessageTooBig, protocol.TooBigReason(e.size)
 	}
+	if errors.Is(err, errIdle) {
+		return protocol.CloseGoingAway, reasonIdle
+	}
 	return protocol.CloseFor(err)
 }
 
@@ -183,7 +202,7 @@ func (s *Server) refuse(ctx context.Context, conn *websocket.Conn, log *slog.Log
 	case ctx.Err() != nil:
 		log.Debug("connection ended with the server", "err", err)
 		return
-	case errors.Is(err, errTextFrame), errors.As(err, new(*tooBigError)), errors.As(err, new(*protocol.RequestError)):
+	case errors.Is(err, errTextFrame), errors.As(err, new(*tooBigError)), errors.As(err, new(*protocol.RequestError)), errors.Is(err, errIdle):
 		log.Debug("refusing request", "err", err)
 	default:
 		// Not a request at all: the client went away, sent a close frame
@@ -230,36 +249,56 @@ func (s *Server) Execute(ctx context.Context, req protocol.Request) (protocol.Re
 
 // runV0 runs a v0 request and returns its result.
 func (s *Server) runV0(ctx context.Context, req protocol.Request, log *slog.Logger) (protocol.Result, error) {
-	t, err := s.resolve(req.Language)
-	if errors.Is(err, errNotRunnable) {
-		// Its image went away since the request was checked.
-		return protocol.Result{}, &protocol.RequestError{Reason: "no such language: " + req.Language}
-	}
+	stdout := newCappedBuffer(v0StdoutBytes)
+	stderr := newCappedBuffer(v0StderrBytes)
+	// A v0 request's custom_runner is ignored, as are all keys v0 does not
+	// know.
+	res, err := s.run(ctx, req, output{stdout, stderr, v0StdoutBytes, v0StderrBytes, false}, log)
 	if err != nil {
 		return protocol.Result{}, err
 	}
-	stdout := newCappedBuffer(v0StdoutBytes)
-	stderr := newCappedBuffer(v0StderrBytes)
-	spec := s.specV0(req, t, stdout, stderr)
-	res, err := s.runner.Run(ctx, spec)
-	if err != nil {
-		return protocol.Result{}, fmt.Errorf("running %s: %w", req.Language, err)
-	}
-	log.Info("run finished", "status", res.Status, "timed_out", res.TimedOut,
-		"killed", res.Killed, "real", res.Stats.Real)
 	return resultV0(res, stdout.Bytes(), stderr.Bytes()), nil
 }
 
-// specV0 builds the sandbox spec of a v0 request. A v0 request's
-// custom_runner is ignored, as are all keys v0 does not know.
-func (s *Server) specV0(req protocol.Request, t target, stdout, stderr io.Writer) job.Spec {
+// output says where a run's output goes and how much of it is kept.
+type output struct {
+	stdout, stderr           io.Writer
+	stdoutBytes, stderrBytes int64
+	customRunner             bool // honour the request's custom_runner (v1)
+}
+
+// run runs a validated request in the sandbox.
+func (s *Server) run(ctx context.Context, req protocol.Request, out output, log *slog.Logger) (job.Result, error) {
+	t, err := s.resolve(req.Language)
+	if errors.Is(err, errNotRunnable) {
+		// Its image went away since the request was checked.
+		return job.Result{}, &protocol.RequestError{Reason: "no such language: " + req.Language}
+	}
+	if err != nil {
+		return job.Result{}, err
+	}
+	res, err := s.runner.Run(ctx, s.spec(req, t, out))
+	if err != nil {
+		return job.Result{}, fmt.Errorf("running %s: %w", req.Language, err)
+	}
+	log.Info("run finished", "status", res.Status, "timed_out", res.TimedOut,
+		"killed", res.Killed, "real", res.Stats.Real)
+	return res, nil
+}
+
+// spec builds the sandbox spec of a request.
+func (s *Server) spec(req protocol.Request, t target, out output) job.Spec {
 	env := t.image.Env
 	if len(env) == 0 {
 		env = defaultEnv()
 	}
 	limits := s.limits
-	limits.StdoutBytes = v0StdoutBytes
-	limits.StderrBytes = v0StderrBytes
+	limits.StdoutBytes = out.stdoutBytes
+	limits.StderrBytes = out.stderrBytes
+	runner := t.script
+	if out.customRunner && req.CustomRunner != nil {
+		runner = req.CustomRunner
+	}
 	return job.Spec{
 		Rootfs: t.image.Path,
 		Files: job.Files{
@@ -267,13 +306,13 @@ func (s *Server) specV0(req protocol.Request, t target, stdout, stderr io.Writer
 			Input:     req.Input,
 			Options:   req.Options,
 			Arguments: req.Arguments,
-			Runner:    t.script,
+			Runner:    runner,
 		},
 		Command: job.RunnerCommand(),
 		Env:     slices.Clone(env),
 		Timeout: time.Duration(req.Timeout) * time.Second,
-		Stdout:  stdout,
-		Stderr:  stderr,
+		Stdout:  out.stdout,
+		Stderr:  out.stderr,
 		Limits:  limits,
 	}
 }

@@ -71,6 +71,10 @@ type Options struct {
 	// zero. A client that overruns it is disconnected without a close
 	// frame.
 	RequestReadTimeout time.Duration
+
+	// IdleTimeout is how long a v1 connection may wait for its next
+	// request before it is closed (1001); DefaultIdleTimeout when zero.
+	IdleTimeout time.Duration
 }
 
 // Server is an http.Handler serving atod's API. It is safe for concurrent
@@ -82,6 +86,7 @@ type Server struct {
 	log         *slog.Logger
 	limits      job.Limits
 	readTimeout time.Duration
+	idleTimeout time.Duration
 	mux         *http.ServeMux
 }
 
@@ -104,6 +109,7 @@ func New(opts Options) (*Server, error) {
 		log:         opts.Logger,
 		limits:      opts.Limits,
 		readTimeout: opts.RequestReadTimeout,
+		idleTimeout: opts.IdleTimeout,
 		mux:         http.NewServeMux(),
 	}
 	if s.log == nil {
@@ -112,8 +118,12 @@ func New(opts Options) (*Server, error) {
 	if s.readTimeout == 0 {
 		s.readTimeout = DefaultRequestReadTimeout
 	}
+	if s.idleTimeout == 0 {
+		s.idleTimeout = DefaultIdleTimeout
+	}
 	s.mux.HandleFunc("GET /api/v0/ws/execute", s.executeV0)
 	s.mux.HandleFunc("GET /api/v0/metadata", s.metadata)
+	s.mux.HandleFunc("GET /api/v1/ws/execute", s.executeV1)
 	return s, nil
 }
 

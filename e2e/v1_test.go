@@ -1,0 +1,366 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/tinylib/msgp/msgp"
+
+	"github.com/atod-project/atod/protocol"
+)
+
+// v1Frame is one server message of a v1 run.
+type v1Frame struct {
+	at     time.Time
+	stream string // "Stdout", "Stderr" or "Done"
+	data   []byte
+	done   protocol.Done
+}
+
+// v1Conn is a client connection to the v1 endpoint.
+type v1Conn struct {
+	t    testing.TB
+	conn *websocket.Conn
+	ctx  context.Context
+}
+
+func dialV1(t testing.TB, d *daemon) *v1Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	conn, _, err := websocket.Dial(ctx, d.url("/api/v1/ws/execute"), nil)
+	if err != nil {
+		t.Fatalf("dialing v1: %v", err)
+	}
+	conn.SetReadLimit(1 << 20)
+	t.Cleanup(func() { conn.CloseNow() })
+	return &v1Conn{t: t, conn: conn, ctx: ctx}
+}
+
+func (c *v1Conn) send(frame []byte) {
+	c.t.Helper()
+	if err := c.conn.Write(c.ctx, websocket.MessageBinary, frame); err != nil {
+		c.t.Fatalf("writing: %v", err)
+	}
+}
+
+func (c *v1Conn) kill() { c.send(msgp.AppendString(nil, "Kill")) }
+
+// next reads one server message.
+func (c *v1Conn) next() (v1Frame, error) {
+	c.t.Helper()
+	typ, msg, err := c.conn.Read(c.ctx)
+	if err != nil {
+		return v1Frame{}, err
+	}
+	f := v1Frame{at: time.Now()}
+	if typ != websocket.MessageBinary {
+		c.t.Fatalf("server sent a %v message", typ)
+	}
+	n, rest, err := msgp.ReadMapHeaderBytes(msg)
+	if err != nil || n != 1 {
+		c.t.Fatalf("server message is not a one-key map: %v (%d keys)", err, n)
+	}
+	key, rest, err := msgp.ReadStringBytes(rest)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	f.stream = key
+	switch key {
+	case "Stdout", "Stderr":
+		if msgp.NextType(rest) != msgp.BinType {
+			c.t.Fatalf("%s is not bin", key)
+		}
+		f.data, rest, err = msgp.ReadBytesBytes(rest, nil)
+	case "Done":
+		var dm protocol.DoneMessage
+		rest, err = dm.UnmarshalMsg(msg)
+		f.done = dm.Done
+		checkDoneKeys(c.t, msg)
+	default:
+		c.t.Fatalf("unknown message %q", key)
+	}
+	if err != nil || len(rest) != 0 {
+		c.t.Fatalf("decoding %s: %v (%d bytes left)", key, err, len(rest))
+	}
+	return f, nil
+}
+
+// checkDoneKeys checks that a Done message holds exactly the contract's keys.
+func checkDoneKeys(t testing.TB, msg []byte) {
+	t.Helper()
+	_, rest, _ := msgp.ReadMapHeaderBytes(msg)
+	_, rest, _ = msgp.ReadStringBytes(rest)
+	n, rest, err := msgp.ReadMapHeaderBytes(rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for range n {
+		var k []byte
+		k, rest, _ = msgp.ReadStringZC(rest)
+		keys = append(keys, string(k))
+		rest, _ = msgp.Skip(rest)
+	}
+	want := "status_type status_value timed_out stdout_truncated stderr_truncated real kernel user max_mem waits preemptions major_page_faults minor_page_faults input_ops output_ops"
+	if strings.Join(keys, " ") != want {
+		t.Errorf("Done keys %q, want %q", keys, want)
+	}
+}
+
+// runV1 sends j and reads until Done.
+func (c *v1Conn) run(j job) []v1Frame {
+	c.t.Helper()
+	c.send(j.encode(c.t))
+	return c.untilDone()
+}
+
+func (c *v1Conn) untilDone() []v1Frame {
+	c.t.Helper()
+	var frames []v1Frame
+	for {
+		f, err := c.next()
+		if err != nil {
+			c.t.Fatalf("reading: %v (after %d messages)", err, len(frames))
+		}
+		frames = append(frames, f)
+		if f.stream == "Done" {
+			return frames
+		}
+	}
+}
+
+func joined(frames []v1Frame, stream string) []byte {
+	var b []byte
+	for _, f := range frames {
+		if f.stream == stream {
+			b = append(b, f.data...)
+		}
+	}
+	return b
+}
+
+func doneOf(frames []v1Frame) protocol.Done { return frames[len(frames)-1].done }
+
+func TestV1Streaming(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	c := dialV1(t, d)
+	frames := c.run(job{language: "zsh", code: "repeat 3 { sleep 1; echo hi }", timeout: 10})
+	if len(frames) != 4 {
+		t.Fatalf("got %d messages, want 3 Stdout and Done", len(frames))
+	}
+	for i := 0; i < 3; i++ {
+		if frames[i].stream != "Stdout" || string(frames[i].data) != "hi\n" {
+			t.Errorf("message %d: %s %q", i, frames[i].stream, frames[i].data)
+		}
+		if i > 0 {
+			gap := frames[i].at.Sub(frames[i-1].at)
+			if gap < 800*time.Millisecond || gap > 1300*time.Millisecond {
+				t.Errorf("gap before message %d: %v, want about 1 s", i, gap)
+			}
+		}
+	}
+	if gap := frames[3].at.Sub(frames[2].at); gap > 100*time.Millisecond {
+		t.Errorf("Done came %v after the last output", gap)
+	}
+	if dn := doneOf(frames); dn.StatusType != "exited" || dn.StatusValue != 0 {
+		t.Errorf("Done %+v", dn)
+	}
+}
+
+func TestV1Kill(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	c := dialV1(t, d)
+	c.send(job{language: "bash", code: "sleep 3 & sleep 3", timeout: 10}.encode(t))
+	time.Sleep(time.Second)
+	killed := time.Now()
+	c.kill()
+	frames := c.untilDone()
+	if e := time.Since(killed); e > 100*time.Millisecond {
+		t.Errorf("Done came %v after Kill", e)
+	}
+	if dn := doneOf(frames); dn.StatusType != "killed" || dn.StatusValue != 9 || dn.TimedOut {
+		t.Errorf("Done after Kill: %+v", dn)
+	}
+	assertNoLeftovers(t, d)
+	// The connection carries on.
+	frames = c.run(job{language: "bash", code: "echo again", timeout: 10})
+	if string(joined(frames, "Stdout")) != "again\n" {
+		t.Errorf("run after Kill: %q", joined(frames, "Stdout"))
+	}
+}
+
+func TestV1OutputBoundaries(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	c := dialV1(t, d)
+	frames := c.run(job{language: "bash", code: "head -c 49152 /dev/zero", timeout: 10})
+	var sizes []int
+	for _, f := range frames[:len(frames)-1] {
+		sizes = append(sizes, len(f.data))
+	}
+	if len(sizes) != 3 || sizes[0] != 16384 || sizes[1] != 16384 || sizes[2] != 16384 {
+		t.Errorf("48 KiB arrived in messages of %v bytes, want three of 16384", sizes)
+	}
+	for _, stream := range []string{"Stdout", "Stderr"} {
+		redirect := ""
+		if stream == "Stderr" {
+			redirect = " >&2"
+		}
+		frames = c.run(job{language: "bash", code: "head -c 1M /dev/zero" + redirect, timeout: 10})
+		got := len(joined(frames, stream))
+		dn := doneOf(frames)
+		truncated := dn.StdoutTruncated
+		if stream == "Stderr" {
+			truncated = dn.StderrTruncated
+		}
+		if got > 144<<10 || got < 128<<10 || !truncated {
+			t.Errorf("%s: 1 MiB arrived as %d bytes, truncated %v", stream, got, truncated)
+		}
+		for _, f := range frames {
+			if len(f.data) > protocol.MaxChunkSize {
+				t.Errorf("a %s message of %d bytes", f.stream, len(f.data))
+			}
+		}
+	}
+	start := time.Now()
+	frames = c.run(job{language: "bash", code: "yes", timeout: 30})
+	if !doneOf(frames).StdoutTruncated || time.Since(start) > time.Second {
+		t.Errorf("yes: truncated %v, over after %v", doneOf(frames).StdoutTruncated, time.Since(start))
+	}
+}
+
+func TestV1ConnectionReuse(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	c := dialV1(t, d)
+	busy := doneOf(c.run(job{language: "python", code: "x = 0\nfor i in range(2_000_000): x += i", timeout: 30}))
+	idle := doneOf(c.run(job{language: "bash", code: "true", timeout: 30}))
+	if busy.User < 50e6 || idle.User+idle.Kernel >= busy.User || idle.Real >= busy.Real {
+		t.Errorf("statistics are not per run: busy %+v, idle %+v", busy, idle)
+	}
+	// A request sent while one runs is ignored.
+	c.send(job{language: "bash", code: "sleep 0.5; echo first", timeout: 10}.encode(t))
+	c.send(job{language: "bash", code: "echo second", timeout: 10}.encode(t))
+	frames := c.untilDone()
+	if out := string(joined(frames, "Stdout")); out != "first\n" {
+		t.Errorf("stdout %q, want only the first run's", out)
+	}
+	frames = c.run(job{language: "bash", code: "echo third", timeout: 10})
+	if out := string(joined(frames, "Stdout")); out != "third\n" {
+		t.Errorf("stdout after an ignored request: %q", out)
+	}
+	// A bad request ends the connection with its close code.
+	c.send(encodeMap(t, field{"language", "ZSH"}, field{"code", ""}, field{"input", ""}, field{"options", []string{}}, field{"arguments", []string{}}))
+	_, err := c.next()
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != 1008 || ce.Reason != "invalid request: no such language: ZSH" {
+		t.Errorf("bad request on a used connection: %v", err)
+	}
+}
+
+func TestV1ClientVanishing(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	for _, code := range []string{"sleep 10", "yes"} {
+		c := dialV1(t, d)
+		c.send(job{language: "bash", code: code, timeout: 30}.encode(t))
+		waitFor(t, "the run to start", func() bool { return len(processesOfUIDs(t, e2eUIDBase, e2eUIDBase+d.slots)) > 0 })
+		c.conn.CloseNow()
+		start := time.Now()
+		waitFor(t, "the run to be killed", func() bool { return len(processesOfUIDs(t, e2eUIDBase, e2eUIDBase+d.slots)) == 0 })
+		if e := time.Since(start); e > time.Second {
+			t.Errorf("%q outlived its client by %v", code, e)
+		}
+	}
+	assertNoLeftovers(t, d)
+}
+
+func TestV1ConcurrentConnections(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	c1, c2 := dialV1(t, d), dialV1(t, d)
+	// Warm up: a daemon's first runs pay once for creating its cgroups.
+	c1.run(job{language: "bash", code: "true", timeout: 10})
+	c2.run(job{language: "bash", code: "true", timeout: 10})
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, c := range []*v1Conn{c1, c2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.send(job{language: "bash", code: "sleep 1", timeout: 10}.encode(t))
+		}()
+	}
+	wg.Wait()
+	c1.untilDone()
+	c2.untilDone()
+	t.Logf("two sleep 1 runs on two connections: %v", time.Since(start))
+	if e := time.Since(start); e > 1200*time.Millisecond {
+		t.Errorf("two sleep 1 runs on two connections took %v", e)
+	}
+}
+
+func TestV1SandboxBasics(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	c := dialV1(t, d)
+	frames := c.run(job{language: "python", timeout: 20, code: `import socket, os
+s = socket.create_server(("127.0.0.1", 0)); c = socket.create_connection(s.getsockname()); a, _ = s.accept()
+c.sendall(b"lo up"); print(a.recv(5).decode())
+open("/tmp/t", "w").write("x"); open("here", "w").write("y"); print(os.getcwd(), open("/tmp/t").read(), open("here").read())`})
+	if out := string(joined(frames, "Stdout")); out != "lo up\n/ATO/context x y\n" {
+		t.Errorf("stdout %q stderr %q", out, joined(frames, "Stderr"))
+	}
+}
+
+// reverser is a custom runner that reverses its input with Bash builtins
+// alone, so it runs in images that have no programs at all.
+const reverser = `s=$(</ATO/input); r=; for ((i=${#s}-1; i>=0; i--)); do r+=${s:i:1}; done; printf '%s\n' "$r"`
+
+func TestV1CustomRunner(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	c := dialV1(t, d)
+	frames := c.run(job{language: "python", input: "stressed", timeout: 10, customRunner: reverser})
+	if out := string(joined(frames, "Stdout")); out != "desserts\n" {
+		t.Errorf("custom runner: %q %q", out, joined(frames, "Stderr"))
+	}
+	// v0 ignores custom_runner.
+	r := execute(t, d, job{language: "python", code: "print('ran python')", timeout: 10, customRunner: reverser})
+	if string(r.Stdout) != "ran python\n" {
+		t.Errorf("v0 with custom_runner: %q", r.Stdout)
+	}
+}
+
+func TestV1CustomRunnerWithoutBashInTheImage(t *testing.T) {
+	images := t.TempDir()
+	root := filepath.Join(images, "empty", "rootfs")
+	for _, dir := range []string{"ATO", "proc", "dev", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(images, "empty", "image.json"), []byte(`{"name":"empty","env":["PATH=/nonexistent"]}`), 0o644)
+	os.Chmod(images, 0o755)
+	os.Chmod(filepath.Dir(images), 0o755) // the runs' unprivileged uid must reach the tree
+	catalogue := t.TempDir()
+	os.MkdirAll(filepath.Join(catalogue, "scripts"), 0o755)
+	os.WriteFile(filepath.Join(catalogue, "scripts", "reverse"), []byte(reverser+"\n"), 0o644)
+	os.WriteFile(filepath.Join(catalogue, "languages.json"), []byte(`{"reverse": {"name": "Reverse", "image": "empty", "version": "1", "url": "https://example.invalid/", "sbcs": true,
+		"hello": {"code": "unused", "input": "olleh", "options": [], "arguments": [], "stdout": "hello\n"}}}`), 0o644)
+	d := startDaemon(t, daemonOptions{args: []string{"--images", images, "--runners", catalogue}})
+	c := dialV1(t, d)
+	frames := c.run(job{language: "reverse", input: "olleh", timeout: 10})
+	if out := string(joined(frames, "Stdout")); out != "hello\n" {
+		t.Errorf("runner in an image without bash: %q %q %+v", out, joined(frames, "Stderr"), doneOf(frames))
+	}
+	frames = c.run(job{language: "reverse", input: "abc", timeout: 10, customRunner: reverser + "; echo custom"})
+	if out := string(joined(frames, "Stdout")); out != "cba\ncustom\n" {
+		t.Errorf("custom runner in an image without bash: %q %q", out, joined(frames, "Stderr"))
+	}
+	if _, err := os.Stat(filepath.Join(root, "bin")); err == nil {
+		t.Fatalf("the image has a /bin")
+	}
+}
