@@ -253,7 +253,7 @@ func (s *Server) runV0(ctx context.Context, req protocol.Request, log *slog.Logg
 	stderr := newCappedBuffer(v0StderrBytes)
 	// A v0 request's custom_runner is ignored, as are all keys v0 does not
 	// know.
-	res, err := s.run(ctx, req, output{stdout, stderr, v0StdoutBytes, v0StderrBytes, false}, log)
+	res, err := s.runQueued(ctx, req, output{stdout, stderr, v0StdoutBytes, v0StderrBytes, false}, log)
 	if err != nil {
 		return protocol.Result{}, err
 	}
@@ -265,6 +265,15 @@ type output struct {
 	stdout, stderr           io.Writer
 	stdoutBytes, stderrBytes int64
 	customRunner             bool // honour the request's custom_runner (v1)
+}
+
+// runQueued runs a request once a run slot is free.
+func (s *Server) runQueued(ctx context.Context, req protocol.Request, out output, log *slog.Logger) (job.Result, error) {
+	if err := s.acquire(ctx); err != nil {
+		return job.Result{}, err
+	}
+	defer s.release()
+	return s.run(ctx, req, out, log)
 }
 
 // run runs a validated request in the sandbox.

@@ -158,7 +158,7 @@ func (s *Server) runV1(ctx context.Context, conn *websocket.Conn, req protocol.R
 	}()
 
 	sw := &streamWriter{ctx: ctx, conn: conn}
-	res, err := s.run(runCtx, req, output{
+	res, err := s.runQueued(runCtx, req, output{
 		stdout: sw.stream(protocol.Stdout), stderr: sw.stream(protocol.Stderr),
 		stdoutBytes: v1OutputBytes, stderrBytes: v1OutputBytes,
 		customRunner: true,

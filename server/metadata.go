@@ -12,9 +12,31 @@ import (
 const metadataContentType = "application/msgpack"
 
 // metadata serves GET /api/v0/metadata: every runnable language, and no
-// other. It is computed per request, so images installed or removed while
-// the server runs show at once.
+// other, as msgpack. It is computed per request, so images installed or
+// removed while the server runs show at once.
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
+	md := s.runnableMetadata()
+	body, err := md.MarshalMsg(nil)
+	if err != nil {
+		s.log.Error("encoding metadata", "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", metadataContentType)
+	if _, err := w.Write(body); err != nil {
+		s.log.Debug("writing metadata", "remote", r.RemoteAddr, "err", err)
+	}
+}
+
+// metadataV1 serves GET /api/v1/metadata: the v0 metadata, as msgpack, or as
+// JSON when the client's Accept prefers it.
+func (s *Server) metadataV1(w http.ResponseWriter, r *http.Request) {
+	md := s.runnableMetadata()
+	writeHTTP(w, s.log, prefersMsgpack(r.Header.Get("Accept"), true), http.StatusOK, md)
+}
+
+// runnableMetadata describes every runnable language.
+func (s *Server) runnableMetadata() protocol.Metadata {
 	langs := s.languages.All()
 	md := make(protocol.Metadata, len(langs))
 	for _, l := range langs {
@@ -30,14 +52,5 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 			SEClass: l.SEClass,
 		}
 	}
-	body, err := md.MarshalMsg(nil)
-	if err != nil {
-		s.log.Error("encoding metadata", "err", err)
-		http.Error(w, "internal server error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", metadataContentType)
-	if _, err := w.Write(body); err != nil {
-		s.log.Debug("writing metadata", "remote", r.RemoteAddr, "err", err)
-	}
+	return md
 }

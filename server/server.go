@@ -72,6 +72,11 @@ type Options struct {
 	// frame.
 	RequestReadTimeout time.Duration
 
+	// MaxRuns bounds the runs in flight (normally the sandbox's slots):
+	// websocket requests beyond it wait, HTTP requests are refused with
+	// 503. Zero means no bound here.
+	MaxRuns int
+
 	// IdleTimeout is how long a v1 connection may wait for its next
 	// request before it is closed (1001); DefaultIdleTimeout when zero.
 	IdleTimeout time.Duration
@@ -87,6 +92,7 @@ type Server struct {
 	limits      job.Limits
 	readTimeout time.Duration
 	idleTimeout time.Duration
+	slots       chan struct{} // run slots in use; nil: unbounded
 	mux         *http.ServeMux
 }
 
@@ -118,12 +124,20 @@ func New(opts Options) (*Server, error) {
 	if s.readTimeout == 0 {
 		s.readTimeout = DefaultRequestReadTimeout
 	}
+	if opts.MaxRuns < 0 {
+		return nil, fmt.Errorf("creating server: negative MaxRuns %d", opts.MaxRuns)
+	}
+	if opts.MaxRuns > 0 {
+		s.slots = make(chan struct{}, opts.MaxRuns)
+	}
 	if s.idleTimeout == 0 {
 		s.idleTimeout = DefaultIdleTimeout
 	}
 	s.mux.HandleFunc("GET /api/v0/ws/execute", s.executeV0)
 	s.mux.HandleFunc("GET /api/v0/metadata", s.metadata)
 	s.mux.HandleFunc("GET /api/v1/ws/execute", s.executeV1)
+	s.mux.HandleFunc("POST /api/v1/execute", s.executeHTTP)
+	s.mux.HandleFunc("GET /api/v1/metadata", s.metadataV1)
 	return s, nil
 }
 

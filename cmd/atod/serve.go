@@ -58,6 +58,7 @@ func serve(ctx context.Context, args []string) error {
 		Runner:    sb,
 		Logger:    log,
 		Limits:    cfg.limits(),
+		MaxRuns:   sb.Slots(),
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,241 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+)
+
+//go:generate msgp
+
+// ExecuteResponse is the answer of POST /api/v1/execute, an extension of
+// ours: the program's output, the fields of the v1 Done message, and facts
+// about the run that the websocket APIs do not carry. It encodes as msgpack
+// (generated) or JSON (MarshalJSON), with the same keys.
+type ExecuteResponse struct {
+	Stdout []byte `msg:"stdout" json:"-"`
+	Stderr []byte `msg:"stderr" json:"-"`
+
+	StatusType      string `msg:"status_type" json:"status_type"`
+	StatusValue     int    `msg:"status_value" json:"status_value"`
+	TimedOut        bool   `msg:"timed_out" json:"timed_out"`
+	StdoutTruncated bool   `msg:"stdout_truncated" json:"stdout_truncated"`
+	StderrTruncated bool   `msg:"stderr_truncated" json:"stderr_truncated"`
+
+	Real            int64 `msg:"real" json:"real"`
+	Kernel          int64 `msg:"kernel" json:"kernel"`
+	User            int64 `msg:"user" json:"user"`
+	MaxMem          int64 `msg:"max_mem" json:"max_mem"`
+	Waits           int64 `msg:"waits" json:"waits"`
+	Preemptions     int64 `msg:"preemptions" json:"preemptions"`
+	MajorPageFaults int64 `msg:"major_page_faults" json:"major_page_faults"`
+	MinorPageFaults int64 `msg:"minor_page_faults" json:"minor_page_faults"`
+	InputOps        int64 `msg:"input_ops" json:"input_ops"`
+	OutputOps       int64 `msg:"output_ops" json:"output_ops"`
+
+	// OOMKilled says the memory limit killed a process of the run.
+	OOMKilled bool `msg:"oom_killed" json:"oom_killed"`
+	// MemoryPeak is the run's cgroup's peak memory charge in bytes (page
+	// cache and tmpfs included, unlike max_mem).
+	MemoryPeak int64 `msg:"memory_peak" json:"memory_peak"`
+	// CPUThrottledPeriods and CPUThrottledTime (ns) say how often and how
+	// long the CPU limit held the run back.
+	CPUThrottledPeriods int64 `msg:"cpu_throttled_periods" json:"cpu_throttled_periods"`
+	CPUThrottledTime    int64 `msg:"cpu_throttled_time" json:"cpu_throttled_time"`
+}
+
+// MarshalJSON encodes the response with the keys of its msgpack form; the
+// output is a string when it is valid UTF-8 and {"base64": "..."} otherwise.
+func (r ExecuteResponse) MarshalJSON() ([]byte, error) {
+	type plain ExecuteResponse // without this method
+	return json.Marshal(struct {
+		Stdout Bytes `json:"stdout"`
+		Stderr Bytes `json:"stderr"`
+		plain
+	}{r.Stdout, r.Stderr, plain(r)})
+}
+
+// Bytes is a byte string in JSON: a string (its UTF-8 bytes), or
+// {"base64": "..."} for arbitrary bytes. It marshals as a string when it is
+// valid UTF-8.
+type Bytes []byte
+
+// MarshalJSON implements json.Marshaler.
+func (b Bytes) MarshalJSON() ([]byte, error) {
+	if utf8.Valid(b) {
+		return json.Marshal(string(b))
+	}
+	return json.Marshal(map[string]string{"base64": base64.StdEncoding.EncodeToString(b)})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (b *Bytes) UnmarshalJSON(data []byte) error {
+	if string(bytes.TrimSpace(data)) == "null" {
+		return errors.New(`expected a string or {"base64": "..."}, got null`)
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err == nil {
+		*b = []byte(s)
+		return nil
+	}
+	var obj struct {
+		Base64 *string `json:"base64"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&obj); err != nil || obj.Base64 == nil {
+		return errors.New(`expected a string or {"base64": "..."}`)
+	}
+	raw, err := base64.StdEncoding.DecodeString(*obj.Base64)
+	if err != nil {
+		return fmt.Errorf("invalid base64: %w", err)
+	}
+	*b = raw
+	return nil
+}
+
+// DecodeJSONRequest decodes and validates a request given as JSON, by the
+// rules DecodeRequest applies to msgpack: the same keys, each byte string a
+// JSON string or {"base64": "..."}, the timeout an integer, and the same
+// checks in the same order, with the same reasons. Every failure is a
+// *RequestError.
+func DecodeJSONRequest(b []byte, known func(language string) bool) (Request, error) {
+	if len(b) > MaxRequestSize {
+		return Request{}, invalid("request of %d bytes is larger than %d bytes", len(b), MaxRequestSize)
+	}
+	// A map tells absent keys from null ones; unknown keys are ignored, as
+	// in msgpack requests.
+	var jr map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&jr); err != nil {
+		return Request{}, invalid("invalid JSON: %v", jsonProblem(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Request{}, invalid("found extra data")
+	}
+	if jr == nil {
+		return Request{}, invalid("invalid JSON: expected an object, got null")
+	}
+	for _, key := range []string{"language", "code", "input", "options", "arguments"} {
+		if _, ok := jr[key]; !ok {
+			return Request{}, invalid("missing field: %s", key)
+		}
+	}
+	req := Request{Timeout: DefaultTimeout}
+	language, err := jsonBytes("language", jr["language"])
+	if err != nil {
+		return Request{}, err
+	}
+	if !utf8.Valid(language) {
+		return Request{}, invalid("language: not valid UTF-8")
+	}
+	req.Language = string(language)
+	if req.Code, err = jsonBytes("code", jr["code"]); err != nil {
+		return Request{}, err
+	}
+	if req.Input, err = jsonBytes("input", jr["input"]); err != nil {
+		return Request{}, err
+	}
+	if req.Options, err = jsonBytesList("options", jr["options"]); err != nil {
+		return Request{}, err
+	}
+	if req.Arguments, err = jsonBytesList("arguments", jr["arguments"]); err != nil {
+		return Request{}, err
+	}
+	if raw, ok := jr["custom_runner"]; ok && string(bytes.TrimSpace(raw)) != "null" {
+		if req.CustomRunner, err = jsonBytes("custom_runner", raw); err != nil {
+			return Request{}, err
+		}
+	}
+	if err := checkNULs(req); err != nil {
+		return Request{}, err
+	}
+	if rawTimeout, ok := jr["timeout"]; ok {
+		raw := bytes.TrimSpace(rawTimeout)
+		var n json.Number
+		// A JSON string would decode into a json.Number too: only a number
+		// literal is a timeout.
+		if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) || json.Unmarshal(raw, &n) != nil {
+			return Request{}, invalid("timeout: expected an integer")
+		}
+		t, err := n.Int64()
+		if err != nil {
+			if bytes.ContainsAny([]byte(n), ".eE") {
+				return Request{}, invalid("timeout: expected an integer, got float")
+			}
+			// An integer no int64 holds is out of range, like in msgpack.
+			return Request{}, invalid("timeout not in range %d-%d: %s", minTimeout, maxTimeout, n)
+		}
+		if t < minTimeout || t > maxTimeout {
+			return Request{}, invalid("timeout not in range %d-%d: %d", minTimeout, maxTimeout, t)
+		}
+		req.Timeout = int(t)
+	}
+	if err := checkLanguage(req, known); err != nil {
+		return Request{}, err
+	}
+	return req, nil
+}
+
+func jsonBytes(key string, raw json.RawMessage) ([]byte, error) {
+	var b Bytes
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return nil, invalid("%s: %v", key, err)
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, nil
+}
+
+func jsonBytesList(key string, raw json.RawMessage) ([][]byte, error) {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil || items == nil {
+		return nil, invalid("%s: expected an array", key)
+	}
+	out := make([][]byte, len(items))
+	for i, item := range items {
+		b, err := jsonBytes(fmt.Sprintf("%s[%d]", key, i), item)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// jsonProblem words a JSON syntax or type error without Go type names.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("%s at byte %d", syn.Error(), syn.Offset)
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Sprintf("%s: expected %s, got %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+		}
+		return "expected an object, got " + typ.Value
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of data"
+	default:
+		return err.Error()
+	}
+}
+
+func jsonKind(k string) string {
+	if k == "ptr" || k == "string" {
+		return "a string"
+	}
+	return k
+}
+
+// ErrorResponse is the body of an HTTP API error: {"error": "..."}, the
+// reason text the websocket API would close with.
+type ErrorResponse struct {
+	Error string `msg:"error" json:"error"`
+}
