@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,4 +41,43 @@ func TestSeedJavaScriptExample(t *testing.T) {
 	if string(out) != "stdout: 42\n" {
 		t.Errorf("the seed's example printed %q, want %q", out, "stdout: 42\n")
 	}
+}
+
+func TestNodeV1Session(t *testing.T) {
+	modules := nodeModules(t)
+	d := startDaemon(t, daemonOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "../scripts/js/v1-session.js", d.url("/api/v1/ws/execute"))
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("node printed %d runs:\n%s", len(lines), out)
+	}
+	type run struct {
+		Stdout, Stderr string
+		Done           map[string]any
+	}
+	var runs []run
+	for _, l := range lines {
+		var r run
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, r)
+	}
+	if runs[0].Stdout != "hello v1\n" || runs[0].Done["status_type"] != "exited" {
+		t.Errorf("first run: %+v", runs[0])
+	}
+	if runs[1].Stdout != "out\n" || runs[1].Stderr != "err\n" || runs[1].Done["status_value"] != 3.0 {
+		t.Errorf("second run on the same connection: %+v", runs[1])
+	}
+	if runs[2].Stdout != "started\n" || runs[2].Done["status_type"] != "killed" || runs[2].Done["status_value"] != 9.0 || runs[2].Done["timed_out"] != false {
+		t.Errorf("killed run: %+v", runs[2])
+	}
+	assertNoLeftovers(t, d)
 }
