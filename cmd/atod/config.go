@@ -16,6 +16,7 @@ import (
 	"github.com/atod-project/atod/runners"
 	"github.com/atod-project/atod/sandbox"
 	"github.com/atod-project/atod/sandbox/job"
+	"github.com/atod-project/atod/server"
 )
 
 // config is atod's configuration: a JSON file (--config) whose values the
@@ -181,16 +182,37 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// catalogue loads the language catalogue: the built-in one, or the
-// operator's directory.
-func (c *config) catalogue() (*runners.Catalogue, error) {
+// stores loads the language catalogue (the built-in one, or the operator's
+// directory) and opens the image store.
+func (c *config) stores() (*runners.Catalogue, *rootfs.Dir, error) {
+	var cat *runners.Catalogue
+	var err error
 	if c.Runners == "" {
-		return runners.Embedded()
+		cat, err = runners.Embedded()
+	} else {
+		cat, err = runners.LoadDir(c.Runners)
 	}
-	return runners.LoadDir(c.Runners)
+	if err != nil {
+		return nil, nil, err
+	}
+	images, err := rootfs.OpenDir(c.Images)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cat, images, nil
 }
 
-func (c *config) images() (*rootfs.Dir, error) { return rootfs.OpenDir(c.Images) }
+// server builds the API server over the stores and the sandbox.
+func (c *config) server(log *slog.Logger, cat *runners.Catalogue, images *rootfs.Dir, sb *sandbox.Sandbox) (*server.Server, error) {
+	return server.New(server.Options{
+		Languages: cat,
+		Images:    images,
+		Runner:    sb,
+		Logger:    log,
+		Limits:    c.limits(),
+		MaxRuns:   sb.Slots(),
+	})
+}
 
 // initPath is the configured init binary, or atod-init beside this binary.
 func (c *config) initPath() string {

@@ -33,11 +33,7 @@ func languages(_ context.Context, args []string) error {
 	if _, err := cfg.parseFlags(fs, args); err != nil {
 		return err
 	}
-	cat, err := cfg.catalogue()
-	if err != nil {
-		return err
-	}
-	images, err := cfg.images()
+	cat, images, err := cfg.stores()
 	if err != nil {
 		return err
 	}

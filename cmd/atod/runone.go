@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/atod-project/atod/protocol"
-	"github.com/atod-project/atod/server"
 )
 
 // stringList is a repeatable string flag.
@@ -70,11 +69,7 @@ func runOne(ctx context.Context, args []string) error {
 		req.Arguments = append(req.Arguments, []byte(a))
 	}
 	log := cfg.logger(os.Stderr)
-	cat, err := cfg.catalogue()
-	if err != nil {
-		return err
-	}
-	images, err := cfg.images()
+	cat, images, err := cfg.stores()
 	if err != nil {
 		return err
 	}
@@ -83,7 +78,7 @@ func runOne(ctx context.Context, args []string) error {
 		return err
 	}
 	defer sb.Close()
-	srv, err := server.New(server.Options{Languages: cat, Images: images, Runner: sb, Logger: log, Limits: cfg.limits()})
+	srv, err := cfg.server(log, cat, images, sb)
 	if err != nil {
 		return err
 	}

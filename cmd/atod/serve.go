@@ -10,12 +10,10 @@ import (
 	"net/http"
 	"os"
 	"time"
-
-	"github.com/atod-project/atod/server"
 )
 
-// shutdownGrace is how long running requests get to finish on SIGTERM
-// before their runs are killed.
+// shutdownGrace is how long plain HTTP requests get to finish on SIGTERM
+// before every remaining run is killed.
 const shutdownGrace = 5 * time.Second
 
 func serve(ctx context.Context, args []string) error {
@@ -30,11 +28,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 	log := cfg.logger(os.Stderr)
 
-	cat, err := cfg.catalogue()
-	if err != nil {
-		return err
-	}
-	images, err := cfg.images()
+	cat, images, err := cfg.stores()
 	if err != nil {
 		return err
 	}
@@ -48,18 +42,12 @@ func serve(ctx context.Context, args []string) error {
 	}
 	defer sb.Close()
 
-	// Runs get their own context: on shutdown, requests first get
-	// shutdownGrace to finish, then their runs are killed.
+	// Runs get their own context: on shutdown, plain HTTP requests get
+	// shutdownGrace to finish; then every run still going is killed, also
+	// those of websocket connections, which Shutdown does not wait for.
 	runCtx, killRuns := context.WithCancel(context.Background())
 	defer killRuns()
-	srv, err := server.New(server.Options{
-		Languages: cat,
-		Images:    images,
-		Runner:    sb,
-		Logger:    log,
-		Limits:    cfg.limits(),
-		MaxRuns:   sb.Slots(),
-	})
+	srv, err := cfg.server(log, cat, images, sb)
 	if err != nil {
 		return err
 	}
