@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -98,8 +99,11 @@ func (t *cgroupTree) delegateV2() error {
 		return errors.New("preparing cgroups: atod runs in the root cgroup; run it in a delegated cgroup of its own (systemd: Delegate=yes)")
 	}
 	t.v2Base = base
-	supervisor, err := cgroup2.NewManager(cgroupRoot, filepath.Join(base, supervisorLeaf), &cgroup2.Resources{})
-	if err != nil {
+	// containerd's NewManager and ToggleControllers write to the
+	// subtree_control of every ancestor up to the root, cgroups atod does
+	// not own; here only the delegated cgroup itself is written.
+	supervisor := filepath.Join(cgroupRoot, base, supervisorLeaf)
+	if err := os.Mkdir(supervisor, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("creating supervisor cgroup in %s: %w", base, err)
 	}
 	pids, err := readPids(filepath.Join(cgroupRoot, base, "cgroup.procs"))
@@ -107,16 +111,14 @@ func (t *cgroupTree) delegateV2() error {
 		return fmt.Errorf("listing processes of %s: %w", base, err)
 	}
 	for _, pid := range pids {
-		if err := supervisor.AddProc(uint64(pid)); err != nil && !errors.Is(err, syscall.ESRCH) {
+		err := os.WriteFile(filepath.Join(supervisor, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
+		if err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("moving process %d into %s/%s: %w", pid, base, supervisorLeaf, err)
 		}
 	}
-	baseMgr, err := cgroup2.Load(base)
-	if err != nil {
-		return fmt.Errorf("loading cgroup %s: %w", base, err)
-	}
-	if err := baseMgr.ToggleControllers([]string{"memory", "pids", "cpu"}, cgroup2.Enable); err != nil {
-		return fmt.Errorf("enabling memory, pids and cpu controllers in %s (is the cgroup delegated?): %w", base, err)
+	control := filepath.Join(cgroupRoot, base, "cgroup.subtree_control")
+	if err := os.WriteFile(control, []byte("+memory +pids +cpu"), 0); err != nil {
+		return fmt.Errorf("enabling the memory, pids and cpu controllers in %s (is the cgroup delegated, and are they enabled above it?): %w", base, err)
 	}
 	return nil
 }
@@ -140,14 +142,24 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 	quota := int64(l.CPUs * cpuPeriodUs)
 	period := uint64(cpuPeriodUs)
 	if t.mode == cgroups.Unified {
-		zero := int64(0)
-		m, err := cgroup2.NewManager(cgroupRoot, t.libcontainerPath(id), &cgroup2.Resources{
-			Memory: &cgroup2.Memory{Max: &l.MemoryBytes, Swap: &zero},
-			Pids:   &cgroup2.Pids{Max: l.Pids},
-			CPU:    &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quota, &period)},
-		})
-		if err != nil {
+		// Created by hand rather than with cgroup2.NewManager, which would
+		// write to every ancestor's subtree_control (see delegateV2).
+		group := t.libcontainerPath(id)
+		if err := os.Mkdir(filepath.Join(cgroupRoot, group), 0o755); err != nil {
 			return nil, fmt.Errorf("creating job cgroup %s: %w", id, err)
+		}
+		m, err := cgroup2.Load(group)
+		if err == nil {
+			zero := int64(0)
+			err = m.Update(&cgroup2.Resources{
+				Memory: &cgroup2.Memory{Max: &l.MemoryBytes, Swap: &zero},
+				Pids:   &cgroup2.Pids{Max: l.Pids},
+				CPU:    &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quota, &period)},
+			})
+		}
+		if err != nil {
+			os.Remove(filepath.Join(cgroupRoot, group))
+			return nil, fmt.Errorf("setting limits of job cgroup %s: %w", id, err)
 		}
 		return &jobCgroup{v2: m}, nil
 	}
