@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/runners"
 )
 
@@ -106,7 +107,7 @@ func TestCloseCodes(t *testing.T) {
 				if out.result != nil {
 					t.Errorf("a refused request got a result")
 				}
-				if out.elapsed > 100*time.Millisecond {
+				if out.elapsed > timescale.D(100*time.Millisecond) {
 					t.Errorf("refusal took %v", out.elapsed)
 				}
 			} else if out.result == nil || out.result.StatusType != "exited" {
@@ -165,7 +166,7 @@ func TestStatusMapping(t *testing.T) {
 		if !r.TimedOut || status(r) != "killed/9" {
 			t.Errorf("result %s timed_out %v, want killed/9 timed out", status(r), r.TimedOut)
 		}
-		if elapsed < time.Second || elapsed > 1500*time.Millisecond {
+		if elapsed < time.Second || elapsed > time.Second+timescale.D(500*time.Millisecond) {
 			t.Errorf("a 1 s timeout answered after %v", elapsed)
 		}
 	})

@@ -92,8 +92,14 @@ func TestKillPaths(t *testing.T) {
 			}
 			cmds, release := startInCgroup(t, j, 3)
 			release()
-			time.Sleep(50 * time.Millisecond) // let the shells fork
-			pids, err := j.pids()
+			// Wait for the shells to fork: 3 shells and 6 sleeps.
+			var pids []int
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				pids, err = j.pids()
+				if err != nil || len(pids) >= 9 || time.Now().After(deadline) {
+					break
+				}
+			}
 			if err != nil || len(pids) != 9 {
 				t.Fatalf("job cgroup holds %v (%v)", pids, err)
 			}
