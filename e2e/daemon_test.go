@@ -191,6 +191,23 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// servingPID is the process that serves: the one started, or on cgroup v2
+// the copy of itself it re-executes in a cgroup namespace.
+func (d *daemon) servingPID(t testing.TB) int {
+	t.Helper()
+	pid := d.cmd.Process.Pid
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, f := range strings.Fields(string(b)) {
+		var child int
+		fmt.Sscan(f, &child)
+		if ce, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", child)); ce == exe {
+			return child
+		}
+	}
+	return pid
+}
+
 // rssKiB is the resident memory of process pid.
 func rssKiB(t testing.TB, pid int) int64 {
 	t.Helper()

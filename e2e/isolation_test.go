@@ -131,7 +131,7 @@ func TestMemoryLimitKillsOnlyTheHog(t *testing.T) {
 func TestOutputFloodKeepsDaemonMemoryFlat(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	execute(t, d, job{language: "bash", code: "head -c 200000 /dev/zero; head -c 50000 /dev/zero >&2", timeout: 10}) // warm up
-	before := rssKiB(t, d.cmd.Process.Pid)
+	before := rssKiB(t, d.servingPID(t))
 	for _, code := range []string{
 		"head -c 10000000 /dev/urandom",
 		"head -c 10000000 /dev/urandom >&2",
@@ -143,7 +143,7 @@ func TestOutputFloodKeepsDaemonMemoryFlat(t *testing.T) {
 			t.Errorf("%q: %d bytes of stdout, %d of stderr", code, len(r.Stdout), len(r.Stderr))
 		}
 	}
-	after := rssKiB(t, d.cmd.Process.Pid)
+	after := rssKiB(t, d.servingPID(t))
 	t.Logf("daemon RSS %d KiB before, %d KiB after 40 MB of output", before, after)
 	if after-before > 4096 {
 		t.Errorf("daemon RSS grew by %d KiB", after-before)

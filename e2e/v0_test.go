@@ -83,7 +83,7 @@ func TestCloseCodes(t *testing.T) {
 		{"timeout 60.0", websocket.MessageBinary, withTimeout(60.0), 1008, "invalid request: *"},
 		{"timeout nil", websocket.MessageBinary, withTimeout(nil), 1008, "invalid request: *"},
 		{"timeout uint8 60", websocket.MessageBinary, withTimeout(uint8(60)), 1000, ""},
-		{"timeout int64 1", websocket.MessageBinary, withTimeout(int64(1)), 1000, ""},
+		{"timeout int64 30", websocket.MessageBinary, withTimeout(int64(30)), 1000, ""},
 		{"timeout omitted", websocket.MessageBinary, valid(), 1000, ""},
 		{"missing code", websocket.MessageBinary, without("code"), 1008, "invalid request: *"},
 		{"missing language", websocket.MessageBinary, without("language"), 1008, "invalid request: *"},

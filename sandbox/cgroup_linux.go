@@ -56,11 +56,13 @@ type cgroupTree struct {
 
 // newCgroupTree prepares the daemon's cgroup tree. name is the v1 parent
 // directory (e.g. "atod") under which job cgroups are nested.
-func newCgroupTree(name string) (*cgroupTree, error) {
+// ownRoot says the daemon's view of the cgroup2 tree is rooted at its
+// delegated cgroup (see EnterOwnCgroupView).
+func newCgroupTree(name string, ownRoot bool) (*cgroupTree, error) {
 	t := &cgroupTree{mode: cgroups.Mode(), parent: name}
 	switch t.mode {
 	case cgroups.Unified:
-		return t, t.delegateV2()
+		return t, t.delegateV2(ownRoot)
 	case cgroups.Legacy, cgroups.Hybrid:
 		own, err := ownCgroups()
 		if err != nil {
@@ -86,17 +88,17 @@ func newCgroupTree(name string) (*cgroupTree, error) {
 
 // delegateV2 moves the daemon into <own>/supervisor and enables the memory,
 // pids and cpu controllers for the job cgroups beside it.
-func (t *cgroupTree) delegateV2() error {
-	own, err := ownCgroups()
-	if err != nil {
-		return err
-	}
-	base := own[""]
-	if filepath.Base(base) == supervisorLeaf {
-		base = filepath.Dir(base)
-	}
-	if base == "/" || base == "" {
-		return errors.New("preparing cgroups: atod runs in the root cgroup; run it in a delegated cgroup of its own (systemd: Delegate=yes)")
+func (t *cgroupTree) delegateV2(ownRoot bool) error {
+	base := "/" // the delegated cgroup, as the daemon sees it
+	if !ownRoot {
+		own, err := ownCgroups()
+		if err != nil {
+			return err
+		}
+		base = delegatedBase(own[""])
+		if base == "/" || base == "" {
+			return errors.New("preparing cgroups: atod runs in the root cgroup; run it in a delegated cgroup of its own (systemd: Delegate=yes)")
+		}
 	}
 	t.v2Base = base
 	// containerd's NewManager and ToggleControllers write to the

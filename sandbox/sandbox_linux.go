@@ -41,6 +41,10 @@ type Options struct {
 	Limits job.Limits
 	// CgroupName names the daemon's job cgroup parent on cgroup v1.
 	CgroupName string
+	// CgroupView is the host path of the delegated cgroup that
+	// EnterOwnCgroupView mounted as the root of the daemon's view of the
+	// cgroup2 tree; empty when the daemon sees the whole tree.
+	CgroupView string
 	Logger     *slog.Logger
 }
 
@@ -124,7 +128,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if err := checkStatic(opts.BashPath); err != nil {
 		return nil, fmt.Errorf("%w: %v: install Debian's bash-static (apt-get install bash-static) or name a static Bash", ErrNoBash, err)
 	}
-	tree, err := newCgroupTree(opts.CgroupName)
+	tree, err := newCgroupTree(opts.CgroupName, opts.CgroupView != "")
 	if err != nil {
 		return nil, err
 	}

@@ -226,8 +226,9 @@ func (c *config) initPath() string {
 	return filepath.Join(filepath.Dir(exe), "atod-init")
 }
 
-// sandbox prepares the sandbox. It needs root.
-func (c *config) sandbox(log *slog.Logger) (*sandbox.Sandbox, error) {
+// sandbox prepares the sandbox. It needs root. cgroupView is the delegated
+// cgroup the daemon's view of the cgroup tree is rooted at, if any.
+func (c *config) sandbox(log *slog.Logger, cgroupView string) (*sandbox.Sandbox, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("atod needs root to create namespaces and cgroups for its runs (run it as root or as the systemd service)")
 	}
@@ -239,6 +240,7 @@ func (c *config) sandbox(log *slog.Logger) (*sandbox.Sandbox, error) {
 		Slots:      c.Slots,
 		Limits:     c.limits(),
 		CgroupName: c.CgroupName,
+		CgroupView: cgroupView,
 		Logger:     log,
 	})
 }

@@ -24,8 +24,18 @@ func main() {
 	if sandbox.IsInit() {
 		sandbox.Init() // never returns
 	}
+	var cgroupView string
+	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == "run") {
+		// On cgroup v2 the commands that run programs see only their own
+		// delegated cgroup (this returns in the re-executed process only).
+		var err error
+		if cgroupView, err = sandbox.EnterOwnCgroupView(); err != nil {
+			fmt.Fprintf(os.Stderr, "atod: %v\n", err)
+			os.Exit(1)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:])
+	err := run(ctx, os.Args[1:], cgroupView)
 	stop()
 	var exit exitCode
 	switch {
@@ -54,16 +64,18 @@ commands:
 Run "atod COMMAND -h" for a command's flags.
 `
 
-func run(ctx context.Context, args []string) error {
+// cgroupView is the delegated cgroup EnterOwnCgroupView made the root of
+// the daemon's view ("" for none).
+func run(ctx context.Context, args []string, cgroupView string) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
 		return exitCode(2)
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:])
+		return serve(ctx, args[1:], cgroupView)
 	case "run":
-		return runOne(ctx, args[1:])
+		return runOne(ctx, args[1:], cgroupView)
 	case "languages":
 		return languages(ctx, args[1:])
 	case "-h", "-help", "--help", "help":

@@ -18,7 +18,7 @@ func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
 // runOne runs one program through the same path as the API and prints its
 // output and result: the operator's debugging aid.
-func runOne(ctx context.Context, args []string) error {
+func runOne(ctx context.Context, args []string, cgroupView string) error {
 	fs := flag.NewFlagSet("atod run", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: atod run --language ID [--input FILE] [--option OPT]... [--timeout S] FILE [-- ARGS...]")
@@ -73,7 +73,7 @@ func runOne(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	sb, err := cfg.sandbox(log)
+	sb, err := cfg.sandbox(log, cgroupView)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ import (
 // before every remaining run is killed.
 const shutdownGrace = 5 * time.Second
 
-func serve(ctx context.Context, args []string) error {
+func serve(ctx context.Context, args []string, cgroupView string) error {
 	fs := flag.NewFlagSet("atod serve", flag.ContinueOnError)
 	cfg := defaultConfig()
 	rest, err := cfg.parseFlags(fs, args)
@@ -36,7 +36,7 @@ func serve(ctx context.Context, args []string) error {
 	if runnable == 0 {
 		return fmt.Errorf("no language can run: no image in %s is installed; build the default one with `scripts/build-rootfs debian-12` (or `make setup`)", cfg.Images)
 	}
-	sb, err := cfg.sandbox(log)
+	sb, err := cfg.sandbox(log, cgroupView)
 	if err != nil {
 		return err
 	}

@@ -66,6 +66,7 @@ func newSandbox(t testing.TB, slots int) *testSandbox {
 		UIDBase:    testUIDBase,
 		Slots:      slots,
 		CgroupName: testCgroupName,
+		CgroupView: cgroupView,
 	})
 	if err != nil {
 		t.Fatal(err)

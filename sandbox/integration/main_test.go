@@ -23,6 +23,10 @@ func init() {
 // run.
 var initPath string
 
+// cgroupView is the delegated cgroup the tests' view of the cgroup tree is
+// rooted at, as the daemon's is (see sandbox.EnterOwnCgroupView).
+var cgroupView string
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -32,6 +36,14 @@ func run(m *testing.M) int {
 		fmt.Println("sandbox integration tests need root; skipping")
 		return 0
 	}
+	// On cgroup v2 this re-executes the test binary and returns only in
+	// the copy, as it does for the daemon.
+	view, err := sandbox.EnterOwnCgroupView()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cgroupView = view
 	// ATOD_INIT names a prebuilt atod-init (scripts/vmtest runs this test
 	// binary in a VM without a Go toolchain).
 	if initPath = os.Getenv("ATOD_INIT"); initPath != "" {
