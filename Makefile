@@ -32,7 +32,7 @@ test: setup build
 	scripts/vmtest
 
 # The cgroup v2 lane: the sandbox's and the daemon's tests in a VM whose
-# stock Debian kernel runs pure cgroup v2 (about 3 minutes; the kernel is
+# stock Debian kernel runs pure cgroup v2 (about 5 minutes; the kernel is
 # cached in /var/cache/atod/vmtest).
 vmtest: setup build
 	scripts/vmtest

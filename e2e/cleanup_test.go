@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -32,17 +33,30 @@ func assertNoLeftovers(t testing.TB, d *daemon) {
 }
 
 func (d *daemon) scope() leftovers.Scope {
-	return leftovers.Scope{UIDLo: e2eUIDBase, UIDHi: e2eUIDBase + d.slots, CgroupName: d.cgroup, StateDir: d.state}
+	lo, hi := d.runUIDs()
+	return leftovers.Scope{UIDLo: lo, UIDHi: hi, DaemonPID: d.cmd.Process.Pid, CgroupName: d.cgroup, StateDir: d.state}
 }
 
-// processesOfUIDs lists host processes running as a uid in [lo, hi).
-func processesOfUIDs(t testing.TB, lo, hi int) []int {
+// runUIDs is the range [lo, hi) of the host uids that d's runs have: one
+// per slot from e2eUIDBase, or, when d is rootless, the daemon's own uid.
+func (d *daemon) runUIDs() (lo, hi int) {
+	if d.user.rootless {
+		return d.user.uid, d.user.uid + 1
+	}
+	return e2eUIDBase, e2eUIDBase + d.slots
+}
+
+// runProcesses lists the host processes of d's runs: those running as one of
+// its runs' uids, but for the daemon itself, which has the same uid as its
+// runs when rootless.
+func (d *daemon) runProcesses(t testing.TB) []int {
 	t.Helper()
+	lo, hi := d.runUIDs()
 	pids, err := leftovers.Processes(lo, hi)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pids
+	return slices.DeleteFunc(pids, func(p int) bool { return p == d.cmd.Process.Pid })
 }
 
 func TestClientVanishingMidRunKillsIt(t *testing.T) {
@@ -56,10 +70,10 @@ func TestClientVanishingMidRunKillsIt(t *testing.T) {
 		if err := conn.Write(ctx, websocket.MessageBinary, job{language: "bash", code: code, timeout: 30}.encode(t)); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the run to start", func() bool { return len(processesOfUIDs(t, e2eUIDBase, e2eUIDBase+d.slots)) > 0 })
+		waitFor(t, "the run to start", func() bool { return len(d.runProcesses(t)) > 0 })
 		conn.CloseNow()
 		start := time.Now()
-		waitFor(t, "the run to be killed", func() bool { return len(processesOfUIDs(t, e2eUIDBase, e2eUIDBase+d.slots)) == 0 })
+		waitFor(t, "the run to be killed", func() bool { return len(d.runProcesses(t)) == 0 })
 		t.Logf("%q: gone %v after the client vanished", code, time.Since(start))
 		if e := time.Since(start); e > timescale.D(time.Second) {
 			t.Errorf("%q: run outlived its client by %v", code, e)
@@ -85,9 +99,9 @@ func TestRestartAfterSIGKILLCleansUp(t *testing.T) {
 		conn.Write(ctx, websocket.MessageBinary, job{language: "bash", code: "sleep 60 & sleep 60", timeout: 60}.encode(t))
 		conn.Read(ctx)
 	}()
-	waitFor(t, "the run to start", func() bool { return len(processesOfUIDs(t, e2eUIDBase, e2eUIDBase+d.slots)) >= 2 })
+	waitFor(t, "the run to start", func() bool { return len(d.runProcesses(t)) >= 2 })
 	d.kill()
-	waitFor(t, "the run to die with the daemon", func() bool { return len(processesOfUIDs(t, e2eUIDBase, e2eUIDBase+d.slots)) == 0 })
+	waitFor(t, "the run to die with the daemon", func() bool { return len(d.runProcesses(t)) == 0 })
 	stale, err := leftovers.Find(d.scope())
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,10 +62,61 @@ func run(m *testing.M) int {
 
 const e2eUIDBase = 2_100_000_000
 
+// daemonUser is who the daemon runs as: root, or, when rootless is set, an
+// unprivileged uid and gid (atod is then rootless, and every run has that
+// uid on the host).
+type daemonUser struct {
+	rootless bool
+	uid, gid int
+}
+
+// daemonUserFromEnv is the user the tests start atod as:
+// $ATOD_E2E_DAEMON_UID and $ATOD_E2E_DAEMON_GID when set (scripts/vmtest
+// sets them to the owner of the delegated cgroup the tests run in), root
+// otherwise.
+func daemonUserFromEnv(t testing.TB) daemonUser {
+	t.Helper()
+	u, g := os.Getenv("ATOD_E2E_DAEMON_UID"), os.Getenv("ATOD_E2E_DAEMON_GID")
+	if u == "" && g == "" {
+		return daemonUser{}
+	}
+	uid, uerr := strconv.Atoi(u)
+	gid, gerr := strconv.Atoi(g)
+	if uerr != nil || gerr != nil || uid <= 0 || gid <= 0 {
+		t.Fatalf("ATOD_E2E_DAEMON_UID=%q and ATOD_E2E_DAEMON_GID=%q must both be set to an unprivileged uid and gid", u, g)
+	}
+	return daemonUser{rootless: true, uid: uid, gid: gid}
+}
+
+// credential makes a command run as the user, without supplementary groups.
+func (u daemonUser) credential() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+}
+
+// stateDir makes a state directory the user can write.
+func (u daemonUser) stateDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if u.rootless {
+		// t.TempDir's parent is private to root.
+		if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, u.uid, u.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // daemon is a running atod serve.
 type daemon struct {
 	t         testing.TB
 	cmd       *exec.Cmd
+	user      daemonUser
 	addr      string
 	state     string
 	cgroup    string
@@ -86,25 +138,32 @@ type daemonOptions struct {
 }
 
 // startDaemon starts atod serve on a free loopback port with its own state
-// directory and cgroup parent, and stops it at the end of the test.
+// directory and cgroup parent, and stops it at the end of the test. It runs
+// as daemonUserFromEnv: root, or rootless as an unprivileged user.
 func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	t.Helper()
+	user := daemonUserFromEnv(t)
 	if o.state == "" {
-		o.state = t.TempDir()
-		os.Chmod(o.state, 0o711)
+		o.state = user.stateDir(t)
 	}
 	if o.cgroup == "" {
 		o.cgroup = "atod-e2e-" + randomHex(4)
 	}
-	d := &daemon{t: t, state: o.state, cgroup: o.cgroup, slots: 4, logDone: make(chan struct{}), exited: make(chan struct{})}
+	d := &daemon{t: t, user: user, state: o.state, cgroup: o.cgroup, slots: 4, logDone: make(chan struct{}), exited: make(chan struct{})}
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--state", o.state, "--cgroup-name", o.cgroup,
-		"--uid-base", fmt.Sprint(e2eUIDBase), "--concurrency", fmt.Sprint(d.slots), "--log-format", "json"}
+		"--concurrency", fmt.Sprint(d.slots), "--log-format", "json"}
+	if !user.rootless {
+		args = append(args, "--uid-base", fmt.Sprint(e2eUIDBase))
+	}
 	if img := os.Getenv("ATOD_IMAGES"); img != "" {
 		args = append(args, "--images", img)
 	}
 	args = append(args, o.args...)
 	d.cmd = exec.Command(filepath.Join(binDir, "atod"), args...)
 	d.cmd.Env = append(os.Environ(), o.env...)
+	if user.rootless {
+		d.cmd.SysProcAttr = user.credential()
+	}
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

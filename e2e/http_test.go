@@ -144,7 +144,7 @@ func TestHTTPExecuteStatuses(t *testing.T) {
 	// With its one slot taken by a websocket run, the HTTP API answers 503.
 	c := dialV1(t, d)
 	c.send(job{language: "bash", code: "sleep 1", timeout: 10}.encode(t))
-	waitFor(t, "the run to start", func() bool { return len(processesOfUIDs(t, e2eUIDBase, e2eUIDBase+1)) > 0 })
+	waitFor(t, "the run to start", func() bool { return len(d.runProcesses(t)) > 0 })
 	resp, b := postExecute(t, d, "application/json", "", []byte(`{"language": "bash", "code": "", "input": "", "options": [], "arguments": []}`))
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("at capacity: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), b)

@@ -269,10 +269,10 @@ func TestV1ClientVanishing(t *testing.T) {
 	for _, code := range []string{"sleep 10", "yes"} {
 		c := dialV1(t, d)
 		c.send(job{language: "bash", code: code, timeout: 30}.encode(t))
-		waitFor(t, "the run to start", func() bool { return len(processesOfUIDs(t, e2eUIDBase, e2eUIDBase+d.slots)) > 0 })
+		waitFor(t, "the run to start", func() bool { return len(d.runProcesses(t)) > 0 })
 		c.conn.CloseNow()
 		start := time.Now()
-		waitFor(t, "the run to be killed", func() bool { return len(processesOfUIDs(t, e2eUIDBase, e2eUIDBase+d.slots)) == 0 })
+		waitFor(t, "the run to be killed", func() bool { return len(d.runProcesses(t)) == 0 })
 		if e := time.Since(start); e > time.Second {
 			t.Errorf("%q outlived its client by %v", code, e)
 		}

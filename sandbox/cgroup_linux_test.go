@@ -65,7 +65,7 @@ func startInCgroup(t *testing.T, j *jobCgroup, n int) (cmds []*exec.Cmd, release
 // + kill (v1).
 func TestKillPaths(t *testing.T) {
 	needRoot(t)
-	tree, err := newCgroupTree("atod-unit-test", false)
+	tree, err := newCgroupTree("atod-unit-test", false, false)
 	if err != nil {
 		t.Fatal(err)
 	}

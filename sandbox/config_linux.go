@@ -20,6 +20,23 @@ const (
 	hostname   = "ato"
 )
 
+// maxOpenFiles is a run's RLIMIT_NOFILE.
+const maxOpenFiles = 4096
+
+// openFilesLimit is a run's RLIMIT_NOFILE: maxOpenFiles, or the daemon's own
+// hard limit when that is lower and the daemon is rootless, since raising a
+// hard limit takes CAP_SYS_RESOURCE (setrlimit(2)), which only root has.
+func openFilesLimit(rootless bool) (uint64, error) {
+	if !rootless {
+		return maxOpenFiles, nil
+	}
+	var own unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &own); err != nil {
+		return 0, fmt.Errorf("reading the open files limit: %w", err)
+	}
+	return min(maxOpenFiles, own.Max), nil
+}
+
 // jobFiles are the runner contract's files, in the order they are mounted.
 var jobFiles = []string{"code", "input", "options", "arguments", "runner"}
 
@@ -32,7 +49,12 @@ var jobFiles = []string{"code", "input", "options", "arguments", "runner"}
 // /ATO/bash, and the working
 // directory /ATO/context as one more tmpfs. Every tmpfs is size-capped, and
 // its pages are charged to the run's memory cgroup as well.
-func (s *Sandbox) containerConfig(spec *job.Spec, id string, hostUID int, scratch string, l job.Limits) *configs.Config {
+//
+// uid and gid 0 of the run are hostUID and hostGID on the host. A rootless
+// sandbox (see rootless_linux.go) tells libcontainer so: it then denies
+// setgroups before writing the gid mapping, and ignores the failure to load
+// the device cgroup's eBPF program, which needs privilege.
+func (s *Sandbox) containerConfig(spec *job.Spec, id string, hostUID, hostGID int, scratch string, l job.Limits) *configs.Config {
 	const noSuidDev = unix.MS_NOSUID | unix.MS_NODEV
 	tmpfs := func(dst, mode string) *configs.Mount {
 		return &configs.Mount{
@@ -70,7 +92,9 @@ func (s *Sandbox) containerConfig(spec *job.Spec, id string, hostUID int, scratc
 			{Type: configs.NEWCGROUP},
 		},
 		UIDMappings:     []configs.IDMap{{ContainerID: 0, HostID: int64(hostUID), Size: 1}},
-		GIDMappings:     []configs.IDMap{{ContainerID: 0, HostID: int64(hostUID), Size: 1}},
+		GIDMappings:     []configs.IDMap{{ContainerID: 0, HostID: int64(hostGID), Size: 1}},
+		RootlessEUID:    s.rootless,
+		RootlessCgroups: s.rootless,
 		Capabilities:    &configs.Capabilities{},
 		NoNewPrivileges: true,
 		Seccomp:         seccompConfig(),
@@ -87,11 +111,12 @@ func (s *Sandbox) containerConfig(spec *job.Spec, id string, hostUID int, scratc
 			// No core files: a dump would fill the run's tmpfs and cost time;
 			// a crash is reported as killed by its signal.
 			{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
-			{Type: unix.RLIMIT_NOFILE, Hard: 4096, Soft: 4096},
+			{Type: unix.RLIMIT_NOFILE, Hard: s.nofile, Soft: s.nofile},
 		},
 		OomScoreAdj: &oomScore,
 		Cgroups: &cgroups.Cgroup{
-			Path: s.cgroups.libcontainerPath(id),
+			Path:     s.cgroups.libcontainerPath(id),
+			Rootless: s.rootless,
 			// The job cgroup already has its limits (cgroupTree.create);
 			// libcontainer joins it and sets only the device rules.
 			Resources: &cgroups.Resources{Devices: deviceRules()},

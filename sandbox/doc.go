@@ -10,9 +10,15 @@
 // its cgroup when it times out or its caller gives up, and nothing of a run
 // outlives it: no process, cgroup, mount, state or scratch file.
 //
+// As root, uid 0 of a run is an unprivileged host uid of its own slot;
+// rootless (Options.Rootless: an unprivileged daemon on cgroup v2 with a
+// delegated cgroup) it is the daemon's own uid, and the runs have no device
+// cgroup.
+//
 // The caller provides a validated job.Spec (package job) and the sandbox's
 // static init binary (cmd/atod-init); it must call Init from main when the
-// process was re-executed as a container init (os.Args[1] == "init").
+// process was re-executed as a container init (os.Args[1] == "init"), and a
+// rootless caller should call SealExecutable first thing.
 // Everything Linux-specific lives in _linux.go files, so the data types build
 // anywhere.
 package sandbox

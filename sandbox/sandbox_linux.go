@@ -33,8 +33,18 @@ type Options struct {
 	// mounted read-only at job.BashPath in every run.
 	BashPath string
 	// UIDBase is the first host uid (and gid) runs are mapped to; slot i
-	// uses UIDBase+i. The range must belong to no user of the host.
+	// uses UIDBase+i. The range must belong to no user of the host. Unused
+	// when Rootless is set.
 	UIDBase int
+	// Rootless runs the sandbox without root, as runc's rootless containers
+	// do: uid and gid 0 of every run are the daemon's own euid and egid on
+	// the host (one uid for all runs and the daemon; per-slot uids need
+	// root), and job cgroups are created in the daemon's cgroup v2, which
+	// must be delegated to that uid. New refuses it, with ErrNoRootless and
+	// what to do, on a host that cannot support it: cgroup v1, no
+	// delegation, no unprivileged user namespaces, or a daemon with
+	// supplementary groups. Without Rootless the daemon must be root.
+	Rootless bool
 	// Slots is the number of runs allowed at once; further runs wait.
 	Slots int
 	// Limits are the default limits of a run (zero fields: job.DefaultLimits).
@@ -55,6 +65,8 @@ type Sandbox struct {
 	initPath  string
 	bashPath  string
 	uidBase   int
+	rootless  bool
+	nofile    uint64 // RLIMIT_NOFILE of a run
 	limits    job.Limits
 	cgroups   *cgroupTree
 	slots     chan int
@@ -116,7 +128,10 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if !seccompBuilt {
 		return nil, errors.New("this binary was built without seccomp support: build with `-tags seccomp` (make build does)")
 	}
-	if opts.UIDBase <= 0 {
+	if !opts.Rootless && os.Geteuid() != 0 {
+		return nil, errors.New("mapping each run to an unprivileged uid of its own needs root: run as root, or set Rootless")
+	}
+	if !opts.Rootless && opts.UIDBase <= 0 {
 		return nil, errors.New("UIDBase must be a positive host uid")
 	}
 	if opts.StateDir == "" {
@@ -128,7 +143,16 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if err := checkStatic(opts.BashPath); err != nil {
 		return nil, fmt.Errorf("%w: %v: install Debian's bash-static (apt-get install bash-static) or name a static Bash", ErrNoBash, err)
 	}
-	tree, err := newCgroupTree(opts.CgroupName, opts.CgroupView != "")
+	if opts.Rootless {
+		if err := checkRootless(opts.BashPath); err != nil {
+			return nil, err
+		}
+	}
+	nofile, err := openFilesLimit(opts.Rootless)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := newCgroupTree(opts.CgroupName, opts.CgroupView != "", opts.Rootless)
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +162,8 @@ func New(opts Options) (_ *Sandbox, err error) {
 		initPath: opts.InitPath,
 		bashPath: opts.BashPath,
 		uidBase:  opts.UIDBase,
+		rootless: opts.Rootless,
+		nofile:   nofile,
 		limits:   opts.Limits.WithDefaults(job.DefaultLimits),
 		cgroups:  tree,
 		slots:    make(chan int, opts.Slots),
@@ -251,7 +277,8 @@ func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err e
 		}
 	}()
 
-	c, err := libcontainer.Create(s.stateDir, id, s.containerConfig(&spec, id, s.uidBase+slot, scratch, l))
+	uid, gid := s.hostIDs(slot)
+	c, err := libcontainer.Create(s.stateDir, id, s.containerConfig(&spec, id, uid, gid, scratch, l))
 	if err != nil {
 		return res, fmt.Errorf("creating container: %w", err)
 	}
@@ -264,6 +291,15 @@ func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err e
 	}()
 
 	return s.execute(ctx, c, cg, &spec, l)
+}
+
+// hostIDs are the host uid and gid that uid and gid 0 of a run in slot map
+// to: one unprivileged uid per slot, or the daemon's own ids when rootless.
+func (s *Sandbox) hostIDs(slot int) (uid, gid int) {
+	if s.rootless {
+		return os.Geteuid(), os.Getegid()
+	}
+	return s.uidBase + slot, s.uidBase + slot
 }
 
 // pipePair is a pipe whose write end goes to the run.

@@ -25,7 +25,7 @@ type config struct {
 	Listen     string  `json:"listen"`
 	Images     string  `json:"images"`      // image store directory
 	Runners    string  `json:"runners"`     // language catalogue directory; empty: the built-in one
-	StateDir   string  `json:"state_dir"`   // per-run state; a tmpfs is best
+	StateDir   string  `json:"state_dir"`   // per-run state; a tmpfs is best; empty: see stateDir
 	InitPath   string  `json:"init_path"`   // static atod-init; empty: beside the atod binary
 	BashPath   string  `json:"bash_path"`   // static Bash mounted in every run
 	UIDBase    int     `json:"uid_base"`    // first host uid of the runs
@@ -43,7 +43,6 @@ func defaultConfig() config {
 	return config{
 		Listen:     "127.0.0.1:8500",
 		Images:     "/var/lib/atod/images",
-		StateDir:   "/run/atod",
 		BashPath:   "/bin/bash-static",
 		UIDBase:    2_000_000_000,
 		Slots:      8,
@@ -71,10 +70,10 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "`address` to serve on")
 	fs.StringVar(&c.Images, "images", c.Images, "image store `directory`")
 	fs.StringVar(&c.Runners, "runners", c.Runners, "language catalogue `directory` (languages.json, scripts/); default: built in")
-	fs.StringVar(&c.StateDir, "state", c.StateDir, "`directory` for the state of running jobs")
+	fs.StringVar(&c.StateDir, "state", c.StateDir, "`directory` for the state of running jobs (default "+rootStateDir+"; rootless: $XDG_RUNTIME_DIR/atod)")
 	fs.StringVar(&c.InitPath, "init", c.InitPath, "`path` of the static atod-init binary (default: beside atod)")
 	fs.StringVar(&c.BashPath, "bash", c.BashPath, "`path` of the static Bash that runs runner scripts (Debian's bash-static)")
-	fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (one per concurrent run)")
+	fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (one per concurrent run; as root only)")
 	fs.IntVar(&c.Slots, "concurrency", c.Slots, "`number` of runs at once")
 	fs.Int64Var(&c.MemoryMiB, "memory-mib", c.MemoryMiB, "memory limit of a run, `MiB` (no swap)")
 	fs.Int64Var(&c.Pids, "pids", c.Pids, "task limit of a run")
@@ -219,28 +218,67 @@ func (c *config) initPath() string {
 	if c.InitPath != "" {
 		return c.InitPath
 	}
-	exe, err := os.Executable()
+	exe, err := sandbox.Executable()
 	if err != nil {
 		return "atod-init"
 	}
 	return filepath.Join(filepath.Dir(exe), "atod-init")
 }
 
-// sandbox prepares the sandbox. It needs root. cgroupView is the delegated
-// cgroup the daemon's view of the cgroup tree is rooted at, if any.
-func (c *config) sandbox(log *slog.Logger, cgroupView string) (*sandbox.Sandbox, error) {
-	if os.Geteuid() != 0 {
-		return nil, errors.New("atod needs root to create namespaces and cgroups for its runs (run it as root or as the systemd service)")
+// rootStateDir is the state directory of a daemon run as root.
+const rootStateDir = "/run/atod"
+
+// stateDir is the configured state directory, or the default: /run/atod as
+// root; $XDG_RUNTIME_DIR/atod (xdgRuntimeDir is its value) when rootless,
+// since a user cannot write /run/atod.
+func (c *config) stateDir(rootless bool, xdgRuntimeDir string) (string, error) {
+	switch {
+	case c.StateDir != "":
+		return c.StateDir, nil
+	case !rootless:
+		return rootStateDir, nil
+	case xdgRuntimeDir != "":
+		return filepath.Join(xdgRuntimeDir, "atod"), nil
+	default:
+		return "", fmt.Errorf("running rootless as uid %d (atod was not started as root): no state directory the user can write: "+
+			"%s belongs to root and $XDG_RUNTIME_DIR is not set; pass --state DIR (state_dir in the config file), best on a tmpfs",
+			os.Geteuid(), rootStateDir)
 	}
-	return sandbox.New(sandbox.Options{
-		StateDir:   c.StateDir,
+}
+
+// sandbox prepares the sandbox. Started as root, atod maps each concurrent
+// run to a uid of its own (uid_base + slot); started as any other user it
+// is rootless (sandbox.Options.Rootless): every run gets the daemon's own
+// uid and gid, on a cgroup v2 host whose cgroup for the daemon is delegated
+// to that user. cgroupView is the delegated cgroup the daemon's view of the
+// cgroup tree is rooted at, if any (EnterOwnCgroupView, root only).
+func (c *config) sandbox(log *slog.Logger, cgroupView string) (*sandbox.Sandbox, error) {
+	rootless := os.Geteuid() != 0
+	state, err := c.stateDir(rootless, os.Getenv("XDG_RUNTIME_DIR"))
+	if err != nil {
+		return nil, err
+	}
+	if rootless {
+		log.Info("rootless: every run maps uid 0 to the daemon's own uid and gid",
+			"uid", os.Geteuid(), "gid", os.Getegid(), "state", state)
+		if c.UIDBase != defaultConfig().UIDBase {
+			log.Warn("uid_base is ignored when rootless: per-run uids need root", "uid_base", c.UIDBase)
+		}
+	}
+	sb, err := sandbox.New(sandbox.Options{
+		StateDir:   state,
 		InitPath:   c.initPath(),
 		BashPath:   c.BashPath,
 		UIDBase:    c.UIDBase,
+		Rootless:   rootless,
 		Slots:      c.Slots,
 		Limits:     c.limits(),
 		CgroupName: c.CgroupName,
 		CgroupView: cgroupView,
 		Logger:     log,
 	})
+	if err != nil && rootless {
+		return nil, fmt.Errorf("running rootless as uid %d (atod was not started as root): %w", os.Geteuid(), err)
+	}
+	return sb, err
 }

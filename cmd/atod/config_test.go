@@ -80,3 +80,36 @@ func TestBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestStateDir(t *testing.T) {
+	tests := []struct {
+		name     string
+		flag     string // --state, if any
+		rootless bool
+		xdg      string // $XDG_RUNTIME_DIR
+		want     string
+		err      string
+	}{
+		{"root", "", false, "/run/user/0", "/run/atod", ""},
+		{"rootless", "", true, "/run/user/1500", "/run/user/1500/atod", ""},
+		{"rootless without XDG_RUNTIME_DIR", "", true, "", "", "pass --state DIR"},
+		{"flag as root", "/srv/atod", false, "", "/srv/atod", ""},
+		{"flag rootless", "/srv/atod", true, "/run/user/1500", "/srv/atod", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var args []string
+			if tt.flag != "" {
+				args = []string{"--state", tt.flag}
+			}
+			cfg, _, err := parse(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := cfg.stateDir(tt.rootless, tt.xdg)
+			if got != tt.want || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("stateDir = %q, %v; want %q, an error mentioning %q", got, err, tt.want, tt.err)
+			}
+		})
+	}
+}

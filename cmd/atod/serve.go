@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/atod-project/atod/sandbox"
 )
 
 // shutdownGrace is how long plain HTTP requests get to finish on SIGTERM
@@ -17,6 +19,9 @@ import (
 const shutdownGrace = 5 * time.Second
 
 func serve(ctx context.Context, args []string, cgroupView string) error {
+	if err := sandbox.SealExecutable(); err != nil {
+		return err
+	}
 	fs := flag.NewFlagSet("atod serve", flag.ContinueOnError)
 	cfg := defaultConfig()
 	rest, err := cfg.parseFlags(fs, args)

@@ -117,9 +117,12 @@ func StateEntries(stateDir string) ([]string, error) {
 
 // Scope says whose leftovers to look for.
 type Scope struct {
-	UIDLo, UIDHi int    // the runs' host uids, [UIDLo, UIDHi)
-	CgroupName   string // the daemon's cgroup parent name
-	StateDir     string // the sandbox's state directory
+	UIDLo, UIDHi int // the runs' host uids, [UIDLo, UIDHi)
+	// DaemonPID is the daemon's process, which is no leftover although it
+	// has the runs' uid when it is rootless (0: none).
+	DaemonPID  int
+	CgroupName string // the daemon's cgroup parent name
+	StateDir   string // the sandbox's state directory
 }
 
 // Find describes everything of scope's runs that still exists, one line per
@@ -131,6 +134,9 @@ func Find(s Scope) ([]string, error) {
 		return nil, err
 	}
 	for _, p := range pids {
+		if p == s.DaemonPID {
+			continue
+		}
 		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
 		found = append(found, fmt.Sprintf("process %d (%s)", p, bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))
 	}
