@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/tinylib/msgp/msgp"
 
+	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/protocol"
 )
 
@@ -190,7 +191,8 @@ func TestV1Kill(t *testing.T) {
 		t.Errorf("Done after Kill: %+v", dn)
 	}
 	assertNoLeftovers(t, d)
-	// The connection carries on.
+	// The connection carries on, also past a Kill that comes too late.
+	c.kill()
 	frames = c.run(job{language: "bash", code: "echo again", timeout: 10})
 	if string(joined(frames, "Stdout")) != "again\n" {
 		t.Errorf("run after Kill: %q", joined(frames, "Stdout"))
@@ -363,4 +365,25 @@ func TestV1CustomRunnerWithoutBashInTheImage(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "bin")); err == nil {
 		t.Fatalf("the image has a /bin")
 	}
+}
+
+func TestV1KillWhileQueued(t *testing.T) {
+	d := startDaemon(t, daemonOptions{args: []string{"--concurrency", "1"}})
+	d.slots = 1
+	busy := dialV1(t, d)
+	busy.send(job{language: "bash", code: "sleep 2", timeout: 10}.encode(t))
+	waitFor(t, "the first run to start", func() bool { return len(d.runProcesses(t)) > 0 })
+	queued := dialV1(t, d)
+	queued.send(job{language: "bash", code: "echo never", timeout: 10}.encode(t))
+	time.Sleep(200 * time.Millisecond)
+	killed := time.Now()
+	queued.kill()
+	frames := queued.untilDone()
+	if dn := doneOf(frames); dn.StatusType != "killed" || dn.StatusValue != 9 || dn.TimedOut || len(frames) != 1 {
+		t.Errorf("a run killed while queued: %+v (%d messages)", dn, len(frames))
+	}
+	if e := time.Since(killed); e > timescale.D(100*time.Millisecond) {
+		t.Errorf("Done came %v after Kill", e)
+	}
+	busy.untilDone()
 }

@@ -11,9 +11,9 @@ const (
 	// chunkSize is the largest piece of output handed to a Spec's writer at
 	// once (the v1 protocol's frame limit).
 	chunkSize = 16 << 10
-	// coalesceWait is how long a chunk waits for more output before it is
-	// handed on: output written in a burst arrives in full chunks, while a
-	// line written alone still arrives within a couple of milliseconds.
+	// coalesceWait is how long a chunk waits, from its first byte, for more
+	// output before it is handed on: output written in a burst arrives in
+	// full chunks, while any output arrives within a couple of milliseconds.
 	coalesceWait = time.Millisecond
 )
 
@@ -54,16 +54,16 @@ func copyCapped(r *os.File, w io.Writer, limit int64) (truncated bool, err error
 }
 
 // readChunk blocks until some output arrives, then gathers more into buf
-// for as long as it keeps coming within coalesceWait, until buf is full.
+// until buf is full or coalesceWait has passed since that first output.
 func readChunk(r *os.File, buf []byte) (int, error) {
 	if err := r.SetReadDeadline(time.Time{}); err != nil {
 		return 0, err
 	}
 	n, err := r.Read(buf)
+	if err == nil && n < len(buf) {
+		err = r.SetReadDeadline(time.Now().Add(coalesceWait))
+	}
 	for err == nil && n < len(buf) {
-		if err = r.SetReadDeadline(time.Now().Add(coalesceWait)); err != nil {
-			break
-		}
 		var m int
 		m, err = r.Read(buf[n:])
 		n += m

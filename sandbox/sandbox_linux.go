@@ -389,6 +389,11 @@ func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jo
 	// Kill through the cgroup even after a normal end: init has already
 	// killed everything in its pid namespace, so this only makes sure.
 	killErr := cg.killAndWait()
+	if killErr != nil {
+		// The cgroup failed us: killing init from outside its pid
+		// namespace takes every process of the namespace with it.
+		_ = proc.Signal(syscall.SIGKILL)
+	}
 	<-waited
 	ended := time.Now()
 	wg.Wait()

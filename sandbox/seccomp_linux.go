@@ -31,6 +31,12 @@ var deniedSyscalls = []string{
 	"sethostname", "setdomainname", "uselib", "ustat", "sysfs", "nfsservctl",
 }
 
+// deniedSocketFamilies are address families a run may not open sockets of:
+// vsock is not network-namespaced (it reaches the hypervisor and host
+// agents from inside the run's empty network namespace), and AF_ALG exposes
+// the kernel's crypto API, a frequent source of kernel bugs.
+var deniedSocketFamilies = []uint64{unix.AF_VSOCK, unix.AF_ALG}
+
 // namespaceFlags are the clone flags that create namespaces; clone with any
 // of them is refused like unshare.
 var namespaceFlags = []uint64{
@@ -51,6 +57,12 @@ func seccompConfig() *configs.Seccomp {
 		rules = append(rules, &configs.Syscall{
 			Name: "clone", Action: configs.Errno, ErrnoRet: &eperm,
 			Args: []*configs.Arg{{Index: 0, Value: flag, ValueTwo: flag, Op: configs.MaskEqualTo}},
+		})
+	}
+	for _, family := range deniedSocketFamilies {
+		rules = append(rules, &configs.Syscall{
+			Name: "socket", Action: configs.Errno, ErrnoRet: &eperm,
+			Args: []*configs.Arg{{Index: 0, Value: family, Op: configs.EqualTo}},
 		})
 	}
 	// clone3 passes its flags in memory, out of seccomp's reach: refuse it

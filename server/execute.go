@@ -270,6 +270,11 @@ type output struct {
 // runQueued runs a request once a run slot is free.
 func (s *Server) runQueued(ctx context.Context, req protocol.Request, out output, log *slog.Logger) (job.Result, error) {
 	if err := s.acquire(ctx); err != nil {
+		if ctx.Err() != nil {
+			// Killed (or its client gone) while it waited: it ends as any
+			// killed run does, never having started.
+			return job.Result{Killed: true, Status: job.Status{Type: job.StatusKilled, Value: 9}}, nil
+		}
 		return job.Result{}, err
 	}
 	defer s.release()

@@ -18,6 +18,10 @@ import (
 // v1OutputBytes is the v1 cap of each output stream (API.md, v1).
 const v1OutputBytes = 128 << 10
 
+// streamGrace is how long past its timeout a run's output may take to
+// reach a slow client.
+const streamGrace = 10 * time.Second
+
 // DefaultIdleTimeout is how long a v1 connection may wait for its next
 // request, unless Options says otherwise.
 const DefaultIdleTimeout = 5 * time.Minute
@@ -49,7 +53,11 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 	defer wg.Wait()
 	defer conn.CloseNow()
 	log := s.log.With("remote", r.RemoteAddr, "api", "v1")
-	ctx := r.Context()
+	// A hijacked connection's request context ends only after the handler
+	// returns: the reader needs one that ends when the handler does (the
+	// deferred cancel runs before wg.Wait).
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
 
 	msgs := make(chan message)
 	readErr := make(chan error, 1)
@@ -75,6 +83,10 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			s.refuse(ctx, conn, log, err)
 			return
+		}
+		if m.typ == websocket.MessageBinary && protocol.IsKill(m.data) {
+			// A Kill that crossed its run's Done on the wire.
+			continue
 		}
 		frame, err := m.request()
 		if err == nil {
@@ -157,7 +169,11 @@ func (s *Server) runV1(ctx context.Context, conn *websocket.Conn, req protocol.R
 		}
 	}()
 
-	sw := &streamWriter{ctx: ctx, conn: conn}
+	// Output is sent within the run's timeout and a grace period, so a
+	// client that reads slowly cannot hold the run (and its slot) longer.
+	writeCtx, stopWrites := context.WithTimeout(ctx, time.Duration(req.Timeout)*time.Second+streamGrace)
+	defer stopWrites()
+	sw := &streamWriter{ctx: writeCtx, conn: conn}
 	res, err := s.runQueued(runCtx, req, output{
 		stdout: sw.stream(protocol.Stdout), stderr: sw.stream(protocol.Stderr),
 		stdoutBytes: v1OutputBytes, stderrBytes: v1OutputBytes,
@@ -175,6 +191,7 @@ func (s *Server) runV1(ctx context.Context, conn *websocket.Conn, req protocol.R
 	if err != nil {
 		return fmt.Errorf("encoding Done: %w", err)
 	}
+	sw.ctx = ctx // Done gets its own resultWriteTimeout
 	return sw.write(protocol.Stream(""), msg)
 }
 

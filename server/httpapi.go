@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/atod-project/atod/protocol"
 	"github.com/atod-project/atod/sandbox/job"
@@ -37,6 +38,11 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) {
 		writeHTTPError(w, log, asMsgpack, status, msg)
 	}
+	// The body must arrive in good time, and the answer must be taken:
+	// neither may hold a run slot or the handler forever. (Per request, not
+	// server-wide: a server-wide deadline would cut hijacked websockets.)
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.readTimeout))
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var decode func([]byte, func(string) bool) (protocol.Request, error)
 	switch mediaType {
@@ -58,6 +64,10 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusRequestEntityTooLarge, protocol.TooBigReason(int64(len(body))+rest))
 		return
 	}
+	// No read deadline from here on: net/http reads the connection in the
+	// background to notice a client going away, and a deadline passing
+	// there would end the request's context, and with it the run.
+	_ = rc.SetReadDeadline(time.Time{})
 	req, err := decode(body, s.runnable)
 	if err != nil {
 		_, reason := protocol.CloseFor(err)
@@ -69,11 +79,11 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusServiceUnavailable, "at capacity: every run slot is taken; retry later")
 		return
 	}
-	defer s.release()
-
 	stdout := newCappedBuffer(v1OutputBytes)
 	stderr := newCappedBuffer(v1OutputBytes)
 	res, err := s.run(r.Context(), req, output{stdout, stderr, v1OutputBytes, v1OutputBytes, true}, log.With("language", req.Language))
+	s.release()
+	_ = rc.SetWriteDeadline(time.Now().Add(resultWriteTimeout))
 	switch {
 	case err == nil:
 	case errors.As(err, new(*protocol.RequestError)):

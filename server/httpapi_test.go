@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/tinylib/msgp/msgp"
 
 	"github.com/atod-project/atod/protocol"
@@ -181,5 +182,26 @@ func TestV1MetadataJSONAndMsgpack(t *testing.T) {
 	}
 	if len(jm) != len(md) || jm["python"]["se_class"] != "lang-py" || jm["python"]["name"] != "Name of python" {
 		t.Errorf("JSON metadata %s vs msgpack %v", body, md)
+	}
+}
+
+// TestV1BadRequestsBackToBack sends two bad requests at once on a v1
+// connection: the first closes it with its reason, and the handler ends
+// (TestMain fails the package on a leaked goroutine) although the reader
+// holds the second.
+func TestV1BadRequestsBackToBack(t *testing.T) {
+	ts := newTestServer(t, nil)
+	conn := ts.dial(t, "/api/v1/ws/execute")
+	defer conn.CloseNow()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for range 2 {
+		if err := conn.Write(ctx, websocket.MessageBinary, []byte{0xc1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, err := conn.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+		t.Errorf("read after two bad requests: %v", err)
 	}
 }

@@ -56,6 +56,10 @@ func runInit(command []string) int {
 		return 1
 	}
 	syscall.CloseOnExec(initreport.FD)
+	// Not dumpable: the runner has init's uid, and could otherwise open
+	// /proc/1/fd/3 and forge or block the report. The runner becomes
+	// dumpable again when it execs.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	go watchDaemon(report)
 
 	// PID 1 gets no signal it has no handler for; but the Go runtime
