@@ -123,12 +123,12 @@ python3 -c 'import ctypes; print("bpf", ctypes.CDLL(None, use_errno=True).syscal
 python3 -c 'import ctypes; print("io_uring", ctypes.CDLL(None, use_errno=True).syscall(425, 1, 0), ctypes.get_errno())'
 python3 -c 'import ctypes; print("vsock", ctypes.CDLL(None, use_errno=True).socket(40, 1, 0), ctypes.get_errno())'
 python3 -c 'import ctypes; print("alg", ctypes.CDLL(None, use_errno=True).socket(38, 5, 0), ctypes.get_errno())'
-ls /proc/1/fd 2>&1 | head -1`
+(echo forged > /proc/1/fd/3) 2>&1 | sed 's/.*: //'`
 	out := runScript(t, sb, script, 20*time.Second)
 	got := out.stdout.String()
 	for _, want := range []string{"CapEff:\t0000000000000000", "NoNewPrivs:\t1", "Seccomp:\t2",
 		"unshare failed: Operation not permitted", "ptrace -1 1\n", "keyctl -1 1\n", "bpf -1 1\n", "io_uring -1 1\n",
-		"vsock -1 1\n", "alg -1 1\n", "cannot open directory '/proc/1/fd': Permission denied"} {
+		"vsock -1 1\n", "alg -1 1\n", "Permission denied\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("stdout lacks %q:\n%s\nstderr %s", want, got, out.stderr.String())
 		}
