@@ -48,10 +48,11 @@ var v1Controllers = []cgroup1.Name{cgroup1.Memory, cgroup1.Pids, cgroup1.Cpu, cg
 // beside it as <own>/<job>.
 type cgroupTree struct {
 	mode     cgroups.CGMode
-	parent   string // v1 and hybrid: the path of job cgroups relative to the daemon's own
-	v2Base   string // v2: the absolute group holding supervisor/ and the job cgroups
-	hybrid   string // hybrid: absolute path of <own unified>/<parent>
-	hasMemsw bool   // v1: memory+swap accounting exists (then swap is limited to 0)
+	parent   string       // v1 and hybrid: the path of job cgroups relative to the daemon's own
+	v2Base   string       // v2: the absolute group holding supervisor/ and the job cgroups
+	hybrid   string       // hybrid: absolute path of <own unified>/<parent>
+	hasMemsw bool         // v1: memory+swap accounting exists (then swap is limited to 0)
+	v1Parent cgroup1.Path // v1: <own>/<parent> in every hierarchy, computed once
 }
 
 // newCgroupTree prepares the daemon's cgroup tree. name is the v1 parent
@@ -70,6 +71,7 @@ func newCgroupTree(name string, ownRoot, rootless bool) (*cgroupTree, error) {
 		}
 		return t, t.delegateV2(ownRoot)
 	case cgroups.Legacy, cgroups.Hybrid:
+		t.v1Parent = cgroup1.NestedPath(name)
 		own, err := ownCgroups()
 		if err != nil {
 			return nil, err
@@ -180,8 +182,7 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 		Pids:   &specs.LinuxPids{Limit: &l.Pids},
 		CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
 	}
-	path := cgroup1.NestedPath(t.libcontainerPath(id))
-	cg, err := cgroup1.New(path, res, cgroup1.WithHierarchy(v1Hierarchy))
+	cg, err := cgroup1.New(t.v1Path(id), res, cgroup1.WithHierarchy(v1Hierarchy))
 	if err != nil {
 		return nil, fmt.Errorf("creating job cgroup %s: %w", id, err)
 	}
@@ -190,6 +191,19 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 		j.unified = filepath.Join(t.hybrid, id)
 	}
 	return j, nil
+}
+
+// v1Path is the v1 job cgroup of id in every hierarchy: what
+// cgroup1.NestedPath(libcontainerPath(id)) gives, without reading
+// /proc/self/cgroup and the mount table again for every run.
+func (t *cgroupTree) v1Path(id string) cgroup1.Path {
+	return func(n cgroup1.Name) (string, error) {
+		p, err := t.v1Parent(n)
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(p, id), nil
+	}
 }
 
 func v1Hierarchy() ([]cgroup1.Subsystem, error) {
@@ -221,7 +235,7 @@ func (t *cgroupTree) removeStale() error {
 			}
 			j.v2 = m
 		} else {
-			cg, err := cgroup1.Load(cgroup1.NestedPath(t.libcontainerPath(id)), cgroup1.WithHierarchy(v1Hierarchy))
+			cg, err := cgroup1.Load(t.v1Path(id), cgroup1.WithHierarchy(v1Hierarchy))
 			if err == nil {
 				j.v1 = cg
 			} else if !errors.Is(err, cgroup1.ErrCgroupDeleted) {
@@ -340,13 +354,12 @@ func (j *jobCgroup) pids() ([]int, error) {
 }
 
 // killAndWait kills the run's processes and waits until the cgroup is empty,
-// repeating the kill in case a process slipped in between.
+// repeating the kill in case a process slipped in between. An empty cgroup
+// (the usual case after a normal end, when init has killed and reaped
+// everything) costs one read.
 func (j *jobCgroup) killAndWait() error {
 	deadline := time.Now().Add(emptyTimeout)
 	for {
-		if err := j.kill(); err != nil {
-			return err
-		}
 		pids, err := j.pids()
 		if errors.Is(err, fs.ErrNotExist) || (err == nil && len(pids) == 0) {
 			return nil
@@ -356,6 +369,9 @@ func (j *jobCgroup) killAndWait() error {
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("killing job cgroup: %d processes still there after %v", len(pids), emptyTimeout)
+		}
+		if err := j.kill(); err != nil {
+			return err
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
