@@ -13,8 +13,9 @@ type cappedBuffer struct {
 
 func newCappedBuffer(max int) *cappedBuffer { return &cappedBuffer{max: max} }
 
-// Write keeps what fits and reports all of p written, so that the run's
-// output copying carries on (and drains the program's pipe) past the cap.
+// Write keeps what fits and reports all of p written: cutting the output at
+// the cap is the sandbox's job (it closes the program's pipe there); this
+// only makes sure the server never holds more.
 func (b *cappedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

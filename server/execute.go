@@ -333,23 +333,14 @@ func (s *Server) spec(req protocol.Request, t target, out output) job.Spec {
 
 // resultV0 is the v0 result of a run.
 func resultV0(res job.Result, stdout, stderr []byte) protocol.Result {
-	st := res.Stats
+	d := doneV1(res) // the one mapping of a run's status and statistics
 	return protocol.Result{
-		Stdout:          stdout,
-		Stderr:          stderr,
-		StatusType:      res.Status.Type.String(),
-		StatusValue:     res.Status.Value,
-		TimedOut:        res.TimedOut,
-		Real:            st.Real.Nanoseconds(),
-		Kernel:          st.Kernel.Nanoseconds(),
-		User:            st.User.Nanoseconds(),
-		MaxMem:          st.MaxMemKiB,
-		Waits:           st.Waits,
-		Preemptions:     st.Preemptions,
-		MajorPageFaults: st.MajorPageFaults,
-		MinorPageFaults: st.MinorPageFaults,
-		InputOps:        st.InputOps,
-		OutputOps:       st.OutputOps,
+		Stdout: stdout, Stderr: stderr,
+		StatusType: d.StatusType, StatusValue: d.StatusValue, TimedOut: d.TimedOut,
+		Real: d.Real, Kernel: d.Kernel, User: d.User, MaxMem: d.MaxMem,
+		Waits: d.Waits, Preemptions: d.Preemptions,
+		MajorPageFaults: d.MajorPageFaults, MinorPageFaults: d.MinorPageFaults,
+		InputOps: d.InputOps, OutputOps: d.OutputOps,
 	}
 }
 
