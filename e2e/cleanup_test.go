@@ -43,7 +43,7 @@ func (d *daemon) runUIDs() (lo, hi int) {
 	if d.user.rootless {
 		return d.user.uid, d.user.uid + 1
 	}
-	return e2eUIDBase, e2eUIDBase + d.slots
+	return e2eUIDBase, e2eUIDBase + 2*d.slots // a run uid and a namespace-root uid per slot
 }
 
 // runProcesses lists the host processes of d's runs: those running as one of

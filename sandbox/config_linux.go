@@ -50,17 +50,29 @@ var jobFiles = []string{"code", "input", "options", "arguments", "runner"}
 // directory /ATO/context as one more tmpfs. Every tmpfs is size-capped, and
 // its pages are charged to the run's memory cgroup as well.
 //
-// uid and gid 0 of the run are hostUID and hostGID on the host. A rootless
+// /ATO and /ATO/context (mode 755) belong to the run's user, spec.UID and
+// spec.GID; /tmp and /dev/shm are 1777 for anyone. The uid= and gid=
+// options of a tmpfs are read in the user namespace of the process that
+// mounts it, and libcontainer mounts inside the run's, so they are the ids
+// of the run as it sees them.
+//
+// ids maps spec.UID and spec.GID to the host; see idMappings. A rootless
 // sandbox (see rootless_linux.go) tells libcontainer so: it then denies
 // setgroups before writing the gid mapping, and ignores the failure to load
 // the device cgroup's eBPF program, which needs privilege.
-func (s *Sandbox) containerConfig(spec *job.Spec, id string, hostUID, hostGID int, scratch string, l job.Limits) *configs.Config {
+func (s *Sandbox) containerConfig(spec *job.Spec, id string, ids hostIDs, scratch string, l job.Limits) *configs.Config {
 	const noSuidDev = unix.MS_NOSUID | unix.MS_NODEV
 	tmpfs := func(dst, mode string) *configs.Mount {
 		return &configs.Mount{
 			Source: "tmpfs", Device: "tmpfs", Destination: dst, Flags: noSuidDev,
 			Data: fmt.Sprintf("mode=%s,size=%d,nr_inodes=%d", mode, l.TmpfsBytes, 16384),
 		}
+	}
+	// owned is a tmpfs that belongs to the run's user.
+	owned := func(dst string) *configs.Mount {
+		m := tmpfs(dst, "755")
+		m.Data += fmt.Sprintf(",uid=%d,gid=%d", spec.UID, spec.GID)
+		return m
 	}
 	bind := func(src, dst string) *configs.Mount {
 		return &configs.Mount{
@@ -74,12 +86,12 @@ func (s *Sandbox) containerConfig(spec *job.Spec, id string, hostUID, hostGID in
 		{Source: "devpts", Device: "devpts", Destination: "/dev/pts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620"},
 		tmpfs("/dev/shm", "1777"),
 		tmpfs("/tmp", "1777"),
-		tmpfs(atoDir, "755"),
+		owned(atoDir),
 	}
 	for _, f := range jobFiles {
 		mounts = append(mounts, bind(filepath.Join(scratch, f), filepath.Join(atoDir, f)))
 	}
-	mounts = append(mounts, bind(s.initPath, yargsPath), bind(s.bashPath, job.BashPath), tmpfs(contextDir, "755"))
+	mounts = append(mounts, bind(s.initPath, yargsPath), bind(s.bashPath, job.BashPath), owned(contextDir))
 
 	oomScore := 1000 // the OOM killer takes a run before anything else
 	return &configs.Config{
@@ -91,8 +103,8 @@ func (s *Sandbox) containerConfig(spec *job.Spec, id string, hostUID, hostGID in
 			{Type: configs.NEWNET}, {Type: configs.NEWIPC}, {Type: configs.NEWUTS},
 			{Type: configs.NEWCGROUP},
 		},
-		UIDMappings:     []configs.IDMap{{ContainerID: 0, HostID: int64(hostUID), Size: 1}},
-		GIDMappings:     []configs.IDMap{{ContainerID: 0, HostID: int64(hostGID), Size: 1}},
+		UIDMappings:     idMappings(spec.UID, ids.uid, ids.rootUID),
+		GIDMappings:     idMappings(spec.GID, ids.gid, ids.rootGID),
 		RootlessEUID:    s.rootless,
 		RootlessCgroups: s.rootless,
 		Capabilities:    &configs.Capabilities{},
@@ -122,6 +134,26 @@ func (s *Sandbox) containerConfig(spec *job.Spec, id string, hostUID, hostGID in
 			Resources: &cgroups.Resources{Devices: deviceRules()},
 		},
 	}
+}
+
+// idMappings is the user namespace mapping of one kind of id (uids or
+// gids) of a run whose processes have the id run inside and host outside.
+//
+// When run is 0 that is all. Otherwise root is mapped as well, to the host
+// id root: libcontainer needs root of the namespace it creates, both for
+// itself (nsexec's stage 1 calls setresuid(0, 0, 0) in the new namespace,
+// and the parent chowns the exec fifo to config.HostRootUID) and to set up
+// the mounts before it drops to Process.UID and GID. Host ids cannot be
+// shared between two ids inside (user_namespaces(7): extents may not
+// overlap), so root gets an id of its own. Only libcontainer's setup ever
+// has it: no process of the run is root of its namespace, and none can
+// become root, lacking CAP_SETUID and with no_new_privs set.
+func idMappings(run uint32, host, root int) []configs.IDMap {
+	m := []configs.IDMap{{ContainerID: int64(run), HostID: int64(host), Size: 1}}
+	if run != 0 {
+		m = append(m, configs.IDMap{ContainerID: 0, HostID: int64(root), Size: 1})
+	}
+	return m
 }
 
 // deviceRules allow exactly the devices of sandboxDevices.

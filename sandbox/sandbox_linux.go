@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -32,15 +33,19 @@ type Options struct {
 	// BashPath is the host path of a static Bash (Debian's bash-static),
 	// mounted read-only at job.BashPath in every run.
 	BashPath string
-	// UIDBase is the first host uid (and gid) runs are mapped to; slot i
-	// uses UIDBase+i. The range must belong to no user of the host. Unused
-	// when Rootless is set.
+	// UIDBase is the first of the 2*Slots host uids (and gids) runs are
+	// mapped to. The processes of a run in slot i have UIDBase+i, whatever
+	// their ids inside (job.Spec.UID and GID); UIDBase+Slots+i is root of
+	// the run's user namespace when those are not 0, which only
+	// libcontainer's setup of the run ever is (see idMappings). The range
+	// must belong to no user of the host. Unused when Rootless is set.
 	UIDBase int
 	// Rootless runs the sandbox without root, as runc's rootless containers
 	// do: uid and gid 0 of every run are the daemon's own euid and egid on
 	// the host (one uid for all runs and the daemon; per-slot uids need
-	// root), and job cgroups are created in the daemon's cgroup v2, which
-	// must be delegated to that uid. New refuses it, with ErrNoRootless and
+	// root), and no other ids, so job.Spec.UID and GID must be 0; and job
+	// cgroups are created in the daemon's cgroup v2, which must be
+	// delegated to that uid. New refuses it, with ErrNoRootless and
 	// what to do, on a host that cannot support it: cgroup v1, no
 	// delegation, no unprivileged user namespaces, or a daemon with
 	// supplementary groups. Without Rootless the daemon must be root.
@@ -79,6 +84,35 @@ var ErrNoInit = errors.New("no usable sandbox init binary")
 
 // ErrNoBash is returned by New when the static Bash is missing or unusable.
 var ErrNoBash = errors.New("no usable static bash")
+
+// ErrUnsupportedUser is returned by Run for a job.Spec whose UID or GID the
+// sandbox cannot give a run; see checkIDs.
+var ErrUnsupportedUser = errors.New("unsupported user for a run")
+
+// maxRunID is the largest uid or gid a run may have inside. The kernel
+// takes ids up to 2^32-2 (2^32-1 is "no id": setresuid(2) leaves an id of
+// -1 unchanged), but some programs keep ids in signed 32-bit numbers, and
+// systemd advises against ids of 2^31 and up for that reason
+// (https://systemd.io/UIDS-GIDS/). The overflow id 65534 (nobody) is
+// allowed: images run as it, and it only looks like the owner of the files
+// whose owners are not mapped; the kernel compares the real ids.
+const maxRunID = math.MaxInt32
+
+// checkIDs refuses the ids inside that Run cannot give a run: ids above
+// maxRunID, and, when rootless, any but 0. A rootless daemon can map only
+// its own uid and gid into a run's user namespace (rootless_linux.go), and
+// libcontainer needs that one id for root of the namespace (idMappings);
+// another id would take a second one, from newuidmap(1) and /etc/subuid.
+func (s *Sandbox) checkIDs(uid, gid uint32) error {
+	if uid > maxRunID || gid > maxRunID {
+		return fmt.Errorf("%w: uid %d, gid %d: ids above %d are not allowed", ErrUnsupportedUser, uid, gid, maxRunID)
+	}
+	if s.rootless && (uid != 0 || gid != 0) {
+		return fmt.Errorf("%w: uid %d, gid %d: a rootless sandbox runs everything as uid and gid 0 of the run's namespace (run atod as root for other ids)",
+			ErrUnsupportedUser, uid, gid)
+	}
+	return nil
+}
 
 // checkStatic checks that path is a statically linked executable that the
 // unprivileged uid of a run can read and execute: it is mounted into root
@@ -133,6 +167,10 @@ func New(opts Options) (_ *Sandbox, err error) {
 	}
 	if !opts.Rootless && opts.UIDBase <= 0 {
 		return nil, errors.New("UIDBase must be a positive host uid")
+	}
+	// The last id of the range must be a valid one, below 2^32-1 (-1).
+	if !opts.Rootless && int64(opts.UIDBase)+2*int64(opts.Slots) > math.MaxUint32 {
+		return nil, fmt.Errorf("UIDBase %d leaves no room for the %d host uids of %d slots", opts.UIDBase, 2*opts.Slots, opts.Slots)
 	}
 	if opts.StateDir == "" {
 		return nil, errors.New("no state directory given")
@@ -243,6 +281,9 @@ func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err e
 			err = fmt.Errorf("running job: %w", err)
 		}
 	}()
+	if err := s.checkIDs(spec.UID, spec.GID); err != nil {
+		return res, err
+	}
 	var slot int
 	select {
 	case slot = <-s.slots:
@@ -277,8 +318,7 @@ func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err e
 		}
 	}()
 
-	uid, gid := s.hostIDs(slot)
-	c, err := libcontainer.Create(s.stateDir, id, s.containerConfig(&spec, id, uid, gid, scratch, l))
+	c, err := libcontainer.Create(s.stateDir, id, s.containerConfig(&spec, id, s.slotHostIDs(slot), scratch, l))
 	if err != nil {
 		return res, fmt.Errorf("creating container: %w", err)
 	}
@@ -293,13 +333,24 @@ func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err e
 	return s.execute(ctx, c, cg, &spec, l)
 }
 
-// hostIDs are the host uid and gid that uid and gid 0 of a run in slot map
-// to: one unprivileged uid per slot, or the daemon's own ids when rootless.
-func (s *Sandbox) hostIDs(slot int) (uid, gid int) {
+// hostIDs are the host ids of a run's user namespace (see idMappings).
+type hostIDs struct {
+	// uid and gid are the ids of the run's processes: spec.UID and
+	// spec.GID inside.
+	uid, gid int
+	// rootUID and rootGID are root of the namespace when spec.UID and
+	// spec.GID are not 0; -1 when the sandbox has none (rootless).
+	rootUID, rootGID int
+}
+
+// slotHostIDs are the host ids of a run in slot: unprivileged ids of the
+// slot's own, or the daemon's own ids when rootless.
+func (s *Sandbox) slotHostIDs(slot int) hostIDs {
 	if s.rootless {
-		return os.Geteuid(), os.Getegid()
+		return hostIDs{uid: os.Geteuid(), gid: os.Getegid(), rootUID: -1, rootGID: -1}
 	}
-	return s.uidBase + slot, s.uidBase + slot
+	run, root := s.uidBase+slot, s.uidBase+cap(s.slots)+slot
+	return hostIDs{uid: run, gid: run, rootUID: root, rootGID: root}
 }
 
 // pipePair is a pipe whose write end goes to the run.
@@ -345,6 +396,12 @@ func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jo
 		Stderr:     stderr.w,
 		ExtraFiles: []*os.File{report.w},
 		Init:       true,
+		// libcontainer switches to these after the mounts, just before it
+		// execs init. The run has no supplementary groups: libcontainer
+		// sets the empty AdditionalGroups, or, rootless, cannot call
+		// setgroups(2), and the daemon has none (checkRootless).
+		UID: int(spec.UID),
+		GID: int(spec.GID),
 	}
 	runErr := c.Run(proc)
 	started := time.Now()

@@ -73,7 +73,7 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.StringVar(&c.StateDir, "state", c.StateDir, "`directory` for the state of running jobs (default "+rootStateDir+"; rootless: $XDG_RUNTIME_DIR/atod)")
 	fs.StringVar(&c.InitPath, "init", c.InitPath, "`path` of the static atod-init binary (default: beside atod)")
 	fs.StringVar(&c.BashPath, "bash", c.BashPath, "`path` of the static Bash that runs runner scripts (Debian's bash-static)")
-	fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (one per concurrent run; as root only)")
+	fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (two per concurrent run; as root only)")
 	fs.IntVar(&c.Slots, "concurrency", c.Slots, "`number` of runs at once")
 	fs.Int64Var(&c.MemoryMiB, "memory-mib", c.MemoryMiB, "memory limit of a run, `MiB` (no swap)")
 	fs.Int64Var(&c.Pids, "pids", c.Pids, "task limit of a run")
@@ -128,8 +128,10 @@ func (c *config) validate() error {
 	if c.Slots < 1 || c.Slots > 1024 {
 		errs = append(errs, fmt.Sprintf("concurrency must be 1..1024, not %d", c.Slots))
 	}
-	if c.UIDBase < 1 || int64(c.UIDBase)+int64(c.Slots) > 1<<32-2 {
-		errs = append(errs, fmt.Sprintf("uid-base %d leaves no room for %d uids", c.UIDBase, c.Slots))
+	// Each slot has a uid for the run and one for root of its namespace
+	// when the image's user is not root (see sandbox.Options.UIDBase).
+	if c.UIDBase < 1 || int64(c.UIDBase)+2*int64(c.Slots) > 1<<32-2 {
+		errs = append(errs, fmt.Sprintf("uid-base %d leaves no room for %d uids", c.UIDBase, 2*c.Slots))
 	}
 	if c.MemoryMiB < 8 {
 		errs = append(errs, fmt.Sprintf("memory-mib must be at least 8, not %d", c.MemoryMiB))

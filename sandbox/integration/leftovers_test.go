@@ -7,12 +7,12 @@ import (
 )
 
 // assertNoLeftovers checks that nothing of sb's runs remains: no process
-// running as one of its uids, no job cgroup, no mount, no state or job
-// files.
+// running as one of its uids (the slots' own and their namespaces' roots),
+// no job cgroup, no mount, no state or job files.
 func assertNoLeftovers(t testing.TB, sb *testSandbox) {
 	t.Helper()
 	found, err := leftovers.Find(leftovers.Scope{
-		UIDLo: testUIDBase, UIDHi: testUIDBase + sb.slots,
+		UIDLo: testUIDBase, UIDHi: testUIDBase + 2*sb.slots,
 		CgroupName: testCgroupName, StateDir: sb.state,
 	})
 	if err != nil {

@@ -28,7 +28,7 @@ func RunnerCommand() []string { return []string{BashPath, RunnerPath} }
 // validated request; the sandbox turns it into a contained run.
 type Spec struct {
 	// Rootfs is the host path of the root filesystem to run in. It is
-	// mounted read-only; it must be readable by the unprivileged host uid
+	// mounted read-only; it must be readable by the unprivileged host uids
 	// the run is mapped to (mode o+rx on every directory leading to it).
 	Rootfs string
 
@@ -44,6 +44,28 @@ type Spec struct {
 	// Env is the complete environment of Command. Nothing of the daemon's
 	// environment is passed through.
 	Env []string
+
+	// UID and GID are the user and group that every process of the run has
+	// inside the sandbox, that is in the run's user namespace: usually the
+	// User of the image's config, so that programs that refuse to run as
+	// root, or expect to own their files, behave as they do in the image.
+	// 0 (the zero value) is root of that namespace, which holds no
+	// capabilities on the host either way, and none inside either: the
+	// sandbox drops them all. The run has no supplementary groups.
+	//
+	// Whatever they are, the run's processes have the one unprivileged host
+	// uid and gid of the sandbox slot the run gets, so a non-zero UID gives
+	// a run no more and no less access to the host than 0 does. Inside, it
+	// gives less: the writable /ATO and /ATO/context belong to UID and GID,
+	// and /tmp and /dev/shm are anyone's (mode 1777), but what belongs to
+	// root of the namespace (/dev, say) is not the run's. Files of Rootfs
+	// owned by other host ids (root's, say) appear owned by the overflow ids
+	// nobody and nogroup (65534), and only their permission bits for others
+	// apply to the run.
+	//
+	// The sandbox refuses ids above 2^31-1, and, when it is rootless, any id
+	// but 0 (sandbox.ErrUnsupportedUser).
+	UID, GID uint32
 
 	// Timeout is the wall-clock limit of Command; when it passes, every
 	// process of the run is killed and Result.TimedOut is set.
