@@ -40,32 +40,13 @@ func TestRunCommand(t *testing.T) {
 	}
 }
 
-func TestLanguagesCommand(t *testing.T) {
-	out, code := atod(t, "languages")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, out)
-	}
-	for _, id := range []string{"python", "c_gcc", "bash", "zsh"} {
-		if !strings.Contains(out, id) {
-			t.Errorf("atod languages does not list %s:\n%s", id, out)
-		}
-	}
-	if strings.Contains(out, "image missing") {
-		t.Errorf("a language's image is missing:\n%s", out)
-	}
-	out, _ = atod(t, "languages", "--images", t.TempDir())
-	if !strings.Contains(out, "image missing") || !strings.Contains(out, "scripts/build-rootfs") {
-		t.Errorf("with an empty image store:\n%s", out)
-	}
-}
-
 func TestServeTellsWhatToDo(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"no images", []string{"serve", "--images", "/nonexistent-atod-images"}, "scripts/build-rootfs debian-12"},
+		{"no images", []string{"serve", "--images", "/nonexistent-atod-images"}, "atod rootfs build debian-12"},
 		{"no init binary", []string{"serve", "--init", "/nonexistent/atod-init", "--state", "/tmp/atod-e2e-noinit"}, "make build"},
 		{"bad flag value", []string{"serve", "--cpus", "0"}, "cpus must be"},
 		{"bad config", []string{"serve", "--config", "/nonexistent/atod.json"}, "reading config"},

@@ -1,19 +1,13 @@
 #!/usr/bin/env bash
-# build-rootfs: build a root filesystem image for atod from rootfs/recipes/NAME.
+# debootstrap.sh: build the root filesystem tree of a Debian recipe.
 #
-#   scripts/build-rootfs [--force] NAME
+#   debootstrap.sh RECIPE_FILE TREE NAME
 #
-# Runs debootstrap --variant=minbase with the recipe's packages, applies the
-# recipe's update suites, cleans the tree, runs the recipe's checks in it as an
-# unprivileged user and installs it into atod's image store (package rootfs):
-#
-#   $ATOD_IMAGES/NAME/rootfs       the tree (default store: /var/lib/atod/images)
-#   $ATOD_IMAGES/NAME/image.json   written last: {"name","env","recipe_hash","created"}
-#
-# The image is built in $ATOD_IMAGES/.tmp-* and renamed into place, so the
-# daemon never sees half an image. If the installed image was built from the
-# same recipe by the same version of this script, nothing is done (--force
-# rebuilds anyway, e.g. to pick up new security updates).
+# `atod rootfs build NAME` runs this (it is embedded in atod) and installs the
+# tree into the image store itself; this script only makes the tree. It runs
+# debootstrap --variant=minbase with the recipe's packages, applies the
+# recipe's update suites, cleans the tree and runs the recipe's checks in it
+# as an unprivileged user. TREE must not exist yet; its parent gets build.log.
 #
 # Packages come from the mirror the host's own apt uses for the recipe's
 # suite (/etc/apt/sources.list, /etc/apt/sources.list.d/*.list or *.sources);
@@ -24,39 +18,21 @@ set -euo pipefail
 shopt -s nullglob
 umask 022
 
-# BUILDER_VERSION is part of every image's recipe_hash: bump it when a change
-# here changes the trees this script builds, so that existing images are rebuilt.
-readonly BUILDER_VERSION=2
-readonly IMAGE_ENV='["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "HOME=/ATO/context"]'
 readonly TREE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 readonly KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 readonly NOBODY=65534:65534
 
 say() { printf 'build-rootfs: %s\n' "$*"; }
 die() { printf 'build-rootfs: error: %s\n' "$*" >&2; exit 1; }
-usage() {
-	# shellcheck disable=SC2016 # the variable is shown, not expanded
-	printf 'usage: %s [--force] NAME\n  builds rootfs/recipes/NAME into ${ATOD_IMAGES:-/var/lib/atod/images}/NAME\n' "$0" >&2
-	exit 2
-}
 
-force=0
-case ${1:-} in
--f | --force) force=1; shift ;;
--h | --help) usage ;;
-esac
-[[ $# -eq 1 ]] || usage
-name=$1
-[[ $name =~ ^[a-z0-9][a-z0-9._-]*$ && ${#name} -le 255 ]] ||
-	die "invalid image name '$name': use [a-z0-9][a-z0-9._-]*"
-
-here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-recipes=$(cd -- "$here/../rootfs/recipes" && pwd) || die "no rootfs/recipes beside $here"
-recipe=$recipes/$name
-[[ -f $recipe ]] || die "no recipe $recipe (recipes: $(cd "$recipes" && echo *))"
+[[ $# -eq 3 ]] || die "usage: $0 RECIPE_FILE TREE NAME"
+recipe=$1 tree=$2 name=$3
+[[ -f $recipe ]] || die "no recipe $recipe"
+[[ ! -e $tree && -d $(dirname -- "$tree") ]] || die "$tree must not exist, and its parent must"
+log=$(dirname -- "$tree")/build.log
 
 [[ $EUID -eq 0 ]] || die "must run as root (debootstrap and chroot need it)"
-for cmd in debootstrap unshare chroot flock sha256sum mount umount; do
+for cmd in debootstrap unshare chroot mount; do
 	command -v "$cmd" >/dev/null || die "$cmd not found; run scripts/setup-host"
 done
 [[ -r $KEYRING ]] || die "$KEYRING not found; install debian-archive-keyring (scripts/setup-host does)"
@@ -82,77 +58,6 @@ for word in "${packages[@]}" "${updates[@]}"; do
 	# Debian package and suite names; anything else could smuggle options in.
 	[[ $word =~ ^[a-z0-9][a-z0-9+.-]+$ ]] || die "$recipe: invalid package or suite name '$word'"
 done
-
-recipe_hash=$({ printf 'build-rootfs %s\n' "$BUILDER_VERSION"; cat -- "$recipe"; } | sha256sum)
-recipe_hash=${recipe_hash%% *}
-
-# --- the store ---------------------------------------------------------------
-
-images=${ATOD_IMAGES:-/var/lib/atod/images}
-[[ $images == /* ]] || die "ATOD_IMAGES must be an absolute path, not '$images'"
-mkdir -p -- "$images"
-images=$(cd -- "$images" && pwd -P)
-dest=$images/$name
-
-# Runs are mapped to an unprivileged host uid, which must be able to reach the tree.
-dir=$images
-while [[ -n $dir ]]; do
-	mode=$(stat -c %a -- "$dir")
-	((8#$mode & 1)) || say "warning: $dir is not searchable by others (mode $mode); sandboxed runs will not reach the image"
-	dir=${dir%/*}
-done
-
-# One build per store at a time: the stale-directory sweep below relies on it.
-exec 9>"$images/.lock"
-if ! flock -n 9; then
-	say "waiting for another build-rootfs in $images"
-	flock 9
-fi
-
-# unmount_under DIR: detach any mount left below DIR (lazily, deepest first).
-unmount_under() {
-	awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-		while IFS= read -r m; do umount -l -- "$m" || true; done
-}
-
-# remove_tree DIR: delete DIR without ever crossing into another file system,
-# even if an interrupted build left something mounted inside it.
-remove_tree() {
-	unmount_under "$1"
-	rm -rf --one-file-system -- "$1"
-}
-
-for stale in "$images"/.tmp-*; do
-	say "removing $stale, left by an interrupted build"
-	remove_tree "$stale"
-done
-
-if ((!force)) && [[ -f $dest/image.json && -d $dest/rootfs ]] &&
-	grep -q "\"recipe_hash\": *\"$recipe_hash\"" -- "$dest/image.json"; then
-	say "$name is up to date ($dest, recipe sha256 ${recipe_hash:0:12}); --force rebuilds it"
-	exit 0
-fi
-
-tmp='' old=''
-cleanup() {
-	local rc=$?
-	if [[ -n $old && -d $old && ! -e $dest ]]; then
-		mv -T -- "$old" "$dest" # put the previous image back
-	fi
-	for d in "$tmp" "$old"; do
-		[[ -n $d && -e $d ]] && remove_tree "$d"
-	done
-	((rc == 0)) || printf 'build-rootfs: %s was not changed\n' "$dest" >&2
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-tmp=$(mktemp -d -- "$images/.tmp-XXXXXXXX")
-chmod 755 -- "$tmp"
-tree=$tmp/rootfs
-log=$tmp/build.log
 
 # fail STEP: show the end of the build log and stop.
 fail() {
@@ -280,6 +185,10 @@ printf '# atod image %s: no package sources; rebuild with scripts/build-rootfs\n
 echo localhost >"$tree/etc/hostname"
 [[ -s $tree/etc/hosts ]] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$tree/etc/hosts"
 
+# The sandbox mounts its own /dev: the nodes debootstrap made there would
+# only be device nodes in the image store.
+find "$tree/dev" -xdev -mindepth 1 -delete
+
 # The sandbox mounts the tree read-only and each run's files on /ATO, so the
 # mountpoint must be in the image (as /proc, /dev and /tmp are).
 install -d -m 0755 -- "$tree/ATO"
@@ -311,32 +220,5 @@ for c in "${checks[@]}"; do
 done
 ((${#checks[@]} == 0)) || say "${#checks[@]} checks passed"
 
-# --- install -----------------------------------------------------------------
-
 rm -f -- "$log"
-log=/dev/null
-cat >"$tmp/image.json.new" <<EOF
-{
-  "name": "$name",
-  "env": $IMAGE_ENV,
-  "recipe_hash": "$recipe_hash",
-  "created": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-}
-EOF
-chmod 644 -- "$tmp/image.json.new"
-mv -T -- "$tmp/image.json.new" "$tmp/image.json"
-sync -f -- "$tmp/image.json" # the tree and image.json are on disk before the rename publishes them
-
-if [[ -e $dest ]]; then
-	old=$tmp.old
-	mv -T -- "$dest" "$old"
-fi
-mv -T -- "$tmp" "$dest"
-tmp=''
-if [[ -n $old ]]; then
-	remove_tree "$old"
-	old=''
-fi
-
-size=$(du -sx --block-size=1M -- "$dest/rootfs" | cut -f1)
-say "installed $name in ${SECONDS}s: ${size} MiB at $dest/rootfs"
+say "built $name in ${SECONDS}s"

@@ -10,10 +10,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// ErrNotFound is wrapped by lookups of an image the store does not hold, or
-// holds only an unfinished build of. The error's text says how to build it.
+// ErrNotFound is wrapped by lookups of an image the store does not hold. The
+// error's text says how to get it.
 var ErrNotFound = errors.New("image not found")
 
 // ErrInvalidName is wrapped by lookups of a name no image can have. Such
@@ -23,10 +26,22 @@ var ErrInvalidName = errors.New("invalid image name")
 // Image is a root filesystem ready to run in.
 type Image struct {
 	Name string
-	// Path is the host directory of the tree (the rootfs itself).
+	// ID names the tree: the image's config digest for pulled and imported
+	// images (the same image pulled twice is one tree), a digest of the
+	// recipe and build for built ones. Hex, without "sha256:".
+	ID string
+	// Path is the host directory of the tree (the rootfs itself). It names
+	// the tree, not the name, so a run keeps its tree when the name moves.
 	Path string
 	// Env is the environment a run in this image starts with, as KEY=value.
 	Env []string
+	// WorkingDir is the image's configured working directory, kept for
+	// runners: the runner contract fixes the run's own at /ATO/context.
+	WorkingDir string
+	// UID and GID are the identity runs in this image have inside the
+	// sandbox: the image's configured User, resolved against its own
+	// /etc/passwd and /etc/group when it pulled, or 0.
+	UID, GID uint32
 }
 
 // Store finds images by name.
@@ -39,11 +54,19 @@ type Store interface {
 // sees images installed or removed after it was opened.
 type Dir struct {
 	root string // absolute, clean
+	// orphaned is signalled when a Lease of a tree no name points at any
+	// more is released, so that a collector (see Orphaned) can remove it.
+	orphaned chan struct{}
 }
 
 var _ Store = (*Dir)(nil)
 
+// The store's layout; see the package documentation.
 const (
+	namesDir     = "names"
+	treesDir     = "trees"
+	workDir      = ".work"
+	lockFile     = ".lock"
 	manifestFile = "image.json"
 	treeDir      = "rootfs"
 	// maxManifestBytes bounds what Lookup reads; image.json is a few hundred bytes.
@@ -74,78 +97,272 @@ func OpenDir(root string) (d *Dir, err error) {
 	case !info.IsDir():
 		return nil, errors.New("not a directory")
 	}
-	return &Dir{root: abs}, nil
+	return &Dir{root: abs, orphaned: make(chan struct{}, 1)}, nil
 }
 
 // Root returns the absolute directory the store keeps its images in.
 func (d *Dir) Root() string { return d.root }
 
-// Lookup returns the image called name. It costs a stat and the read of a
-// small JSON file, so it may be called for every run; callers that keep the
-// Image will not notice an image rebuilt since.
+// Orphaned is signalled (at most one pending signal) when a Lease is released
+// on a tree that no name points at any more: a GC may now remove it.
+func (d *Dir) Orphaned() <-chan struct{} { return d.orphaned }
+
+func (d *Dir) namePath(name string) string { return filepath.Join(d.root, namesDir, name) }
+func (d *Dir) treePath(id string) string   { return filepath.Join(d.root, treesDir, id) }
+
+// resolveName returns the id of the tree name points at.
+func (d *Dir) resolveName(name string) (string, error) {
+	if err := CheckName(name); err != nil {
+		return "", fmt.Errorf("%w: %w", err, ErrNotFound)
+	}
+	target, err := os.Readlink(d.namePath(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%w; install it with `%s`", ErrNotFound, FetchHint(name))
+	}
+	if err != nil {
+		return "", err
+	}
+	id, ok := strings.CutPrefix(target, "../"+treesDir+"/")
+	if !ok || checkID(id) != nil {
+		return "", fmt.Errorf("%s points at %q, not at a tree; reinstall the image with `%s`",
+			d.namePath(name), target, FetchHint(name))
+	}
+	return id, nil
+}
+
+// Lookup returns the image called name. It costs a readlink, a stat and the
+// read of a small JSON file, so it may be called for every request; a run
+// uses Acquire instead, which keeps the tree from being collected.
 func (d *Dir) Lookup(name string) (img Image, err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("looking up image %q in %s: %w", name, d.root, err)
 		}
 	}()
-	if err := CheckName(name); err != nil {
-		return Image{}, fmt.Errorf("%w: %w", err, ErrNotFound)
-	}
-	dir := filepath.Join(d.root, name)
-	m, err := readManifest(filepath.Join(dir, manifestFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Stat(dir); serr == nil {
-			return Image{}, fmt.Errorf("%w: %s has no %s, so its build never finished; %s",
-				ErrNotFound, dir, manifestFile, buildHint(name))
-		}
-		return Image{}, fmt.Errorf("%w; %s", ErrNotFound, buildHint(name))
-	}
+	id, err := d.resolveName(name)
 	if err != nil {
 		return Image{}, err
 	}
-	if m.Name != name {
-		return Image{}, fmt.Errorf("%s names image %q; rebuild it", manifestFile, m.Name)
+	f, err := os.Open(filepath.Join(d.treePath(id), manifestFile))
+	if err != nil {
+		return Image{}, d.missingTree(name, id, err)
 	}
-	tree := filepath.Join(dir, treeDir)
-	info, err := os.Stat(tree)
-	if err != nil || !info.IsDir() {
-		return Image{}, fmt.Errorf("%w: %s is not a directory; %s", ErrNotFound, tree, buildHint(name))
-	}
-	return Image{Name: name, Path: tree, Env: m.Env}, nil
+	defer f.Close()
+	return d.image(name, id, f)
 }
 
-// List returns every complete image in the store, sorted by name. Unfinished
-// builds and entries whose names cannot be images are left out; an image
-// whose image.json is damaged is an error.
-func (d *Dir) List() (imgs []Image, err error) {
-	dirents, err := os.ReadDir(d.root)
+// missingTree explains a name whose tree cannot be opened. A tree is only
+// ever removed once no name points at it, so this is damage (or a race with
+// a writer that moved the name meanwhile, which a retry resolves).
+func (d *Dir) missingTree(name, id string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: its tree %s is gone; reinstall it with `%s`", ErrNotFound, id, FetchHint(name))
+	}
+	return err
+}
+
+// image reads the manifest of tree id from f and checks its tree.
+func (d *Dir) image(name, id string, f *os.File) (Image, error) {
+	m, err := readManifest(f)
+	if err != nil {
+		return Image{}, err
+	}
+	return d.imageOf(name, id, m, f.Name())
+}
+
+// imageOf checks manifest m (read from file) of tree id and its tree.
+func (d *Dir) imageOf(name, id string, m *manifest, file string) (Image, error) {
+	if m.ID != id {
+		return Image{}, fmt.Errorf("%s names tree %q; reinstall the image with `%s`", file, m.ID, FetchHint(name))
+	}
+	tree := filepath.Join(d.treePath(id), treeDir)
+	info, err := os.Stat(tree)
+	if err != nil || !info.IsDir() {
+		return Image{}, fmt.Errorf("%w: %s is not a directory; reinstall it with `%s`", ErrNotFound, tree, FetchHint(name))
+	}
+	return Image{Name: name, ID: id, Path: tree, Env: m.Env, WorkingDir: m.WorkingDir, UID: m.UID, GID: m.GID}, nil
+}
+
+// Lease is an image held for a run: its tree is not collected, even if its
+// name is removed or moved to another tree, until Release.
+type Lease struct {
+	Image
+	d    *Dir
+	lock *os.File // the tree's image.json, flock(LOCK_SH) held
+}
+
+// Acquire returns the image called name, held until the lease is released.
+// Holding costs an open file: a shared flock on the tree's image.json, which
+// GC takes exclusively before it removes a tree.
+func (d *Dir) Acquire(name string) (l *Lease, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("acquiring image %q in %s: %w", name, d.root, err)
+		}
+	}()
+	// A writer may move the name between readlink and flock, and GC may
+	// then remove the old tree; the lock is only good once the locked file
+	// is still the tree's. Each retry means a writer finished meanwhile.
+	for range 8 {
+		id, err := d.resolveName(name)
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(d.treePath(id), manifestFile)
+		f, err := os.Open(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := flock(f, unix.LOCK_SH); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if same, err := samePath(f, path); err != nil || !same {
+			f.Close()
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		img, err := d.image(name, id, f)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return &Lease{Image: img, d: d, lock: f}, nil
+	}
+	return nil, errors.New("the image keeps changing; try again")
+}
+
+// Release lets the tree be collected once no other lease holds it.
+func (l *Lease) Release() {
+	if l == nil || l.lock == nil {
+		return
+	}
+	l.lock.Close()
+	l.lock = nil
+	if named, err := l.d.isNamed(l.ID); err == nil && !named {
+		select {
+		case l.d.orphaned <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// isNamed reports whether some name points at tree id.
+func (d *Dir) isNamed(id string) (bool, error) {
+	names, err := d.names()
+	if err != nil {
+		return false, err
+	}
+	for _, n := range names {
+		if n.id == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+type nameLink struct{ name, id string }
+
+// names lists the store's names, sorted, with the tree each points at ("" for
+// a damaged link).
+func (d *Dir) names() ([]nameLink, error) {
+	entries, err := os.ReadDir(filepath.Join(d.root, namesDir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("listing images in %s: %w", d.root, err)
+		return nil, fmt.Errorf("listing image names in %s: %w", d.root, err)
 	}
-	for _, e := range dirents { // sorted by name
-		if !e.IsDir() || CheckName(e.Name()) != nil {
-			continue
+	var links []nameLink
+	for _, e := range entries { // sorted by name
+		if CheckName(e.Name()) != nil {
+			continue // a writer's temporary link
 		}
-		img, err := d.Lookup(e.Name())
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("listing images: %w", err)
-		}
-		imgs = append(imgs, img)
+		id, _ := d.resolveName(e.Name())
+		links = append(links, nameLink{e.Name(), id})
 	}
-	return imgs, nil
+	return links, nil
 }
 
-// buildHint tells operators how to get an image into the store.
-func buildHint(name string) string {
-	return fmt.Sprintf("build it from rootfs/recipes/%s with scripts/build-rootfs %s "+
-		"(it writes to $ATOD_IMAGES, default /var/lib/atod/images)", name, name)
+// Entry describes one tree of the store for `atod rootfs list`.
+type Entry struct {
+	ID    string
+	Names []string // the names pointing at it, sorted; none for a tree awaiting GC
+	// Source says where the tree came from: "pull REF", "import PATH" or
+	// "build RECIPE".
+	Source string
+	// Digest is the image's manifest digest, when it came from a registry
+	// or an image layout ("" otherwise).
+	Digest    string
+	SizeBytes int64
+	Created   time.Time
+	Image     Image // Name is the first of Names
+	// Err says why the tree is unusable (a damaged manifest or tree).
+	Err error
+}
+
+// List describes every tree in the store, named ones first, each group
+// sorted by name or id.
+func (d *Dir) List() ([]Entry, error) {
+	links, err := d.names()
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string][]string{}
+	for _, l := range links {
+		if l.id != "" {
+			byID[l.id] = append(byID[l.id], l.name)
+		}
+	}
+	dirents, err := os.ReadDir(filepath.Join(d.root, treesDir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("listing image trees in %s: %w", d.root, err)
+	}
+	var entries []Entry
+	for _, e := range dirents {
+		id := e.Name()
+		if checkID(id) != nil {
+			continue
+		}
+		entry := Entry{ID: id, Names: byID[id]}
+		name := id
+		if len(entry.Names) > 0 {
+			name = entry.Names[0]
+		}
+		f, err := os.Open(filepath.Join(d.treePath(id), manifestFile))
+		if err != nil {
+			entry.Err = err
+			entries = append(entries, entry)
+			continue
+		}
+		m, err := readManifest(f)
+		if err == nil {
+			entry.Source, entry.Digest, entry.SizeBytes = m.Source, m.Digest, m.SizeBytes
+			entry.Created, _ = time.Parse(time.RFC3339, m.Created)
+			entry.Image, entry.Err = d.imageOf(name, id, m, f.Name())
+		} else {
+			entry.Err = err
+		}
+		f.Close()
+		entries = append(entries, entry)
+	}
+	slices.SortStableFunc(entries, func(a, b Entry) int {
+		switch {
+		case len(a.Names) > 0 && len(b.Names) == 0:
+			return -1
+		case len(a.Names) == 0 && len(b.Names) > 0:
+			return 1
+		case len(a.Names) > 0:
+			return strings.Compare(a.Names[0], b.Names[0])
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return entries, nil
 }
 
 // CheckName reports whether name can name an image: [a-z0-9][a-z0-9._-]*, at
@@ -167,34 +384,44 @@ func CheckName(name string) error {
 	return nil
 }
 
-// manifest is image.json. Fields atod does not read are listed so that the
-// format is documented in one place.
-type manifest struct {
-	Name       string   `json:"name"`
-	Env        []string `json:"env"`
-	RecipeHash string   `json:"recipe_hash"` // what it was built from; for rebuilds
-	Created    string   `json:"created"`     // RFC 3339; for operators
+// checkID reports whether id can be a tree's id: 64 lowercase hex digits.
+func checkID(id string) error {
+	if len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
+		return fmt.Errorf("invalid tree id %q", id)
+	}
+	return nil
 }
 
-func readManifest(path string) (*manifest, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+// manifest is a tree's image.json.
+type manifest struct {
+	ID     string `json:"id"`
+	Source string `json:"source"`
+	// Digest is the manifest digest of a pulled or imported image.
+	Digest     string   `json:"digest,omitempty"`
+	Env        []string `json:"env"`
+	WorkingDir string   `json:"working_dir,omitempty"`
+	User       string   `json:"user,omitempty"` // as configured; UID and GID resolve it
+	UID        uint32   `json:"uid"`
+	GID        uint32   `json:"gid"`
+	RecipeHash string   `json:"recipe_hash,omitempty"` // what a built tree was built from
+	Created    string   `json:"created"`               // RFC 3339
+	SizeBytes  int64    `json:"size_bytes"`            // disk usage of the tree
+}
+
+func readManifest(f *os.File) (*manifest, error) {
 	data, err := io.ReadAll(io.LimitReader(f, maxManifestBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil, fmt.Errorf("reading %s: %w", f.Name(), err)
 	}
 	if len(data) > maxManifestBytes {
-		return nil, fmt.Errorf("reading %s: larger than %d bytes", path, maxManifestBytes)
+		return nil, fmt.Errorf("reading %s: larger than %d bytes", f.Name(), maxManifestBytes)
 	}
 	var m manifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w; rebuild the image", path, err)
+		return nil, fmt.Errorf("decoding %s: %w; reinstall the image", f.Name(), err)
 	}
 	if i := slices.IndexFunc(m.Env, badEnv); i >= 0 {
-		return nil, fmt.Errorf("decoding %s: env entry %q is not KEY=value; rebuild the image", path, m.Env[i])
+		return nil, fmt.Errorf("decoding %s: env entry %q is not KEY=value; reinstall the image", f.Name(), m.Env[i])
 	}
 	return &m, nil
 }
@@ -202,4 +429,51 @@ func readManifest(path string) (*manifest, error) {
 func badEnv(kv string) bool {
 	k, _, ok := strings.Cut(kv, "=")
 	return !ok || k == "" || strings.ContainsRune(kv, 0)
+}
+
+// flock locks f, retrying when a signal interrupts the wait.
+func flock(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			if err != nil {
+				return fmt.Errorf("locking %s: %w", f.Name(), err)
+			}
+			return nil
+		}
+	}
+}
+
+// samePath reports whether path still names the file f has open.
+func samePath(f *os.File, path string) (bool, error) {
+	var have, want unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &have); err != nil {
+		return false, fmt.Errorf("stat %s: %w", f.Name(), err)
+	}
+	err := unix.Stat(path, &want)
+	if errors.Is(err, unix.ENOENT) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("stat %s: %w", path, err)
+	}
+	return have.Dev == want.Dev && have.Ino == want.Ino, nil
+}
+
+// CheckReachable reports whether unprivileged users, as which runs reach
+// their trees, can search every directory leading to the store's trees.
+func (d *Dir) CheckReachable() error {
+	for dir := filepath.Join(d.root, treesDir); ; dir = filepath.Dir(dir) {
+		info, err := os.Stat(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err == nil && info.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s (mode %o) is not searchable by others, and runs, which have unprivileged uids, could not reach the image trees below it: chmod o+x %s",
+				dir, info.Mode().Perm(), dir)
+		}
+		if dir == "/" {
+			return nil
+		}
+	}
 }

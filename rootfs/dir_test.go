@@ -1,27 +1,31 @@
 package rootfs
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var testEnv = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/ATO/context"}
 
 func TestLookup(t *testing.T) {
 	root := t.TempDir()
-	addImage(t, root, "debian-12", `{"name": "debian-12", "env": ["PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/ATO/context"], "recipe_hash": "ab12", "created": "2025-01-02T03:04:05Z", "future": 1}`)
+	id := addImage(t, root, "debian-12", `{"env": ["PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/ATO/context"], "uid": 1000, "gid": 100, "working_dir": "/src", "future": 1}`)
 	d := openDir(t, root)
 
 	img, err := d.Lookup("debian-12")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img.Name != "debian-12" || img.Path != filepath.Join(root, "debian-12", "rootfs") || !slices.Equal(img.Env, testEnv) {
-		t.Errorf("Lookup = %+v", img)
+	want := Image{Name: "debian-12", ID: id, Path: filepath.Join(root, treesDir, id, treeDir), Env: testEnv, WorkingDir: "/src", UID: 1000, GID: 100}
+	if img.Name != want.Name || img.ID != want.ID || img.Path != want.Path || !slices.Equal(img.Env, want.Env) ||
+		img.WorkingDir != want.WorkingDir || img.UID != want.UID || img.GID != want.GID {
+		t.Errorf("Lookup = %+v, want %+v", img, want)
 	}
 	if _, err := os.Stat(filepath.Join(img.Path, "bin")); err != nil {
 		t.Errorf("Path is not the tree: %v", err)
@@ -29,16 +33,18 @@ func TestLookup(t *testing.T) {
 }
 
 func TestLookupNotFound(t *testing.T) {
-	root := t.TempDir()
-	d := openDir(t, root)
-
+	d := openDir(t, t.TempDir())
 	_, err := d.Lookup("debian-12")
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("err = %v, want ErrNotFound", err)
 	}
 	// The operator must learn how to get the image.
-	if !strings.Contains(err.Error(), "scripts/build-rootfs debian-12") {
-		t.Errorf("err = %v, want advice to run scripts/build-rootfs debian-12", err)
+	if !strings.Contains(err.Error(), "atod rootfs build debian-12") {
+		t.Errorf("err = %v, want advice to run atod rootfs build debian-12", err)
+	}
+	_, err = d.Lookup("python-3")
+	if !strings.Contains(err.Error(), "atod rootfs pull") {
+		t.Errorf("err = %v, want advice to pull", err)
 	}
 }
 
@@ -48,66 +54,65 @@ func TestLookupRootMissing(t *testing.T) {
 	if _, err := d.Lookup("debian-12"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("err = %v, want ErrNotFound", err)
 	}
-	if imgs, err := d.List(); err != nil || len(imgs) != 0 {
-		t.Errorf("List = %v, %v; want nothing", imgs, err)
+	if entries, err := d.List(); err != nil || len(entries) != 0 {
+		t.Errorf("List = %v, %v; want nothing", entries, err)
 	}
-	// Images built after OpenDir are found.
-	addImage(t, root, "late", `{"name": "late"}`)
+	// Images installed after OpenDir are found.
+	addImage(t, root, "late", `{}`)
 	if _, err := d.Lookup("late"); err != nil {
-		t.Errorf("Lookup(late) after building it: %v", err)
-	}
-}
-
-// TestLookupIncomplete covers interrupted and damaged builds: without a
-// complete image.json and tree there is no image.
-func TestLookupIncomplete(t *testing.T) {
-	root := t.TempDir()
-	addImage(t, root, "no-manifest", "")
-	mkdir(t, filepath.Join(root, "no-tree"))
-	writeFile(t, filepath.Join(root, "no-tree", manifestFile), `{"name": "no-tree"}`)
-	mkdir(t, filepath.Join(root, "tree-is-file"))
-	writeFile(t, filepath.Join(root, "tree-is-file", treeDir), "")
-	writeFile(t, filepath.Join(root, "tree-is-file", manifestFile), `{"name": "tree-is-file"}`)
-	d := openDir(t, root)
-
-	for _, name := range []string{"no-manifest", "no-tree", "tree-is-file"} {
-		_, err := d.Lookup(name)
-		if !errors.Is(err, ErrNotFound) {
-			t.Errorf("Lookup(%q) err = %v, want ErrNotFound", name, err)
-		}
-		t.Log(err)
+		t.Errorf("Lookup(late) after installing it: %v", err)
 	}
 }
 
 func TestLookupDamaged(t *testing.T) {
 	root := t.TempDir()
-	addImage(t, root, "syntax", `{"name": "syntax"`)
-	addImage(t, root, "wrong-name", `{"name": "other"}`)
-	addImage(t, root, "bad-env", `{"name": "bad-env", "env": ["PATH"]}`)
-	addImage(t, root, "empty-key", `{"name": "empty-key", "env": ["=x"]}`)
-	addImage(t, root, "huge", `{"name": "huge", "pad": "`+strings.Repeat("x", maxManifestBytes)+`"}`)
+	addImage(t, root, "syntax", `{"id": "x"`)
+	addImage(t, root, "bad-env", `{"env": ["PATH"]}`)
+	addImage(t, root, "empty-key", `{"env": ["=x"]}`)
+	addImage(t, root, "huge", `{"pad": "`+strings.Repeat("x", maxManifestBytes)+`"}`)
+	wrong := addImage(t, root, "wrong-id", `{}`)
+	writeFile(t, filepath.Join(root, treesDir, wrong, manifestFile), `{"id": "`+strings.Repeat("0", 64)+`"}`)
+	gone := addImage(t, root, "tree-gone", `{}`)
+	if err := os.RemoveAll(filepath.Join(root, treesDir, gone)); err != nil {
+		t.Fatal(err)
+	}
+	noTree := addImage(t, root, "no-rootfs", `{}`)
+	if err := os.RemoveAll(filepath.Join(root, treesDir, noTree, treeDir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", filepath.Join(root, namesDir, "outside")); err != nil {
+		t.Fatal(err)
+	}
 	d := openDir(t, root)
 
-	for _, name := range []string{"syntax", "wrong-name", "bad-env", "empty-key", "huge"} {
-		_, err := d.Lookup(name)
-		if err == nil || errors.Is(err, ErrNotFound) {
-			t.Errorf("Lookup(%q) err = %v, want an error other than ErrNotFound", name, err)
+	for _, name := range []string{"syntax", "bad-env", "empty-key", "huge", "wrong-id", "tree-gone", "no-rootfs", "outside"} {
+		if _, err := d.Lookup(name); err == nil {
+			t.Errorf("Lookup(%q) succeeded", name)
+		}
+		if _, err := d.Acquire(name); err == nil {
+			t.Errorf("Acquire(%q) succeeded", name)
 		}
 	}
-	if _, err := d.List(); err == nil {
-		t.Error("List of a store with damaged images succeeded")
+	entries, err := d.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := 0
+	for _, e := range entries {
+		if e.Err != nil {
+			damaged++
+		}
+	}
+	if damaged != 6 { // all but tree-gone (no tree) and outside (no tree)
+		t.Errorf("List reports %d damaged trees, want 6: %+v", damaged, entries)
 	}
 }
 
 func TestLookupInvalidName(t *testing.T) {
 	root := t.TempDir()
-	// Even where the path exists, a name outside the pattern is never used.
-	addImage(t, root, ".tmp-abc", `{"name": ".tmp-abc"}`)
-	addImage(t, root, "Debian", `{"name": "Debian"}`)
 	d := openDir(t, root)
-
 	for _, name := range []string{"", ".", "..", "../x", "a/b", "/etc", ".tmp-abc", "Debian",
-		"-x", "_x", "a b", "a\x00", "débian", strings.Repeat("a", 256)} {
+		"-x", "_x", "a b", "a\x00", "débian", "x.new" + "/", strings.Repeat("a", 256)} {
 		_, err := d.Lookup(name)
 		if !errors.Is(err, ErrInvalidName) || !errors.Is(err, ErrNotFound) {
 			t.Errorf("Lookup(%q) err = %v, want ErrInvalidName and ErrNotFound", name, err)
@@ -122,66 +127,254 @@ func TestLookupInvalidName(t *testing.T) {
 
 func TestList(t *testing.T) {
 	root := t.TempDir()
-	addImage(t, root, "b", `{"name": "b", "env": ["A=1"]}`)
-	addImage(t, root, "a", `{"name": "a"}`)
-	addImage(t, root, "unfinished", "")
-	addImage(t, root, ".tmp-123", `{"name": ".tmp-123"}`)
-	writeFile(t, filepath.Join(root, ".lock"), "")
-	writeFile(t, filepath.Join(root, "c"), "a file, not an image")
+	idB := addImage(t, root, "b", `{"env": ["A=1"], "source": "pull r/b:1", "digest": "sha256:ab", "size_bytes": 4096, "created": "2026-01-02T03:04:05Z"}`)
+	idA := addImage(t, root, "a", `{}`)
+	if err := os.Symlink("../trees/"+idB, filepath.Join(root, namesDir, "b2")); err != nil {
+		t.Fatal(err)
+	}
+	orphan := addImage(t, root, "orphan", `{}`)
+	if err := os.Remove(filepath.Join(root, namesDir, "orphan")); err != nil {
+		t.Fatal(err)
+	}
 	d := openDir(t, root)
 
-	imgs, err := d.List()
+	entries, err := d.List()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, img := range imgs {
-		names = append(names, img.Name)
+	if len(entries) != 3 {
+		t.Fatalf("List = %+v, want 3 entries", entries)
 	}
-	if !slices.Equal(names, []string{"a", "b"}) {
-		t.Errorf("List names = %v, want [a b]", names)
+	if entries[0].ID != idA || entries[1].ID != idB || entries[2].ID != orphan {
+		t.Errorf("List order = %s %s %s, want a, b, the orphan", entries[0].ID, entries[1].ID, entries[2].ID)
 	}
-	if !slices.Equal(imgs[1].Env, []string{"A=1"}) {
-		t.Errorf("List()[1].Env = %v", imgs[1].Env)
+	b := entries[1]
+	if !slices.Equal(b.Names, []string{"b", "b2"}) || b.Source != "pull r/b:1" || b.Digest != "sha256:ab" ||
+		b.SizeBytes != 4096 || b.Created.Year() != 2026 || !slices.Equal(b.Image.Env, []string{"A=1"}) || b.Err != nil {
+		t.Errorf("entry b = %+v", b)
+	}
+	if len(entries[2].Names) != 0 {
+		t.Errorf("orphan has names %v", entries[2].Names)
 	}
 }
 
-func TestOpenDir(t *testing.T) {
-	t.Run("relative", func(t *testing.T) {
-		root := t.TempDir()
-		t.Chdir(root)
-		addImage(t, root, "x", `{"name": "x"}`)
-		d := openDir(t, ".")
-		if d.Root() != root {
-			t.Errorf("Root() = %q, want %q", d.Root(), root)
-		}
-		img, err := d.Lookup("x")
-		if err != nil || !filepath.IsAbs(img.Path) {
-			t.Errorf("Lookup = %+v, %v; want an absolute path", img, err)
-		}
-	})
-	t.Run("empty", func(t *testing.T) {
-		if _, err := OpenDir(""); err == nil {
-			t.Error("OpenDir(\"\") succeeded")
-		}
-	})
-	t.Run("file", func(t *testing.T) {
-		f := filepath.Join(t.TempDir(), "f")
-		writeFile(t, f, "")
-		if _, err := OpenDir(f); err == nil {
-			t.Error("OpenDir(file) succeeded")
-		}
-	})
+// TestAcquireKeepsTree: a tree replaced under its name stays while a run
+// holds it, GC takes it once released, and Release says so on Orphaned.
+func TestAcquireKeepsTree(t *testing.T) {
+	root := t.TempDir()
+	old := addImage(t, root, "img", `{}`)
+	d := openDir(t, root)
+	lease, err := d.Acquire("img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lease.ID != old {
+		t.Fatalf("lease of %s, want %s", lease.ID, old)
+	}
+
+	w := lock(t, d)
+	work := newWork(t, w, "v2")
+	inst, err := w.Install(work, "img", randomID(), Meta{Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst != old {
+		t.Errorf("Install returned previous %q, want %q", inst, old)
+	}
+	c, err := w.GC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Removed) != 0 || !slices.Equal(c.Busy, []string{old}) {
+		t.Errorf("GC with a lease held = %+v, want the old tree busy", c)
+	}
+	if _, err := os.Stat(filepath.Join(lease.Path, "bin")); err != nil {
+		t.Errorf("the leased tree lost files: %v", err)
+	}
+	img, err := d.Lookup("img")
+	if err != nil || img.ID == old {
+		t.Errorf("Lookup after replacing = %+v, %v; want the new tree", img, err)
+	}
+	w.Unlock()
+
+	select {
+	case <-d.Orphaned():
+		t.Fatal("Orphaned before the lease was released")
+	default:
+	}
+	lease.Release()
+	lease.Release() // twice is harmless
+	select {
+	case <-d.Orphaned():
+	case <-time.After(time.Second):
+		t.Fatal("no Orphaned signal after releasing the last lease of an unnamed tree")
+	}
+	w = lock(t, d)
+	defer w.Unlock()
+	c, err = w.GC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Removed, []string{old}) || len(c.Busy) != 0 {
+		t.Errorf("GC after release = %+v, want the old tree removed", c)
+	}
+	if _, err := os.Stat(filepath.Join(root, treesDir, old)); !os.IsNotExist(err) {
+		t.Errorf("old tree still there: %v", err)
+	}
+	assertEmptyWork(t, root)
 }
 
-// addImage lays out image name under root with a small tree; manifest is
-// the content of image.json, or "" for none (an unfinished build).
-func addImage(tb testing.TB, root, name, manifest string) {
+// TestAcquireRetriesAfterGC: a reader that opened a tree's image.json just
+// before GC removed it finds the current tree instead.
+func TestAcquireRetriesAfterGC(t *testing.T) {
+	root := t.TempDir()
+	addImage(t, root, "img", `{}`)
+	d := openDir(t, root)
+	w := lock(t, d)
+	defer w.Unlock()
+	for range 20 {
+		work := newWork(t, w, "x")
+		old, err := w.Install(work, "img", randomID(), Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			l, err := d.Acquire("img")
+			if err == nil {
+				if _, serr := os.Stat(filepath.Join(l.Path, "bin")); serr != nil {
+					err = serr
+				}
+				l.Release()
+			}
+			done <- err
+		}()
+		if _, err := w.GC(old); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Acquire during GC: %v", err)
+		}
+	}
+}
+
+func TestRemoveAndGC(t *testing.T) {
+	root := t.TempDir()
+	id := addImage(t, root, "img", `{"size_bytes": 8192}`)
+	d := openDir(t, root)
+	w := lock(t, d)
+	defer w.Unlock()
+	got, err := w.Remove("img")
+	if err != nil || got != id {
+		t.Fatalf("Remove = %q, %v; want %q", got, err, id)
+	}
+	if _, err := d.Lookup("img"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Lookup after Remove: %v", err)
+	}
+	if _, err := w.Remove("img"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second Remove: %v, want ErrNotFound", err)
+	}
+	c, err := w.GC()
+	if err != nil || !slices.Equal(c.Removed, []string{id}) || c.Freed != 8192 {
+		t.Errorf("GC = %+v, %v", c, err)
+	}
+}
+
+// TestWriterCleansUp: a writer finds what an interrupted one left in the
+// work area and removes it, and moves flat-layout images into trees.
+func TestWriterCleansUp(t *testing.T) {
+	root := t.TempDir()
+	mkdir(t, filepath.Join(root, workDir, "install-123", treeDir, "usr", "bin"))
+	locked := filepath.Join(root, workDir, "gc-x", "d")
+	mkdir(t, locked)
+	if err := os.Chmod(locked, 0); err != nil {
+		t.Fatal(err)
+	}
+	// The flat layout of earlier atod versions.
+	mkdir(t, filepath.Join(root, "debian-12", treeDir, "bin"))
+	writeFile(t, filepath.Join(root, "debian-12", manifestFile), `{"name": "debian-12", "env": ["A=1"], "recipe_hash": "ab", "created": "2025-01-02T03:04:05Z"}`)
+	mkdir(t, filepath.Join(root, "unfinished", treeDir))
+	d := openDir(t, root)
+
+	w := lock(t, d)
+	w.Unlock()
+	assertEmptyWork(t, root)
+	img, err := d.Lookup("debian-12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(img.Env, []string{"A=1"}) || !strings.HasPrefix(img.Path, filepath.Join(root, treesDir)) {
+		t.Errorf("adopted image = %+v", img)
+	}
+	if _, err := os.Stat(filepath.Join(root, "unfinished")); err != nil {
+		t.Errorf("an unfinished flat build was touched: %v", err)
+	}
+}
+
+func TestTryLockBusy(t *testing.T) {
+	d := openDir(t, t.TempDir())
+	w := lock(t, d)
+	if _, err := d.TryLock(); !errors.Is(err, ErrBusy) {
+		t.Errorf("TryLock while locked = %v, want ErrBusy", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	waited := false
+	if _, err := d.Lock(ctx, func() { waited = true }); err == nil || !waited {
+		t.Errorf("Lock while locked = %v (waited %v), want a timeout after waiting", err, waited)
+	}
+	w.Unlock()
+	lock(t, d).Unlock()
+}
+
+// addImage installs image name under root with a small tree and returns its
+// tree id; manifest is image.json without its id, which is added.
+func addImage(tb testing.TB, root, name, manifest string) string {
 	tb.Helper()
-	dir := filepath.Join(root, name)
+	id := digestHex("test", name)
+	dir := filepath.Join(root, treesDir, id)
 	mkdir(tb, filepath.Join(dir, treeDir, "bin"))
-	if manifest != "" {
-		writeFile(tb, filepath.Join(dir, manifestFile), manifest)
+	if strings.HasPrefix(manifest, "{") && strings.Contains(manifest, "}") && !strings.Contains(manifest, `"id"`) {
+		manifest = `{"id": "` + id + `", ` + strings.TrimPrefix(manifest, "{")
+		manifest = strings.Replace(manifest, `, }`, `}`, 1)
+	}
+	writeFile(tb, filepath.Join(dir, manifestFile), manifest)
+	mkdir(tb, filepath.Join(root, namesDir))
+	if err := os.Symlink("../"+treesDir+"/"+id, filepath.Join(root, namesDir, name)); err != nil {
+		tb.Fatal(err)
+	}
+	return id
+}
+
+func lock(tb testing.TB, d *Dir) *Writer {
+	tb.Helper()
+	w, err := d.TryLock()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return w
+}
+
+// newWork makes a work directory holding a small tree.
+func newWork(tb testing.TB, w *Writer, marker string) string {
+	tb.Helper()
+	work, err := w.WorkDir("test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mkdir(tb, filepath.Join(work, treeDir, "bin"))
+	writeFile(tb, filepath.Join(work, treeDir, "marker"), marker)
+	return work
+}
+
+func assertEmptyWork(tb testing.TB, root string) {
+	tb.Helper()
+	entries, err := os.ReadDir(filepath.Join(root, workDir))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(entries) != 0 {
+		tb.Errorf("work area holds %v", entries)
 	}
 }
 

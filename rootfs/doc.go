@@ -1,21 +1,38 @@
 // Package rootfs is atod's image store: the root filesystems runs execute in,
-// each a plain directory tree on the host, found by name.
+// each a plain directory tree on the host, found by name, and the ways trees
+// get there: pulled from a registry, imported from a docker save tarball or
+// an OCI image layout, or built from one of atod's Debian recipes.
 //
-// A Dir store keeps image NAME at
+// A Dir store keeps, under its root:
 //
-//	<root>/NAME/rootfs/      the tree itself, owned by host root, readable by others,
-//	                         with empty mountpoints /ATO, /proc, /dev and /tmp
-//	<root>/NAME/image.json   {"name": NAME, "env": ["PATH=...", ...],
-//	                          "recipe_hash": ..., "created": RFC 3339 time}
+//	trees/ID/rootfs/       a tree, owned by host root (files keep the image's
+//	                       owners), with mountpoints /ATO, /proc, /dev, /tmp
+//	trees/ID/image.json    {"id", "source", "digest", "env", "working_dir",
+//	                        "user", "uid", "gid", "recipe_hash", "created",
+//	                        "size_bytes"}
+//	names/NAME             a symlink to ../trees/ID: the image called NAME
+//	.work/                 installs in progress; a writer removes what it finds
+//	.lock                  the writer lock
 //
-// Writers (scripts/build-rootfs today) build an image under <root>/.tmp-*,
-// write image.json last and rename the directory into place, so a reader
-// never sees half an image: a directory without image.json is an unfinished
-// build and is not found. Names are restricted to [a-z0-9][a-z0-9._-]*, so
-// that a name can never leave the root, and work files (dot names) are never
-// taken for images.
+// A tree's ID is the image's config digest for pulled and imported images, so
+// one image installed under two names, or pulled twice, is one tree.
 //
-// The package only reads the store. It leaves to callers mounting the tree
-// (the sandbox mounts it read-only) and whether a language's image is the
-// right one for it (the runners catalogue names it).
+// Writers (Writer: pull, import, build, rm, gc) take the lock, one at a
+// time. An install unpacks into .work/, syncs, renames the finished tree into
+// trees/ and then points the name at it with an atomic rename, so a reader
+// sees the old image or the new one, never half of one; an interrupted
+// install leaves only .work/, which the next writer (or the daemon's start)
+// removes. Readers never take the lock. A run holds its tree with a Lease: a
+// shared flock on the tree's image.json, which GC must take exclusively
+// before it removes a tree no name points at. So replacing or removing an
+// image while runs use it is safe: they finish on the old tree, new runs get
+// the new one, and the old tree goes once the last run releases it.
+//
+// Layers are untrusted archives; see apply.go for what is refused. Names are
+// restricted to [a-z0-9][a-z0-9._-]*, so that a name can never leave the
+// store, and work files (dot names) are never taken for images.
+//
+// The package leaves to callers mounting a tree (the sandbox mounts it
+// read-only) and whether a language's image is the right one for it (the
+// runners catalogue names it).
 package rootfs

@@ -6,35 +6,49 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/atod-project/atod/rootfs"
 )
 
-func ExampleDir_Lookup() {
+func ExampleWriter_Install() {
 	root, err := os.MkdirTemp("", "images")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(root)
-
-	// What scripts/build-rootfs leaves behind, image.json last.
-	os.MkdirAll(filepath.Join(root, "debian-12", "rootfs"), 0o755)
-	os.WriteFile(filepath.Join(root, "debian-12", "image.json"),
-		[]byte(`{"name": "debian-12", "env": ["LANG=C.UTF-8"], "recipe_hash": "…", "created": "2025-01-01T00:00:00Z"}`), 0o644)
-
 	store, err := rootfs.OpenDir(root)
 	if err != nil {
 		log.Fatal(err)
 	}
-	img, err := store.Lookup("debian-12")
+
+	// A writer fills a work directory with rootfs/ and installs it.
+	w, err := store.TryLock()
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(img.Name, filepath.Base(img.Path), img.Env)
+	work, err := w.WorkDir("example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(work, "rootfs", "bin"), 0o755)
+	id := strings.Repeat("ab", 32)
+	if _, err := w.Install(work, "tiny", id, rootfs.Meta{Env: []string{"LANG=C.UTF-8"}}); err != nil {
+		log.Fatal(err)
+	}
+	w.Unlock()
+
+	// Runs hold the image while they use it.
+	lease, err := store.Acquire("tiny")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(lease.Name, lease.ID == id, filepath.Base(lease.Path), lease.Env)
+	lease.Release()
 
 	_, err = store.Lookup("alpine")
 	fmt.Println(errors.Is(err, rootfs.ErrNotFound))
 	// Output:
-	// debian-12 rootfs [LANG=C.UTF-8]
+	// tiny true rootfs [LANG=C.UTF-8]
 	// true
 }

@@ -283,7 +283,7 @@ func (s *Server) runQueued(ctx context.Context, req protocol.Request, out output
 
 // run runs a validated request in the sandbox.
 func (s *Server) run(ctx context.Context, req protocol.Request, out output, log *slog.Logger) (job.Result, error) {
-	t, err := s.resolve(req.Language)
+	t, err := s.resolve(req.Language, true)
 	if errors.Is(err, errNotRunnable) {
 		// Its image went away since the request was checked.
 		return job.Result{}, &protocol.RequestError{Reason: "no such language: " + req.Language}
@@ -291,6 +291,7 @@ func (s *Server) run(ctx context.Context, req protocol.Request, out output, log 
 	if err != nil {
 		return job.Result{}, err
 	}
+	defer t.lease.Release()
 	res, err := s.runner.Run(ctx, s.spec(req, t, out))
 	if err != nil {
 		return job.Result{}, fmt.Errorf("running %s: %w", req.Language, err)
@@ -324,6 +325,8 @@ func (s *Server) spec(req protocol.Request, t target, out output) job.Spec {
 		},
 		Command: job.RunnerCommand(),
 		Env:     slices.Clone(env),
+		UID:     t.image.UID,
+		GID:     t.image.GID,
 		Timeout: time.Duration(req.Timeout) * time.Second,
 		Stdout:  out.stdout,
 		Stderr:  out.stderr,

@@ -132,6 +132,14 @@ func (fakeImages) Lookup(name string) (rootfs.Image, error) {
 	}
 }
 
+func (f fakeImages) Acquire(name string) (*rootfs.Lease, error) {
+	img, err := f.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return &rootfs.Lease{Image: img}, nil
+}
+
 // fakeRunner is a Runner whose behaviour a test sets; it counts its calls.
 type fakeRunner struct {
 	calls atomic.Int64

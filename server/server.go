@@ -42,10 +42,14 @@ type Languages interface {
 	All() []runners.Language
 }
 
-// Images finds root filesystems by name (a rootfs.Store). Lookup returns an
-// error wrapping rootfs.ErrNotFound for an image that is not installed.
+// Images finds root filesystems by name (a *rootfs.Dir). Lookup and Acquire
+// return an error wrapping rootfs.ErrNotFound for an image that is not
+// installed. Lookup answers whether a language can run; Acquire holds the
+// image's tree for the length of a run, so that an image replaced or
+// removed meanwhile is collected only after the run.
 type Images interface {
 	Lookup(name string) (rootfs.Image, error)
+	Acquire(name string) (*rootfs.Lease, error)
 }
 
 // DefaultRequestReadTimeout is how long a client has, once connected, to send
@@ -155,12 +159,14 @@ type target struct {
 	lang   runners.Language
 	script []byte
 	image  rootfs.Image
+	lease  *rootfs.Lease // when the target is for a run; Release it after
 }
 
 // resolve finds the target of language id. A language is runnable when the
 // catalogue has it with a runner script and its image is installed;
 // otherwise the error wraps errNotRunnable, or is the image store's failure.
-func (s *Server) resolve(id string) (target, error) {
+// A target for a run (forRun) holds its image until t.lease is released.
+func (s *Server) resolve(id string, forRun bool) (target, error) {
 	lang, ok := s.languages.Lookup(id)
 	if !ok {
 		return target{}, fmt.Errorf("looking up language %q: %w", id, errNotRunnable)
@@ -169,20 +175,29 @@ func (s *Server) resolve(id string) (target, error) {
 	if !ok {
 		return target{}, fmt.Errorf("looking up runner script of %q: %w", id, errNotRunnable)
 	}
-	img, err := s.images.Lookup(lang.Image)
+	var img rootfs.Image
+	var lease *rootfs.Lease
+	var err error
+	if forRun {
+		if lease, err = s.images.Acquire(lang.Image); err == nil {
+			img = lease.Image
+		}
+	} else {
+		img, err = s.images.Lookup(lang.Image)
+	}
 	if errors.Is(err, rootfs.ErrNotFound) {
 		return target{}, fmt.Errorf("looking up image %q of %q: %w (%w)", lang.Image, id, errNotRunnable, err)
 	}
 	if err != nil {
 		return target{}, fmt.Errorf("looking up image %q of %q: %w", lang.Image, id, err)
 	}
-	return target{lang: lang, script: script, image: img}, nil
+	return target{lang: lang, script: script, image: img, lease: lease}, nil
 }
 
 // runnable reports whether language id can be run. It is the one predicate
 // both the metadata and the execute endpoints use, so that they agree.
 func (s *Server) runnable(id string) bool {
-	_, err := s.resolve(id)
+	_, err := s.resolve(id, false)
 	if err != nil && !errors.Is(err, errNotRunnable) {
 		// The store failed: the language is refused, and the operator
 		// has to know why.

@@ -2,7 +2,8 @@
 //
 //	atod serve      serve the API (the daemon)
 //	atod run        run one program through the sandbox and print the result
-//	atod languages  list the configured languages and whether they can run
+//	atod languages  list the runnable languages; verify them
+//	atod rootfs     pull, import, build, list and remove language images
 //
 // It is also the sandbox's container bootstrap: libcontainer re-executes it
 // as `atod init` inside every new run. main only wires packages together.
@@ -25,7 +26,7 @@ func main() {
 		sandbox.Init() // never returns
 	}
 	var cgroupView string
-	if len(os.Args) > 1 && (os.Args[1] == "serve" || os.Args[1] == "run") {
+	if runsPrograms(os.Args[1:]) {
 		// On cgroup v2 the commands that run programs see only their own
 		// delegated cgroup (this returns in the re-executed process only).
 		var err error
@@ -49,6 +50,19 @@ func main() {
 	}
 }
 
+// runsPrograms reports whether args (without the program name) is a command
+// that runs programs in the sandbox.
+func runsPrograms(args []string) bool {
+	switch {
+	case len(args) == 0:
+		return false
+	case args[0] == "serve", args[0] == "run":
+		return true
+	default:
+		return args[0] == "languages" && len(args) > 1 && args[1] == "verify"
+	}
+}
+
 // exitCode ends the program with a status and no further message.
 type exitCode int
 
@@ -59,7 +73,8 @@ const usage = `usage: atod COMMAND [flags]
 commands:
   serve       serve the websocket API (the daemon)
   run         run one program through the sandbox and print the result
-  languages   list the languages and whether each can run
+  languages   list the runnable languages (--all: every one; verify: run their hello-world cases)
+  rootfs      pull, import, build, list and remove language images
 
 Run "atod COMMAND -h" for a command's flags.
 `
@@ -77,7 +92,9 @@ func run(ctx context.Context, args []string, cgroupView string) error {
 	case "run":
 		return runOne(ctx, args[1:], cgroupView)
 	case "languages":
-		return languages(ctx, args[1:])
+		return languages(ctx, args[1:], cgroupView)
+	case "rootfs":
+		return rootfsCommand(ctx, args[1:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(os.Stdout, usage)
 		return nil

@@ -9,8 +9,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
+	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/runners"
 	"github.com/atod-project/atod/sandbox"
 )
 
@@ -37,9 +41,14 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	if err != nil {
 		return err
 	}
+	// What an interrupted pull or build left behind goes now.
+	collectImages(log, images)
+	if err := images.CheckReachable(); err != nil {
+		log.Warn("runs will fail", "err", err)
+	}
 	runnable := checkLanguages(log, cat, images)
 	if runnable == 0 {
-		return fmt.Errorf("no language can run: no image in %s is installed; build the default one with `scripts/build-rootfs debian-12` (or `make setup`)", cfg.Images)
+		return fmt.Errorf("no language can run: no image in %s is installed; install the default one with `atod rootfs build debian-12` (or `make setup`)", cfg.Images)
 	}
 	sb, err := cfg.sandbox(log, cgroupView)
 	if err != nil {
@@ -70,6 +79,13 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	collectorDone := make(chan struct{})
+	collectorCtx, stopCollector := context.WithCancel(context.Background())
+	defer func() { stopCollector(); <-collectorDone }()
+	go func() {
+		defer close(collectorDone)
+		watchImages(collectorCtx, log, cat, images)
+	}()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving: %w", err)
@@ -87,4 +103,56 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
+}
+
+// imageGCInterval is how often the daemon looks for image trees to collect
+// besides when a run releases one nothing names any more.
+const imageGCInterval = time.Hour
+
+// watchImages collects image trees no name points at once no run uses them,
+// and on SIGHUP logs which languages can run. Images installed or removed
+// need no signal: every request looks its image up afresh.
+func watchImages(ctx context.Context, log *slog.Logger, cat *runners.Catalogue, images *rootfs.Dir) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(imageGCInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-images.Orphaned():
+		case <-tick.C:
+		case <-hup:
+			n := checkLanguages(log, cat, images)
+			log.Info("rechecked images", "languages", n)
+		}
+		collectImages(log, images)
+	}
+}
+
+// collectImages removes what interrupted writers left in the store and the
+// trees nothing uses, unless another atod is changing the store (it cleans
+// up itself) or this one may not (a rootless daemon reading root's store).
+func collectImages(log *slog.Logger, images *rootfs.Dir) {
+	if _, err := os.Stat(images.Root()); err != nil {
+		return // nothing to collect, and serving creates no store
+	}
+	w, err := images.TryLock()
+	if errors.Is(err, rootfs.ErrBusy) {
+		return
+	}
+	if err != nil {
+		log.Debug("not collecting images", "err", err)
+		return
+	}
+	defer w.Unlock()
+	c, err := w.GC()
+	if err != nil {
+		log.Warn("collecting image trees", "err", err)
+	}
+	if len(c.Removed) > 0 {
+		log.Info("collected image trees", "trees", len(c.Removed), "freed_bytes", c.Freed)
+	}
 }

@@ -13,7 +13,8 @@ import (
 )
 
 // testRootfs is the root filesystem the tests run in: $ATOD_TEST_ROOTFS, or
-// the debian-12 image that scripts/build-rootfs makes.
+// the tree of the debian-12 image that `atod rootfs build debian-12` installs
+// (the image store's names/debian-12 points at it).
 func testRootfs(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("ATOD_TEST_ROOTFS")
@@ -22,10 +23,14 @@ func testRootfs(t testing.TB) string {
 		if images == "" {
 			images = "/var/lib/atod/images"
 		}
-		dir = filepath.Join(images, "debian-12", "rootfs")
+		tree, err := filepath.EvalSymlinks(filepath.Join(images, "names", "debian-12"))
+		if err != nil {
+			t.Fatalf("no debian-12 image in %s (%v): run atod rootfs build debian-12", images, err)
+		}
+		dir = filepath.Join(tree, "rootfs")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bin", "bash")); err != nil {
-		t.Fatalf("test rootfs %s has no /bin/bash (%v): run scripts/build-rootfs debian-12", dir, err)
+		t.Fatalf("test rootfs %s has no /bin/bash (%v): run atod rootfs build debian-12", dir, err)
 	}
 	return dir
 }

@@ -1,0 +1,437 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
+	"github.com/atod-project/atod/rootfs"
+)
+
+const rootfsUsage = `usage: atod rootfs COMMAND [flags]
+
+commands:
+  pull REF        pull an image from a registry (REGISTRY/REPOSITORY:TAG or @sha256:DIGEST)
+  import PATH     import a docker save tarball (a file) or an OCI image layout (a directory)
+  build RECIPE    build a Debian image from one of atod's recipes (` + "`atod rootfs build -h`" + ` lists them)
+  list            list the images: names, trees, sizes, sources, the languages using them
+  rm NAME...      remove images (runs using them finish first; gc frees their space)
+  gc              remove the trees no name points at and no run uses
+
+Every command takes the store flags (--images, --config); "atod rootfs COMMAND -h" shows them.
+`
+
+// rootfsCommand runs `atod rootfs ...`.
+func rootfsCommand(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, rootfsUsage)
+		return exitCode(2)
+	}
+	switch args[0] {
+	case "pull":
+		return rootfsPull(ctx, args[1:])
+	case "import":
+		return rootfsImport(ctx, args[1:])
+	case "build":
+		return rootfsBuild(ctx, args[1:])
+	case "list", "ls":
+		return rootfsList(args[1:])
+	case "rm", "remove":
+		return rootfsRemove(ctx, args[1:])
+	case "gc":
+		return rootfsGC(ctx, args[1:])
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(os.Stdout, rootfsUsage)
+		return nil
+	default:
+		fmt.Fprintf(os.Stderr, "atod rootfs: unknown command %q\n\n%s", args[0], rootfsUsage)
+		return exitCode(2)
+	}
+}
+
+// rootfsFlags parses a rootfs command's flags (the command's own in fs,
+// and the store's) from args, which may put flags after the operands too.
+func rootfsFlags(fs *flag.FlagSet, args []string, usage string) (config, []string, error) {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: atod rootfs %s\n", usage)
+		fs.PrintDefaults()
+	}
+	cfg := defaultConfig()
+	rest, err := cfg.parseFlags(fs, args)
+	if err != nil {
+		return cfg, nil, err
+	}
+	var operands []string
+	for len(rest) > 0 {
+		if rest[0] == "--" {
+			operands = append(operands, rest[1:]...)
+			break
+		}
+		operands = append(operands, rest[0])
+		if err := fs.Parse(rest[1:]); err != nil {
+			return cfg, nil, err
+		}
+		rest = fs.Args()
+	}
+	return cfg, operands, cfg.validate()
+}
+
+// lockStore opens the configured store and waits for its writer.
+func lockStore(ctx context.Context, cfg config) (*rootfs.Dir, *rootfs.Writer, error) {
+	d, err := rootfs.OpenDir(cfg.Images)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := d.Lock(ctx, func() {
+		fmt.Fprintf(os.Stderr, "waiting for another atod changing %s...\n", d.Root())
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, w, nil
+}
+
+func rootfsPull(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atod rootfs pull", flag.ContinueOnError)
+	imgName := fs.String("name", "", "image `name` to install it as (default: from REF, e.g. python-3.12 for REGISTRY/library/python:3.12)")
+	platform := fs.String("platform", "", "`os/arch` to pick from a multi-platform image (default: this host's)")
+	insecure := fs.Bool("insecure", false, "allow a registry over plain HTTP")
+	maxSize := fs.Int64("max-size-mib", rootfs.DefaultBudget.Bytes>>20, "refuse an image whose files pass this many `MiB`")
+	cfg, operands, err := rootfsFlags(fs, args, "pull [--name NAME] [flags] REF")
+	if err != nil {
+		return err
+	}
+	if len(operands) != 1 {
+		fs.Usage()
+		return exitCode(2)
+	}
+	ref := operands[0]
+	if *imgName == "" {
+		if *imgName, err = nameFromRef(ref); err != nil {
+			return err
+		}
+	}
+	opts, err := installOptions(*platform, *maxSize)
+	if err != nil {
+		return err
+	}
+	d, w, err := lockStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer w.Unlock()
+	p := newProgressPrinter(os.Stderr)
+	opts.Progress = p.update
+	opts.Insecure = *insecure
+	inst, err := w.Pull(ctx, ref, *imgName, opts)
+	p.done()
+	if err != nil {
+		return err
+	}
+	return reportInstalled(d, inst)
+}
+
+func rootfsImport(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atod rootfs import", flag.ContinueOnError)
+	imgName := fs.String("name", "", "image `name` to install it as (required)")
+	tag := fs.String("tag", "", "`tag` of the image to import, when the file or layout holds several")
+	platform := fs.String("platform", "", "`os/arch` to pick from a multi-platform layout (default: this host's)")
+	maxSize := fs.Int64("max-size-mib", rootfs.DefaultBudget.Bytes>>20, "refuse an image whose files pass this many `MiB`")
+	cfg, operands, err := rootfsFlags(fs, args, "import --name NAME [flags] FILE|DIR")
+	if err != nil {
+		return err
+	}
+	if len(operands) != 1 || *imgName == "" {
+		fs.Usage()
+		return exitCode(2)
+	}
+	opts, err := installOptions(*platform, *maxSize)
+	if err != nil {
+		return err
+	}
+	d, w, err := lockStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer w.Unlock()
+	p := newProgressPrinter(os.Stderr)
+	opts.Progress = p.update
+	inst, err := w.Import(ctx, operands[0], *tag, *imgName, opts)
+	p.done()
+	if err != nil {
+		return err
+	}
+	return reportInstalled(d, inst)
+}
+
+func rootfsBuild(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atod rootfs build", flag.ContinueOnError)
+	force := fs.Bool("force", false, "rebuild even if the image is up to date (e.g. for security updates)")
+	cfg, operands, err := rootfsFlags(fs, args, fmt.Sprintf("build [--force] RECIPE\n\nrecipes: %s", strings.Join(rootfs.Recipes(), " ")))
+	if err != nil {
+		return err
+	}
+	if len(operands) != 1 {
+		fs.Usage()
+		return exitCode(2)
+	}
+	d, w, err := lockStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer w.Unlock()
+	inst, err := w.Build(ctx, operands[0], rootfs.BuildOptions{Force: *force, Log: os.Stderr})
+	if err != nil {
+		return err
+	}
+	if inst.Reused {
+		fmt.Printf("%s is up to date (tree %.12s); --force rebuilds it\n", inst.Name, inst.ID)
+		return nil
+	}
+	return reportInstalled(d, inst)
+}
+
+func rootfsList(args []string) error {
+	fs := flag.NewFlagSet("atod rootfs list", flag.ContinueOnError)
+	cfg, operands, err := rootfsFlags(fs, args, "list [flags]")
+	if err != nil {
+		return err
+	}
+	if len(operands) != 0 {
+		fs.Usage()
+		return exitCode(2)
+	}
+	cat, d, err := cfg.stores()
+	if err != nil {
+		return err
+	}
+	entries, err := d.List()
+	if err != nil {
+		return err
+	}
+	users := map[string][]string{} // image name → language ids
+	for _, l := range cat.All() {
+		users[l.Image] = append(users[l.Image], l.ID)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTREE\tSIZE\tCREATED\tSOURCE\tLANGUAGES")
+	for _, e := range entries {
+		names := strings.Join(e.Names, ",")
+		if names == "" {
+			names = "(unnamed: gc removes it once unused)"
+		}
+		var langs []string
+		for _, n := range e.Names {
+			langs = append(langs, users[n]...)
+		}
+		slices.Sort(langs)
+		source := e.Source
+		if e.Digest != "" {
+			source += "@" + e.Digest
+		}
+		if e.Err != nil {
+			source = "damaged: " + e.Err.Error()
+		}
+		created := "-"
+		if !e.Created.IsZero() {
+			created = e.Created.Local().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "%s\t%.12s\t%s\t%s\t%s\t%s\n", names, e.ID, mib(e.SizeBytes), created, source, orDash(strings.Join(langs, " ")))
+	}
+	return tw.Flush()
+}
+
+func rootfsRemove(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atod rootfs rm", flag.ContinueOnError)
+	cfg, operands, err := rootfsFlags(fs, args, "rm NAME...")
+	if err != nil {
+		return err
+	}
+	if len(operands) == 0 {
+		fs.Usage()
+		return exitCode(2)
+	}
+	_, w, err := lockStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer w.Unlock()
+	var ids []string
+	var errs []error
+	for _, n := range operands {
+		id, err := w.Remove(n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Printf("removed %s (tree %.12s)\n", n, id)
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) > 0 {
+		c, err := w.GC(ids...)
+		printCollected(c)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func rootfsGC(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atod rootfs gc", flag.ContinueOnError)
+	cfg, operands, err := rootfsFlags(fs, args, "gc")
+	if err != nil {
+		return err
+	}
+	if len(operands) != 0 {
+		fs.Usage()
+		return exitCode(2)
+	}
+	_, w, err := lockStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer w.Unlock()
+	c, err := w.GC()
+	printCollected(c)
+	if len(c.Removed) == 0 && len(c.Busy) == 0 && err == nil {
+		fmt.Println("nothing to collect")
+	}
+	return err
+}
+
+func printCollected(c rootfs.Collected) {
+	for _, id := range c.Removed {
+		fmt.Printf("collected tree %.12s\n", id)
+	}
+	for _, id := range c.Busy {
+		fmt.Printf("tree %.12s is in use by runs; the daemon collects it when they end\n", id)
+	}
+	if c.Freed > 0 {
+		fmt.Printf("freed %s\n", mib(c.Freed))
+	}
+}
+
+func reportInstalled(d *rootfs.Dir, inst rootfs.Installed) error {
+	how := "installed"
+	if inst.Reused {
+		how = "already had"
+	}
+	fmt.Printf("%s %s: tree %.12s", how, inst.Name, inst.ID)
+	if inst.Digest != "" {
+		fmt.Printf(", %s", inst.Digest)
+	}
+	fmt.Println()
+	if inst.Previous != "" && slices.Contains(inst.Collected.Busy, inst.Previous) {
+		fmt.Printf("%s pointed at tree %.12s before; the runs using it finish on it\n", inst.Name, inst.Previous)
+	}
+	printCollected(inst.Collected)
+	return nil
+}
+
+// installOptions turns the shared install flags into options.
+func installOptions(platform string, maxSizeMiB int64) (rootfs.InstallOptions, error) {
+	var opts rootfs.InstallOptions
+	if platform != "" {
+		p, err := v1.ParsePlatform(platform)
+		if err != nil {
+			return opts, fmt.Errorf("--platform %q: %w", platform, err)
+		}
+		opts.Platform = p
+	}
+	if maxSizeMiB <= 0 {
+		return opts, fmt.Errorf("--max-size-mib must be positive, not %d", maxSizeMiB)
+	}
+	opts.Budget.Bytes = maxSizeMiB << 20
+	return opts, nil
+}
+
+// nameFromRef derives an image name from a reference: the repository's last
+// element, and the tag unless it is "latest" (REGISTRY/lib/python:3.12 is
+// python-3.12).
+func nameFromRef(ref string) (string, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", fmt.Errorf("image reference %q: %w", ref, err)
+	}
+	n := filepath.Base(r.Context().RepositoryStr())
+	if t, ok := r.(name.Tag); ok && t.TagStr() != "latest" {
+		n += "-" + t.TagStr()
+	}
+	n = strings.ToLower(n)
+	if err := rootfs.CheckName(n); err != nil {
+		return "", fmt.Errorf("cannot derive an image name from %q (%w); give one with --name", ref, err)
+	}
+	return n, nil
+}
+
+func mib(b int64) string {
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// progressPrinter shows install progress: a line rewritten in place on a
+// terminal, a line per finished layer otherwise.
+type progressPrinter struct {
+	w        io.Writer
+	terminal bool
+	last     time.Time
+	shown    bool
+}
+
+func newProgressPrinter(w *os.File) *progressPrinter {
+	_, err := unix.IoctlGetTermios(int(w.Fd()), unix.TCGETS)
+	return &progressPrinter{w: w, terminal: err == nil}
+}
+
+func (p *progressPrinter) update(u rootfs.Update) {
+	short := strings.TrimPrefix(u.Digest, "sha256:")
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	if !p.terminal {
+		if u.Finished {
+			fmt.Fprintf(p.w, "layer %d/%d %s: %s\n", u.Layer, u.Layers, short, mib(u.Done))
+		}
+		return
+	}
+	if !u.Finished && time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	total := ""
+	if u.Total > 0 {
+		total = " of " + mib(u.Total)
+	}
+	state := ""
+	if u.Finished {
+		state = " done"
+	}
+	fmt.Fprintf(p.w, "\r\033[Klayer %d/%d %s: %s%s%s", u.Layer, u.Layers, short, mib(u.Done), total, state)
+	p.shown = true
+}
+
+// done ends the in-place line.
+func (p *progressPrinter) done() {
+	if p.terminal && p.shown {
+		fmt.Fprintln(p.w)
+	}
+}

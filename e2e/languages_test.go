@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// atodLanguages runs `atod languages ARGS` (ARGS may start with "verify"),
+// on the images of $ATOD_IMAGES unless ARGS name others, and returns its
+// standard output, standard error and exit code.
+func atodLanguages(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	all := []string{"languages"}
+	if len(args) > 0 && args[0] == "verify" {
+		all, args = append(all, "verify"), args[1:]
+	}
+	if img := os.Getenv("ATOD_IMAGES"); img != "" {
+		// Flags given later override this one.
+		all = append(all, "--images", img)
+	}
+	all = append(all, args...)
+	cmd := exec.Command(filepath.Join(binDir, "atod"), all...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// verifyFlags are the flags verify runs with: a state directory and cgroup
+// of its own, and the tests' run uids.
+func verifyFlags(t *testing.T) []string {
+	t.Helper()
+	return []string{"--state", t.TempDir(), "--cgroup-name", "atod-e2e-verify-" + randomHex(4),
+		"--uid-base", fmt.Sprint(e2eUIDBase), "--timeout", "30"}
+}
+
+// tableRows maps the first column of a table's rows (its header left out)
+// to the rest of the row, its cells joined by single spaces.
+func tableRows(t *testing.T, table string) map[string]string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "ID ") {
+		t.Fatalf("no table with an ID header:\n%s", table)
+	}
+	rows := map[string]string{}
+	for _, l := range lines[1:] {
+		id, rest, _ := strings.Cut(l, " ")
+		rows[id] = strings.Join(strings.Fields(rest), " ")
+	}
+	return rows
+}
+
+var catalogueIDs = []string{"bash", "c_gcc", "python", "zsh"}
+
+func TestLanguagesListsRunnableOnes(t *testing.T) {
+	out, errOut, code := atodLanguages(t)
+	if code != 0 {
+		t.Fatalf("atod languages: exit %d\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out, "STATUS") || errOut != "" {
+		t.Errorf("with every image installed, atod languages has a status column or a warning:\n%s%s", out, errOut)
+	}
+	rows := tableRows(t, out)
+	for _, id := range catalogueIDs {
+		if !strings.HasSuffix(rows[id], " debian-12") {
+			t.Errorf("atod languages lacks %s in debian-12:\n%s", id, out)
+		}
+	}
+
+	// With no image at all, no language is listed, and stderr says
+	// where to look.
+	empty := t.TempDir()
+	out, errOut, code = atodLanguages(t, "--images", empty)
+	if code != 0 || len(tableRows(t, out)) != 0 ||
+		!strings.Contains(errOut, "4 of 4 language(s) cannot run") || !strings.Contains(errOut, "atod languages --all") {
+		t.Errorf("with an empty image store: exit %d\n%s%s", code, out, errOut)
+	}
+
+	out, errOut, code = atodLanguages(t, "--all", "--images", empty)
+	if code != 0 || !strings.Contains(out, "STATUS") {
+		t.Fatalf("--all with an empty image store: exit %d\n%s%s", code, out, errOut)
+	}
+	rows = tableRows(t, out)
+	for _, id := range catalogueIDs {
+		if !strings.HasSuffix(rows[id], "debian-12 image missing: atod rootfs build debian-12") {
+			t.Errorf("--all with an empty image store: %s is %q:\n%s", id, rows[id], out)
+		}
+	}
+
+	out, errOut, code = atodLanguages(t, "--all")
+	if code != 0 || errOut != "" {
+		t.Fatalf("--all: exit %d\n%s%s", code, out, errOut)
+	}
+	rows = tableRows(t, out)
+	for _, id := range catalogueIDs {
+		if !strings.HasSuffix(rows[id], "debian-12 runnable") {
+			t.Errorf("--all: %s is %q:\n%s", id, rows[id], out)
+		}
+	}
+}
+
+// passRow is a row of a check that passed: the result and the time.
+var passRow = regexp.MustCompile(`^pass [0-9]+ ms$`)
+
+func TestLanguagesVerifyPasses(t *testing.T) {
+	out, errOut, code := atodLanguages(t, append([]string{"verify"}, verifyFlags(t)...)...)
+	if code != 0 {
+		t.Fatalf("verify: exit %d\n%s%s", code, out, errOut)
+	}
+	rows := tableRows(t, out)
+	if len(rows) != len(catalogueIDs) {
+		t.Errorf("verify checked %d languages, want every runnable one:\n%s", len(rows), out)
+	}
+	for _, id := range catalogueIDs {
+		if !passRow.MatchString(rows[id]) {
+			t.Errorf("verify: %s is %q:\n%s\n%s", id, rows[id], out, errOut)
+		}
+	}
+
+	out, errOut, code = atodLanguages(t, append([]string{"verify", "bash"}, verifyFlags(t)...)...)
+	rows = tableRows(t, out)
+	if code != 0 || len(rows) != 1 || !passRow.MatchString(rows["bash"]) {
+		t.Errorf("verify bash: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestLanguagesVerifyFails(t *testing.T) {
+	out, errOut, code := atodLanguages(t, append([]string{"verify", "nosuchlang", "bash"}, verifyFlags(t)...)...)
+	rows := tableRows(t, out)
+	if code != 1 || rows["nosuchlang"] != "fail: unknown language -" || !passRow.MatchString(rows["bash"]) ||
+		!strings.Contains(errOut, "1 of 2 language(s) failed") {
+		t.Errorf("verify nosuchlang bash: exit %d\n%s%s", code, out, errOut)
+	}
+
+	flags := append(verifyFlags(t), "--images", t.TempDir())
+	out, errOut, code = atodLanguages(t, append([]string{"verify", "bash"}, flags...)...)
+	rows = tableRows(t, out)
+	if code != 1 || rows["bash"] != "fail: image missing: atod rootfs build debian-12 -" {
+		t.Errorf("verify bash with an empty image store: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// No runnable language to verify is a failure too.
+	out, errOut, code = atodLanguages(t, append([]string{"verify"}, flags...)...)
+	if code != 1 || !strings.Contains(errOut, "no language can run") {
+		t.Errorf("verify with an empty image store: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// writeCatalogue writes a language catalogue directory (for --runners) with
+// languages in debian-12 whose runner scripts are the values of scripts and
+// whose hello cases want "Hello, World!\n".
+func writeCatalogue(t *testing.T, scripts map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "scripts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var entries []string
+	for id, script := range scripts {
+		entries = append(entries, fmt.Sprintf(`%q: {"name": %q, "image": "debian-12", "version": "1",
+			"hello": {"code": "x", "input": "Hello, World!\n", "options": [], "arguments": [], "stdout": "Hello, World!\n"}}`, id, id))
+		if err := os.WriteFile(filepath.Join(dir, "scripts", id), []byte(script), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	langs := "{" + strings.Join(entries, ",\n") + "}"
+	if err := os.WriteFile(filepath.Join(dir, "languages.json"), []byte(langs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestLanguagesVerifyFailingHelloCases(t *testing.T) {
+	runnersDir := writeCatalogue(t, map[string]string{
+		"echoes": "exec cat /ATO/input\n",
+		"wrong":  "echo 'Goodbye, World!'\n",
+		"exits":  "cat /ATO/input\nexit 3\n",
+		"slow":   "sleep 30\n",
+		"dumps":  "kill -SEGV $$\n",
+	})
+	args := append([]string{"verify"}, verifyFlags(t)...)
+	out, errOut, code := atodLanguages(t, append(args, "--runners", runnersDir, "--timeout", "2")...)
+	rows := tableRows(t, out)
+	if code != 1 || !strings.Contains(errOut, "4 of 5 language(s) failed") {
+		t.Errorf("verify: exit %d\n%s%s", code, out, errOut)
+	}
+	for id, want := range map[string]*regexp.Regexp{
+		"echoes": passRow,
+		"wrong":  regexp.MustCompile(`^fail: stdout "Goodbye, World!\\n" want "Hello, World!\\n" [0-9]+ ms$`),
+		"exits":  regexp.MustCompile(`^fail: exit 3 [0-9]+ ms$`),
+		"slow":   regexp.MustCompile(`^fail: timed out [0-9]+ ms$`),
+		"dumps":  regexp.MustCompile(`^fail: (killed by|dumped core on) signal 11 [0-9]+ ms$`),
+	} {
+		if !want.MatchString(rows[id]) {
+			t.Errorf("verify: %s is %q, want %v:\n%s\n%s", id, rows[id], want, out, errOut)
+		}
+	}
+}

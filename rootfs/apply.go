@@ -1,0 +1,486 @@
+package rootfs
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Layers are applied here, bottom layer first, onto a directory, the way a
+// container runtime's snapshotter does (containerd's archive.Apply): each
+// whiteout removes what lower layers put there, each opaque directory
+// empties its lower contents, and a hard link may point at a file of any
+// lower layer. go-containerregistry's mutate.Extract flattens top-down into
+// one stream instead, which cannot express an opaque directory's lower
+// contents or a hard link to a lower layer's file, so it is not used.
+//
+// Archives are untrusted. Every path is resolved one component at a time
+// from the tree's root with O_NOFOLLOW, so nothing is ever created or
+// removed through a symbolic link and nothing outside the tree is reached;
+// an entry that would need that is refused, as are absolute paths, "..",
+// device nodes outside /dev (those in /dev are left out: the store never
+// holds a device node) and archives beyond a size budget. Nothing is ever
+// followed: symlinks are created as they are, pointing wherever they like,
+// because only the sandbox ever resolves them, inside the run's root.
+
+// whiteout prefixes of the OCI image layer format.
+const (
+	whiteoutPrefix = ".wh."
+	opaqueWhiteout = ".wh..wh..opq"
+)
+
+// ErrHostile is wrapped by errors about archives no well-formed image has:
+// paths leaving the tree, device nodes, links through symlinks.
+var ErrHostile = errors.New("refusing archive")
+
+// ErrTooLarge is wrapped when an image's files pass the store's size budget.
+var ErrTooLarge = errors.New("image too large")
+
+// Budget bounds what one image may write into the store, whatever its
+// archives claim: a decompression bomb stops at the budget.
+type Budget struct {
+	Bytes   int64 // file contents, all layers together
+	Entries int64 // archive entries, all layers together
+}
+
+// DefaultBudget fits the largest language images (a TeX Live or a GHC tree
+// is a few GiB) with room to spare.
+var DefaultBudget = Budget{Bytes: 32 << 30, Entries: 4 << 20}
+
+// applier writes layers into one tree.
+type applier struct {
+	root   int // O_DIRECTORY fd of the tree
+	budget Budget
+	bytes  int64 // of file contents written so far
+	count  int64 // entries applied so far
+
+	// The directory the last entry was in, reused (duplicated) while
+	// consecutive entries share it; dropped on every removal, since a
+	// removal may take the directory away.
+	cacheDir string
+	cacheFD  int
+}
+
+func newApplier(tree string, budget Budget) (*applier, error) {
+	fd, err := unix.Open(tree, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", tree, err)
+	}
+	return &applier{root: fd, budget: budget, cacheFD: -1}, nil
+}
+
+func (a *applier) Close() {
+	a.dropCache()
+	unix.Close(a.root)
+}
+
+func (a *applier) dropCache() {
+	if a.cacheFD >= 0 {
+		unix.Close(a.cacheFD)
+	}
+	a.cacheDir, a.cacheFD = "", -1
+}
+
+// cleanName turns an archive path into its components, refusing any path
+// that is absolute or climbs with "..". "./a//b/" is "a/b"; the root is "".
+func cleanName(name string) (string, error) {
+	if strings.HasPrefix(name, "/") {
+		return "", fmt.Errorf("%w: absolute path %q", ErrHostile, name)
+	}
+	if strings.ContainsRune(name, 0) {
+		return "", fmt.Errorf("%w: path %q holds a NUL byte", ErrHostile, name)
+	}
+	var parts []string
+	for _, p := range strings.Split(name, "/") {
+		switch p {
+		case "", ".":
+		case "..":
+			return "", fmt.Errorf("%w: path %q climbs out with ..", ErrHostile, name)
+		default:
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "/"), nil
+}
+
+// dir opens directory rel (cleaned, "" for the root) of the tree, creating
+// missing directories on the way (archives need not list parents first).
+// The caller closes the fd it returns.
+func (a *applier) dir(rel string) (int, error) {
+	if rel == "" {
+		return unix.Dup(a.root)
+	}
+	if rel == a.cacheDir && a.cacheFD >= 0 {
+		return unix.Dup(a.cacheFD)
+	}
+	a.dropCache()
+	fd, err := unix.Dup(a.root)
+	if err != nil {
+		return -1, err
+	}
+	walked := ""
+	for _, comp := range strings.Split(rel, "/") {
+		walked = path.Join(walked, comp)
+		next, err := openDirAt(fd, comp)
+		if errors.Is(err, unix.ENOENT) {
+			if err = unix.Mkdirat(fd, comp, 0o755); err == nil || errors.Is(err, unix.EEXIST) {
+				next, err = openDirAt(fd, comp)
+			}
+		}
+		if err != nil {
+			unix.Close(fd)
+			var st unix.Stat_t
+			if unix.Fstatat(a.root, walked, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				return -1, fmt.Errorf("%w: %s is a symbolic link, and entries may not be written through one", ErrHostile, walked)
+			}
+			return -1, fmt.Errorf("opening directory %s: %w", walked, err)
+		}
+		unix.Close(fd)
+		fd = next
+	}
+	a.cacheDir, a.cacheFD = rel, fd
+	return unix.Dup(fd)
+}
+
+func openDirAt(dirfd int, name string) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			if err == unix.ENOTDIR || err == unix.ELOOP {
+				// Not a directory, or a symlink (O_NOFOLLOW): the
+				// caller says which.
+				return -1, err
+			}
+			return fd, err
+		}
+	}
+}
+
+// layerState is what applying one layer tracks: the paths it has put in
+// place, which its own opaque markers must not remove.
+type layerState struct {
+	added map[string]bool
+}
+
+// apply applies one uncompressed layer.
+func (a *applier) apply(r io.Reader) error {
+	st := layerState{added: map[string]bool{}}
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading layer: %w", err)
+		}
+		a.count++
+		if a.budget.Entries > 0 && a.count > a.budget.Entries {
+			return fmt.Errorf("%w: more than %d files", ErrTooLarge, a.budget.Entries)
+		}
+		if err := a.entry(&st, hdr, tr); err != nil {
+			return err
+		}
+	}
+}
+
+// entry applies one archive entry.
+func (a *applier) entry(st *layerState, hdr *tar.Header, body io.Reader) error {
+	name, err := cleanName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		return nil // the root: it stays 0755 root:root, as Install sets it
+	}
+	parent, base := path.Split(name)
+	parent = strings.TrimSuffix(parent, "/")
+
+	if base == opaqueWhiteout {
+		return a.opaque(st, parent)
+	}
+	if target, ok := strings.CutPrefix(base, whiteoutPrefix); ok {
+		if target == "" || target == "." || target == ".." {
+			return fmt.Errorf("%w: malformed whiteout %q", ErrHostile, hdr.Name)
+		}
+		dfd, err := a.dir(parent)
+		if err != nil {
+			return fmt.Errorf("applying whiteout %s: %w", name, err)
+		}
+		defer unix.Close(dfd)
+		return a.removeAt(dfd, target, path.Join(parent, target))
+	}
+
+	dfd, err := a.dir(parent)
+	if err != nil {
+		return fmt.Errorf("extracting %s: %w", name, err)
+	}
+	defer unix.Close(dfd)
+	// The entry and its parents are this layer's: an opaque marker
+	// anywhere above keeps them.
+	for p := name; p != ""; p = dirOf(p) {
+		st.added[p] = true
+	}
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		return a.mkdir(dfd, base, name, hdr)
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		return a.file(dfd, base, name, hdr, body)
+	case tar.TypeSymlink:
+		return a.symlink(dfd, base, name, hdr)
+	case tar.TypeLink:
+		return a.hardlink(dfd, base, name, hdr)
+	case tar.TypeFifo:
+		if err := a.replace(dfd, base, name); err != nil {
+			return err
+		}
+		if err := unix.Mknodat(dfd, base, unix.S_IFIFO|0o600, 0); err != nil {
+			return fmt.Errorf("creating fifo %s: %w", name, err)
+		}
+		return a.meta(dfd, base, name, hdr, false)
+	case tar.TypeChar, tar.TypeBlock:
+		// Trees made by debootstrap and old image builders carry the
+		// usual nodes in /dev, where the sandbox mounts its own /dev:
+		// they are left out. Anywhere else a node has no business.
+		if parent == "dev" || strings.HasPrefix(parent, "dev/") {
+			return nil
+		}
+		return fmt.Errorf("%w: %s is a device node (%d:%d); images may hold devices only in /dev, which the sandbox replaces",
+			ErrHostile, name, hdr.Devmajor, hdr.Devminor)
+	case tar.TypeXGlobalHeader:
+		return nil
+	default:
+		return fmt.Errorf("%w: %s has unknown type %q", ErrHostile, name, hdr.Typeflag)
+	}
+}
+
+// opaque removes what lower layers put in directory rel.
+func (a *applier) opaque(st *layerState, rel string) error {
+	dfd, err := a.dir(rel)
+	if err != nil {
+		return fmt.Errorf("applying opaque marker of %s: %w", rel, err)
+	}
+	defer unix.Close(dfd)
+	names, err := readDirNames(dfd)
+	if err != nil {
+		return fmt.Errorf("applying opaque marker of %s: %w", rel, err)
+	}
+	for _, n := range names {
+		p := path.Join(rel, n)
+		if st.added[p] {
+			continue
+		}
+		if err := a.removeAt(dfd, n, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readDirNames lists a directory by fd without moving the fd's offset for
+// others (it reads through its own duplicate open).
+func readDirNames(dfd int) ([]string, error) {
+	fd, err := unix.Openat(dfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), ".")
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// removeAt removes name in dfd, recursively, without following links. A
+// missing name is not an error (whiteouts may name what is not there).
+func (a *applier) removeAt(dfd int, name, rel string) error {
+	a.dropCache()
+	err := unix.Unlinkat(dfd, name, 0)
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("removing %s: %w", rel, err)
+	}
+	sub, err := openDirAt(dfd, name)
+	if err != nil {
+		return fmt.Errorf("removing %s: %w", rel, err)
+	}
+	names, err := readDirNames(sub)
+	if err == nil {
+		for _, n := range names {
+			if err = a.removeAt(sub, n, path.Join(rel, n)); err != nil {
+				break
+			}
+		}
+	}
+	unix.Close(sub)
+	if err != nil {
+		return err
+	}
+	if err := unix.Unlinkat(dfd, name, unix.AT_REMOVEDIR); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("removing %s: %w", rel, err)
+	}
+	return nil
+}
+
+// replace clears the way for a new non-directory at name.
+func (a *applier) replace(dfd int, name, rel string) error {
+	var st unix.Stat_t
+	err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("extracting %s: %w", rel, err)
+	}
+	return a.removeAt(dfd, name, rel)
+}
+
+func (a *applier) mkdir(dfd int, name, rel string, hdr *tar.Header) error {
+	var st unix.Stat_t
+	err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	switch {
+	case err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR:
+		// A lower layer's directory stays, with this layer's metadata.
+	case err == nil || errors.Is(err, unix.ENOENT):
+		if err == nil {
+			if err := a.replace(dfd, name, rel); err != nil {
+				return err
+			}
+		}
+		if err := unix.Mkdirat(dfd, name, 0o700); err != nil {
+			return fmt.Errorf("creating directory %s: %w", rel, err)
+		}
+	default:
+		return fmt.Errorf("extracting %s: %w", rel, err)
+	}
+	return a.meta(dfd, name, rel, hdr, false)
+}
+
+func (a *applier) file(dfd int, name, rel string, hdr *tar.Header, body io.Reader) error {
+	if hdr.Size < 0 {
+		return fmt.Errorf("%w: %s has size %d", ErrHostile, rel, hdr.Size)
+	}
+	a.bytes += hdr.Size
+	if a.budget.Bytes > 0 && a.bytes > a.budget.Bytes {
+		return fmt.Errorf("%w: its files pass %d bytes at %s", ErrTooLarge, a.budget.Bytes, rel)
+	}
+	if err := a.replace(dfd, name, rel); err != nil {
+		return err
+	}
+	fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", rel, err)
+	}
+	f := os.NewFile(uintptr(fd), rel)
+	defer f.Close()
+	// tar.Reader stops at the entry's size, and the size is budgeted.
+	if n, err := io.Copy(f, body); err != nil {
+		return fmt.Errorf("writing %s: %w", rel, noSpaceHint(err))
+	} else if n != hdr.Size {
+		return fmt.Errorf("writing %s: archive ended after %d of %d bytes", rel, n, hdr.Size)
+	}
+	if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+		return fmt.Errorf("setting owner of %s: %w", rel, writeHint(err))
+	}
+	if err := unix.Fchmod(fd, fileMode(hdr)); err != nil {
+		return fmt.Errorf("setting mode of %s: %w", rel, err)
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(hdr.ModTime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	if err := unix.UtimesNanoAt(dfd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("setting times of %s: %w", rel, err)
+	}
+	return nil
+}
+
+func (a *applier) symlink(dfd int, name, rel string, hdr *tar.Header) error {
+	if hdr.Linkname == "" || strings.ContainsRune(hdr.Linkname, 0) {
+		return fmt.Errorf("%w: symlink %s has target %q", ErrHostile, rel, hdr.Linkname)
+	}
+	if err := a.replace(dfd, name, rel); err != nil {
+		return err
+	}
+	if err := unix.Symlinkat(hdr.Linkname, dfd, name); err != nil {
+		return fmt.Errorf("creating symlink %s: %w", rel, err)
+	}
+	return a.meta(dfd, name, rel, hdr, true)
+}
+
+func (a *applier) hardlink(dfd int, name, rel string, hdr *tar.Header) error {
+	target, err := cleanName(hdr.Linkname)
+	if err != nil {
+		return fmt.Errorf("hard link %s: %w", rel, err)
+	}
+	if target == "" {
+		return fmt.Errorf("%w: hard link %s to the root", ErrHostile, rel)
+	}
+	if target == rel {
+		return nil // a link to itself: nothing to do
+	}
+	tbase := path.Base(target)
+	own, err := a.dir(dirOf(target))
+	if err != nil {
+		return fmt.Errorf("hard link %s to %s: %w", rel, target, err)
+	}
+	defer unix.Close(own)
+	var st unix.Stat_t
+	if err := unix.Fstatat(own, tbase, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("%w: hard link %s to %s, which the archive does not hold (%v)", ErrHostile, rel, target, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return fmt.Errorf("%w: hard link %s to directory %s", ErrHostile, rel, target)
+	}
+	if err := a.replace(dfd, name, rel); err != nil {
+		return err
+	}
+	// Flags 0: a link to a symlink links the symlink, never its target.
+	if err := unix.Linkat(own, tbase, dfd, name, 0); err != nil {
+		return fmt.Errorf("hard link %s to %s: %w", rel, target, err)
+	}
+	return nil
+}
+
+// meta sets owner, mode and modification time of a new entry.
+func (a *applier) meta(dfd int, name, rel string, hdr *tar.Header, isLink bool) error {
+	if err := unix.Fchownat(dfd, name, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("setting owner of %s: %w", rel, writeHint(err))
+	}
+	if !isLink {
+		if err := unix.Fchmodat(dfd, name, fileMode(hdr), 0); err != nil {
+			return fmt.Errorf("setting mode of %s: %w", rel, err)
+		}
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(hdr.ModTime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	if err := unix.UtimesNanoAt(dfd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("setting times of %s: %w", rel, err)
+	}
+	return nil
+}
+
+// fileMode is the permission bits of an entry. Set-id bits are dropped:
+// runs have no_new_privs, so they could never take effect, and the store
+// should hold no set-id file a host user might reach.
+func fileMode(hdr *tar.Header) uint32 {
+	return uint32(hdr.Mode) & 0o1777
+}
+
+func dirOf(rel string) string {
+	d := path.Dir(rel)
+	if d == "." {
+		return ""
+	}
+	return d
+}
+
+// noSpaceHint says what to do about a full disk.
+func noSpaceHint(err error) error {
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+		return fmt.Errorf("%w: no space left for the image; free space on the store's file system and try again", err)
+	}
+	return err
+}

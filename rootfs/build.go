@@ -1,0 +1,115 @@
+package rootfs
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+)
+
+// debootstrapScript builds the tree of a recipe: debootstrap and apt are
+// driven from the shell they are made for, and the store's bookkeeping
+// stays here, in one place for every kind of install.
+//
+//go:embed debootstrap.sh
+var debootstrapScript []byte
+
+// builderVersion is part of every built image's recipe hash: bump it when a
+// change to debootstrap.sh or Build changes the trees built, so that
+// existing images count as out of date.
+const builderVersion = "4"
+
+// builtEnv is the environment of runs in a built image.
+var builtEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "HOME=/ATO/context"}
+
+// RecipeHash identifies what a recipe builds: the recipe and the builder.
+func RecipeHash(recipe []byte) string {
+	return digestHex("atod rootfs build", builderVersion, string(recipe))
+}
+
+// BuildOptions say how Build runs.
+type BuildOptions struct {
+	Force bool      // rebuild even if the image is up to date
+	Log   io.Writer // the builder's progress lines; nil discards them
+}
+
+// Build builds image name from its recipe (see Recipe) with debootstrap and
+// installs it. An image built from the same recipe by the same builder is
+// left as it is unless opts.Force (e.g. to pick up security updates).
+func (w *Writer) Build(ctx context.Context, name string, opts BuildOptions) (inst Installed, err error) {
+	inst.Name = name
+	recipe, ok := Recipe(name)
+	if !ok {
+		return inst, fmt.Errorf("building image %s: atod has no recipe for it (recipes: %v)", name, Recipes())
+	}
+	hash := RecipeHash(recipe)
+	if !opts.Force {
+		if img, err := w.d.Lookup(name); err == nil {
+			if m, err := w.d.manifestOf(img.ID); err == nil && m.RecipeHash == hash {
+				inst.ID, inst.Reused = img.ID, true
+				return inst, nil
+			}
+		}
+	}
+	work, err := w.WorkDir("build")
+	if err != nil {
+		return inst, err
+	}
+	defer func() {
+		if err != nil {
+			if derr := w.Discard(work); derr != nil {
+				err = fmt.Errorf("%w (and removing its work directory: %v)", err, derr)
+			}
+		}
+	}()
+	script := filepath.Join(work, "debootstrap.sh")
+	recipeFile := filepath.Join(work, "recipe")
+	if err := os.WriteFile(script, debootstrapScript, 0o700); err != nil {
+		return inst, err
+	}
+	if err := os.WriteFile(recipeFile, recipe, 0o600); err != nil {
+		return inst, err
+	}
+	out := opts.Log
+	if out == nil {
+		out = io.Discard
+	}
+	cmd := exec.CommandContext(ctx, "/bin/bash", script, recipeFile, filepath.Join(work, treeDir), name)
+	cmd.Stdout, cmd.Stderr = out, out
+	// Its own process group, so that cancelling stops debootstrap and
+	// apt too, not just the shell.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return inst, fmt.Errorf("building image %s: %w", name, context.Cause(ctx))
+		}
+		return inst, fmt.Errorf("building image %s: %w", name, err)
+	}
+	for _, f := range []string{script, recipeFile} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return inst, err
+		}
+	}
+	inst.ID = digestHex("build", name, hash, randomID())
+	prev, err := w.Install(work, name, inst.ID, Meta{Source: "build " + name, RecipeHash: hash, Env: builtEnv})
+	if err != nil {
+		return inst, err
+	}
+	return w.finish(inst, prev)
+}
+
+// manifestOf reads the manifest of tree id.
+func (d *Dir) manifestOf(id string) (*manifest, error) {
+	f, err := os.Open(filepath.Join(d.treePath(id), manifestFile))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readManifest(f)
+}
