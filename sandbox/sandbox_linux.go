@@ -87,7 +87,7 @@ var ErrNoBash = errors.New("no usable static bash")
 
 // ErrUnsupportedUser is returned by Run for a job.Spec whose UID or GID the
 // sandbox cannot give a run; see checkIDs.
-var ErrUnsupportedUser = errors.New("unsupported user for a run")
+var ErrUnsupportedUser = job.ErrUnsupportedUser
 
 // maxRunID is the largest uid or gid a run may have inside. The kernel
 // takes ids up to 2^32-2 (2^32-1 is "no id": setresuid(2) leaves an id of

@@ -293,6 +293,13 @@ func (s *Server) run(ctx context.Context, req protocol.Request, out output, log 
 	}
 	defer t.lease.Release()
 	res, err := s.runner.Run(ctx, s.spec(req, t, out))
+	if errors.Is(err, job.ErrUnsupportedUser) {
+		// The image runs as a user this sandbox cannot give a run (a
+		// rootless one can give only root): the operator's problem,
+		// which the client can only be told of.
+		log.Warn("language cannot run here", "image", t.image.Name, "err", err)
+		return job.Result{}, &protocol.RequestError{Reason: "language cannot run on this server: " + req.Language}
+	}
 	if err != nil {
 		return job.Result{}, fmt.Errorf("running %s: %w", req.Language, err)
 	}

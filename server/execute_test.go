@@ -273,6 +273,22 @@ func TestExecuteRunnerError(t *testing.T) {
 	}
 }
 
+// TestExecuteUnsupportedUser: an image whose user the sandbox cannot give
+// a run is the client's answer too, and the operator's warning.
+func TestExecuteUnsupportedUser(t *testing.T) {
+	runner := &fakeRunner{run: func(ctx context.Context, spec job.Spec) (job.Result, error) {
+		return job.Result{}, fmt.Errorf("uid 1000: %w", job.ErrUnsupportedUser)
+	}}
+	ts := newTestServer(t, runner)
+	out := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, validRequest(langPython).bytes())
+	if out.code != 1008 || !strings.HasSuffix(out.reason, "language cannot run on this server: python") {
+		t.Errorf("closed with %d %q, want 1008 and the language", out.code, out.reason)
+	}
+	if logs := ts.logs.String(); !strings.Contains(logs, "language cannot run here") {
+		t.Errorf("no warning for the operator; logs:\n%s", logs)
+	}
+}
+
 func TestExecuteSlowRunDoesNotDelayBadRequest(t *testing.T) {
 	started, release := make(chan struct{}, 1), make(chan struct{})
 	runner := &fakeRunner{run: func(ctx context.Context, spec job.Spec) (job.Result, error) {

@@ -5,6 +5,7 @@
 package job
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -64,7 +65,7 @@ type Spec struct {
 	// apply to the run.
 	//
 	// The sandbox refuses ids above 2^31-1, and, when it is rootless, any id
-	// but 0 (sandbox.ErrUnsupportedUser).
+	// but 0 (ErrUnsupportedUser).
 	UID, GID uint32
 
 	// Timeout is the wall-clock limit of Command; when it passes, every
@@ -79,6 +80,10 @@ type Spec struct {
 	// Limits overrides the sandbox's default limits where non-zero.
 	Limits Limits
 }
+
+// ErrUnsupportedUser is wrapped by a sandbox's error for a Spec whose UID or
+// GID it cannot give a run.
+var ErrUnsupportedUser = errors.New("unsupported user for a run")
 
 // Files are the contents of the runner contract's files under /ATO.
 type Files struct {
