@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/tar"
 	"bufio"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"log"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/google/go-containerregistry/pkg/compression"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -25,6 +27,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/atod-project/atod/protocol"
 )
 
 // The image tests pull a multi-layer image made from the test rootfs from a
@@ -377,6 +381,35 @@ func TestReplaceImageWhileRunning(t *testing.T) {
 	if out, _ := rootfsCmd(t, store, "list"); strings.Contains(out, "unnamed") {
 		t.Errorf("an unnamed tree is left:\n%s", out)
 	}
+
+	// The daemon notices a removed image without a restart: its languages
+	// leave the metadata and are refused.
+	if out, err := rootfsCmd(t, store, "rm", "debian-12"); err != nil {
+		t.Fatalf("atod rootfs rm: %v\n%s", err, out)
+	}
+	if md := metadataJSON(t, d); len(md) != 0 {
+		t.Errorf("metadata after removing the image lists %v", md)
+	}
+	if o := send(t, d, websocket.MessageBinary, job{language: "bash", code: "true"}.encode(t)); o.code != websocket.StatusPolicyViolation {
+		t.Errorf("a run after removing the image: %d %q, want a refusal", o.code, o.reason)
+	}
+}
+
+// metadataJSON fetches GET /api/v1/metadata as JSON.
+func metadataJSON(t *testing.T, d *daemon) map[string]protocol.LanguageInfo {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+d.addr+"/api/v1/metadata", nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var md map[string]protocol.LanguageInfo
+	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
+		t.Fatal(err)
+	}
+	return md
 }
 
 // TestInterruptedPull: a pull stopped by a signal leaves no image, and one

@@ -477,10 +477,13 @@ func dirOf(rel string) string {
 	return d
 }
 
-// noSpaceHint says what to do about a full disk.
+// errNoSpace is what noSpaceHint adds.
+var errNoSpace = errors.New("no space left for the image; free space on the store's file system and try again")
+
+// noSpaceHint says what to do about a full disk, once.
 func noSpaceHint(err error) error {
-	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
-		return fmt.Errorf("%w: no space left for the image; free space on the store's file system and try again", err)
+	if (errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)) && !errors.Is(err, errNoSpace) {
+		return fmt.Errorf("%w: %w", err, errNoSpace)
 	}
 	return err
 }

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -457,5 +458,32 @@ func TestImportHostile(t *testing.T) {
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 		t.Errorf("written outside: %v", entries)
 	}
+	assertNothingInstalled(t, d)
+}
+
+// TestImportNoSpace: a store whose file system fills up says so, and keeps
+// nothing of the image.
+func TestImportNoSpace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small file system needs root")
+	}
+	root := t.TempDir()
+	if err := syscall.Mount("tmpfs", root, "tmpfs", 0, "size=1m,mode=755"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Unmount(root, syscall.MNT_DETACH) })
+	path := filepath.Join(t.TempDir(), "big.tar")
+	tag, _ := name.NewTag("example.org/atod/big:v1")
+	if err := tarball.WriteToFile(path, tag, bigImage(t)); err != nil {
+		t.Fatal(err)
+	}
+	d := openDir(t, root)
+	w := lock(t, d)
+	defer w.Unlock()
+	_, err := w.Import(context.Background(), path, "", "big", InstallOptions{})
+	if err == nil || !strings.Contains(err.Error(), "no space left") || !strings.Contains(err.Error(), "free space") {
+		t.Fatalf("err = %v, want it to say the store's file system is full", err)
+	}
+	t.Log(err)
 	assertNothingInstalled(t, d)
 }
