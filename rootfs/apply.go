@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,38 @@ const (
 	opaqueWhiteout = ".wh..wh..opq"
 )
 
+// Limits of a well-formed archive path: every path the store holds stays
+// well below PATH_MAX (so that path-based tools and the kernel can reach
+// it), and its depth bounds the directories one entry can make.
+const (
+	maxNameBytes  = 3072
+	maxNameDepth  = 256
+	maxLinkTarget = 4095
+)
+
+// Owners in the store. The trees are reachable by every host user (runs
+// have unprivileged host uids), so no host user may own anything in them,
+// or could write to it: an image's uid or gid N other than 0 is stored as
+// ImageIDShift+N, an id no account has, and group and other write bits are
+// dropped. Runs lose nothing: a run sees every owner but its own as nobody,
+// and its root filesystem is read-only. Ids past maxImageID are stored as
+// the shifted nobody (65534).
+const (
+	ImageIDShift = 3_000_000_000
+	maxImageID   = 1<<24 - 1
+)
+
+// storedID is how image id is owned in the store.
+func storedID(id int) int {
+	switch {
+	case id == 0:
+		return 0
+	case id < 0 || id > maxImageID:
+		return ImageIDShift + 65534
+	}
+	return ImageIDShift + id
+}
+
 // ErrHostile is wrapped by errors about archives no well-formed image has:
 // paths leaving the tree, device nodes, links through symlinks.
 var ErrHostile = errors.New("refusing archive")
@@ -55,6 +88,7 @@ var DefaultBudget = Budget{Bytes: 32 << 30, Entries: 4 << 20}
 
 // applier writes layers into one tree.
 type applier struct {
+	ctx    context.Context
 	root   int // O_DIRECTORY fd of the tree
 	budget Budget
 	bytes  int64 // of file contents written so far
@@ -67,12 +101,12 @@ type applier struct {
 	cacheFD  int
 }
 
-func newApplier(tree string, budget Budget) (*applier, error) {
+func newApplier(ctx context.Context, tree string, budget Budget) (*applier, error) {
 	fd, err := unix.Open(tree, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", tree, err)
 	}
-	return &applier{root: fd, budget: budget, cacheFD: -1}, nil
+	return &applier{ctx: ctx, root: fd, budget: budget, cacheFD: -1}, nil
 }
 
 func (a *applier) Close() {
@@ -96,6 +130,9 @@ func cleanName(name string) (string, error) {
 	if strings.ContainsRune(name, 0) {
 		return "", fmt.Errorf("%w: path %q holds a NUL byte", ErrHostile, name)
 	}
+	if len(name) > maxNameBytes {
+		return "", fmt.Errorf("%w: path %.40q... is longer than %d bytes", ErrHostile, name, maxNameBytes)
+	}
 	var parts []string
 	for _, p := range strings.Split(name, "/") {
 		switch p {
@@ -105,6 +142,9 @@ func cleanName(name string) (string, error) {
 		default:
 			parts = append(parts, p)
 		}
+	}
+	if len(parts) > maxNameDepth {
+		return "", fmt.Errorf("%w: path %.40q... is more than %d directories deep", ErrHostile, name, maxNameDepth)
 	}
 	return strings.Join(parts, "/"), nil
 }
@@ -129,6 +169,12 @@ func (a *applier) dir(rel string) (int, error) {
 		walked = path.Join(walked, comp)
 		next, err := openDirAt(fd, comp)
 		if errors.Is(err, unix.ENOENT) {
+			// A directory made on the way is an entry like any other.
+			a.count++
+			if a.budget.Entries > 0 && a.count > a.budget.Entries {
+				unix.Close(fd)
+				return -1, fmt.Errorf("%w: more than %d files", ErrTooLarge, a.budget.Entries)
+			}
 			if err = unix.Mkdirat(fd, comp, 0o755); err == nil || errors.Is(err, unix.EEXIST) {
 				next, err = openDirAt(fd, comp)
 			}
@@ -179,6 +225,9 @@ func (a *applier) apply(r io.Reader) error {
 		}
 		if err != nil {
 			return fmt.Errorf("reading layer: %w", err)
+		}
+		if err := a.ctx.Err(); err != nil {
+			return context.Cause(a.ctx)
 		}
 		a.count++
 		if a.budget.Entries > 0 && a.count > a.budget.Entries {
@@ -260,23 +309,43 @@ func (a *applier) entry(st *layerState, hdr *tar.Header, body io.Reader) error {
 	}
 }
 
-// opaque removes what lower layers put in directory rel.
+// opaque removes what lower layers put in directory rel, keeping what this
+// layer put there, also below it.
 func (a *applier) opaque(st *layerState, rel string) error {
 	dfd, err := a.dir(rel)
 	if err != nil {
 		return fmt.Errorf("applying opaque marker of %s: %w", rel, err)
 	}
 	defer unix.Close(dfd)
+	return a.removeLower(st, dfd, rel)
+}
+
+// removeLower removes what is in directory dfd (rel) but not in st.added.
+func (a *applier) removeLower(st *layerState, dfd int, rel string) error {
 	names, err := readDirNames(dfd)
 	if err != nil {
 		return fmt.Errorf("applying opaque marker of %s: %w", rel, err)
 	}
 	for _, n := range names {
 		p := path.Join(rel, n)
-		if st.added[p] {
+		if !st.added[p] {
+			if err := a.removeAt(dfd, n, p); err != nil {
+				return err
+			}
 			continue
 		}
-		if err := a.removeAt(dfd, n, p); err != nil {
+		// This layer's entry, or a directory this layer wrote below:
+		// what lower layers left in it goes too.
+		sub, err := openDirAt(dfd, n)
+		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("applying opaque marker of %s: %w", rel, err)
+		}
+		err = a.removeLower(st, sub, p)
+		unix.Close(sub)
+		if err != nil {
 			return err
 		}
 	}
@@ -385,7 +454,7 @@ func (a *applier) file(dfd int, name, rel string, hdr *tar.Header, body io.Reade
 	} else if n != hdr.Size {
 		return fmt.Errorf("writing %s: archive ended after %d of %d bytes", rel, n, hdr.Size)
 	}
-	if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+	if err := unix.Fchown(fd, storedID(hdr.Uid), storedID(hdr.Gid)); err != nil {
 		return fmt.Errorf("setting owner of %s: %w", rel, writeHint(err))
 	}
 	if err := unix.Fchmod(fd, fileMode(hdr)); err != nil {
@@ -399,8 +468,8 @@ func (a *applier) file(dfd int, name, rel string, hdr *tar.Header, body io.Reade
 }
 
 func (a *applier) symlink(dfd int, name, rel string, hdr *tar.Header) error {
-	if hdr.Linkname == "" || strings.ContainsRune(hdr.Linkname, 0) {
-		return fmt.Errorf("%w: symlink %s has target %q", ErrHostile, rel, hdr.Linkname)
+	if hdr.Linkname == "" || len(hdr.Linkname) > maxLinkTarget || strings.ContainsRune(hdr.Linkname, 0) {
+		return fmt.Errorf("%w: symlink %s has target %.40q", ErrHostile, rel, hdr.Linkname)
 	}
 	if err := a.replace(dfd, name, rel); err != nil {
 		return err
@@ -447,7 +516,7 @@ func (a *applier) hardlink(dfd int, name, rel string, hdr *tar.Header) error {
 
 // meta sets owner, mode and modification time of a new entry.
 func (a *applier) meta(dfd int, name, rel string, hdr *tar.Header, isLink bool) error {
-	if err := unix.Fchownat(dfd, name, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.Fchownat(dfd, name, storedID(hdr.Uid), storedID(hdr.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("setting owner of %s: %w", rel, writeHint(err))
 	}
 	if !isLink {
@@ -464,9 +533,10 @@ func (a *applier) meta(dfd int, name, rel string, hdr *tar.Header, isLink bool) 
 
 // fileMode is the permission bits of an entry. Set-id bits are dropped:
 // runs have no_new_privs, so they could never take effect, and the store
-// should hold no set-id file a host user might reach.
+// should hold no set-id file a host user might reach. Group and other write
+// bits are dropped too (see ImageIDShift): runs mount the tree read-only.
 func fileMode(hdr *tar.Header) uint32 {
-	return uint32(hdr.Mode) & 0o1777
+	return uint32(hdr.Mode) & 0o1755
 }
 
 func dirOf(rel string) string {

@@ -3,6 +3,7 @@ package rootfs
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -73,7 +74,7 @@ func applyLayers(tb testing.TB, budget Budget, layers ...[]byte) (tree, outside 
 	mkdir(tb, tree)
 	mkdir(tb, outside)
 	writeFile(tb, filepath.Join(outside, "secret"), "host secret")
-	a, err := newApplier(tree, budget)
+	a, err := newApplier(context.Background(), tree, budget)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -96,6 +97,9 @@ func TestApplyLayers(t *testing.T) {
 		entry{name: "owned", body: "x", typ: tar.TypeReg, mode: 0o4755, uid: 1000, gid: 1001},
 		entry{name: "fifo", typ: tar.TypeFifo, mode: 0o600},
 		dir("dev/"), device("dev/null", tar.TypeChar), device("dev/pts/x", tar.TypeChar),
+		entry{name: "world", body: "x", typ: tar.TypeReg, mode: 0o666},
+		entry{name: "sticky/", typ: tar.TypeDir, mode: 0o1777},
+		dir("o/"), dir("o/kept/"), file("o/kept/lower", "x"), file("o/gone", "x"),
 	)
 	upper := layerTar(t,
 		whiteout("a/b/gone"), whiteout("never-was"),
@@ -104,6 +108,8 @@ func TestApplyLayers(t *testing.T) {
 		hardlink("abs-link", "abs"),
 		dir("replaced-by-dir/"), file("replaced-by-file", "now a file"),
 		file("./etc//passwd", "root:x:0:0::/root:/bin/sh\nrunner:x:1000:1000::/home:/bin/sh\n"),
+		// The opaque marker after entries of its own layer below it.
+		file("o/kept/upper", "x"), opaqueMarker("o"),
 	)
 	tree, _, err := applyLayers(t, DefaultBudget, lower, upper)
 	if err != nil {
@@ -113,12 +119,13 @@ func TestApplyLayers(t *testing.T) {
 		_, err := os.Lstat(filepath.Join(tree, rel))
 		return err == nil
 	}
-	for _, rel := range []string{"a/b/gone", "a/b/stays", "a/lower", "replaced-by-file/child", "dev/null", "dev/pts/x"} {
+	for _, rel := range []string{"a/b/gone", "a/b/stays", "a/lower", "replaced-by-file/child", "dev/null", "dev/pts/x",
+		"o/gone", "o/kept/lower"} {
 		if exists(rel) {
 			t.Errorf("%s survived a whiteout or opaque directory", rel)
 		}
 	}
-	for _, rel := range []string{"a/new", "a/b/again", "usr/bin/tool", "bin", "abs", "fifo"} {
+	for _, rel := range []string{"a/new", "a/b/again", "usr/bin/tool", "bin", "abs", "fifo", "o/kept/upper"} {
 		if !exists(rel) {
 			t.Errorf("%s is missing", rel)
 		}
@@ -149,8 +156,21 @@ func TestApplyLayers(t *testing.T) {
 	if err := syscall.Lstat(filepath.Join(tree, "owned"), &owned); err != nil {
 		t.Fatal(err)
 	}
-	if owned.Uid != 1000 || owned.Gid != 1001 || owned.Mode&0o7777 != 0o755 {
-		t.Errorf("owned: uid %d gid %d mode %o; want 1000 1001 0755 (set-id dropped)", owned.Uid, owned.Gid, owned.Mode&0o7777)
+	if owned.Uid != ImageIDShift+1000 || owned.Gid != ImageIDShift+1001 || owned.Mode&0o7777 != 0o755 {
+		t.Errorf("owned: uid %d gid %d mode %o; want the image's 1000 and 1001 shifted, 0755 (set-id dropped)", owned.Uid, owned.Gid, owned.Mode&0o7777)
+	}
+	for rel, want := range map[string]uint32{"world": 0o644, "sticky": 0o1755, "usr/bin/tool": 0o644} {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(filepath.Join(tree, rel), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode&0o7777 != want {
+			t.Errorf("%s has mode %o, want %o: no host user may write the store", rel, st.Mode&0o7777, want)
+		}
+	}
+	var root syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(tree, "etc/passwd"), &root); err != nil || root.Uid != 0 {
+		t.Errorf("root's file is owned by %d (%v), want 0", root.Uid, err)
 	}
 	if info, _ := os.Stat(filepath.Join(tree, "usr/bin/tool")); info == nil || info.ModTime().Unix() != 1700000000 {
 		t.Errorf("usr/bin/tool lost its modification time: %v", info)
@@ -192,6 +212,10 @@ func TestApplyHostile(t *testing.T) {
 		{"char device", [][]byte{layerTar(t, device("usr/mem", tar.TypeChar))}, ErrHostile},
 		{"block device", [][]byte{layerTar(t, device("sda", tar.TypeBlock))}, ErrHostile},
 		{"device beside dev", [][]byte{layerTar(t, device("devices/null", tar.TypeChar))}, ErrHostile},
+		{"long name", [][]byte{layerTar(t, file(strings.Repeat("a", maxNameBytes+1), "x"))}, ErrHostile},
+		{"deep name", [][]byte{layerTar(t, file(strings.Repeat("a/", maxNameDepth)+"x", "x"))}, ErrHostile},
+		{"long symlink", [][]byte{layerTar(t, symlink("l", strings.Repeat("a", maxLinkTarget+1)))}, ErrHostile},
+		{"directories made on the way", [][]byte{layerTar(t, file("1/2/3/4/5", ""))}, ErrTooLarge},
 		{"bytes beyond budget", [][]byte{layerTar(t, file("big", strings.Repeat("x", 4096)))}, ErrTooLarge},
 		{"entries beyond budget", [][]byte{layerTar(t, file("1", ""), file("2", ""), file("3", ""), file("4", ""), file("5", ""))}, ErrTooLarge},
 	} {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,7 @@ var debootstrapScript []byte
 // builderVersion is part of every built image's recipe hash: bump it when a
 // change to debootstrap.sh or Build changes the trees built, so that
 // existing images count as out of date.
-const builderVersion = "4"
+const builderVersion = "5"
 
 // builtEnv is the environment of runs in a built image.
 var builtEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "HOME=/ATO/context"}
@@ -85,6 +86,10 @@ func (w *Writer) Build(ctx context.Context, name string, opts BuildOptions) (ins
 	// apt too, not just the shell.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// The builders share the store's lock (one open file, one flock):
+	// should atod die, the store stays locked until the last of them
+	// is gone, and no other writer removes the tree they still write.
+	cmd.ExtraFiles = []*os.File{w.lock}
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			return inst, fmt.Errorf("building image %s: %w", name, context.Cause(ctx))
@@ -95,6 +100,9 @@ func (w *Writer) Build(ctx context.Context, name string, opts BuildOptions) (ins
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return inst, err
 		}
+	}
+	if err := normalizeTree(filepath.Join(work, treeDir)); err != nil {
+		return inst, err
 	}
 	inst.ID = digestHex("build", name, hash, randomID())
 	prev, err := w.Install(work, name, inst.ID, Meta{Source: "build " + name, RecipeHash: hash, Env: builtEnv})
@@ -112,4 +120,45 @@ func (d *Dir) manifestOf(id string) (*manifest, error) {
 	}
 	defer f.Close()
 	return readManifest(f)
+}
+
+// normalizeTree gives a built tree the owners and modes an unpacked one
+// gets (see ImageIDShift): no host user owns or may write anything in it,
+// and no file is set-id. The tree is still in the store's private work
+// area, where no one else can change it under the walk.
+func normalizeTree(tree string) error {
+	err := filepath.WalkDir(tree, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		st := info.Sys().(*syscall.Stat_t)
+		if uid, gid := storedID(int(st.Uid)), storedID(int(st.Gid)); uid != int(st.Uid) || gid != int(st.Gid) {
+			if err := os.Lchown(path, uid, gid); err != nil {
+				return err
+			}
+		}
+		if e.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		// Chmod after chown, which may clear set-id bits itself.
+		if mode := st.Mode & 0o7777; mode&^0o1755 != 0 {
+			return os.Chmod(path, fs.FileMode(mode&0o755)|stickyBit(mode))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("normalizing owners and modes of %s: %w", tree, err)
+	}
+	return nil
+}
+
+func stickyBit(mode uint32) fs.FileMode {
+	if mode&0o1000 != 0 {
+		return fs.ModeSticky
+	}
+	return 0
 }

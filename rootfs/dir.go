@@ -68,6 +68,7 @@ const (
 	workDir      = ".work"
 	lockFile     = ".lock"
 	manifestFile = "image.json"
+	leaseFile    = "lease" // flocked by runs (shared) and GC (exclusive)
 	treeDir      = "rootfs"
 	// maxManifestBytes bounds what Lookup reads; image.json is a few hundred bytes.
 	maxManifestBytes = 1 << 20
@@ -188,12 +189,15 @@ func (d *Dir) imageOf(name, id string, m *manifest, file string) (Image, error) 
 type Lease struct {
 	Image
 	d    *Dir
-	lock *os.File // the tree's image.json, flock(LOCK_SH) held
+	lock *os.File // the tree's lease file, flock(LOCK_SH) held; nil if it could not be opened
 }
 
 // Acquire returns the image called name, held until the lease is released.
-// Holding costs an open file: a shared flock on the tree's image.json, which
-// GC takes exclusively before it removes a tree.
+// Holding costs an open file: a shared flock on the tree's lease file,
+// which GC takes exclusively before it removes a tree. A daemon that may
+// not open lease files (rootless, on root's store) gets the image unheld:
+// GC may then remove a tree a run is using, so replace images under such
+// a daemon only when it is idle.
 func (d *Dir) Acquire(name string) (l *Lease, err error) {
 	defer func() {
 		if err != nil {
@@ -208,9 +212,19 @@ func (d *Dir) Acquire(name string) (l *Lease, err error) {
 		if err != nil {
 			return nil, err
 		}
-		path := filepath.Join(d.treePath(id), manifestFile)
+		path := filepath.Join(d.treePath(id), leaseFile)
 		f, err := os.Open(path)
+		if errors.Is(err, fs.ErrPermission) {
+			img, err := d.Lookup(name)
+			if err != nil {
+				return nil, err
+			}
+			return &Lease{Image: img, d: d}, nil
+		}
 		if errors.Is(err, fs.ErrNotExist) {
+			if _, serr := os.Stat(filepath.Join(d.treePath(id), manifestFile)); serr == nil {
+				return nil, fmt.Errorf("tree %s has no lease file; any `atod rootfs` command (e.g. atod rootfs gc) adds it", id)
+			}
 			continue
 		}
 		if err != nil {
@@ -227,7 +241,13 @@ func (d *Dir) Acquire(name string) (l *Lease, err error) {
 			}
 			continue
 		}
-		img, err := d.image(name, id, f)
+		m, err := os.Open(filepath.Join(d.treePath(id), manifestFile))
+		if err != nil {
+			f.Close()
+			return nil, d.missingTree(name, id, err)
+		}
+		img, err := d.image(name, id, m)
+		m.Close()
 		if err != nil {
 			f.Close()
 			return nil, err
@@ -244,6 +264,9 @@ func (l *Lease) Release() {
 	}
 	l.lock.Close()
 	l.lock = nil
+	if l.d == nil {
+		return
+	}
 	if named, err := l.d.isNamed(l.ID); err == nil && !named {
 		select {
 		case l.d.orphaned <- struct{}{}:

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -339,6 +340,9 @@ func addImage(tb testing.TB, root, name, manifest string) string {
 		manifest = strings.Replace(manifest, `, }`, `}`, 1)
 	}
 	writeFile(tb, filepath.Join(dir, manifestFile), manifest)
+	if err := createLease(dir); err != nil {
+		tb.Fatal(err)
+	}
 	mkdir(tb, filepath.Join(root, namesDir))
 	if err := os.Symlink("../"+treesDir+"/"+id, filepath.Join(root, namesDir, name)); err != nil {
 		tb.Fatal(err)
@@ -398,5 +402,86 @@ func writeFile(tb testing.TB, path, content string) {
 	tb.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// TestLeaseIsRootsAlone: the lease file cannot be opened by other users,
+// who could otherwise stall runs by flocking it; the world-readable
+// image.json is not what runs lock.
+func TestLeaseIsRootsAlone(t *testing.T) {
+	root := t.TempDir()
+	id := addImage(t, root, "img", `{}`)
+	info, err := os.Stat(filepath.Join(root, treesDir, id, leaseFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("lease file: %v, %v; want mode 0600", info, err)
+	}
+	f, err := os.Open(filepath.Join(root, treesDir, id, manifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		l, err := openDir(t, root).Acquire("img")
+		l.Release()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Acquire waits for a lock on image.json")
+	}
+}
+
+// TestNamesWithSuffixes: installing foo leaves the image foo.new alone.
+func TestNamesWithSuffixes(t *testing.T) {
+	root := t.TempDir()
+	addImage(t, root, "foo.new", `{}`)
+	d := openDir(t, root)
+	w := lock(t, d)
+	defer w.Unlock()
+	if _, err := w.Install(newWork(t, w, "x"), "foo", randomID(), Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"foo", "foo.new"} {
+		if _, err := d.Lookup(n); err != nil {
+			t.Errorf("Lookup(%s): %v", n, err)
+		}
+	}
+}
+
+// TestGCLeavesOthersAlone: GC removes only trees, and never empties a
+// mount inside one.
+func TestGCLeavesOthersAlone(t *testing.T) {
+	root := t.TempDir()
+	d := openDir(t, root)
+	lock(t, d).Unlock()
+	mkdir(t, filepath.Join(root, treesDir, "lost+found"))
+	id := addImage(t, root, "img", `{}`)
+	if err := os.Remove(filepath.Join(root, namesDir, "img")); err != nil {
+		t.Fatal(err)
+	}
+	mnt := filepath.Join(root, treesDir, id, treeDir, "bin")
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Unmount(mnt, syscall.MNT_DETACH)
+	writeFile(t, filepath.Join(mnt, "precious"), "x")
+	w := lock(t, d)
+	defer w.Unlock()
+	if _, err := w.GC(); err == nil || !strings.Contains(err.Error(), "mount point") {
+		t.Errorf("GC of a tree holding a mount: %v, want a refusal", err)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "precious")); err != nil {
+		t.Errorf("the mount was emptied: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, treesDir, "lost+found")); err != nil {
+		t.Errorf("GC removed lost+found: %v", err)
 	}
 }

@@ -78,6 +78,7 @@ type Installed struct {
 	Previous         string // the tree the name pointed at before, if another
 	Reused           bool   // the store held the tree already: nothing was downloaded
 	Collected        Collected
+	CollectErr       error // collecting the previous tree failed (atod rootfs gc retries)
 }
 
 // Pull installs the image ref names from its registry as image name. Registry
@@ -229,6 +230,13 @@ func tagSuffix(tag string) string {
 	return " tagged " + tag
 }
 
+// Bounds of what an image's manifest and config may hold.
+const (
+	maxConfigBytes  = 8 << 20
+	maxLayers       = 256
+	maxConfigValues = 256 << 10 // Env, WorkingDir and User: they go into image.json
+)
+
 // InstallImage writes img's layers into a new tree and installs it as image
 // name. The tree's id is the image's config digest: an image the store
 // holds already is only renamed. remote says whether layers come over the
@@ -238,6 +246,18 @@ func (w *Writer) InstallImage(ctx context.Context, img v1.Image, name, source st
 	inst.Name = name
 	if err := CheckName(name); err != nil {
 		return inst, err
+	}
+	// A registry is untrusted too: bound what is read into memory before
+	// reading it.
+	m, err := img.Manifest()
+	if err != nil {
+		return inst, fmt.Errorf("reading image manifest: %w", err)
+	}
+	if m.Config.Size > maxConfigBytes {
+		return inst, fmt.Errorf("%w: its config is %d bytes, more than %d", ErrHostile, m.Config.Size, maxConfigBytes)
+	}
+	if len(m.Layers) > maxLayers {
+		return inst, fmt.Errorf("%w: it has %d layers, more than %d", ErrHostile, len(m.Layers), maxLayers)
 	}
 	cfgName, err := img.ConfigName()
 	if err != nil {
@@ -289,6 +309,9 @@ func (w *Writer) InstallImage(ctx context.Context, img v1.Image, name, source st
 		return inst, err
 	}
 	meta := Meta{Source: source, Digest: inst.Digest, Env: imageEnv(cfg.Config.Env), WorkingDir: cfg.Config.WorkingDir, User: cfg.Config.User}
+	if n := len(strings.Join(meta.Env, "")) + len(meta.WorkingDir) + len(meta.User); n > maxConfigValues {
+		return inst, fmt.Errorf("%w: its Env, WorkingDir and User take %d bytes, more than %d", ErrHostile, n, maxConfigValues)
+	}
 	if meta.UID, meta.GID, err = resolveUser(tree, cfg.Config.User); err != nil {
 		return inst, err
 	}
@@ -300,15 +323,14 @@ func (w *Writer) InstallImage(ctx context.Context, img v1.Image, name, source st
 }
 
 // finish collects the tree name pointed at before, unless runs hold it (the
-// daemon collects it when they end).
+// daemon collects it when they end). The install is done either way: a
+// failure to collect is reported in inst.CollectErr, not as the install's.
 func (w *Writer) finish(inst Installed, prev string) (Installed, error) {
 	inst.Previous = prev
-	if prev == "" {
-		return inst, nil
+	if prev != "" {
+		inst.Collected, inst.CollectErr = w.GC(prev)
 	}
-	var err error
-	inst.Collected, err = w.GC(prev)
-	return inst, err
+	return inst, nil
 }
 
 // applyImage applies img's layers in order onto tree.
@@ -320,7 +342,7 @@ func applyImage(ctx context.Context, img v1.Image, cfg *v1.ConfigFile, tree stri
 	if len(layers) != len(cfg.RootFS.DiffIDs) {
 		return fmt.Errorf("the image has %d layers but its config lists %d", len(layers), len(cfg.RootFS.DiffIDs))
 	}
-	a, err := newApplier(tree, opts.budget())
+	a, err := newApplier(ctx, tree, opts.budget())
 	if err != nil {
 		return err
 	}
@@ -374,7 +396,10 @@ func applyLayer(ctx context.Context, a *applier, l v1.Layer, diffID v1.Hash, n, 
 	h := sha256.New()
 	body := io.TeeReader(stream.reader(tarStream), h)
 	applyErr := a.apply(body)
-	if applyErr != nil && (ctx.Err() != nil || errors.Is(applyErr, ErrTooLarge)) {
+	if applyErr != nil && (ctx.Err() != nil || errors.Is(applyErr, ErrTooLarge) || errors.Is(applyErr, ErrHostile) ||
+		errors.Is(applyErr, unix.ENOSPC) || errors.Is(applyErr, unix.EDQUOT)) {
+		// Reading the rest could only tell a damaged download from a
+		// hostile one, at the cost of the whole layer.
 		return applyErr
 	}
 	// The rest of the layer past the tar's end (or past where applying
@@ -435,7 +460,7 @@ func decompress(r io.Reader) (io.ReadCloser, error) {
 		}
 		return zr, nil
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(128<<20))
 		if err != nil {
 			return nil, err
 		}
@@ -518,7 +543,7 @@ func addMountpoints(tree string) error {
 	for _, mp := range []struct {
 		name string
 		mode uint32
-	}{{"ATO", 0o755}, {"proc", 0o555}, {"dev", 0o755}, {"tmp", 0o1777}} {
+	}{{"ATO", 0o755}, {"proc", 0o555}, {"dev", 0o755}, {"tmp", 0o1755}} {
 		p := filepath.Join(tree, mp.name)
 		info, err := os.Lstat(p)
 		if err == nil && info.IsDir() {
@@ -532,18 +557,11 @@ func addMountpoints(tree string) error {
 		if err := os.Mkdir(p, 0o700); err != nil {
 			return fmt.Errorf("making mountpoint /%s: %w", mp.name, err)
 		}
-		if err := os.Chmod(p, os.FileMode(mp.mode&0o777)|modeSticky(mp.mode)); err != nil {
+		if err := os.Chmod(p, os.FileMode(mp.mode&0o777)|stickyBit(mp.mode)); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func modeSticky(mode uint32) os.FileMode {
-	if mode&0o1000 != 0 {
-		return os.ModeSticky
-	}
-	return 0
 }
 
 // resolveUser turns an image's User ("", "uid", "uid:gid", "name",
@@ -568,7 +586,7 @@ func resolveUser(tree, spec string) (uid, gid uint32, err error) {
 // readTreeFile reads a small regular file of the tree, never following a
 // symbolic link on the way.
 func readTreeFile(tree, rel string) ([]byte, error) {
-	a, err := newApplier(tree, Budget{})
+	a, err := newApplier(context.Background(), tree, Budget{})
 	if err != nil {
 		return nil, err
 	}

@@ -112,7 +112,33 @@ func (w *Writer) clean() error {
 	if err := os.Mkdir(work, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("creating image store work directory: %w", writeHint(err))
 	}
-	return w.adoptFlat()
+	if err := w.adoptFlat(); err != nil {
+		return err
+	}
+	// Trees installed by atod versions before leases had their own file.
+	trees, err := os.ReadDir(filepath.Join(w.d.root, treesDir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("reading image trees: %w", err)
+	}
+	for _, t := range trees {
+		if checkID(t.Name()) == nil {
+			if err := createLease(w.d.treePath(t.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// createLease makes a tree's lease file, unless it has one. It is root's
+// alone (0600): whoever can open it can flock it, and a lock held by
+// anyone else could stall runs or keep a tree forever.
+func createLease(treeDir string) error {
+	f, err := os.OpenFile(filepath.Join(treeDir, leaseFile), os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating lease file: %w", err)
+	}
+	return f.Close()
 }
 
 // adoptFlat moves each complete image of the flat layout into trees/ and
@@ -153,11 +179,17 @@ func (w *Writer) adoptFlat() error {
 			ID: id, Source: "build " + name, Env: old.Env, RecipeHash: old.RecipeHash,
 			Created: old.Created, SizeBytes: size,
 		}
-		if err := writeManifest(filepath.Join(dir, manifestFile), m); err != nil {
-			return err
-		}
+		// Moved first: a crash before the new manifest is written leaves
+		// an unnamed tree that GC removes, never an image that is
+		// half of each layout.
 		if err := os.Rename(dir, w.d.treePath(id)); err != nil {
 			return fmt.Errorf("moving image %s into %s: %w", dir, treesDir, err)
+		}
+		if err := writeManifest(filepath.Join(w.d.treePath(id), manifestFile), m); err != nil {
+			return err
+		}
+		if err := createLease(w.d.treePath(id)); err != nil {
+			return err
 		}
 		if _, err := os.Lstat(w.d.namePath(name)); errors.Is(err, fs.ErrNotExist) {
 			if err := w.setName(name, id); err != nil {
@@ -210,9 +242,13 @@ func (w *Writer) Install(work, name, id string, meta Meta) (previous string, err
 	previous, _ = w.d.resolveName(name)
 	dest := w.d.treePath(id)
 	if _, err := os.Stat(filepath.Join(dest, manifestFile)); err == nil {
-		if err := w.Discard(work); err != nil {
-			return "", err
+		if work != "" {
+			if err := w.Discard(work); err != nil {
+				return "", err
+			}
 		}
+	} else if work == "" {
+		return "", fmt.Errorf("the store has no tree %s", id)
 	} else {
 		tree := filepath.Join(work, treeDir)
 		if err := os.Chmod(tree, 0o755); err != nil {
@@ -230,6 +266,9 @@ func (w *Writer) Install(work, name, id string, meta Meta) (previous string, err
 		if err := writeManifest(filepath.Join(work, manifestFile), m); err != nil {
 			return "", err
 		}
+		if err := createLease(work); err != nil {
+			return "", err
+		}
 		if err := os.Chmod(work, 0o755); err != nil {
 			return "", err
 		}
@@ -245,6 +284,10 @@ func (w *Writer) Install(work, name, id string, meta Meta) (previous string, err
 		if err := os.Rename(work, dest); err != nil {
 			return "", err
 		}
+		// The tree is in place on disk before a name points at it.
+		if err := syncDir(filepath.Dir(dest)); err != nil {
+			return "", err
+		}
 	}
 	if err := w.setName(name, id); err != nil {
 		return "", err
@@ -258,7 +301,7 @@ func (w *Writer) Install(work, name, id string, meta Meta) (previous string, err
 // setName points name at tree id, atomically replacing what it pointed at.
 func (w *Writer) setName(name, id string) error {
 	link := w.d.namePath(name)
-	tmp := link + ".new" // not a valid name: readers skip it
+	tmp := filepath.Join(filepath.Dir(link), "."+name+".new") // a dot name: readers skip it
 	_ = os.Remove(tmp)
 	if err := os.Symlink("../"+treesDir+"/"+id, tmp); err != nil {
 		return fmt.Errorf("naming image %s: %w", name, writeHint(err))
@@ -299,6 +342,7 @@ type Collected struct {
 // not empty, restricts it to those ids.
 func (w *Writer) GC(only ...string) (Collected, error) {
 	var c Collected
+	var errs []error
 	links, err := w.d.names()
 	if err != nil {
 		return c, err
@@ -313,12 +357,14 @@ func (w *Writer) GC(only ...string) (Collected, error) {
 	}
 	for _, e := range entries {
 		id := e.Name()
-		if named[id] || (len(only) > 0 && !slices.Contains(only, id)) {
+		if checkID(id) != nil || named[id] || (len(only) > 0 && !slices.Contains(only, id)) {
+			// Not a tree (lost+found, say), named, or not asked for.
 			continue
 		}
 		size, busy, err := w.collect(id)
 		if err != nil {
-			return c, err
+			errs = append(errs, err) // and on to the next tree
+			continue
 		}
 		if busy {
 			c.Busy = append(c.Busy, id)
@@ -327,12 +373,12 @@ func (w *Writer) GC(only ...string) (Collected, error) {
 		c.Removed = append(c.Removed, id)
 		c.Freed += size
 	}
-	return c, nil
+	return c, errors.Join(errs...)
 }
 
 // collect removes tree id unless a lease holds it.
 func (w *Writer) collect(id string) (size int64, busy bool, err error) {
-	f, err := os.Open(filepath.Join(w.d.treePath(id), manifestFile))
+	f, err := os.Open(filepath.Join(w.d.treePath(id), leaseFile))
 	if err == nil {
 		defer f.Close()
 		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); errors.Is(err, unix.EWOULDBLOCK) {
@@ -340,9 +386,9 @@ func (w *Writer) collect(id string) (size int64, busy bool, err error) {
 		} else if err != nil {
 			return 0, false, fmt.Errorf("locking image tree %s: %w", id, err)
 		}
-		if m, err := readManifest(f); err == nil {
-			size = m.SizeBytes
-		}
+	}
+	if m, err := w.d.manifestOf(id); err == nil {
+		size = m.SizeBytes
 	}
 	// With the lock held no lease can begin on this tree: a reader that
 	// opened its image.json finds it moved once it gets the lock.
@@ -352,6 +398,12 @@ func (w *Writer) collect(id string) (size int64, busy bool, err error) {
 // removeTreeOf moves tree id into the work area, where an interruption of
 // the removal leaves it for the next writer, and removes it.
 func (w *Writer) removeTreeOf(id string) error {
+	if mnt, err := mountUnder(w.d.treePath(id)); err != nil || mnt != "" {
+		if err == nil {
+			err = fmt.Errorf("%s is a mount point; unmount it first", mnt)
+		}
+		return fmt.Errorf("removing image tree %s: %w", id, err)
+	}
 	gone := filepath.Join(w.d.root, workDir, "gc-"+id)
 	if err := os.Rename(w.d.treePath(id), gone); err != nil {
 		return fmt.Errorf("removing image tree %s: %w", id, err)
@@ -359,55 +411,72 @@ func (w *Writer) removeTreeOf(id string) error {
 	return removeTree(gone)
 }
 
-// removeTree removes dir and everything in it without crossing into another
-// file system (a tree never holds a mount; if one is there, it is not ours
-// to delete).
+// removeTree removes dir and everything in it. os.RemoveAll works from
+// directory fds with O_NOFOLLOW, so a directory swapped for a symlink
+// meanwhile is never followed. It would descend into a mount, though, which
+// a tree never holds: if one is there, it is not ours to empty, and nothing
+// is removed.
 func removeTree(dir string) error {
-	var root unix.Stat_t
-	if err := unix.Lstat(dir, &root); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if mnt, err := mountUnder(dir); err != nil {
 		return fmt.Errorf("removing %s: %w", dir, err)
+	} else if mnt != "" {
+		return fmt.Errorf("removing %s: %s is a mount point; unmount it first", dir, mnt)
 	}
-	var walk func(string) error
-	walk = func(path string) error {
-		entries, err := os.ReadDir(path)
-		if err != nil {
-			// Directories of a pulled image may lack permissions for
-			// their owner; root ignores them, others need them.
-			if errors.Is(err, fs.ErrPermission) && os.Chmod(path, 0o700) == nil {
-				entries, err = os.ReadDir(path)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		for _, e := range entries {
-			p := filepath.Join(path, e.Name())
-			if e.IsDir() {
-				var st unix.Stat_t
-				if err := unix.Lstat(p, &st); err != nil {
-					return err
-				}
-				if st.Dev != root.Dev {
-					return fmt.Errorf("%s is a mount point; unmount it first", p)
-				}
-				if err := walk(p); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-		}
-		return os.Remove(path)
-	}
-	if err := walk(dir); err != nil {
+	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("removing %s: %w", dir, err)
 	}
 	return nil
+}
+
+// mountUnder returns a mount point at or below dir, if there is one.
+func mountUnder(dir string) (string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.Lines(string(data)) {
+		fields := strings.Fields(line)
+		if len(fields) < 5 {
+			continue
+		}
+		mp := unescapeMountinfo(fields[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			return mp, nil
+		}
+	}
+	return "", nil
+}
+
+// unescapeMountinfo undoes the octal escapes (\040 for a space) of a
+// mountinfo path.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var c byte
+			ok := true
+			for _, d := range s[i+1 : i+4] {
+				if d < '0' || d > '7' {
+					ok = false
+					break
+				}
+				c = c*8 + byte(d-'0')
+			}
+			if ok {
+				b.WriteByte(c)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // diskUsage is the space the files under dir take, hard links counted once.

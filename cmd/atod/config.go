@@ -132,6 +132,8 @@ func (c *config) validate() error {
 	// when the image's user is not root (see sandbox.Options.UIDBase).
 	if c.UIDBase < 1 || int64(c.UIDBase)+2*int64(c.Slots) > 1<<32-2 {
 		errs = append(errs, fmt.Sprintf("uid-base %d leaves no room for %d uids", c.UIDBase, 2*c.Slots))
+	} else if lo, hi := int64(c.UIDBase), int64(c.UIDBase)+2*int64(c.Slots); lo < rootfs.ImageIDShift+1<<24 && hi > rootfs.ImageIDShift {
+		errs = append(errs, fmt.Sprintf("uid-base %d: runs' uids would overlap the owners of image files (%d and up)", c.UIDBase, rootfs.ImageIDShift))
 	}
 	if c.MemoryMiB < 8 {
 		errs = append(errs, fmt.Sprintf("memory-mib must be at least 8, not %d", c.MemoryMiB))

@@ -338,6 +338,9 @@ func reportInstalled(d *rootfs.Dir, inst rootfs.Installed) error {
 		fmt.Printf("%s pointed at tree %.12s before; the runs using it finish on it\n", inst.Name, inst.Previous)
 	}
 	printCollected(inst.Collected)
+	if inst.CollectErr != nil {
+		fmt.Fprintf(os.Stderr, "warning: the previous tree stays for now: %v\n", inst.CollectErr)
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,6 +42,11 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	if err != nil {
 		return err
 	}
+	// SIGHUP rechecks the images; it must not end the daemon, however
+	// early it comes.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	// What an interrupted pull or build left behind goes now.
 	collectImages(log, images)
 	if err := images.CheckReachable(); err != nil {
@@ -84,7 +90,7 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	defer func() { stopCollector(); <-collectorDone }()
 	go func() {
 		defer close(collectorDone)
-		watchImages(collectorCtx, log, cat, images)
+		watchImages(collectorCtx, log, cat, images, hup)
 	}()
 	select {
 	case err := <-served:
@@ -106,46 +112,57 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 }
 
 // imageGCInterval is how often the daemon looks for image trees to collect
-// besides when a run releases one nothing names any more.
-const imageGCInterval = time.Hour
+// besides when a run releases one nothing names any more;
+// imageGCRetryInterval how soon it tries again when another atod had the
+// store.
+const (
+	imageGCInterval      = time.Hour
+	imageGCRetryInterval = 10 * time.Second
+)
 
 // watchImages collects image trees no name points at once no run uses them,
 // and on SIGHUP logs which languages can run. Images installed or removed
 // need no signal: every request looks its image up afresh.
-func watchImages(ctx context.Context, log *slog.Logger, cat *runners.Catalogue, images *rootfs.Dir) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func watchImages(ctx context.Context, log *slog.Logger, cat *runners.Catalogue, images *rootfs.Dir, hup <-chan os.Signal) {
 	tick := time.NewTicker(imageGCInterval)
 	defer tick.Stop()
+	var retry <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-images.Orphaned():
 		case <-tick.C:
+		case <-retry:
 		case <-hup:
 			n := checkLanguages(log, cat, images)
 			log.Info("rechecked images", "languages", n)
 		}
-		collectImages(log, images)
+		retry = nil
+		if !collectImages(log, images) {
+			retry = time.After(imageGCRetryInterval)
+		}
 	}
 }
 
 // collectImages removes what interrupted writers left in the store and the
-// trees nothing uses, unless another atod is changing the store (it cleans
-// up itself) or this one may not (a rootless daemon reading root's store).
-func collectImages(log *slog.Logger, images *rootfs.Dir) {
+// trees nothing uses, unless another atod is changing the store (then it
+// returns false: try again later) or this one may not (a rootless daemon
+// reading root's store).
+func collectImages(log *slog.Logger, images *rootfs.Dir) bool {
 	if _, err := os.Stat(images.Root()); err != nil {
-		return // nothing to collect, and serving creates no store
+		return true // nothing to collect, and serving creates no store
 	}
 	w, err := images.TryLock()
-	if errors.Is(err, rootfs.ErrBusy) {
-		return
-	}
-	if err != nil {
-		log.Debug("not collecting images", "err", err)
-		return
+	switch {
+	case errors.Is(err, rootfs.ErrBusy):
+		return false
+	case errors.Is(err, fs.ErrPermission):
+		log.Debug("not collecting images: the store is not this user's", "err", err)
+		return true
+	case err != nil:
+		log.Warn("cannot collect images", "err", err)
+		return true
 	}
 	defer w.Unlock()
 	c, err := w.GC()
@@ -155,4 +172,5 @@ func collectImages(log *slog.Logger, images *rootfs.Dir) {
 	if len(c.Removed) > 0 {
 		log.Info("collected image trees", "trees", len(c.Removed), "freed_bytes", c.Freed)
 	}
+	return true
 }
