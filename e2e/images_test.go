@@ -480,3 +480,19 @@ func TestInterruptedPull(t *testing.T) {
 		})
 	}
 }
+
+// TestSIGHUPRechecksImages: a reload logs which languages can run and
+// leaves the daemon serving.
+func TestSIGHUPRechecksImages(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the daemon to log its recheck", func() bool {
+		return strings.Contains(d.logs(), `"msg":"rechecked images","languages":4`)
+	})
+	r := execute(t, d, job{language: "bash", code: "echo still here"})
+	if string(r.Stdout) != "still here\n" {
+		t.Errorf("after SIGHUP: %s, stdout %q", status(r), r.Stdout)
+	}
+}
