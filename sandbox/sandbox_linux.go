@@ -318,7 +318,8 @@ func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err e
 		}
 	}()
 
-	c, err := libcontainer.Create(s.stateDir, id, s.containerConfig(&spec, id, s.slotHostIDs(slot), scratch, l))
+	ids := s.slotHostIDs(slot)
+	c, err := libcontainer.Create(s.stateDir, id, s.containerConfig(&spec, id, ids, scratch, l))
 	if err != nil {
 		return res, fmt.Errorf("creating container: %w", err)
 	}
@@ -330,7 +331,7 @@ func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err e
 		}
 	}()
 
-	return s.execute(ctx, c, cg, &spec, l)
+	return s.execute(ctx, c, cg, &spec, l, ids)
 }
 
 // hostIDs are the host ids of a run's user namespace (see idMappings).
@@ -374,7 +375,7 @@ func newPipes(n int) ([]pipePair, error) {
 
 // execute starts the container's init, enforces the timeout and the
 // caller's cancellation, and collects output, status and statistics.
-func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jobCgroup, spec *job.Spec, l job.Limits) (job.Result, error) {
+func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jobCgroup, spec *job.Spec, l job.Limits, ids hostIDs) (job.Result, error) {
 	var res job.Result
 	pipes, err := newPipes(3)
 	if err != nil {
@@ -386,7 +387,19 @@ func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jo
 		for _, f := range readEnds {
 			f.Close()
 		}
+		for _, p := range pipes { // if not closed once the run has its copies
+			p.w.Close()
+		}
 	}()
+	// Programs reopen their output through /dev/stdout, /dev/stderr or
+	// /proc/self/fd/N (tee /dev/stderr, say), which checks the pipe's
+	// owner and mode (0600): the output pipes are the run's. init's
+	// report pipe stays the daemon's, so that the run cannot reopen it.
+	for _, p := range []pipePair{stdout, stderr} {
+		if err := p.w.Chown(ids.uid, ids.gid); err != nil {
+			return res, fmt.Errorf("giving the run its output pipes: %w", err)
+		}
+	}
 
 	proc := &libcontainer.Process{
 		Args:       append([]string{yargsPath}, spec.Command...),

@@ -251,3 +251,22 @@ func TestUserForkBombIsContained(t *testing.T) {
 	}
 	assertNoLeftovers(t, sb)
 }
+
+// TestReopenOutput: programs may reopen their output by name (tee
+// /dev/stderr, > /dev/stdout, /proc/self/fd/1), as root of the namespace
+// and as another user; init's report pipe stays closed to them.
+func TestReopenOutput(t *testing.T) {
+	sb := newSandbox(t, 1)
+	script := `echo out > /dev/stdout; echo err > /dev/stderr; echo both | tee /dev/stderr; echo fd >> /proc/self/fd/1
+if echo forged > /proc/1/fd/3; then echo report pipe writable; fi`
+	for _, ids := range [][2]uint32{{0, 0}, {testUser, testUser}} {
+		out := runScript(t, sb, script, 10*time.Second, asUser(ids[0], ids[1]))
+		if got, want := out.stdout.String(), "out\nboth\nfd\n"; got != want {
+			t.Errorf("uid %d: stdout %q, want %q (stderr %q)", ids[0], got, want, out.stderr.String())
+		}
+		if got := out.stderr.String(); !strings.HasPrefix(got, "err\nboth\n") || !strings.Contains(got, "Permission denied") {
+			t.Errorf("uid %d: stderr %q, want err, both and the report pipe refused", ids[0], got)
+		}
+	}
+	assertNoLeftovers(t, sb)
+}
