@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -486,4 +488,40 @@ func TestImportNoSpace(t *testing.T) {
 	}
 	t.Log(err)
 	assertNothingInstalled(t, d)
+}
+
+// TestPullWithCredentials: a registry that wants a login gets the one in
+// the Docker config ($DOCKER_CONFIG/config.json).
+func TestPullWithCredentials(t *testing.T) {
+	const user, pass = "atod", "s3cret"
+	reg := testRegistry(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
+				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"log in"}]}`, http.StatusUnauthorized)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	ref := reg + "/atod/test:v1"
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, testImage(t, "v1"), remote.WithAuth(&authn.Basic{Username: user, Password: pass})); err != nil {
+		t.Fatal(err)
+	}
+	d := openDir(t, t.TempDir())
+	w := lock(t, d)
+	defer w.Unlock()
+
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	if _, err := w.Pull(context.Background(), ref, "test", InstallOptions{}); err == nil || !strings.Contains(err.Error(), "refused access") {
+		t.Fatalf("pull without credentials: %v, want refused access", err)
+	}
+	cfg := filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	writeFile(t, cfg, `{"auths": {"`+reg+`": {"auth": "`+auth+`"}}}`)
+	if _, err := w.Pull(context.Background(), ref, "test", InstallOptions{}); err != nil {
+		t.Fatalf("pull with credentials in %s: %v", cfg, err)
+	}
+	checkTestTree(t, d, "test", "v1")
 }
