@@ -109,16 +109,9 @@ func DecodeJSONRequest(b []byte, known func(language string) bool) (Request, err
 	}
 	// A map tells absent keys from null ones; unknown keys are ignored, as
 	// in msgpack requests.
-	var jr map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&jr); err != nil {
-		return Request{}, invalid("invalid JSON: %v", jsonProblem(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Request{}, invalid("found extra data")
-	}
-	if jr == nil {
-		return Request{}, invalid("invalid JSON: expected an object, got null")
+	jr, err := decodeJSONObject(b)
+	if err != nil {
+		return Request{}, err
 	}
 	for _, key := range []string{"language", "code", "input", "options", "arguments"} {
 		if _, ok := jr[key]; !ok {
@@ -238,4 +231,46 @@ func jsonKind(k string) string {
 // reason text the websocket API would close with.
 type ErrorResponse struct {
 	Error string `msg:"error" json:"error"`
+}
+
+// decodeJSONObject decodes b, one JSON object and nothing after it, into its
+// members, refusing a repeated field of a request as msgpack requests do:
+// which of two values counts would otherwise be the decoder's choice.
+func decodeJSONObject(b []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, invalid("invalid JSON: %v", jsonProblem(err))
+	}
+	if tok == nil {
+		return nil, invalid("invalid JSON: expected an object, got null")
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, invalid("invalid JSON: expected an object")
+	}
+	members := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, invalid("invalid JSON: %v", jsonProblem(err))
+		}
+		key := tok.(string) // the decoder allows only strings here
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, invalid("invalid JSON: %v", jsonProblem(err))
+		}
+		if _, dup := members[key]; dup {
+			if _, known := fieldNamed([]byte(key)); known {
+				return nil, invalid("duplicate field: %s", key)
+			}
+		}
+		members[key] = value
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, invalid("invalid JSON: %v", jsonProblem(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, invalid("found extra data")
+	}
+	return members, nil
 }

@@ -24,7 +24,10 @@ func TestDecodeJSONRequest(t *testing.T) {
 				t.Errorf("%+v", r)
 			}
 		}},
-		{"unknown keys ignored", "{" + base + `, "colour": [1, 2]}`, "", nil},
+		{"unknown keys ignored", "{" + base + `, "colour": [1, 2], "colour": 3}`, "", nil},
+		{"duplicate field", "{" + base + `, "code": "print(2)"}`, "invalid request: duplicate field: code", nil},
+		{"null", "null", "invalid request: invalid JSON: expected an object, got null", nil},
+		{"unterminated", "{" + base, "invalid request: invalid JSON: *", nil},
 		{"extra data", "{" + base + "} {}", "invalid request: found extra data", nil},
 		{"not JSON", "language=python", "invalid request: invalid JSON: *", nil},
 		{"not an object", "[1]", "invalid request: invalid JSON: *", nil},
