@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"compress/gzip"
@@ -144,47 +145,148 @@ func registryHint(err error) error {
 	return err
 }
 
-// Import installs an image from a Docker save tarball (FILE) or an OCI image
-// layout (DIR) as image name. tag picks an image from a tarball or layout
-// holding several ("" for the only one).
-func (w *Writer) Import(ctx context.Context, path, tag, name string, opts InstallOptions) (Installed, error) {
-	img, err := openLocal(path, tag, opts.platform())
-	if err != nil {
-		return Installed{}, fmt.Errorf("importing %s: %w", path, err)
-	}
-	abs, _ := filepath.Abs(path)
-	inst, err := w.InstallImage(ctx, img, name, "import "+abs, false, opts)
-	if err != nil {
-		return inst, fmt.Errorf("importing %s: %w", path, err)
-	}
-	return inst, nil
-}
-
-func openLocal(path, tag string, platform v1.Platform) (v1.Image, error) {
+// Import installs an image from a Docker save tarball (FILE), an OCI image
+// layout (DIR) or an OCI layout in a tar file (an oci-archive) as image
+// name. tag picks an image from a tarball or layout holding several ("" for
+// the only one).
+func (w *Writer) Import(ctx context.Context, path, tag, name string, opts InstallOptions) (inst Installed, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("importing %s: %w", path, err)
+		}
+	}()
 	info, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return inst, err
 	}
-	if !info.IsDir() {
-		var t *name.Tag
-		if tag != "" {
-			tt, err := name.NewTag(tag)
-			if err != nil {
-				return nil, fmt.Errorf("tag %q: %w", tag, err)
-			}
-			t = &tt
+	var img v1.Image
+	switch {
+	case info.IsDir():
+		img, err = openLayout(path, tag, opts.platform())
+	case isOCIArchive(path):
+		// go-containerregistry reads layouts from directories only: the
+		// archive's blobs are unpacked into the work area first.
+		dir, werr := w.WorkDir("oci-archive")
+		if werr != nil {
+			return inst, werr
 		}
-		img, err := tarball.ImageFromPath(path, t)
+		defer w.Discard(dir)
+		if err = unpackOCIArchive(ctx, path, dir); err == nil {
+			img, err = openLayout(dir, tag, opts.platform())
+		}
+	default:
+		img, err = openDockerSave(path, tag)
+	}
+	if err != nil {
+		return inst, err
+	}
+	abs, _ := filepath.Abs(path)
+	return w.InstallImage(ctx, img, name, "import "+abs, false, opts)
+}
+
+func openDockerSave(path, tag string) (v1.Image, error) {
+	var t *name.Tag
+	if tag != "" {
+		tt, err := name.NewTag(tag)
 		if err != nil {
-			return nil, fmt.Errorf("reading it as a docker save tarball: %w", err)
+			return nil, fmt.Errorf("tag %q: %w", tag, err)
 		}
-		return img, nil
+		t = &tt
 	}
-	idx, err := layout.ImageIndexFromPath(path)
+	img, err := tarball.ImageFromPath(path, t)
+	if err != nil {
+		return nil, fmt.Errorf("reading it as a docker save tarball: %w", err)
+	}
+	return img, nil
+}
+
+func openLayout(dir, tag string, platform v1.Platform) (v1.Image, error) {
+	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading it as an OCI image layout: %w", err)
 	}
 	return pickImage(idx, tag, platform)
+}
+
+// isOCIArchive reports whether the tar file at path is an OCI layout (it has
+// an oci-layout file) rather than a docker save tarball (manifest.json),
+// which newer Dockers write with a layout inside too.
+func isOCIArchive(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	layoutFile, manifest := false, false
+	tr := tar.NewReader(bufio.NewReader(f))
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			return layoutFile && !manifest
+		}
+		switch strings.TrimPrefix(hdr.Name, "./") {
+		case "oci-layout":
+			layoutFile = true
+		case "manifest.json":
+			manifest = true
+		}
+	}
+}
+
+// unpackOCIArchive copies the files of an OCI layout in a tar file into dir:
+// oci-layout, index.json and blobs/ALG/HEX, nothing else, each a new
+// regular file (the archive is untrusted).
+func unpackOCIArchive(ctx context.Context, path, dir string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tr := tar.NewReader(bufio.NewReader(f))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the archive: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		rel := strings.TrimPrefix(hdr.Name, "./")
+		parts := strings.Split(rel, "/")
+		switch {
+		case hdr.Typeflag == tar.TypeDir:
+			continue
+		case hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA:
+			return fmt.Errorf("%w: %s in an OCI layout is not a regular file", ErrHostile, hdr.Name)
+		case rel == "oci-layout" || rel == "index.json":
+		case len(parts) == 3 && parts[0] == "blobs" && validBlobPart(parts[1]) && validBlobPart(parts[2]):
+			if err := os.MkdirAll(filepath.Join(dir, "blobs", parts[1]), 0o700); err != nil {
+				return err
+			}
+		default:
+			continue // anything else is no part of the layout
+		}
+		out, err := os.OpenFile(filepath.Join(dir, filepath.FromSlash(rel)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("unpacking %s: %w", hdr.Name, noSpaceHint(err))
+		}
+		_, err = io.Copy(out, tr)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("unpacking %s: %w", hdr.Name, noSpaceHint(err))
+		}
+	}
+}
+
+// validBlobPart reports whether s can be an algorithm or digest in a blob's
+// path: lowercase letters and digits only.
+func validBlobPart(s string) bool {
+	return s != "" && len(s) <= 128 && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
 }
 
 // pickImage finds in an index the image for platform, or the one tagged tag

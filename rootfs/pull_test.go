@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"io/fs"
 	"log"
 	"net/http"
 	"net/http/httptest"
@@ -524,4 +525,58 @@ func TestPullWithCredentials(t *testing.T) {
 		t.Fatalf("pull with credentials in %s: %v", cfg, err)
 	}
 	checkTestTree(t, d, "test", "v1")
+}
+
+// TestImportOCIArchive: an OCI layout in a tar file imports like the
+// directory; the archive may hold nothing but the layout's regular files.
+func TestImportOCIArchive(t *testing.T) {
+	dir := t.TempDir()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(testImage(t, "archived")); err != nil {
+		t.Fatal(err)
+	}
+	archive := func(extra ...entry) string {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+			rel, _ := filepath.Rel(dir, path)
+			if err != nil || rel == "." {
+				return err
+			}
+			data, _ := os.ReadFile(path)
+			hdr := &tar.Header{Name: "./" + rel, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data))}
+			if e.IsDir() {
+				hdr = &tar.Header{Name: "./" + rel + "/", Typeflag: tar.TypeDir, Mode: 0o755}
+			}
+			tw.WriteHeader(hdr)
+			if !e.IsDir() {
+				tw.Write(data)
+			}
+			return nil
+		})
+		for _, e := range extra {
+			tw.WriteHeader(&tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode})
+		}
+		tw.Close()
+		path := filepath.Join(t.TempDir(), "image.oci.tar")
+		writeFile(t, path, buf.String())
+		return path
+	}
+	d := openDir(t, t.TempDir())
+	w := lock(t, d)
+	defer w.Unlock()
+	if _, err := w.Import(context.Background(), archive(), "", "archived", InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkTestTree(t, d, "archived", "archived")
+	assertEmptyWork(t, d.Root())
+
+	_, err = w.Import(context.Background(), archive(symlink("blobs/sha256/x", "/etc/passwd")), "", "linked", InstallOptions{})
+	if !errors.Is(err, ErrHostile) {
+		t.Errorf("archive with a symlink: %v, want ErrHostile", err)
+	}
+	assertEmptyWork(t, d.Root())
 }

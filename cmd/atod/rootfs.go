@@ -24,7 +24,7 @@ const rootfsUsage = `usage: atod rootfs COMMAND [flags]
 
 commands:
   pull REF        pull an image from a registry (REGISTRY/REPOSITORY:TAG or @sha256:DIGEST)
-  import PATH     import a docker save tarball (a file) or an OCI image layout (a directory)
+  import PATH     import a docker save tarball, an OCI image layout (a directory) or one in a tar file
   build RECIPE    build a Debian image from one of atod's recipes (` + "`atod rootfs build -h`" + ` lists them)
   list            list the images: names, trees, sizes, sources, the languages using them
   rm NAME...      remove images (runs using them finish first; gc frees their space)
