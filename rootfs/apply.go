@@ -3,6 +3,7 @@ package rootfs
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -177,6 +178,11 @@ func (a *applier) dir(rel string) (int, error) {
 			}
 			if err = unix.Mkdirat(fd, comp, 0o755); err == nil || errors.Is(err, unix.EEXIST) {
 				next, err = openDirAt(fd, comp)
+				if err == nil {
+					if err = unix.Fchmod(next, 0o755); err != nil { // whatever the umask
+						unix.Close(next)
+					}
+				}
 			}
 		}
 		if err != nil {
@@ -211,12 +217,26 @@ func openDirAt(dirfd int, name string) (int, error) {
 // layerState is what applying one layer tracks: the paths it has put in
 // place, which its own opaque markers must not remove.
 type layerState struct {
-	added map[string]bool
+	// added holds the paths this layer put in place, and the directories
+	// above them (true for directories), by pathKey: a layer of long names
+	// costs 16 bytes per path, not the name.
+	added map[pathKey]bool
+	// opaqued holds the directories this layer made opaque already: lower
+	// content cannot come back, so another marker there changes nothing.
+	opaqued map[pathKey]bool
+}
+
+// pathKey identifies a path in layerState.
+type pathKey [16]byte
+
+func keyOf(p string) pathKey {
+	sum := sha256.Sum256([]byte(p))
+	return pathKey(sum[:16])
 }
 
 // apply applies one uncompressed layer.
 func (a *applier) apply(r io.Reader) error {
-	st := layerState{added: map[string]bool{}}
+	st := layerState{added: map[pathKey]bool{}, opaqued: map[pathKey]bool{}}
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -272,9 +292,15 @@ func (a *applier) entry(st *layerState, hdr *tar.Header, body io.Reader) error {
 	}
 	defer unix.Close(dfd)
 	// The entry and its parents are this layer's: an opaque marker
-	// anywhere above keeps them.
-	for p := name; p != ""; p = dirOf(p) {
-		st.added[p] = true
+	// anywhere above keeps them. Parents recorded already have theirs
+	// recorded too.
+	st.added[keyOf(name)] = hdr.Typeflag == tar.TypeDir
+	for p := dirOf(name); p != ""; p = dirOf(p) {
+		k := keyOf(p)
+		if st.added[k] {
+			break
+		}
+		st.added[k] = true
 	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
@@ -312,6 +338,11 @@ func (a *applier) entry(st *layerState, hdr *tar.Header, body io.Reader) error {
 // opaque removes what lower layers put in directory rel, keeping what this
 // layer put there, also below it.
 func (a *applier) opaque(st *layerState, rel string) error {
+	k := keyOf(rel)
+	if st.opaqued[k] {
+		return nil
+	}
+	st.opaqued[k] = true
 	dfd, err := a.dir(rel)
 	if err != nil {
 		return fmt.Errorf("applying opaque marker of %s: %w", rel, err)
@@ -326,16 +357,26 @@ func (a *applier) removeLower(st *layerState, dfd int, rel string) error {
 	if err != nil {
 		return fmt.Errorf("applying opaque marker of %s: %w", rel, err)
 	}
+	// What opaque markers visit counts as entries, so that markers
+	// arranged to revisit large directories stop at the budget.
+	a.count += int64(len(names))
+	if a.budget.Entries > 0 && a.count > a.budget.Entries {
+		return fmt.Errorf("%w: more than %d files", ErrTooLarge, a.budget.Entries)
+	}
 	for _, n := range names {
 		p := path.Join(rel, n)
-		if !st.added[p] {
+		isDir, added := st.added[keyOf(p)]
+		if !added {
 			if err := a.removeAt(dfd, n, p); err != nil {
 				return err
 			}
 			continue
 		}
-		// This layer's entry, or a directory this layer wrote below:
-		// what lower layers left in it goes too.
+		if !isDir {
+			continue
+		}
+		// A directory of this layer, or one it wrote below: what lower
+		// layers left in it goes too.
 		sub, err := openDirAt(dfd, n)
 		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
 			continue

@@ -109,7 +109,7 @@ func TestApplyLayers(t *testing.T) {
 		dir("replaced-by-dir/"), file("replaced-by-file", "now a file"),
 		file("./etc//passwd", "root:x:0:0::/root:/bin/sh\nrunner:x:1000:1000::/home:/bin/sh\n"),
 		// The opaque marker after entries of its own layer below it.
-		file("o/kept/upper", "x"), opaqueMarker("o"),
+		file("o/kept/upper", "x"), opaqueMarker("o"), file("o/later", "x"), opaqueMarker("o"),
 	)
 	tree, _, err := applyLayers(t, DefaultBudget, lower, upper)
 	if err != nil {
@@ -125,7 +125,7 @@ func TestApplyLayers(t *testing.T) {
 			t.Errorf("%s survived a whiteout or opaque directory", rel)
 		}
 	}
-	for _, rel := range []string{"a/new", "a/b/again", "usr/bin/tool", "bin", "abs", "fifo", "o/kept/upper"} {
+	for _, rel := range []string{"a/new", "a/b/again", "usr/bin/tool", "bin", "abs", "fifo", "o/kept/upper", "o/later"} {
 		if !exists(rel) {
 			t.Errorf("%s is missing", rel)
 		}
@@ -242,5 +242,46 @@ func TestApplyHostile(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// TestNormalizeTree: a built tree gets the owners and modes an unpacked one
+// gets, hard links shifted once, file capabilities dropped.
+func TestNormalizeTree(t *testing.T) {
+	tree := t.TempDir()
+	f := filepath.Join(tree, "f")
+	writeFile(t, f, "x")
+	if err := os.Link(f, filepath.Join(tree, "g")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(f, 1000, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(f, 0o4777); err != nil {
+		t.Fatal(err)
+	}
+	capped := filepath.Join(tree, "ping")
+	writeFile(t, capped, "x")
+	// cap_net_raw=ep, as setcap writes it (VFS_CAP_REVISION_2).
+	capability := []byte{0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0}
+	if err := syscall.Setxattr(capped, "security.capability", capability, 0); err != nil {
+		t.Skipf("setting a file capability: %v", err)
+	}
+	mkdir(t, filepath.Join(tree, "tmp"))
+	syscall.Chmod(filepath.Join(tree, "tmp"), 0o1777)
+	if err := normalizeTree(tree); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	syscall.Lstat(f, &st)
+	if st.Uid != ImageIDShift+1000 || st.Gid != ImageIDShift+100 || st.Mode&0o7777 != 0o755 {
+		t.Errorf("hard-linked file: %d:%d mode %o, want shifted once and 0755", st.Uid, st.Gid, st.Mode&0o7777)
+	}
+	syscall.Lstat(filepath.Join(tree, "tmp"), &st)
+	if st.Mode&0o7777 != 0o1755 {
+		t.Errorf("tmp mode %o, want 1755", st.Mode&0o7777)
+	}
+	if _, err := syscall.Getxattr(capped, "security.capability", make([]byte, 64)); err == nil {
+		t.Error("the file capability survived")
 	}
 }

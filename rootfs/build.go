@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // debootstrapScript builds the tree of a recipe: debootstrap and apt are
@@ -90,11 +92,18 @@ func (w *Writer) Build(ctx context.Context, name string, opts BuildOptions) (ins
 	// should atod die, the store stays locked until the last of them
 	// is gone, and no other writer removes the tree they still write.
 	cmd.ExtraFiles = []*os.File{w.lock}
-	if err := cmd.Run(); err != nil {
+	runErr := cmd.Run()
+	// Whatever the build started and left running goes now, before the
+	// tree is checked over: it would hold the store's lock, and could
+	// change the tree under normalizeTree.
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if runErr != nil {
 		if ctx.Err() != nil {
 			return inst, fmt.Errorf("building image %s: %w", name, context.Cause(ctx))
 		}
-		return inst, fmt.Errorf("building image %s: %w", name, err)
+		return inst, fmt.Errorf("building image %s: %w", name, runErr)
 	}
 	for _, f := range []string{script, recipeFile} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -136,13 +145,20 @@ func normalizeTree(tree string) error {
 			return err
 		}
 		st := info.Sys().(*syscall.Stat_t)
-		if uid, gid := storedID(int(st.Uid)), storedID(int(st.Gid)); uid != int(st.Uid) || gid != int(st.Gid) {
+		// Hard links show one inode more than once: shift it once.
+		if uid, gid := storedID(int(st.Uid)), storedID(int(st.Gid)); st.Uid < ImageIDShift && (uid != int(st.Uid) || gid != int(st.Gid)) {
 			if err := os.Lchown(path, uid, gid); err != nil {
 				return err
 			}
 		}
 		if e.Type()&fs.ModeSymlink != 0 {
 			return nil
+		}
+		// File capabilities would work for a host user running the
+		// file from the store, as set-id bits would; runs have none to
+		// gain (no_new_privs). Chown drops them for other owners.
+		if err := unix.Removexattr(path, "security.capability"); err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ENOTSUP) {
+			return fmt.Errorf("dropping file capabilities of %s: %w", path, err)
 		}
 		// Chmod after chown, which may clear set-id bits itself.
 		if mode := st.Mode & 0o7777; mode&^0o1755 != 0 {

@@ -204,7 +204,8 @@ find "$tree" -xdev -type f -perm /6000 -exec chmod ug-s {} +
 # --- check -------------------------------------------------------------------
 
 # Each check runs as nobody in a read-only view of the tree, with a fresh
-# /tmp, as a sandboxed run would see it.
+# /tmp, as a sandboxed run would see it, and without fd 3 (atod's lock on
+# the image store, which only the build's root processes may hold).
 for c in "${checks[@]}"; do
 	printf '+ %s\n' "$c" >>"$log"
 	# shellcheck disable=SC2016 # the inner shell expands it
@@ -215,7 +216,7 @@ for c in "${checks[@]}"; do
 		mount -t tmpfs -o mode=1777 tmpfs "$t/tmp" &&
 		mount -t tmpfs -o mode=1777 tmpfs "$t/var/tmp" &&
 		exec chroot --userspec="$u" "$t" "$@"' sh "$tree" "$NOBODY" \
-		/usr/bin/env -i PATH="$TREE_PATH" LANG=C.UTF-8 HOME=/tmp /bin/sh -c "cd /tmp && $c" >>"$log" 2>&1 ||
+		/usr/bin/env -i PATH="$TREE_PATH" LANG=C.UTF-8 HOME=/tmp /bin/sh -c "cd /tmp && $c" >>"$log" 2>&1 3>&- ||
 		fail "check '$c'"
 done
 ((${#checks[@]} == 0)) || say "${#checks[@]} checks passed"

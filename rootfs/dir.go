@@ -173,6 +173,12 @@ func (d *Dir) image(name, id string, f *os.File) (Image, error) {
 
 // imageOf checks manifest m (read from file) of tree id and its tree.
 func (d *Dir) imageOf(name, id string, m *manifest, file string) (Image, error) {
+	if m.Format < storeFormat {
+		// Its owners and modes are the image's own, which host users
+		// could match (see ImageIDShift).
+		return Image{}, fmt.Errorf("%w: tree %.12s was installed by an older atod that kept image owners and write bits as they were; reinstall it with `%s`",
+			ErrNotFound, id, FetchHint(name))
+	}
 	if m.ID != id {
 		return Image{}, fmt.Errorf("%s names tree %q; reinstall the image with `%s`", file, m.ID, FetchHint(name))
 	}
@@ -214,7 +220,7 @@ func (d *Dir) Acquire(name string) (l *Lease, err error) {
 		}
 		path := filepath.Join(d.treePath(id), leaseFile)
 		f, err := os.Open(path)
-		if errors.Is(err, fs.ErrPermission) {
+		if errors.Is(err, fs.ErrPermission) && os.Geteuid() != 0 {
 			img, err := d.Lookup(name)
 			if err != nil {
 				return nil, err
@@ -388,15 +394,19 @@ func (d *Dir) List() ([]Entry, error) {
 	return entries, nil
 }
 
+// maxNameLen leaves room in a file name (255 bytes) for the temporary link
+// ".NAME.new" that renaming goes through.
+const maxNameLen = 250
+
 // CheckName reports whether name can name an image: [a-z0-9][a-z0-9._-]*, at
-// most 255 bytes. Such a name is a single path element that is neither "."
+// most 250 bytes. Such a name is a single path element that is neither "."
 // nor ".." nor a dot file, so it cannot leave the store's root.
 func CheckName(name string) error {
 	if name == "" {
 		return fmt.Errorf("%w: empty", ErrInvalidName)
 	}
-	if len(name) > 255 {
-		return fmt.Errorf("%w %.20q...: longer than 255 bytes", ErrInvalidName, name)
+	if len(name) > maxNameLen {
+		return fmt.Errorf("%w %.20q...: longer than %d bytes", ErrInvalidName, name, maxNameLen)
 	}
 	for i, r := range name {
 		lowerOrDigit := 'a' <= r && r <= 'z' || '0' <= r && r <= '9'
@@ -415,8 +425,14 @@ func checkID(id string) error {
 	return nil
 }
 
+// storeFormat is the format of trees this atod writes: 2 stores owners
+// shifted and no write bits for group and others (see ImageIDShift).
+// Trees of an older format are refused, to be reinstalled.
+const storeFormat = 2
+
 // manifest is a tree's image.json.
 type manifest struct {
+	Format int    `json:"format"`
 	ID     string `json:"id"`
 	Source string `json:"source"`
 	// Digest is the manifest digest of a pulled or imported image.

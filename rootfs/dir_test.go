@@ -113,13 +113,13 @@ func TestLookupInvalidName(t *testing.T) {
 	root := t.TempDir()
 	d := openDir(t, root)
 	for _, name := range []string{"", ".", "..", "../x", "a/b", "/etc", ".tmp-abc", "Debian",
-		"-x", "_x", "a b", "a\x00", "débian", "x.new" + "/", strings.Repeat("a", 256)} {
+		"-x", "_x", "a b", "a\x00", "débian", "x.new" + "/", strings.Repeat("a", 251)} {
 		_, err := d.Lookup(name)
 		if !errors.Is(err, ErrInvalidName) || !errors.Is(err, ErrNotFound) {
 			t.Errorf("Lookup(%q) err = %v, want ErrInvalidName and ErrNotFound", name, err)
 		}
 	}
-	for _, name := range []string{"a", "0", "debian-12", "python3.12_slim", strings.Repeat("a", 255)} {
+	for _, name := range []string{"a", "0", "debian-12", "python3.12_slim", strings.Repeat("a", 250)} {
 		if err := CheckName(name); err != nil {
 			t.Errorf("CheckName(%q) = %v, want nil", name, err)
 		}
@@ -300,12 +300,14 @@ func TestWriterCleansUp(t *testing.T) {
 	w := lock(t, d)
 	w.Unlock()
 	assertEmptyWork(t, root)
-	img, err := d.Lookup("debian-12")
-	if err != nil {
-		t.Fatal(err)
+	// Adopted, so that GC can remove it once it is rebuilt, but refused:
+	// its owners and modes are as the old layout kept them.
+	if _, err := d.Lookup("debian-12"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "atod rootfs build debian-12") {
+		t.Errorf("Lookup of an adopted flat image: %v, want a refusal saying to rebuild it", err)
 	}
-	if !slices.Equal(img.Env, []string{"A=1"}) || !strings.HasPrefix(img.Path, filepath.Join(root, treesDir)) {
-		t.Errorf("adopted image = %+v", img)
+	entries, err := d.List()
+	if err != nil || len(entries) != 1 || !slices.Equal(entries[0].Names, []string{"debian-12"}) {
+		t.Errorf("List = %+v, %v; want the adopted tree named debian-12", entries, err)
 	}
 	if _, err := os.Stat(filepath.Join(root, "unfinished")); err != nil {
 		t.Errorf("an unfinished flat build was touched: %v", err)
@@ -336,7 +338,7 @@ func addImage(tb testing.TB, root, name, manifest string) string {
 	dir := filepath.Join(root, treesDir, id)
 	mkdir(tb, filepath.Join(dir, treeDir, "bin"))
 	if strings.HasPrefix(manifest, "{") && strings.Contains(manifest, "}") && !strings.Contains(manifest, `"id"`) {
-		manifest = `{"id": "` + id + `", ` + strings.TrimPrefix(manifest, "{")
+		manifest = `{"format": 2, "id": "` + id + `", ` + strings.TrimPrefix(manifest, "{")
 		manifest = strings.Replace(manifest, `, }`, `}`, 1)
 	}
 	writeFile(tb, filepath.Join(dir, manifestFile), manifest)
@@ -483,5 +485,71 @@ func TestGCLeavesOthersAlone(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, treesDir, "lost+found")); err != nil {
 		t.Errorf("GC removed lost+found: %v", err)
+	}
+}
+
+// TestGCMountBehindSymlink: the mount check sees through a store root
+// reached by a symlink.
+func TestGCMountBehindSymlink(t *testing.T) {
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "store")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	d := openDir(t, link)
+	lock(t, d).Unlock()
+	id := addImage(t, real, "img", `{}`)
+	if err := os.Remove(filepath.Join(real, namesDir, "img")); err != nil {
+		t.Fatal(err)
+	}
+	mnt := filepath.Join(real, treesDir, id, treeDir, "bin")
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Unmount(mnt, syscall.MNT_DETACH)
+	writeFile(t, filepath.Join(mnt, "precious"), "x")
+	w := lock(t, d)
+	defer w.Unlock()
+	if _, err := w.GC(); err == nil || !strings.Contains(err.Error(), "mount point") {
+		t.Errorf("GC: %v, want a refusal", err)
+	}
+	if _, err := os.Stat(filepath.Join(mnt, "precious")); err != nil {
+		t.Errorf("the mount was emptied: %v", err)
+	}
+}
+
+// TestStoreMustBeOurs: a store directory others may write is refused.
+func TestStoreMustBeOurs(t *testing.T) {
+	root := t.TempDir()
+	d := openDir(t, root)
+	lock(t, d).Unlock()
+	trees := filepath.Join(root, treesDir)
+	if err := os.Chmod(trees, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.TryLock(); err == nil || !strings.Contains(err.Error(), "chmod go-w") {
+		t.Errorf("TryLock with trees/ writable by others: %v, want a refusal saying what to do", err)
+	}
+	os.Chmod(trees, 0o755)
+	if err := os.Chown(trees, 1234, 1234); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.TryLock(); err == nil || !strings.Contains(err.Error(), "belongs to uid 1234") {
+		t.Errorf("TryLock with trees/ someone else's: %v, want a refusal", err)
+	}
+}
+
+// TestManifestTooLarge: an image whose config grows past what image.json
+// may hold once encoded is refused at install, not at every lookup after.
+func TestManifestTooLarge(t *testing.T) {
+	d := openDir(t, t.TempDir())
+	w := lock(t, d)
+	defer w.Unlock()
+	env := []string{"X=" + strings.Repeat("<", 200<<10)} // 6 bytes each in JSON
+	if _, err := w.Install(newWork(t, w, "x"), "big-env", randomID(), Meta{Env: env}); !errors.Is(err, ErrHostile) {
+		t.Fatalf("Install: %v, want ErrHostile", err)
+	}
+	if _, err := d.Lookup("big-env"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Lookup after a refused install: %v", err)
 	}
 }

@@ -56,8 +56,17 @@ func (d *Dir) TryLock() (*Writer, error) {
 	for _, dir := range []string{d.root, filepath.Join(d.root, namesDir), filepath.Join(d.root, treesDir)} {
 		// Runs are mapped to an unprivileged host uid, which must be
 		// able to reach every tree: 0755 all the way.
-		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := os.Mkdir(dir, 0o755); err == nil {
+			if err := os.Chmod(dir, 0o755); err != nil { // whatever the umask
+				return nil, fmt.Errorf("creating image store: %w", err)
+			}
+		} else if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("creating image store: %w", writeHint(err))
+		}
+		// The root may be reached through a symlink (an operator's
+		// /var/lib/atod on another disk); names/ and trees/ may not.
+		if err := checkOwnDir(dir, dir == d.root); err != nil {
+			return nil, err
 		}
 	}
 	f, err := os.OpenFile(filepath.Join(d.root, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
@@ -77,6 +86,28 @@ func (d *Dir) TryLock() (*Writer, error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+// checkOwnDir refuses a store directory that someone else could change:
+// whoever may write it decides what runs' root filesystems hold.
+func checkOwnDir(dir string, follow bool) error {
+	var st unix.Stat_t
+	stat := unix.Lstat
+	if follow {
+		stat = unix.Stat
+	}
+	if err := stat(dir, &st); err != nil {
+		return fmt.Errorf("checking image store: %w", err)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("image store: %s is not a directory", dir)
+	case int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("image store: %s belongs to uid %d, not to this user (%d): chown it, or use another --images", dir, st.Uid, os.Geteuid())
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("image store: others may write %s (mode %o): chmod go-w %s", dir, st.Mode&0o7777, dir)
+	}
+	return nil
 }
 
 // writeHint adds what to do to a permission error of a store write.
@@ -175,6 +206,9 @@ func (w *Writer) adoptFlat() error {
 			return err
 		}
 		id := digestHex("flat image", name, old.RecipeHash, old.Created)
+		// Format 0: its owners and modes are as the old layout kept
+		// them, so it is refused until reinstalled; adopting it lets GC
+		// remove it once the name points at the new tree.
 		m := &manifest{
 			ID: id, Source: "build " + name, Env: old.Env, RecipeHash: old.RecipeHash,
 			Created: old.Created, SizeBytes: size,
@@ -259,7 +293,7 @@ func (w *Writer) Install(work, name, id string, meta Meta) (previous string, err
 			return "", err
 		}
 		m := &manifest{
-			ID: id, Source: meta.Source, Digest: meta.Digest, Env: meta.Env,
+			Format: storeFormat, ID: id, Source: meta.Source, Digest: meta.Digest, Env: meta.Env,
 			WorkingDir: meta.WorkingDir, User: meta.User, UID: meta.UID, GID: meta.GID,
 			RecipeHash: meta.RecipeHash, Created: time.Now().UTC().Format(time.RFC3339), SizeBytes: size,
 		}
@@ -379,6 +413,10 @@ func (w *Writer) GC(only ...string) (Collected, error) {
 // collect removes tree id unless a lease holds it.
 func (w *Writer) collect(id string) (size int64, busy bool, err error) {
 	f, err := os.Open(filepath.Join(w.d.treePath(id), leaseFile))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// Without the lock, runs may be using it.
+		return 0, false, fmt.Errorf("locking image tree %s: %w", id, err)
+	}
 	if err == nil {
 		defer f.Close()
 		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); errors.Is(err, unix.EWOULDBLOCK) {
@@ -408,6 +446,11 @@ func (w *Writer) removeTreeOf(id string) error {
 	if err := os.Rename(w.d.treePath(id), gone); err != nil {
 		return fmt.Errorf("removing image tree %s: %w", id, err)
 	}
+	// Out of trees/ on disk before any of it goes: a crash must not bring
+	// back half a tree under its id.
+	if err := syncDir(filepath.Join(w.d.root, treesDir)); err != nil {
+		return err
+	}
 	return removeTree(gone)
 }
 
@@ -433,6 +476,11 @@ func removeTree(dir string) error {
 
 // mountUnder returns a mount point at or below dir, if there is one.
 func mountUnder(dir string) (string, error) {
+	// mountinfo lists paths with every symlink resolved.
+	dir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return "", err
+	}
 	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return "", err
@@ -511,6 +559,9 @@ func writeManifest(path string, m *manifest) error {
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
+	}
+	if len(data) > maxManifestBytes {
+		return fmt.Errorf("%w: its image.json would take %d bytes, more than %d", ErrHostile, len(data), maxManifestBytes)
 	}
 	tmp := path + ".new"
 	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {

@@ -35,6 +35,9 @@ Every command takes the store flags (--images, --config); "atod rootfs COMMAND -
 
 // rootfsCommand runs `atod rootfs ...`.
 func rootfsCommand(ctx context.Context, args []string) error {
+	// Trees must be readable by the runs' unprivileged uids, whatever
+	// umask the operator's shell has.
+	unix.Umask(0o022)
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, rootfsUsage)
 		return exitCode(2)

@@ -47,8 +47,9 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	// What an interrupted pull or build left behind goes now.
-	collectImages(log, images)
+	// What an interrupted pull or build left behind goes now (or as soon
+	// as another atod changing the store is done).
+	collected := collectImages(log, images)
 	if err := images.CheckReachable(); err != nil {
 		log.Warn("runs will fail", "err", err)
 	}
@@ -90,7 +91,7 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	defer func() { stopCollector(); <-collectorDone }()
 	go func() {
 		defer close(collectorDone)
-		watchImages(collectorCtx, log, cat, images, hup)
+		watchImages(collectorCtx, log, cat, images, hup, !collected)
 	}()
 	select {
 	case err := <-served:
@@ -121,12 +122,16 @@ const (
 )
 
 // watchImages collects image trees no name points at once no run uses them,
-// and on SIGHUP logs which languages can run. Images installed or removed
-// need no signal: every request looks its image up afresh.
-func watchImages(ctx context.Context, log *slog.Logger, cat *runners.Catalogue, images *rootfs.Dir, hup <-chan os.Signal) {
+// and on SIGHUP logs which languages can run (retrySoon: the first
+// collection found the store busy). Images installed or removed need no
+// signal: every request looks its image up afresh.
+func watchImages(ctx context.Context, log *slog.Logger, cat *runners.Catalogue, images *rootfs.Dir, hup <-chan os.Signal, retrySoon bool) {
 	tick := time.NewTicker(imageGCInterval)
 	defer tick.Stop()
 	var retry <-chan time.Time
+	if retrySoon {
+		retry = time.After(imageGCRetryInterval)
+	}
 	for {
 		select {
 		case <-ctx.Done():
