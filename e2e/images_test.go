@@ -270,17 +270,24 @@ func rootfsCmd(t *testing.T, store string, args ...string) (string, error) {
 	return string(out), err
 }
 
-// pulledStore is a new image store holding REGISTRY/atod/debian:v1 as
-// debian-12, the image the built-in languages run in.
-func pulledStore(t *testing.T, reg *imageRegistry) string {
+// newStoreDir is the path of a new image store (not made yet), in a
+// directory the runs' unprivileged host uids can reach.
+func newStoreDir(t *testing.T) string {
 	t.Helper()
 	store := filepath.Join(t.TempDir(), "images")
-	// Runs have unprivileged host uids, which must reach the trees.
 	for dir := filepath.Dir(store); dir != os.TempDir() && dir != "/"; dir = filepath.Dir(dir) {
 		if err := os.Chmod(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return store
+}
+
+// pulledStore is a new image store holding REGISTRY/atod/debian:v1 as
+// debian-12, the image the built-in languages run in.
+func pulledStore(t *testing.T, reg *imageRegistry) string {
+	t.Helper()
+	store := newStoreDir(t)
 	out, err := rootfsCmd(t, store, "pull", "--name", "debian-12", reg.ref("v1"))
 	if err != nil {
 		t.Fatalf("atod rootfs pull: %v\n%s", err, out)

@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/tinylib/msgp/msgp"
 
 	"github.com/atod-project/atod/internal/timescale"
@@ -337,16 +341,24 @@ func TestV1CustomRunner(t *testing.T) {
 }
 
 func TestV1CustomRunnerWithoutBashInTheImage(t *testing.T) {
-	images := t.TempDir()
-	root := filepath.Join(images, "empty", "rootfs")
-	for _, dir := range []string{"ATO", "proc", "dev", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
-			t.Fatal(err)
-		}
+	// An image with no files at all, imported as atod does it.
+	images := newStoreDir(t)
+	emptyImg, err := mutate.Config(empty.Image, v1.Config{Env: []string{"PATH=/nonexistent"}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(images, "empty", "image.json"), []byte(`{"name":"empty","env":["PATH=/nonexistent"]}`), 0o644)
-	os.Chmod(images, 0o755)
-	os.Chmod(filepath.Dir(images), 0o755) // the runs' unprivileged uid must reach the tree
+	layoutDir := t.TempDir()
+	if _, err := layout.Write(layoutDir, mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: emptyImg})); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := rootfsCmd(t, images, "import", "--name", "empty", layoutDir); err != nil {
+		t.Fatalf("atod rootfs import: %v\n%s", err, out)
+	}
+	tree, err := filepath.EvalSymlinks(filepath.Join(images, "names", "empty"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(tree, "rootfs")
 	catalogue := t.TempDir()
 	os.MkdirAll(filepath.Join(catalogue, "scripts"), 0o755)
 	os.WriteFile(filepath.Join(catalogue, "scripts", "reverse"), []byte(reverser+"\n"), 0o644)
