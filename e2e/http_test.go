@@ -158,6 +158,17 @@ func TestHTTPExecuteStatuses(t *testing.T) {
 
 func TestV1MetadataOverHTTP(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
+	md := metadataJSON(t, d)
+	for _, id := range []string{"python", "c_gcc", "bash", "zsh"} {
+		if md[id].Name == "" || md[id].Image != "debian-12" {
+			t.Errorf("metadata of %s: %+v", id, md[id])
+		}
+	}
+}
+
+// metadataJSON fetches GET /api/v1/metadata as JSON.
+func metadataJSON(t *testing.T, d *daemon) map[string]protocol.LanguageInfo {
+	t.Helper()
 	req, _ := http.NewRequest("GET", "http://"+d.addr+"/api/v1/metadata", nil)
 	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -169,9 +180,5 @@ func TestV1MetadataOverHTTP(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"python", "c_gcc", "bash", "zsh"} {
-		if md[id].Name == "" || md[id].Image != "debian-12" {
-			t.Errorf("metadata of %s: %+v", id, md[id])
-		}
-	}
+	return md
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"archive/tar"
 	"bufio"
-	"encoding/json"
 	"io"
 	"io/fs"
 	"log"
@@ -27,8 +26,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-
-	"github.com/atod-project/atod/protocol"
 )
 
 // The image tests pull a multi-layer image made from the test rootfs from a
@@ -400,23 +397,6 @@ func TestReplaceImageWhileRunning(t *testing.T) {
 	if o := send(t, d, websocket.MessageBinary, job{language: "bash", code: "true"}.encode(t)); o.code != websocket.StatusPolicyViolation {
 		t.Errorf("a run after removing the image: %d %q, want a refusal", o.code, o.reason)
 	}
-}
-
-// metadataJSON fetches GET /api/v1/metadata as JSON.
-func metadataJSON(t *testing.T, d *daemon) map[string]protocol.LanguageInfo {
-	t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+d.addr+"/api/v1/metadata", nil)
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var md map[string]protocol.LanguageInfo
-	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
-		t.Fatal(err)
-	}
-	return md
 }
 
 // TestInterruptedPull: a pull stopped by a signal leaves no image, and one

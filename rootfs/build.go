@@ -63,13 +63,7 @@ func (w *Writer) Build(ctx context.Context, name string, opts BuildOptions) (ins
 	if err != nil {
 		return inst, err
 	}
-	defer func() {
-		if err != nil {
-			if derr := w.Discard(work); derr != nil {
-				err = fmt.Errorf("%w (and removing its work directory: %v)", err, derr)
-			}
-		}
-	}()
+	defer w.discardOnError(work, &err)
 	script := filepath.Join(work, "debootstrap.sh")
 	recipeFile := filepath.Join(work, "recipe")
 	if err := os.WriteFile(script, debootstrapScript, 0o700); err != nil {

@@ -393,13 +393,7 @@ func (w *Writer) InstallImage(ctx context.Context, img v1.Image, name, source st
 	if err != nil {
 		return inst, err
 	}
-	defer func() {
-		if err != nil {
-			if derr := w.Discard(work); derr != nil {
-				err = fmt.Errorf("%w (and removing its work directory: %v)", err, derr)
-			}
-		}
-	}()
+	defer w.discardOnError(work, &err)
 	tree := filepath.Join(work, treeDir)
 	if err := os.Mkdir(tree, 0o755); err != nil {
 		return inst, err

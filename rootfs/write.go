@@ -247,6 +247,17 @@ func (w *Writer) WorkDir(prefix string) (string, error) {
 // Discard removes a work directory.
 func (w *Writer) Discard(dir string) error { return removeTree(dir) }
 
+// discardOnError removes work directory dir if *err is set when the caller
+// returns (a deferred call), adding a failure to do so to *err.
+func (w *Writer) discardOnError(dir string, err *error) {
+	if *err == nil {
+		return
+	}
+	if derr := w.Discard(dir); derr != nil {
+		*err = fmt.Errorf("%w (and removing its work directory: %v)", *err, derr)
+	}
+}
+
 // Meta is what an installer knows of a tree besides its files.
 type Meta struct {
 	Source, Digest, RecipeHash string

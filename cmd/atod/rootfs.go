@@ -65,8 +65,9 @@ func rootfsCommand(ctx context.Context, args []string) error {
 }
 
 // rootfsFlags parses a rootfs command's flags (the command's own in fs,
-// and the store's) from args, which may put flags after the operands too.
-func rootfsFlags(fs *flag.FlagSet, args []string, usage string) (config, []string, error) {
+// and the store's) from args, which may put flags after the operands too,
+// and checks that there are minOps to maxOps operands (maxOps < 0: any).
+func rootfsFlags(fs *flag.FlagSet, args []string, usage string, minOps, maxOps int) (config, []string, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: atod rootfs %s\n", usage)
 		fs.PrintDefaults()
@@ -87,6 +88,10 @@ func rootfsFlags(fs *flag.FlagSet, args []string, usage string) (config, []strin
 			return cfg, nil, err
 		}
 		rest = fs.Args()
+	}
+	if len(operands) < minOps || maxOps >= 0 && len(operands) > maxOps {
+		fs.Usage()
+		return cfg, nil, exitCode(2)
 	}
 	return cfg, operands, cfg.validate()
 }
@@ -112,13 +117,9 @@ func rootfsPull(ctx context.Context, args []string) error {
 	platform := fs.String("platform", "", "`os/arch` to pick from a multi-platform image (default: this host's)")
 	insecure := fs.Bool("insecure", false, "allow a registry over plain HTTP")
 	maxSize := fs.Int64("max-size-mib", rootfs.DefaultBudget.Bytes>>20, "refuse an image whose files pass this many `MiB`")
-	cfg, operands, err := rootfsFlags(fs, args, "pull [--name NAME] [flags] REF")
+	cfg, operands, err := rootfsFlags(fs, args, "pull [--name NAME] [flags] REF", 1, 1)
 	if err != nil {
 		return err
-	}
-	if len(operands) != 1 {
-		fs.Usage()
-		return exitCode(2)
 	}
 	ref := operands[0]
 	if *imgName == "" {
@@ -152,11 +153,11 @@ func rootfsImport(ctx context.Context, args []string) error {
 	tag := fs.String("tag", "", "`tag` of the image to import, when the file or layout holds several")
 	platform := fs.String("platform", "", "`os/arch` to pick from a multi-platform layout (default: this host's)")
 	maxSize := fs.Int64("max-size-mib", rootfs.DefaultBudget.Bytes>>20, "refuse an image whose files pass this many `MiB`")
-	cfg, operands, err := rootfsFlags(fs, args, "import --name NAME [flags] FILE|DIR")
+	cfg, operands, err := rootfsFlags(fs, args, "import --name NAME [flags] FILE|DIR", 1, 1)
 	if err != nil {
 		return err
 	}
-	if len(operands) != 1 || *imgName == "" {
+	if *imgName == "" {
 		fs.Usage()
 		return exitCode(2)
 	}
@@ -182,13 +183,9 @@ func rootfsImport(ctx context.Context, args []string) error {
 func rootfsBuild(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("atod rootfs build", flag.ContinueOnError)
 	force := fs.Bool("force", false, "rebuild even if the image is up to date (e.g. for security updates)")
-	cfg, operands, err := rootfsFlags(fs, args, fmt.Sprintf("build [--force] RECIPE\n\nrecipes: %s", strings.Join(rootfs.Recipes(), " ")))
+	cfg, operands, err := rootfsFlags(fs, args, fmt.Sprintf("build [--force] RECIPE\n\nrecipes: %s", strings.Join(rootfs.Recipes(), " ")), 1, 1)
 	if err != nil {
 		return err
-	}
-	if len(operands) != 1 {
-		fs.Usage()
-		return exitCode(2)
 	}
 	d, w, err := lockStore(ctx, cfg)
 	if err != nil {
@@ -208,13 +205,9 @@ func rootfsBuild(ctx context.Context, args []string) error {
 
 func rootfsList(args []string) error {
 	fs := flag.NewFlagSet("atod rootfs list", flag.ContinueOnError)
-	cfg, operands, err := rootfsFlags(fs, args, "list [flags]")
+	cfg, _, err := rootfsFlags(fs, args, "list [flags]", 0, 0)
 	if err != nil {
 		return err
-	}
-	if len(operands) != 0 {
-		fs.Usage()
-		return exitCode(2)
 	}
 	cat, d, err := cfg.stores()
 	if err != nil {
@@ -258,13 +251,9 @@ func rootfsList(args []string) error {
 
 func rootfsRemove(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("atod rootfs rm", flag.ContinueOnError)
-	cfg, operands, err := rootfsFlags(fs, args, "rm NAME...")
+	cfg, operands, err := rootfsFlags(fs, args, "rm NAME...", 1, -1)
 	if err != nil {
 		return err
-	}
-	if len(operands) == 0 {
-		fs.Usage()
-		return exitCode(2)
 	}
 	_, w, err := lockStore(ctx, cfg)
 	if err != nil {
@@ -294,13 +283,9 @@ func rootfsRemove(ctx context.Context, args []string) error {
 
 func rootfsGC(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("atod rootfs gc", flag.ContinueOnError)
-	cfg, operands, err := rootfsFlags(fs, args, "gc")
+	cfg, _, err := rootfsFlags(fs, args, "gc", 0, 0)
 	if err != nil {
 		return err
-	}
-	if len(operands) != 0 {
-		fs.Usage()
-		return exitCode(2)
 	}
 	_, w, err := lockStore(ctx, cfg)
 	if err != nil {
