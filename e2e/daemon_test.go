@@ -57,6 +57,7 @@ func run(m *testing.M) int {
 		}
 		binDir = dir
 	}
+	defer removeSharedRegistry()
 	return m.Run()
 }
 

@@ -146,7 +146,9 @@ func smallLayer(t testing.TB, hdrs []*tar.Header, bodies map[string]string) v1.L
 
 // imageRegistry is a registry on loopback holding the test images.
 type imageRegistry struct {
-	host string
+	host  string
+	blobs string // its storage, removed after the tests (see removeSharedRegistry)
+	srv   *httptest.Server
 	// stall, when set, makes blob downloads send half their bytes and
 	// then wait (for an interrupted pull); stalled is signalled then.
 	stall   chan struct{}
@@ -178,7 +180,11 @@ func newImageRegistry(t *testing.T) (*imageRegistry, string) {
 	if err != nil {
 		return nil, err.Error()
 	}
-	r := &imageRegistry{stalled: make(chan struct{}, 1)}
+	fail := func(msg string) (*imageRegistry, string) {
+		os.RemoveAll(blobs)
+		return nil, msg
+	}
+	r := &imageRegistry{blobs: blobs, stalled: make(chan struct{}, 1)}
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithBlobHandler(registry.NewDiskBlobHandler(blobs)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.mu.Lock()
@@ -209,7 +215,7 @@ func newImageRegistry(t *testing.T) (*imageRegistry, string) {
 		case <-req.Context().Done():
 		}
 	}))
-	r.host = strings.TrimPrefix(srv.URL, "http://")
+	r.host, r.srv = strings.TrimPrefix(srv.URL, "http://"), srv
 	// The registry lives as long as the test binary: later tests pull
 	// from it too.
 
@@ -217,11 +223,11 @@ func newImageRegistry(t *testing.T) (*imageRegistry, string) {
 	treeLayer(t, testRootfsTree(t), base)
 	l1, err := tarball.LayerFromFile(base, tarball.WithCompression(compression.ZStd))
 	if err != nil {
-		return nil, err.Error()
+		return fail(err.Error())
 	}
 	python, err := filepath.EvalSymlinks(filepath.Join(testRootfsTree(t), "usr/bin/python3"))
 	if err != nil {
-		return nil, err.Error()
+		return fail(err.Error())
 	}
 	pythonRel, _ := filepath.Rel(testRootfsTree(t), python)
 	l2 := smallLayer(t, []*tar.Header{
@@ -236,25 +242,34 @@ func newImageRegistry(t *testing.T) (*imageRegistry, string) {
 			map[string]string{"etc/atod-marker": version})
 		img, err := mutate.AppendLayers(empty.Image, l1, l2, l3)
 		if err != nil {
-			return nil, err.Error()
+			return fail(err.Error())
 		}
 		img, err = mutate.Config(img, v1.Config{
 			Env:  []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "ATOD_IMAGE_MARK=pulled-" + version},
 			User: "1000:1000",
 		})
 		if err != nil {
-			return nil, err.Error()
+			return fail(err.Error())
 		}
 		ref, err := name.ParseReference(r.host + "/atod/debian:" + version)
 		if err != nil {
-			return nil, err.Error()
+			return fail(err.Error())
 		}
 		if err := remote.Write(ref, img); err != nil {
-			return nil, "pushing the test image: " + err.Error()
+			return fail("pushing the test image: " + err.Error())
 		}
 	}
 	os.Remove(base)
 	return r, ""
+}
+
+// removeSharedRegistry stops the registry testImages started, if any, and
+// removes its storage (TestMain calls it after the tests).
+func removeSharedRegistry() {
+	if sharedRegistry != nil {
+		sharedRegistry.srv.Close()
+		os.RemoveAll(sharedRegistry.blobs)
+	}
 }
 
 func (r *imageRegistry) ref(tag string) string { return r.host + "/atod/debian:" + tag }
