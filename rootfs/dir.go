@@ -273,6 +273,10 @@ func (l *Lease) Release() {
 	if l.d == nil {
 		return
 	}
+	// The common case, on every run's path: the name still points here.
+	if id, err := l.d.resolveName(l.Name); err == nil && id == l.ID {
+		return
+	}
 	if named, err := l.d.isNamed(l.ID); err == nil && !named {
 		select {
 		case l.d.orphaned <- struct{}{}:
@@ -363,21 +367,14 @@ func (d *Dir) List() ([]Entry, error) {
 		if len(entry.Names) > 0 {
 			name = entry.Names[0]
 		}
-		f, err := os.Open(filepath.Join(d.treePath(id), manifestFile))
-		if err != nil {
-			entry.Err = err
-			entries = append(entries, entry)
-			continue
-		}
-		m, err := readManifest(f)
+		m, err := d.manifestOf(id)
 		if err == nil {
 			entry.Source, entry.Digest, entry.SizeBytes = m.Source, m.Digest, m.SizeBytes
 			entry.Created, _ = time.Parse(time.RFC3339, m.Created)
-			entry.Image, entry.Err = d.imageOf(name, id, m, f.Name())
+			entry.Image, entry.Err = d.imageOf(name, id, m, filepath.Join(d.treePath(id), manifestFile))
 		} else {
 			entry.Err = err
 		}
-		f.Close()
 		entries = append(entries, entry)
 	}
 	slices.SortStableFunc(entries, func(a, b Entry) int {

@@ -465,24 +465,7 @@ func TestGCLeavesOthersAlone(t *testing.T) {
 	d := openDir(t, root)
 	lock(t, d).Unlock()
 	mkdir(t, filepath.Join(root, treesDir, "lost+found"))
-	id := addImage(t, root, "img", `{}`)
-	if err := os.Remove(filepath.Join(root, namesDir, "img")); err != nil {
-		t.Fatal(err)
-	}
-	mnt := filepath.Join(root, treesDir, id, treeDir, "bin")
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Unmount(mnt, syscall.MNT_DETACH)
-	writeFile(t, filepath.Join(mnt, "precious"), "x")
-	w := lock(t, d)
-	defer w.Unlock()
-	if _, err := w.GC(); err == nil || !strings.Contains(err.Error(), "mount point") {
-		t.Errorf("GC of a tree holding a mount: %v, want a refusal", err)
-	}
-	if _, err := os.Stat(filepath.Join(mnt, "precious")); err != nil {
-		t.Errorf("the mount was emptied: %v", err)
-	}
+	assertGCKeepsMount(t, d, root)
 	if _, err := os.Stat(filepath.Join(root, treesDir, "lost+found")); err != nil {
 		t.Errorf("GC removed lost+found: %v", err)
 	}
@@ -498,6 +481,14 @@ func TestGCMountBehindSymlink(t *testing.T) {
 	}
 	d := openDir(t, link)
 	lock(t, d).Unlock()
+	assertGCKeepsMount(t, d, real)
+}
+
+// assertGCKeepsMount mounts a tmpfs inside an unnamed tree of d (whose root
+// is real) and checks that GC refuses to remove the tree and leaves the
+// mount's files alone.
+func assertGCKeepsMount(t *testing.T, d *Dir, real string) {
+	t.Helper()
 	id := addImage(t, real, "img", `{}`)
 	if err := os.Remove(filepath.Join(real, namesDir, "img")); err != nil {
 		t.Fatal(err)
@@ -511,7 +502,7 @@ func TestGCMountBehindSymlink(t *testing.T) {
 	w := lock(t, d)
 	defer w.Unlock()
 	if _, err := w.GC(); err == nil || !strings.Contains(err.Error(), "mount point") {
-		t.Errorf("GC: %v, want a refusal", err)
+		t.Errorf("GC of a tree holding a mount: %v, want a refusal", err)
 	}
 	if _, err := os.Stat(filepath.Join(mnt, "precious")); err != nil {
 		t.Errorf("the mount was emptied: %v", err)

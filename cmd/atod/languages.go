@@ -24,9 +24,9 @@ import (
 // about it, and returns how many languages can run.
 func checkLanguages(log *slog.Logger, cat *runners.Catalogue, images rootfs.Store) int {
 	n := 0
-	for _, l := range cat.All() {
-		if _, err := images.Lookup(l.Image); err != nil {
-			log.Warn("language cannot run", "language", l.ID, "image", l.Image, "err", err)
+	for _, a := range availabilities(cat, images) {
+		if a.err != nil {
+			log.Warn("language cannot run", "language", a.ID, "image", a.Image, "err", a.err)
 			continue
 		}
 		n++

@@ -131,6 +131,16 @@ func rootfsPull(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	opts.Insecure = *insecure
+	return installWith(ctx, cfg, opts, func(w *rootfs.Writer, opts rootfs.InstallOptions) (rootfs.Installed, error) {
+		return w.Pull(ctx, ref, *imgName, opts)
+	})
+}
+
+// installWith runs an install (a pull or an import) with the store locked
+// and progress shown, and reports what it did.
+func installWith(ctx context.Context, cfg config, opts rootfs.InstallOptions,
+	install func(*rootfs.Writer, rootfs.InstallOptions) (rootfs.Installed, error)) error {
 	d, w, err := lockStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -138,8 +148,7 @@ func rootfsPull(ctx context.Context, args []string) error {
 	defer w.Unlock()
 	p := newProgressPrinter(os.Stderr)
 	opts.Progress = p.update
-	opts.Insecure = *insecure
-	inst, err := w.Pull(ctx, ref, *imgName, opts)
+	inst, err := install(w, opts)
 	p.done()
 	if err != nil {
 		return err
@@ -165,19 +174,9 @@ func rootfsImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, w, err := lockStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer w.Unlock()
-	p := newProgressPrinter(os.Stderr)
-	opts.Progress = p.update
-	inst, err := w.Import(ctx, operands[0], *tag, *imgName, opts)
-	p.done()
-	if err != nil {
-		return err
-	}
-	return reportInstalled(d, inst)
+	return installWith(ctx, cfg, opts, func(w *rootfs.Writer, opts rootfs.InstallOptions) (rootfs.Installed, error) {
+		return w.Import(ctx, operands[0], *tag, *imgName, opts)
+	})
 }
 
 func rootfsBuild(ctx context.Context, args []string) error {
