@@ -126,7 +126,7 @@ func TestHTTPExecuteStatuses(t *testing.T) {
 	}{
 		{"unknown language", "application/json", `{"language": "ZSH", "code": "", "input": "", "options": [], "arguments": []}`, 400, "invalid request: no such language: ZSH"},
 		{"timeout out of range", "application/json", `{"language": "bash", "code": "", "input": "", "options": [], "arguments": [], "timeout": 0}`, 400, "invalid request: timeout not in range 1-60: 0"},
-		{"NUL in option", "application/json", `{"language": "bash", "code": "", "input": "", "options": ["\u0000"], "arguments": []}`, 400, "invalid request: option contains null byte"},
+		{"NUL in option", "application/json", `{"language": "bash", "code": "", "input": "", "options": ["\u0000"], "arguments": []}`, 400, "invalid request: argument contains null byte"},
 		{"missing key", "application/json", `{"language": "bash", "input": "", "options": [], "arguments": []}`, 400, "invalid request: missing field: code"},
 		{"bad JSON", "application/json", `{"language": `, 400, "invalid request: invalid JSON: unexpected end of data"},
 		{"bad msgpack", "application/msgpack", "\x85", 400, "invalid request: invalid msgpack: unexpected end of data"},

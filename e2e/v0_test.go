@@ -73,7 +73,7 @@ func TestCloseCodes(t *testing.T) {
 		{"not a map", websocket.MessageBinary, []byte{0x93, 1, 2, 3}, 1008, "invalid request: *"},
 		{"truncated map", websocket.MessageBinary, valid()[:20], 1008, "invalid request: *"},
 		{"empty frame", websocket.MessageBinary, []byte{}, 1008, "invalid request: *"},
-		{"NUL in an option", websocket.MessageBinary, encodeMap(t, field{"language", "bash"}, field{"code", []byte("")}, field{"input", []byte{}}, field{"options", []string{"-a\x00b"}}, field{"arguments", []string{}}), 1008, "invalid request: option contains null byte"},
+		{"NUL in an option", websocket.MessageBinary, encodeMap(t, field{"language", "bash"}, field{"code", []byte("")}, field{"input", []byte{}}, field{"options", []string{"-a\x00b"}}, field{"arguments", []string{}}), 1008, "invalid request: argument contains null byte"},
 		{"NUL in an argument", websocket.MessageBinary, encodeMap(t, field{"language", "bash"}, field{"code", []byte("")}, field{"input", []byte{}}, field{"options", []string{}}, field{"arguments", []string{"x", "\x00"}}), 1008, "invalid request: argument contains null byte"},
 		{"unknown language ZSH", websocket.MessageBinary, encodeMap(t, field{"language", "ZSH"}, field{"code", []byte("")}, field{"input", []byte{}}, field{"options", []string{}}, field{"arguments", []string{}}), 1008, "invalid request: no such language: ZSH"},
 		{"timeout 0", websocket.MessageBinary, withTimeout(0), 1008, "invalid request: timeout not in range 1-60: 0"},

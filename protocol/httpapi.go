@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -59,9 +61,10 @@ func (r ExecuteResponse) MarshalJSON() ([]byte, error) {
 	}{r.Stdout, r.Stderr, plain(r)})
 }
 
-// Bytes is a byte string in JSON: a string (its UTF-8 bytes), or
-// {"base64": "..."} for arbitrary bytes. It marshals as a string when it is
-// valid UTF-8.
+// Bytes is a byte string in JSON: a string (its UTF-8 bytes),
+// {"base64": "..."} for arbitrary bytes, or an array of integers 0-255 (the
+// lax form msgpack requests allow too). It marshals as a string when it is
+// valid UTF-8, and as {"base64": "..."} otherwise.
 type Bytes []byte
 
 // MarshalJSON implements json.Marshaler.
@@ -74,13 +77,32 @@ func (b Bytes) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (b *Bytes) UnmarshalJSON(data []byte) error {
-	if string(bytes.TrimSpace(data)) == "null" {
-		return errors.New(`expected a string or {"base64": "..."}, got null`)
+	v, err := bytesJSON(data, true)
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
+// bytesJSON decodes data, valid JSON: a string, {"base64": "..."}, or, when
+// arrays is set, an array of integers 0-255. A request's language takes no
+// array, in JSON as in msgpack: it is a name, not bytes.
+func bytesJSON(data []byte, arrays bool) ([]byte, error) {
+	forms := `a string or {"base64": "..."}`
+	if arrays {
+		forms = `a string, {"base64": "..."} or an array of bytes`
+	}
+	data = bytes.TrimSpace(data)
+	switch {
+	case string(data) == "null":
+		return nil, errors.New("expected " + forms + ", got null")
+	case arrays && len(data) > 0 && data[0] == '[':
+		return byteArrayJSON(data)
 	}
 	var s string
 	if err := json.Unmarshal(data, &s); err == nil {
-		*b = []byte(s)
-		return nil
+		return []byte(s), nil
 	}
 	var obj struct {
 		Base64 *string `json:"base64"`
@@ -88,21 +110,88 @@ func (b *Bytes) UnmarshalJSON(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&obj); err != nil || obj.Base64 == nil {
-		return errors.New(`expected a string or {"base64": "..."}`)
+		return nil, errors.New("expected " + forms)
 	}
 	raw, err := base64.StdEncoding.DecodeString(*obj.Base64)
 	if err != nil {
-		return fmt.Errorf("invalid base64: %w", err)
+		return nil, fmt.Errorf("invalid base64: %w", err)
 	}
-	*b = raw
-	return nil
+	return raw, nil
+}
+
+// byteError says that element i of a JSON array given as a byte string is
+// not an integer 0-255; got is what it is instead (a number as written, or
+// its JSON kind).
+type byteError struct {
+	i   int
+	got string
+}
+
+func (e *byteError) Error() string {
+	return fmt.Sprintf("element %d: expected a byte 0-255, got %s", e.i, e.got)
+}
+
+// byteArrayJSON decodes data, a JSON array already known to be valid JSON,
+// whose elements must be integers 0-255. It stops at the first element that
+// is not (a nested array or object is not read any further), and holds no
+// more than the bytes decoded so far.
+func byteArrayJSON(data []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil { // the opening bracket
+		return nil, err
+	}
+	v := []byte{}
+	for i := 0; dec.More(); i++ {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		c, got := jsonByte(tok)
+		if got != "" {
+			return nil, &byteError{i: i, got: got}
+		}
+		v = append(v, c)
+	}
+	return v, nil
+}
+
+// jsonByte returns the byte a JSON token stands for, or what the token is
+// when it is not an integer 0-255.
+func jsonByte(tok json.Token) (c byte, got string) {
+	switch tok := tok.(type) {
+	case json.Number:
+		// Like a timeout, a byte is a number literal without fraction or
+		// exponent.
+		if bytes.ContainsAny([]byte(tok), ".eE") {
+			return 0, "float"
+		}
+		n, err := strconv.ParseInt(string(tok), 10, 64)
+		if err != nil || n < 0 || n > math.MaxUint8 {
+			return 0, string(tok)
+		}
+		return byte(n), ""
+	case string:
+		return 0, "string"
+	case bool:
+		return 0, "bool"
+	case nil:
+		return 0, "null"
+	case json.Delim:
+		if tok == '{' {
+			return 0, "object"
+		}
+		return 0, "array"
+	default:
+		return 0, fmt.Sprintf("%v", tok)
+	}
 }
 
 // DecodeJSONRequest decodes and validates a request given as JSON, by the
 // rules DecodeRequest applies to msgpack: the same keys, each byte string a
-// JSON string or {"base64": "..."}, the timeout an integer, and the same
-// checks in the same order, with the same reasons. Every failure is a
-// *RequestError.
+// JSON string, {"base64": "..."} or an array of integers 0-255, the timeout
+// an integer, and the same checks in the same order, with the same reasons.
+// Every failure is a *RequestError.
 func DecodeJSONRequest(b []byte, known func(language string) bool) (Request, error) {
 	if len(b) > MaxRequestSize {
 		return Request{}, invalid("request of %d bytes is larger than %d bytes", len(b), MaxRequestSize)
@@ -119,7 +208,7 @@ func DecodeJSONRequest(b []byte, known func(language string) bool) (Request, err
 		}
 	}
 	req := Request{Timeout: DefaultTimeout}
-	language, err := jsonBytes("language", jr["language"])
+	language, err := jsonBytesOf("language", jr["language"], false)
 	if err != nil {
 		return Request{}, err
 	}
@@ -174,9 +263,21 @@ func DecodeJSONRequest(b []byte, known func(language string) bool) (Request, err
 	return req, nil
 }
 
+// jsonBytes decodes the byte string of key (see Bytes).
 func jsonBytes(key string, raw json.RawMessage) ([]byte, error) {
-	var b Bytes
-	if err := json.Unmarshal(raw, &b); err != nil {
+	return jsonBytesOf(key, raw, true)
+}
+
+// jsonBytesOf decodes the byte string of key, raw being one valid JSON value
+// of the request; arrays says whether an array of bytes is one.
+func jsonBytesOf(key string, raw json.RawMessage, arrays bool) ([]byte, error) {
+	b, err := bytesJSON(raw, arrays)
+	if err != nil {
+		// A bad element of a byte array is named by its index, as in
+		// msgpack requests: key[i].
+		if be, ok := errors.AsType[*byteError](err); ok {
+			return nil, invalid("%s[%d]: expected a byte 0-255, got %s", key, be.i, be.got)
+		}
 		return nil, invalid("%s: %v", key, err)
 	}
 	if b == nil {

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -36,8 +37,44 @@ func TestDecodeJSONRequest(t *testing.T) {
 		{"code null", `{"language": "python", "code": null, "input": "", "options": [], "arguments": []}`, "invalid request: code: expected a string*", nil},
 		{"bad base64", `{"language": "python", "code": {"base64": "%%"}, "input": "", "options": [], "arguments": []}`, "invalid request: code: invalid base64*", nil},
 		{"options not an array", `{"language": "python", "code": "", "input": "", "options": "-O", "arguments": []}`, "invalid request: options: expected an array", nil},
-		{"NUL in option", `{"language": "python", "code": "", "input": "", "options": ["a\u0000"], "arguments": []}`, "invalid request: option contains null byte", nil},
+		{"NUL in option", `{"language": "python", "code": "", "input": "", "options": ["a\u0000"], "arguments": []}`, "invalid request: argument contains null byte", nil},
 		{"NUL in argument", `{"language": "python", "code": "", "input": "", "options": [], "arguments": [{"base64": "AA=="}]}`, "invalid request: argument contains null byte", nil},
+
+		// Lax binaries: an array of integers 0-255 wherever a byte string is.
+		{"byte arrays", `{"language": "python", "code": [112, 40, 41], "input": [ 104 , 105 ], "options": [[45, 79], "-u"], "arguments": [[], [255, 1]], "custom_runner": [101]}`, "", func(t *testing.T, r Request) {
+			want := Request{Language: "python", Code: []byte("p()"), Input: []byte("hi"), Options: [][]byte{[]byte("-O"), []byte("-u")}, Arguments: [][]byte{{}, {255, 1}}, Timeout: 60, CustomRunner: []byte("e")}
+			if !reflect.DeepEqual(r, want) {
+				t.Errorf("got %#v\nwant %#v", r, want)
+			}
+		}},
+		{"empty byte arrays", `{"language": "python", "code": [], "input": [], "options": [[]], "arguments": []}`, "", func(t *testing.T, r Request) {
+			if r.Code == nil || len(r.Code) != 0 || r.Input == nil || len(r.Input) != 0 || len(r.Options) != 1 || r.Options[0] == nil || len(r.Options[0]) != 0 {
+				t.Errorf("%#v", r)
+			}
+		}},
+		{"-0 and 0 are bytes", `{"language": "python", "code": [-0, 0], "input": "", "options": [], "arguments": []}`, "", func(t *testing.T, r Request) {
+			if string(r.Code) != "\x00\x00" {
+				t.Errorf("code %q", r.Code)
+			}
+		}},
+		{"NUL in option as byte array", `{"language": "python", "code": "", "input": "", "options": [[97, 0]], "arguments": []}`, "invalid request: argument contains null byte", nil},
+		{"code element 256", `{"language": "python", "code": [97, 98, 99, 256], "input": "", "options": [], "arguments": []}`, "invalid request: code[3]: expected a byte 0-255, got 256", nil},
+		{"code element -1", `{"language": "python", "code": [-1], "input": "", "options": [], "arguments": []}`, "invalid request: code[0]: expected a byte 0-255, got -1", nil},
+		{"code element huge", `{"language": "python", "code": [18446744073709551616], "input": "", "options": [], "arguments": []}`, "invalid request: code[0]: expected a byte 0-255, got 18446744073709551616", nil},
+		{"code element float", `{"language": "python", "code": [1.5], "input": "", "options": [], "arguments": []}`, "invalid request: code[0]: expected a byte 0-255, got float", nil},
+		{"code element integral float", `{"language": "python", "code": [1, 65.0], "input": "", "options": [], "arguments": []}`, "invalid request: code[1]: expected a byte 0-255, got float", nil},
+		{"code element exponent", `{"language": "python", "code": [1e2], "input": "", "options": [], "arguments": []}`, "invalid request: code[0]: expected a byte 0-255, got float", nil},
+		{"code element string", `{"language": "python", "code": [1, "a"], "input": "", "options": [], "arguments": []}`, "invalid request: code[1]: expected a byte 0-255, got string", nil},
+		{"code element null", `{"language": "python", "code": [null], "input": "", "options": [], "arguments": []}`, "invalid request: code[0]: expected a byte 0-255, got null", nil},
+		{"code element bool", `{"language": "python", "code": [true], "input": "", "options": [], "arguments": []}`, "invalid request: code[0]: expected a byte 0-255, got bool", nil},
+		{"code element array", `{"language": "python", "code": [[1]], "input": "", "options": [], "arguments": []}`, "invalid request: code[0]: expected a byte 0-255, got array", nil},
+		{"code element object", `{"language": "python", "code": [{}], "input": "", "options": [], "arguments": []}`, "invalid request: code[0]: expected a byte 0-255, got object", nil},
+		{"input element 256", `{"language": "python", "code": "", "input": [256], "options": [], "arguments": []}`, "invalid request: input[0]: expected a byte 0-255, got 256", nil},
+		{"custom_runner element -1", `{"language": "python", "code": "", "input": "", "options": [], "arguments": [], "custom_runner": [-1]}`, "invalid request: custom_runner[0]: expected a byte 0-255, got -1", nil},
+		{"option element 256", `{"language": "python", "code": "", "input": "", "options": ["-u", [45, 256]], "arguments": []}`, "invalid request: options[1][1]: expected a byte 0-255, got 256", nil},
+		{"argument element string", `{"language": "python", "code": "", "input": "", "options": [], "arguments": [["a"]]}`, "invalid request: arguments[0][0]: expected a byte 0-255, got string", nil},
+		{"options a flat array of bytes", `{"language": "python", "code": "", "input": "", "options": [45, 117], "arguments": []}`, "invalid request: options[0]: expected a string, {\"base64\": \"...\"} or an array of bytes", nil},
+		{"language a byte array", `{"language": [112], "code": "", "input": "", "options": [], "arguments": []}`, `invalid request: language: expected a string or {"base64": "..."}`, nil},
 		{"timeout 0", "{" + base + `, "timeout": 0}`, "invalid request: timeout not in range 1-60: 0", nil},
 		{"timeout 61", "{" + base + `, "timeout": 61}`, "invalid request: timeout not in range 1-60: 61", nil},
 		{"timeout -4", "{" + base + `, "timeout": -4}`, "invalid request: timeout not in range 1-60: -4", nil},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -62,12 +63,16 @@ func invalid(format string, args ...any) *RequestError {
 // required keys; then NUL bytes in options and arguments; then the timeout's
 // range; then the language. Every failure is a *RequestError.
 //
-// Typing is lax, as the contract demands: a str is accepted wherever a bin is,
-// the language may be a str or a bin holding valid UTF-8, the timeout may be
-// an integer of any msgpack width, and keys the server does not know (or
-// that are not strings) are skipped.
+// Typing is lax, as the contract demands: a str, or an array of integers
+// 0-255 (of any msgpack width), is accepted wherever a bin is (code, input,
+// each entry of options and arguments, custom_runner); the language may be a
+// str or a bin holding valid UTF-8; the timeout may be an integer of any
+// msgpack width; and keys the server does not know (or that are not strings)
+// are skipped.
 //
-// Cost: one pass over b, and a copy of every byte string kept.
+// Cost: one pass over b, and a copy of every byte string kept; neither the
+// time nor the memory grows past a bound linear in len(b), whatever counts
+// array headers claim.
 func DecodeRequest(b []byte, known func(language string) bool) (Request, error) {
 	// The server refuses larger frames before decoding (with its own close
 	// code); checking again bounds the work, and the nesting depth msgp.Skip
@@ -142,9 +147,10 @@ func fieldNamed(key []byte) (field, bool) {
 //
 // The request decoder is written by hand with msgp's low-level byte API
 // rather than generated: generated code cannot express the contract's lax
-// typing (a str wherever a bin; an integer of any width, signed or not, with
-// out-of-range values reported as sent; a language as str or bin), nor its
-// exact error texts, required keys, or the "found extra data" check.
+// typing (a str or an array of byte values wherever a bin; an integer of any
+// width, signed or not, with out-of-range values reported as sent; a
+// language as str or bin), nor its exact error texts, required keys, or the
+// "found extra data" check.
 type rawRequest struct {
 	seen         uint8 // bit 1<<field set when the key was present
 	language     []byte
@@ -157,9 +163,18 @@ type rawRequest struct {
 
 // rawInt is a msgpack integer as sent, of any width and sign.
 type rawInt struct {
-	neg  bool   // the value is negative
-	mag  uint64 // the value if !neg; its two's complement int64 bits if neg
-	text string // the value in decimal, for error messages
+	neg bool   // the value is negative
+	mag uint64 // the value if !neg; its two's complement int64 bits if neg
+}
+
+// String is the value in decimal, for error messages. It is computed only
+// when asked for, so that reading the elements of a byte array allocates
+// nothing.
+func (v rawInt) String() string {
+	if v.neg {
+		return strconv.FormatInt(int64(v.mag), 10)
+	}
+	return strconv.FormatUint(v.mag, 10)
 }
 
 func (r *rawRequest) has(f field) bool { return r.seen&(1<<f) != 0 }
@@ -226,14 +241,14 @@ func (r *rawRequest) decode(b []byte) error {
 func (r *rawRequest) decodeField(f field, b []byte) (rest []byte, err error) {
 	switch f {
 	case fieldLanguage:
-		r.language, b, err = readBinOrStr(b, "str", f, noIndex)
+		r.language, b, err = readBinOrStr(b, "str", place{f, noIndex})
 		if err == nil && !utf8.Valid(r.language) {
 			err = invalid("language: not valid UTF-8")
 		}
 	case fieldCode:
-		r.code, b, err = readBinOrStr(b, "bin or str", f, noIndex)
+		r.code, b, err = readBinary(b, place{f, noIndex})
 	case fieldInput:
-		r.input, b, err = readBinOrStr(b, "bin or str", f, noIndex)
+		r.input, b, err = readBinary(b, place{f, noIndex})
 	case fieldOptions:
 		r.options, b, err = readBinArray(b, f)
 	case fieldArguments:
@@ -249,7 +264,7 @@ func (r *rawRequest) decodeField(f field, b []byte) (rest []byte, err error) {
 			}
 			break
 		}
-		r.customRunner, b, err = readBinOrStr(b, "bin or str", f, noIndex)
+		r.customRunner, b, err = readBinary(b, place{f, noIndex})
 	}
 	return b, err
 }
@@ -257,10 +272,33 @@ func (r *rawRequest) decodeField(f field, b []byte) (rest []byte, err error) {
 // noIndex is the index of a value that is not an array element.
 const noIndex = -1
 
+// place names a value of the request in error messages: a field, or an
+// element of a field's array.
+type place struct {
+	f field
+	i int64 // the index in f's array, or noIndex
+}
+
+func (p place) String() string {
+	if p.i == noIndex {
+		return p.f.String()
+	}
+	return p.f.String() + "[" + strconv.FormatInt(p.i, 10) + "]"
+}
+
+// readBinary reads a binary the lax way: a bin, a str, or an array of
+// integers 0-255 (how some msgpack clients encode bytes). It returns a copy
+// of its bytes.
+func readBinary(b []byte, at place) (v, rest []byte, err error) {
+	if msgp.NextType(b) == msgp.ArrayType {
+		return readByteArray(b, at)
+	}
+	return readBinOrStr(b, "bin, str or array of bytes", at)
+}
+
 // readBinOrStr reads a bin or a str and returns a copy of its bytes. A type
-// error says what was wanted and names the field, and the array index i
-// unless it is noIndex.
-func readBinOrStr(b []byte, want string, f field, i int64) (v, rest []byte, err error) {
+// error says what was wanted and where.
+func readBinOrStr(b []byte, want string, at place) (v, rest []byte, err error) {
 	switch t := msgp.NextType(b); t {
 	case msgp.StrType:
 		v, rest, err = msgp.ReadStringZC(b)
@@ -270,10 +308,7 @@ func readBinOrStr(b []byte, want string, f field, i int64) (v, rest []byte, err 
 		_, err = msgp.Skip(b)
 		return nil, b, invalidMsgpack(err)
 	default:
-		if i == noIndex {
-			return nil, b, invalid("%s: expected %s, got %s", f, want, typeName(t))
-		}
-		return nil, b, invalid("%s[%d]: expected %s, got %s", f, i, want, typeName(t))
+		return nil, b, invalid("%s: expected %s, got %s", at, want, typeName(t))
 	}
 	if err != nil {
 		return nil, b, invalidMsgpack(err)
@@ -283,7 +318,51 @@ func readBinOrStr(b []byte, want string, f field, i int64) (v, rest []byte, err 
 	return bytes.Clone(v), rest, nil
 }
 
-// readBinArray reads an array of bins or strs.
+// readByteArray reads an array of integers 0-255 as the bytes they are. An
+// element that is anything else is refused with its index: at[i].
+func readByteArray(b []byte, at place) (v, rest []byte, err error) {
+	n, b, err := msgp.ReadArrayHeaderBytes(b)
+	if err != nil {
+		return nil, b, invalidMsgpack(err)
+	}
+	// As in readBinArray, every element takes at least one byte: a header
+	// claiming more elements than bytes remain reserves no more than that,
+	// and its loop ends at the end of the data.
+	v = make([]byte, 0, min(uint64(n), uint64(len(b))))
+	for i := range n {
+		var c byte
+		if c, b, err = readByte(b, at, i); err != nil {
+			return nil, b, err
+		}
+		v = append(v, c)
+	}
+	return v, b, nil
+}
+
+// readByte reads element i of the byte array at: an integer 0-255, of any
+// msgpack width and sign.
+func readByte(b []byte, at place, i uint32) (c byte, rest []byte, err error) {
+	var got string
+	switch t := msgp.NextType(b); t {
+	case msgp.IntType, msgp.UintType:
+		var v rawInt
+		if v, rest, err = readIntOf(b, t); err != nil {
+			return 0, b, err
+		}
+		if !v.neg && v.mag <= math.MaxUint8 {
+			return byte(v.mag), rest, nil
+		}
+		got = v.String()
+	case msgp.InvalidType:
+		_, err = msgp.Skip(b)
+		return 0, b, invalidMsgpack(err)
+	default:
+		got = typeName(t)
+	}
+	return 0, b, invalid("%s[%d]: expected a byte 0-255, got %s", at, i, got)
+}
+
+// readBinArray reads an array of binaries (see readBinary).
 func readBinArray(b []byte, f field) (v [][]byte, rest []byte, err error) {
 	switch t := msgp.NextType(b); t {
 	case msgp.ArrayType:
@@ -302,7 +381,7 @@ func readBinArray(b []byte, f field) (v [][]byte, rest []byte, err error) {
 	v = make([][]byte, 0, min(uint64(n), uint64(len(b))))
 	for i := range n {
 		var e []byte
-		e, b, err = readBinOrStr(b, "bin or str", f, int64(i))
+		e, b, err = readBinary(b, place{f, int64(i)})
 		if err != nil {
 			return nil, b, err
 		}
@@ -314,19 +393,25 @@ func readBinArray(b []byte, f field) (v [][]byte, rest []byte, err error) {
 // readInt reads an integer of any msgpack width and sign.
 func readInt(b []byte, f field) (v rawInt, rest []byte, err error) {
 	switch t := msgp.NextType(b); t {
-	case msgp.IntType:
-		var i int64
-		i, rest, err = msgp.ReadInt64Bytes(b)
-		v = rawInt{neg: i < 0, mag: uint64(i), text: strconv.FormatInt(i, 10)}
-	case msgp.UintType:
-		var u uint64
-		u, rest, err = msgp.ReadUint64Bytes(b)
-		v = rawInt{mag: u, text: strconv.FormatUint(u, 10)}
+	case msgp.IntType, msgp.UintType:
+		return readIntOf(b, t)
 	case msgp.InvalidType:
 		_, err = msgp.Skip(b)
 		return rawInt{}, b, invalidMsgpack(err)
 	default:
 		return rawInt{}, b, invalid("%s: expected an integer, got %s", f, typeName(t))
+	}
+}
+
+// readIntOf reads the integer of msgpack type t, IntType or UintType, at the
+// start of b.
+func readIntOf(b []byte, t msgp.Type) (v rawInt, rest []byte, err error) {
+	if t == msgp.IntType {
+		var i int64
+		i, rest, err = msgp.ReadInt64Bytes(b)
+		v = rawInt{neg: i < 0, mag: uint64(i)}
+	} else {
+		v.mag, rest, err = msgp.ReadUint64Bytes(b)
 	}
 	if err != nil {
 		return rawInt{}, b, invalidMsgpack(err)
@@ -358,7 +443,7 @@ func (r *rawRequest) validate(known func(string) bool) (Request, error) {
 	if r.has(fieldTimeout) {
 		t := r.timeout
 		if t.neg || t.mag < minTimeout || t.mag > maxTimeout {
-			return Request{}, invalid("timeout not in range %d-%d: %s", minTimeout, maxTimeout, t.text)
+			return Request{}, invalid("timeout not in range %d-%d: %s", minTimeout, maxTimeout, t)
 		}
 		req.Timeout = int(t.mag)
 	}
@@ -383,16 +468,15 @@ func (r Request) Validate(known func(language string) bool) error {
 }
 
 // checkNULs refuses NUL bytes in options and arguments: inside the sandbox
-// each entry is written followed by a NUL, so one inside would split it.
+// each entry is written followed by a NUL, so one inside would split it. The
+// reason is the same for an option as for an argument, as the contract
+// requires (the service words both so).
 func checkNULs(r Request) error {
-	for _, o := range r.Options {
-		if bytes.IndexByte(o, 0) >= 0 {
-			return invalid("option contains null byte")
-		}
-	}
-	for _, a := range r.Arguments {
-		if bytes.IndexByte(a, 0) >= 0 {
-			return invalid("argument contains null byte")
+	for _, s := range [...][][]byte{r.Options, r.Arguments} {
+		for _, e := range s {
+			if bytes.IndexByte(e, 0) >= 0 {
+				return invalid("argument contains null byte")
+			}
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -82,6 +83,42 @@ func binArray(bs ...[]byte) []byte {
 		b = msgp.AppendBytes(b, x)
 	}
 	return b
+}
+
+// byteArray encodes s as the lax form of a binary: an array of its bytes,
+// each a positive fixint or a uint8 (the smallest encodings).
+func byteArray(s string) []byte {
+	b := msgp.AppendArrayHeader(nil, uint32(len(s)))
+	for i := range len(s) {
+		b = msgp.AppendUint8(b, s[i])
+	}
+	return b
+}
+
+// rawArray encodes an array of the given msgpack values, each already
+// encoded.
+func rawArray(elems ...[]byte) []byte {
+	b := msgp.AppendArrayHeader(nil, uint32(len(elems)))
+	for _, e := range elems {
+		b = append(b, e...)
+	}
+	return b
+}
+
+// withElem returns the byte array of s with one more element, e, after
+// its first i bytes.
+func withElem(s string, i int, e []byte) []byte {
+	elems := make([][]byte, 0, len(s)+1)
+	for j := range len(s) {
+		if j == i {
+			elems = append(elems, e)
+		}
+		elems = append(elems, msgp.AppendUint8(nil, s[j]))
+	}
+	if i >= len(s) {
+		elems = append(elems, e)
+	}
+	return rawArray(elems...)
 }
 
 // knownLanguages is the known func of the tests.
@@ -212,6 +249,57 @@ func TestDecodeRequest(t *testing.T) {
 		},
 		{name: "frame of exactly MaxRequestSize", frame: padTo(t, validMap(), MaxRequestSize), want: validRequest()},
 
+		// Lax binaries: an array of integers 0-255 wherever a bin is.
+		{
+			name: "every binary as an array of bytes",
+			frame: validMap().
+				set("code", byteArray("print(input())")).
+				set("input", byteArray("hi\n")).
+				set("options", rawArray(byteArray("-u"))).
+				set("arguments", rawArray(byteArray("a"), byteArray("b c"))).bytes(),
+			want: validRequest(),
+		},
+		{
+			name:  "custom_runner as an array of bytes",
+			frame: validMap().set("custom_runner", byteArray("echo hi")).bytes(),
+			want:  withRequest(func(r *Request) { r.CustomRunner = []byte("echo hi") }),
+		},
+		{
+			name:  "options and arguments mixing bin, str and arrays",
+			frame: validMap().set("options", rawArray(msgp.AppendString(nil, "-u"), byteArray("-O"), msgp.AppendBytes(nil, []byte("-B")))).set("arguments", rawArray(byteArray("a"), msgp.AppendString(nil, "b c"))).bytes(),
+			want: withRequest(func(r *Request) {
+				r.Options = [][]byte{[]byte("-u"), []byte("-O"), []byte("-B")}
+			}),
+		},
+		{
+			name: "byte values in every integer encoding",
+			frame: validMap().set("code", rawArray(
+				[]byte{0x00},                            // positive fixint 0
+				[]byte{0x7f},                            // positive fixint 127
+				[]byte{0xcc, 0xff},                      // uint8 255
+				[]byte{0xcd, 0x00, 0xc8},                // uint16 200
+				[]byte{0xce, 0, 0, 0, 0xc9},             // uint32 201
+				[]byte{0xcf, 0, 0, 0, 0, 0, 0, 0, 0xca}, // uint64 202
+				[]byte{0xd0, 0x05},                      // int8 5
+				[]byte{0xd1, 0x00, 0xc8},                // int16 200
+				[]byte{0xd2, 0, 0, 0, 0xcb},             // int32 203
+				[]byte{0xd3, 0, 0, 0, 0, 0, 0, 0, 0xcc}, // int64 204
+			)).bytes(),
+			want: withRequest(func(r *Request) { r.Code = []byte{0, 127, 255, 200, 201, 202, 5, 200, 203, 204} }),
+		},
+		{
+			name:  "empty arrays as binaries",
+			frame: validMap().set("code", rawArray()).set("input", rawArray()).set("options", rawArray(rawArray())).set("custom_runner", rawArray()).bytes(),
+			want: withRequest(func(r *Request) {
+				r.Code, r.Input, r.Options, r.CustomRunner = []byte{}, []byte{}, [][]byte{{}}, []byte{}
+			}),
+		},
+		{
+			name:  "array32 header on a byte array",
+			frame: validMap().set("input", append([]byte{0xdd, 0, 0, 0, 3}, 'h', 'i', '\n')).bytes(),
+			want:  validRequest(),
+		},
+
 		// Range and language.
 		{name: "timeout 61", frame: validMap().set("timeout", msgp.AppendInt(nil, 61)).bytes(), wantErr: "invalid request: timeout not in range 1-60: 61"},
 		{name: "timeout 0", frame: validMap().set("timeout", msgp.AppendInt(nil, 0)).bytes(), wantErr: "invalid request: timeout not in range 1-60: 0"},
@@ -221,8 +309,10 @@ func TestDecodeRequest(t *testing.T) {
 		{name: "timeout 2^32+7", frame: validMap().set("timeout", msgp.AppendUint64(nil, 1<<32+7)).bytes(), wantErr: "invalid request: timeout not in range 1-60: 4294967303"},
 		{name: "unknown language", frame: validMap().set("language", msgp.AppendString(nil, "ZSH")).bytes(), wantErr: "invalid request: no such language: ZSH"},
 		{name: "language case-sensitive", frame: validMap().set("language", msgp.AppendString(nil, "Python")).bytes(), wantErr: "invalid request: no such language: Python"},
-		{name: "NUL in option", frame: validMap().set("options", strArray("-u", "a\x00b")).bytes(), wantErr: "invalid request: option contains null byte"},
+		{name: "NUL in option", frame: validMap().set("options", strArray("-u", "a\x00b")).bytes(), wantErr: "invalid request: argument contains null byte"},
 		{name: "NUL in argument", frame: validMap().set("arguments", binArray([]byte("\x00"))).bytes(), wantErr: "invalid request: argument contains null byte"},
+		{name: "NUL in option as byte array", frame: validMap().set("options", rawArray(byteArray("a\x00"))).bytes(), wantErr: "invalid request: argument contains null byte"},
+		{name: "NUL in argument as byte array", frame: validMap().set("arguments", rawArray(byteArray("\x00"))).bytes(), wantErr: "invalid request: argument contains null byte"},
 
 		// Types.
 		{name: "timeout str", frame: validMap().set("timeout", msgp.AppendString(nil, "60")).bytes(), wantErr: "invalid request: timeout: expected an integer, got str"},
@@ -233,12 +323,38 @@ func TestDecodeRequest(t *testing.T) {
 		{name: "timeout bool", frame: validMap().set("timeout", msgp.AppendBool(nil, true)).bytes(), wantErr: "invalid request: timeout: expected an integer, got bool"},
 		{name: "language int", frame: validMap().set("language", msgp.AppendInt(nil, 1)).bytes(), wantErr: "invalid request: language: expected str, got int"},
 		{name: "language invalid UTF-8", frame: validMap().set("language", msgp.AppendBytes(nil, []byte{0xff, 'a'})).bytes(), wantErr: "invalid request: language: not valid UTF-8"},
-		{name: "code int", frame: validMap().set("code", msgp.AppendInt(nil, 1)).bytes(), wantErr: "invalid request: code: expected bin or str, got int"},
-		{name: "input nil", frame: validMap().set("input", msgp.AppendNil(nil)).bytes(), wantErr: "invalid request: input: expected bin or str, got nil"},
+		{name: "code int", frame: validMap().set("code", msgp.AppendInt(nil, 1)).bytes(), wantErr: "invalid request: code: expected bin, str or array of bytes, got int"},
+		{name: "input nil", frame: validMap().set("input", msgp.AppendNil(nil)).bytes(), wantErr: "invalid request: input: expected bin, str or array of bytes, got nil"},
 		{name: "options str", frame: validMap().set("options", msgp.AppendString(nil, "-u")).bytes(), wantErr: "invalid request: options: expected an array, got str"},
-		{name: "options element int", frame: validMap().set("options", append(strArray("a", "b")[:3:3], 0x01)).bytes(), wantErr: "invalid request: options[1]: expected bin or str, got int"},
+		{name: "options element int", frame: validMap().set("options", append(strArray("a", "b")[:3:3], 0x01)).bytes(), wantErr: "invalid request: options[1]: expected bin, str or array of bytes, got int"},
 		{name: "arguments map", frame: validMap().set("arguments", msgp.AppendMapHeader(nil, 0)).bytes(), wantErr: "invalid request: arguments: expected an array, got map"},
-		{name: "custom_runner int", frame: validMap().set("custom_runner", msgp.AppendInt(nil, 1)).bytes(), wantErr: "invalid request: custom_runner: expected bin or str, got int"},
+		{name: "custom_runner int", frame: validMap().set("custom_runner", msgp.AppendInt(nil, 1)).bytes(), wantErr: "invalid request: custom_runner: expected bin, str or array of bytes, got int"},
+
+		// Byte arrays: every element must be an integer 0-255.
+		{name: "code element 256", frame: validMap().set("code", withElem("abc", 3, msgp.AppendUint(nil, 256))).bytes(), wantErr: "invalid request: code[3]: expected a byte 0-255, got 256"},
+		{name: "code element -1", frame: validMap().set("code", withElem("abc", 1, msgp.AppendInt(nil, -1))).bytes(), wantErr: "invalid request: code[1]: expected a byte 0-255, got -1"},
+		{name: "code element int16 -200", frame: validMap().set("code", withElem("", 0, []byte{0xd1, 0xff, 0x38})).bytes(), wantErr: "invalid request: code[0]: expected a byte 0-255, got -200"},
+		{name: "code element int64 min", frame: validMap().set("code", withElem("a", 1, msgp.AppendInt64(nil, math.MinInt64))).bytes(), wantErr: "invalid request: code[1]: expected a byte 0-255, got -9223372036854775808"},
+		{name: "code element uint64 max", frame: validMap().set("code", withElem("a", 1, msgp.AppendUint64(nil, math.MaxUint64))).bytes(), wantErr: "invalid request: code[1]: expected a byte 0-255, got 18446744073709551615"},
+		{name: "code element float64", frame: validMap().set("code", withElem("a", 0, msgp.AppendFloat64(nil, 65))).bytes(), wantErr: "invalid request: code[0]: expected a byte 0-255, got float"},
+		{name: "code element float32", frame: validMap().set("code", withElem("a", 0, msgp.AppendFloat32(nil, 65))).bytes(), wantErr: "invalid request: code[0]: expected a byte 0-255, got float"},
+		{name: "code element str", frame: validMap().set("code", withElem("a", 1, msgp.AppendString(nil, "b"))).bytes(), wantErr: "invalid request: code[1]: expected a byte 0-255, got str"},
+		{name: "code element bin", frame: validMap().set("code", withElem("a", 1, msgp.AppendBytes(nil, []byte("b")))).bytes(), wantErr: "invalid request: code[1]: expected a byte 0-255, got bin"},
+		{name: "code element nil", frame: validMap().set("code", withElem("a", 1, msgp.AppendNil(nil))).bytes(), wantErr: "invalid request: code[1]: expected a byte 0-255, got nil"},
+		{name: "code element bool", frame: validMap().set("code", withElem("a", 1, msgp.AppendBool(nil, true))).bytes(), wantErr: "invalid request: code[1]: expected a byte 0-255, got bool"},
+		{name: "code element nested array", frame: validMap().set("code", withElem("a", 1, byteArray("b"))).bytes(), wantErr: "invalid request: code[1]: expected a byte 0-255, got array"},
+		{name: "code element map", frame: validMap().set("code", withElem("a", 1, msgp.AppendMapHeader(nil, 0))).bytes(), wantErr: "invalid request: code[1]: expected a byte 0-255, got map"},
+		{name: "input element 256", frame: validMap().set("input", withElem("hi", 2, msgp.AppendInt(nil, 256))).bytes(), wantErr: "invalid request: input[2]: expected a byte 0-255, got 256"},
+		{name: "custom_runner element -1", frame: validMap().set("custom_runner", withElem("", 0, msgp.AppendInt(nil, -1))).bytes(), wantErr: "invalid request: custom_runner[0]: expected a byte 0-255, got -1"},
+		{name: "option element 256", frame: validMap().set("options", rawArray(byteArray("-u"), withElem("-O", 2, msgp.AppendInt(nil, 256)))).bytes(), wantErr: "invalid request: options[1][2]: expected a byte 0-255, got 256"},
+		{name: "argument element str", frame: validMap().set("arguments", rawArray(withElem("", 0, msgp.AppendString(nil, "a")))).bytes(), wantErr: "invalid request: arguments[0][0]: expected a byte 0-255, got str"},
+		{name: "argument element nested array", frame: validMap().set("arguments", rawArray(rawArray(byteArray("a")))).bytes(), wantErr: "invalid request: arguments[0][0]: expected a byte 0-255, got array"},
+		// options is an array of binaries, not one binary: a flat array of
+		// integers is an array of non-binaries.
+		{name: "options a flat array of bytes", frame: validMap().set("options", byteArray("-u")).bytes(), wantErr: "invalid request: options[0]: expected bin, str or array of bytes, got int"},
+		// The language is a name, never a byte array.
+		{name: "language a byte array", frame: validMap().set("language", byteArray("python")).bytes(), wantErr: "invalid request: language: expected str, got array"},
+		{name: "duplicate key given as byte array", frame: append(validMap().set("code", byteArray("x")), entry{"code", byteArray("y")}).bytes(), wantErr: "invalid request: duplicate field: code"},
 		{name: "duplicate key", frame: append(validMap(), entry{"code", msgp.AppendString(nil, "x")}).bytes(), wantErr: "invalid request: duplicate field: code"},
 
 		// Missing keys.
@@ -260,6 +376,14 @@ func TestDecodeRequest(t *testing.T) {
 		{name: "truncated str", frame: func() []byte { b := validMap().del("timeout").bytes(); return b[:len(b)-2] }(), wantErr: "invalid request: invalid msgpack: unexpected end of data"},
 		{name: "map header claims more entries", frame: append([]byte{0x87}, validMap().bytes()[1:]...), wantErr: "invalid request: invalid msgpack: unexpected end of data"},
 		{name: "array header claims 2^32-1 elements", frame: validMap().del("options").set("options", []byte{0xdd, 0xff, 0xff, 0xff, 0xff}).bytes(), wantErr: "invalid request: invalid msgpack: unexpected end of data"},
+		{name: "byte array header claims 2^32-1 elements", frame: validMap().del("code").set("code", []byte{0xdd, 0xff, 0xff, 0xff, 0xff, 'a'}).bytes(), wantErr: "invalid request: invalid msgpack: unexpected end of data"},
+		{name: "option byte array header claims 2^32-1 elements", frame: validMap().del("options").set("options", rawArray([]byte{0xdd, 0xff, 0xff, 0xff, 0xff, 'a'})).bytes(), wantErr: "invalid request: invalid msgpack: unexpected end of data"},
+		{name: "truncated byte array", frame: validMap().del("code").set("code", []byte{0x93, 'a'}).bytes(), wantErr: "invalid request: invalid msgpack: unexpected end of data"},
+		{name: "truncated element of a byte array", frame: func() []byte {
+			b := validMap().del("code").set("code", []byte{0x92, 'a', 0xcd, 0x00, 0x01}).bytes()
+			return b[:len(b)-1]
+		}(), wantErr: "invalid request: invalid msgpack: unexpected end of data"},
+		{name: "invalid type byte in a byte array", frame: validMap().set("code", []byte{0x92, 'a', 0xc1}).bytes(), wantErr: "invalid request: invalid msgpack: invalid type byte 0xc1"},
 		{name: "array", frame: strArray("python"), wantErr: "invalid request: not a msgpack map"},
 		{name: "str", frame: msgp.AppendString(nil, "Kill"), wantErr: "invalid request: not a msgpack map"},
 		{name: "nil", frame: msgp.AppendNil(nil), wantErr: "invalid request: not a msgpack map"},
@@ -270,7 +394,8 @@ func TestDecodeRequest(t *testing.T) {
 		{name: "extra data before missing field", frame: append(validMap().del("code").bytes(), 0x01), wantErr: "invalid request: found extra data"},
 		{name: "type error before extra data", frame: append(validMap().set("timeout", msgp.AppendString(nil, "1")).bytes(), 0x01), wantErr: "invalid request: timeout: expected an integer, got str"},
 		{name: "missing field before NUL", frame: validMap().del("input").set("options", strArray("\x00")).bytes(), wantErr: "invalid request: missing field: input"},
-		{name: "option NUL before argument NUL", frame: validMap().set("arguments", strArray("\x00")).set("options", strArray("\x00")).bytes(), wantErr: "invalid request: option contains null byte"},
+		{name: "byte error before extra data", frame: append(validMap().set("code", withElem("", 0, msgp.AppendInt(nil, 256))).bytes(), 0x01), wantErr: "invalid request: code[0]: expected a byte 0-255, got 256"},
+		{name: "byte error before missing field", frame: validMap().del("input").set("code", withElem("", 0, msgp.AppendInt(nil, 256))).bytes(), wantErr: "invalid request: code[0]: expected a byte 0-255, got 256"},
 		{name: "NUL before timeout", frame: validMap().set("arguments", strArray("\x00")).set("timeout", msgp.AppendInt(nil, 61)).bytes(), wantErr: "invalid request: argument contains null byte"},
 		{name: "timeout before language", frame: validMap().set("language", msgp.AppendString(nil, "ZSH")).set("timeout", msgp.AppendInt(nil, 0)).bytes(), wantErr: "invalid request: timeout not in range 1-60: 0"},
 	}
@@ -359,7 +484,7 @@ func TestRequestValidate(t *testing.T) {
 		reason string
 	}{
 		{"valid", func(*Request) {}, ""},
-		{"NUL in option", func(r *Request) { r.Options = [][]byte{[]byte("a\x00")} }, "invalid request: option contains null byte"},
+		{"NUL in option", func(r *Request) { r.Options = [][]byte{[]byte("a\x00")} }, "invalid request: argument contains null byte"},
 		{"NUL in argument", func(r *Request) { r.Arguments = [][]byte{[]byte("\x00")} }, "invalid request: argument contains null byte"},
 		{"timeout 0", func(r *Request) { r.Timeout = 0 }, "invalid request: timeout not in range 1-60: 0"},
 		{"timeout 61", func(r *Request) { r.Timeout = 61 }, "invalid request: timeout not in range 1-60: 61"},
@@ -375,6 +500,39 @@ func TestRequestValidate(t *testing.T) {
 				t.Errorf("Validate = %v", err)
 			case tt.reason != "" && (err == nil || err.Error() != tt.reason):
 				t.Errorf("Validate = %v, want %q", err, tt.reason)
+			}
+		})
+	}
+}
+
+func TestDecodeRequestByteArrayMemory(t *testing.T) {
+	// An array header's count is the client's word: decoding a byte array
+	// allocates in proportion to the frame, never to the count claimed.
+	huge := []byte{0xdd, 0xff, 0xff, 0xff, 0xff} // array32 of 2^32-1 elements
+	full := validMap().del("code").set("code", nil)
+	fill := MaxRequestSize - len(full.bytes()) - len(huge)
+	tests := []struct {
+		name  string
+		frame []byte
+	}{
+		{"code", validMap().del("code").set("code", append(huge, 'a')).bytes()},
+		{"option", validMap().del("options").set("options", rawArray(append(huge, 'a'))).bytes()},
+		{"frame full of elements", full.set("code", append(huge, bytes.Repeat([]byte{'a'}, fill)...)).bytes()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if len(tt.frame) > MaxRequestSize {
+				t.Fatalf("frame of %d bytes", len(tt.frame))
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := DecodeRequest(tt.frame, knownLanguages)
+			runtime.ReadMemStats(&after)
+			if err == nil || err.Error() != "invalid request: invalid msgpack: unexpected end of data" {
+				t.Errorf("DecodeRequest() error = %v, want unexpected end of data", err)
+			}
+			if n := after.TotalAlloc - before.TotalAlloc; n > 4*MaxRequestSize {
+				t.Errorf("decoding a %d-byte frame allocated %d bytes", len(tt.frame), n)
 			}
 		})
 	}

@@ -52,7 +52,7 @@ func TestExecuteRefusals(t *testing.T) {
 		{name: "missing code", msg: valid.del("code").bytes(),
 			wantCode: 1008, wantReason: "invalid request: missing field: code"},
 		{name: "NUL in option", msg: valid.set("options", strArray("-O", "x\x00")).bytes(),
-			wantCode: 1008, wantReason: "invalid request: option contains null byte"},
+			wantCode: 1008, wantReason: "invalid request: argument contains null byte"},
 		{name: "NUL in argument", msg: valid.set("arguments", strArray("\x00")).bytes(),
 			wantCode: 1008, wantReason: "invalid request: argument contains null byte"},
 		{name: "unknown language", msg: valid.set("language", msgp.AppendString(nil, "ZSH")).bytes(),
