@@ -27,6 +27,9 @@ func nodeModules(t testing.TB) string {
 	return dir
 }
 
+// TestSeedJavaScriptExample runs the JavaScript example of the service's v0
+// API reference, the document the project started from (its "seed"), as
+// README.md shows it: scripts/js/seed-example.js.
 func TestSeedJavaScriptExample(t *testing.T) {
 	modules := nodeModules(t)
 	d := startDaemon(t, daemonOptions{})

@@ -9,7 +9,7 @@
 // which languages are configured (the known func of [DecodeRequest]) and send
 // what [CloseFor] returns.
 //
-// The contract implemented here is /API.md of the project (shared docs), itself
-// a restatement of the v0 API reference of the service atod is compatible
-// with; its byte-level details are binding.
+// The contract implemented here is docs/api.md of this repository: atod's
+// statement of the v0 and v1 APIs of the service it is compatible with, and
+// of its own HTTP API. Its byte-level details are binding.
 package protocol

@@ -11,7 +11,7 @@
 //	                             "arguments": [...], "stdout": ...}}, ...}
 //	scripts/<id>      the runner script of <id>, run as "bash /ATO/runner"
 //
-// Runner scripts follow the runner contract of API.md ("The sandbox's view"):
+// Runner scripts follow the runner contract of docs/api.md ("The runner contract"):
 // they find the program in /ATO/code, its stdin in /ATO/input, and the
 // NUL-terminated entries of /ATO/options and /ATO/arguments, which they splice
 // into a command line with /ATO/yargs.

@@ -17,7 +17,7 @@ import (
 	"github.com/atod-project/atod/sandbox/job"
 )
 
-// The output caps of a v0 result (API.md, "Result").
+// The output caps of a v0 result (docs/api.md, "v0 result").
 const (
 	v0StdoutBytes = 128 << 10
 	v0StderrBytes = 32 << 10

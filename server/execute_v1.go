@@ -15,7 +15,8 @@ import (
 	"github.com/atod-project/atod/sandbox/job"
 )
 
-// v1OutputBytes is the v1 cap of each output stream (API.md, v1).
+// v1OutputBytes is the v1 cap of each output stream (docs/api.md, "Messages
+// from the server").
 const v1OutputBytes = 128 << 10
 
 // streamGrace is how long past its timeout a run's output may take to

@@ -1,9 +1,12 @@
 // Package server is atod's HTTP and websocket front end. It serves
 //
-//	GET /api/v0/ws/execute   a websocket: one request in, one result out
-//	GET /api/v0/metadata     the runnable languages, as msgpack
+//	GET  /api/v0/ws/execute   a websocket: one request in, one result out
+//	GET  /api/v0/metadata     the runnable languages, as msgpack
+//	GET  /api/v1/ws/execute   a websocket: streamed output, Done, Kill, reuse
+//	GET  /api/v1/metadata     the runnable languages, as msgpack or JSON
+//	POST /api/v1/execute      ours: one request, one result, over plain HTTP
 //
-// as the wire contract (API.md) specifies, to the byte. It decodes requests
+// as the wire contract (docs/api.md) specifies, to the byte. It decodes requests
 // with package protocol, finds the language's runner script and image through
 // the Languages and Images it is given, and hands a self-contained
 // job.Spec to a Runner. It knows nothing of how a run is contained.

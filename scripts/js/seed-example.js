@@ -1,7 +1,8 @@
-// The seed document's JavaScript example (api-reference-v0.md, "WebSocket API
-// Example"), run by Node.js as a real third-party client: the function body is
-// the seed's, with the URL pointed at a local atod (argv[2], default
-// ws://localhost:8500/api/v0/ws/execute).
+// The JavaScript example of the service's v0 API reference ("WebSocket API
+// Example"; the project started from that document, hence "seed"), as
+// README.md shows it, run by Node.js as a real third-party client: the
+// function body is the example's, with the URL pointed at a local atod
+// (argv[2], default ws://localhost:8500/api/v0/ws/execute).
 //
 // Browsers' WebSocket delivers binary messages as Blobs, which the example
 // reads with event.data.stream(); the ws package does the same once its
