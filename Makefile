@@ -6,7 +6,7 @@ TAGS := seccomp
 # The sandbox's packages need cgo (libcontainer's nsenter, libseccomp).
 export CGO_ENABLED := 1
 
-.PHONY: all build setup run test vmtest unit race e2e bench fmt vet generate clean
+.PHONY: all build setup run test fresh vmtest unit race e2e bench fmt vet generate clean
 
 all: build
 
@@ -25,11 +25,30 @@ run: setup build
 	bin/atod serve
 
 # The whole test suite: formatting, vet, unit tests, race detector, the real
-# sandbox and the end-to-end tests against a listening daemon, then the
-# cgroup v2 lane.
+# sandbox and the end-to-end tests against a listening daemon, the
+# fresh-machine lane, then the cgroup v2 lane.
 test: setup build
 	scripts/test
+	scripts/fresh-root
 	scripts/vmtest
+
+# The README's set-up and first runs with none of atod's directories on the
+# host (/var/lib/atod, /var/cache/atod, /run/atod hidden in a private mount
+# namespace); 2-3 minutes.
+fresh: setup
+	scripts/fresh-root
+
+# Single steps of scripts/test.
+fmt vet race:
+	scripts/test $@
+
+# Tests that need no root, image or network.
+unit:
+	$(GO) test -count=1 ./protocol/... ./server/... ./runners/... ./internal/... ./cmd/...
+
+# The end-to-end tests against a real daemon (root, and the default image).
+e2e: setup build
+	ATOD_BIN_DIR=$(CURDIR)/bin $(GO) test -tags $(TAGS) -count=1 -p 1 -timeout 30m ./e2e/
 
 # The cgroup v2 lane: the sandbox's and the daemon's tests in a VM whose
 # stock Debian kernel runs pure cgroup v2 (about 5 minutes; the kernel is

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/atod-project/atod/internal/mkdirs"
 )
 
 // debootstrapScript builds the tree of a recipe: debootstrap and apt are
@@ -39,6 +41,11 @@ func RecipeHash(recipe []byte) string {
 type BuildOptions struct {
 	Force bool      // rebuild even if the image is up to date
 	Log   io.Writer // the builder's progress lines; nil discards them
+	// DebCache is a directory, created with its parents if missing, that
+	// keeps the .deb files the build downloads, so the next build of an
+	// unchanged package set downloads nothing. After a build it holds
+	// exactly the packages of that build's tree. Empty keeps none.
+	DebCache string
 }
 
 // Build builds image name from its recipe (see Recipe) with debootstrap and
@@ -78,6 +85,17 @@ func (w *Writer) Build(ctx context.Context, name string, opts BuildOptions) (ins
 	}
 	cmd := exec.CommandContext(ctx, "/bin/bash", script, recipeFile, filepath.Join(work, treeDir), name)
 	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Env = os.Environ()
+	if opts.DebCache != "" {
+		cache, err := filepath.Abs(opts.DebCache)
+		if err != nil {
+			return inst, fmt.Errorf("building image %s: %w", name, err)
+		}
+		if _, err := mkdirs.All(cache, 0o755); err != nil {
+			return inst, fmt.Errorf("building image %s: creating the .deb cache: %w", name, err)
+		}
+		cmd.Env = append(cmd.Env, "ATOD_DEB_CACHE="+cache)
+	}
 	// Its own process group, so that cancelling stops debootstrap and
 	// apt too, not just the shell.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -11,7 +11,9 @@
 #
 # Packages come from the mirror the host's own apt uses for the recipe's
 # suite (/etc/apt/sources.list, /etc/apt/sources.list.d/*.list or *.sources);
-# set ATOD_DEBIAN_MIRROR to override. Release files are checked against
+# set ATOD_DEBIAN_MIRROR to override. ATOD_DEB_CACHE, if set, is a directory
+# that keeps the downloaded .deb files between builds (debootstrap's and
+# apt's); after a build it holds exactly the packages of the tree built. Release files are checked against
 # /usr/share/keyrings/debian-archive-keyring.gpg. Needs root, debootstrap,
 # unshare and chroot (scripts/setup-host installs them).
 set -euo pipefail
@@ -66,12 +68,16 @@ fail() {
 }
 
 # in_tree CMD...: run CMD as root in the tree, with /proc, in a private mount
-# namespace, so no mount outlives the command whatever happens to it.
+# namespace, so no mount outlives the command whatever happens to it. With
+# apt_cache set, the .deb cache is apt's archive directory.
+apt_cache=''
 in_tree() {
 	# shellcheck disable=SC2016 # the inner shell expands it
 	unshare --mount --propagation private -- /bin/sh -c '
-		t=$1; shift
-		mount -t proc proc "$t/proc" && exec chroot "$t" "$@"' sh "$tree" \
+		t=$1 c=$2; shift 2
+		mount -t proc proc "$t/proc" &&
+		{ [ -z "$c" ] || mount --bind "$c" "$t/var/cache/apt/archives"; } &&
+		exec chroot "$t" "$@"' sh "$tree" "$apt_cache" \
 		/usr/bin/env -i PATH="$TREE_PATH" HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
 		${http_proxy:+http_proxy="$http_proxy"} ${https_proxy:+https_proxy="$https_proxy"} "$@"
 }
@@ -132,14 +138,46 @@ mirror=${ATOD_DEBIAN_MIRROR:-$(apt_uri "$suite")}
 [[ -n $mirror ]] ||
 	die "the host's apt sources list no http(s) mirror for '$suite'; add one there or set ATOD_DEBIAN_MIRROR"
 
+# --- the .deb cache -----------------------------------------------------------
+
+# debootstrap keeps its downloads in --cache-dir; apt's updates below use the
+# same directory as their archive, bind-mounted into the tree.
+cache=${ATOD_DEB_CACHE:-}
+cache_opt=()
+if [[ -n $cache ]]; then
+	[[ $cache == /* ]] || die "ATOD_DEB_CACHE must be an absolute path: $cache"
+	install -d -m 0755 -- "$cache" "$cache/partial"
+	cache_opt=(--cache-dir="$cache")
+fi
+
+# prune_cache: keep in the cache only what this build used: the packages
+# debootstrap fetched (its deburis, "PACKAGE VERSION URI") and those now
+# installed in the tree (after updates), so that the cache does not grow by
+# every superseded version. Names as debootstrap and apt give them, with
+# an epoch's ':' as %3a.
+prune_cache() {
+	[[ -n $cache ]] || return 0
+	local keep=() f
+	mapfile -t keep < <(
+		awk '{ n = split($3, u, "_"); sub(/\.deb$/, "", u[n]); print $1 "_" $2 "_" u[n] ".deb" }' \
+			"$tree/debootstrap/deburis"
+		dpkg-query --admindir="$tree/var/lib/dpkg" -W -f '${Package}_${Version}_${Architecture}.deb\n'
+	)
+	declare -A kept=()
+	for f in "${keep[@]}"; do kept[${f//:/%3a}]=1; done
+	for f in "$cache"/*.deb; do
+		[[ -n ${kept[$(basename -- "$f")]:-} ]] || rm -f -- "$f"
+	done
+}
+
 # --- build -------------------------------------------------------------------
 
 SECONDS=0
 include=$(IFS=,; echo "${packages[*]}")
-say "building $name: debootstrap --variant=minbase $suite from $mirror, with ${include:-no extra packages}"
+say "building $name: debootstrap --variant=minbase $suite from $mirror, with ${include:-no extra packages}${cache:+ (.deb cache $cache)}"
 unshare --mount --propagation private -- \
 	debootstrap --variant=minbase --components=main --force-check-gpg --keyring="$KEYRING" \
-	${include:+--include="$include"} "$suite" "$tree" "$mirror" >"$log" 2>&1 ||
+	--keep-debootstrap-dir "${cache_opt[@]}" ${include:+--include="$include"} "$suite" "$tree" "$mirror" >"$log" 2>&1 ||
 	{ tail -n 20 -- "$tree/debootstrap/debootstrap.log" >>"$log" 2>/dev/null; fail debootstrap; }
 say "bootstrapped in ${SECONDS}s"
 
@@ -159,14 +197,18 @@ if ((${#updates[@]})); then
 		printf '%s' "$sources" >"$tree/etc/apt/sources.list"
 		rm -f -- "$tree/etc/resolv.conf"
 		cat /etc/resolv.conf >"$tree/etc/resolv.conf" # a host symlink would dangle in the tree
+		apt_cache=$cache
 		{
 			in_tree apt-get -q update &&
 				in_tree apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade
 		} >>"$log" 2>&1 || fail "applying updates from ${applied[*]}"
+		apt_cache=
 		upgraded=$(grep -Eo '^[0-9]+ upgraded' -- "$log" | tail -n 1)
 		say "applied updates from ${applied[*]}: ${upgraded:-0 upgraded}"
 	fi
 fi
+
+prune_cache
 
 # --- clean -------------------------------------------------------------------
 

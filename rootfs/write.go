@@ -16,6 +16,8 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/atod-project/atod/internal/mkdirs"
 )
 
 // ErrBusy is returned by TryLock while another writer holds the store.
@@ -54,6 +56,11 @@ func (d *Dir) Lock(ctx context.Context, waiting func()) (*Writer, error) {
 
 // TryLock returns the store's writer, or ErrBusy at once if another holds it.
 func (d *Dir) TryLock() (*Writer, error) {
+	// A fresh host has no /var/lib/atod: make the root's parents too,
+	// reachable by everyone for the same reason as below.
+	if _, err := mkdirs.All(filepath.Dir(d.root), 0o755); err != nil {
+		return nil, fmt.Errorf("creating image store: %w", writeHint(err))
+	}
 	for _, dir := range []string{d.root, filepath.Join(d.root, namesDir), filepath.Join(d.root, treesDir)} {
 		// Runs are mapped to an unprivileged host uid, which must be
 		// able to reach every tree: 0755 all the way.

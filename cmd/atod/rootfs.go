@@ -179,10 +179,15 @@ func rootfsImport(ctx context.Context, args []string) error {
 	})
 }
 
+// defaultDebCache keeps the packages of image builds, so that a rebuild
+// (or a fresh store on the same host) downloads only what changed.
+const defaultDebCache = "/var/cache/atod/debs"
+
 func rootfsBuild(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("atod rootfs build", flag.ContinueOnError)
 	force := fs.Bool("force", false, "rebuild even if the image is up to date (e.g. for security updates)")
-	cfg, operands, err := rootfsFlags(fs, args, fmt.Sprintf("build [--force] RECIPE\n\nrecipes: %s", strings.Join(rootfs.Recipes(), " ")), 1, 1)
+	debCache := fs.String("deb-cache", defaultDebCache, "`directory` that keeps the downloaded .deb files between builds (created if missing; \"\" keeps none)")
+	cfg, operands, err := rootfsFlags(fs, args, fmt.Sprintf("build [--force] [--deb-cache DIR] RECIPE\n\nrecipes: %s", strings.Join(rootfs.Recipes(), " ")), 1, 1)
 	if err != nil {
 		return err
 	}
@@ -191,7 +196,7 @@ func rootfsBuild(ctx context.Context, args []string) error {
 		return err
 	}
 	defer w.Unlock()
-	inst, err := w.Build(ctx, operands[0], rootfs.BuildOptions{Force: *force, Log: os.Stderr})
+	inst, err := w.Build(ctx, operands[0], rootfs.BuildOptions{Force: *force, DebCache: *debCache, Log: os.Stderr})
 	if err != nil {
 		return err
 	}
