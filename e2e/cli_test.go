@@ -28,7 +28,7 @@ func TestRunCommand(t *testing.T) {
 	input := filepath.Join(dir, "input")
 	os.WriteFile(prog, []byte("import sys\nprint(input(), sys.argv[1:], sys.flags.optimize)\n"), 0o644)
 	os.WriteFile(input, []byte("hello\n"), 0o644)
-	state := t.TempDir()
+	state := daemonUser{}.stateDir(t)
 	out, code := atod(t, "run", "--language", "python", "--input", input, "--option", "-O",
 		"--state", state, "--cgroup-name", "atod-e2e-run", "--uid-base", "2100000000", prog, "--timeout", "10", "--", "a b", "c")
 	if code != 0 || !strings.Contains(out, "hello ['a b', 'c'] 1\n") || !strings.Contains(out, "-- exited/0") {

@@ -101,11 +101,12 @@ func (u daemonUser) stateDir(t testing.TB) string {
 	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
+	// t.TempDir's parent is private to root, and runs' setup (as their
+	// unprivileged host ids) and a rootless daemon must pass it.
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
 	if u.rootless {
-		// t.TempDir's parent is private to root.
-		if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
-			t.Fatal(err)
-		}
 		if err := os.Chown(dir, u.uid, u.gid); err != nil {
 			t.Fatal(err)
 		}

@@ -42,7 +42,7 @@ func atodLanguages(t *testing.T, args ...string) (stdout, stderr string, code in
 // of its own, and the tests' run uids.
 func verifyFlags(t *testing.T) []string {
 	t.Helper()
-	return []string{"--state", t.TempDir(), "--cgroup-name", "atod-e2e-verify-" + randomHex(4),
+	return []string{"--state", daemonUser{}.stateDir(t), "--cgroup-name", "atod-e2e-verify-" + randomHex(4),
 		"--uid-base", fmt.Sprint(e2eUIDBase), "--timeout", "30"}
 }
 

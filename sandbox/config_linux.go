@@ -60,7 +60,7 @@ var jobFiles = []string{"code", "input", "options", "arguments", "runner"}
 // sandbox (see rootless_linux.go) tells libcontainer so: it then denies
 // setgroups before writing the gid mapping, and ignores the failure to load
 // the device cgroup's eBPF program, which needs privilege.
-func (s *Sandbox) containerConfig(spec *job.Spec, id string, ids hostIDs, scratch string, l job.Limits) *configs.Config {
+func (s *Sandbox) containerConfig(spec *job.Spec, rootfs, id string, ids hostIDs, scratch string, l job.Limits) *configs.Config {
 	const noSuidDev = unix.MS_NOSUID | unix.MS_NODEV
 	tmpfs := func(dst, mode string) *configs.Mount {
 		return &configs.Mount{
@@ -95,8 +95,11 @@ func (s *Sandbox) containerConfig(spec *job.Spec, id string, ids hostIDs, scratc
 
 	oomScore := 1000 // the OOM killer takes a run before anything else
 	return &configs.Config{
-		Rootfs:     spec.Rootfs,
-		Readonlyfs: true,
+		Rootfs: rootfs,
+		// Writable when it is the run's own overlay (writableroot_linux.go);
+		// rootless runs get the image's tree itself, which they must not
+		// change.
+		Readonlyfs: rootfs == spec.Rootfs,
 		Hostname:   hostname,
 		Namespaces: configs.Namespaces{
 			{Type: configs.NEWUSER}, {Type: configs.NEWNS}, {Type: configs.NEWPID},

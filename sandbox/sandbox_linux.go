@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 
 	"github.com/atod-project/atod/internal/initreport"
+	"github.com/atod-project/atod/internal/mkdirs"
 	"github.com/atod-project/atod/sandbox/job"
 )
 
@@ -54,6 +56,11 @@ type Options struct {
 	Slots int
 	// Limits are the default limits of a run (zero fields: job.DefaultLimits).
 	Limits job.Limits
+	// ImageIDShift is how the image store keeps the owners of an image's
+	// files: the image's uid or gid N (N > 0) is stored as ImageIDShift+N,
+	// 0 as 0. Runs see them as N again through their idmapped root
+	// (writableroot_linux.go). 0 means owners are stored as they are.
+	ImageIDShift uint32
 	// CgroupName names the daemon's job cgroup parent on cgroup v1.
 	CgroupName string
 	// CgroupView is the host path of the delegated cgroup that
@@ -67,6 +74,7 @@ type Options struct {
 type Sandbox struct {
 	stateDir  string // libcontainer state: <StateDir>/containers
 	jobsDir   string // job files: <StateDir>/jobs
+	rootsDir  string // writable roots: <StateDir>/roots
 	initPath  string
 	bashPath  string
 	uidBase   int
@@ -77,6 +85,10 @@ type Sandbox struct {
 	slots     chan int
 	log       *slog.Logger
 	closeOnce sync.Once
+
+	idmaps       idmaps    // user namespaces that idmap trees for runs
+	imageIDShift uint32    // Options.ImageIDShift
+	noIdmap      sync.Once // warns once that the store cannot be idmapped
 }
 
 // ErrNoInit is returned by New when the init binary is missing or unusable.
@@ -197,6 +209,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 	s := &Sandbox{
 		stateDir: filepath.Join(opts.StateDir, "containers"),
 		jobsDir:  filepath.Join(opts.StateDir, "jobs"),
+		rootsDir: filepath.Join(opts.StateDir, "roots"),
 		initPath: opts.InitPath,
 		bashPath: opts.BashPath,
 		uidBase:  opts.UIDBase,
@@ -206,13 +219,35 @@ func New(opts Options) (_ *Sandbox, err error) {
 		cgroups:  tree,
 		slots:    make(chan int, opts.Slots),
 		log:      opts.Logger,
+
+		idmaps:       idmaps{helper: opts.BashPath},
+		imageIDShift: opts.ImageIDShift,
 	}
 	for i := range opts.Slots {
 		s.slots <- i
 	}
-	for _, d := range []string{opts.StateDir, s.stateDir, s.jobsDir} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
+	if _, err := mkdirs.All(opts.StateDir, 0o711); err != nil {
+		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	for _, d := range []string{s.stateDir, s.jobsDir} {
+		if err := os.Mkdir(d, 0o711); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("creating state directory: %w", err)
+		}
+	}
+	// Only root can mount a run's writable root; a rootless run's root is
+	// the image's tree, read-only.
+	if !s.rootless {
+		if err := os.Mkdir(s.rootsDir, 0o711); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("creating state directory: %w", err)
+		}
+		if err := checkSearchable(s.rootsDir); err != nil {
+			return nil, err
+		}
+		if err := s.removeStaleRoots(); err != nil {
+			return nil, err
+		}
+		if err := s.probeRoots(); err != nil {
+			return nil, err
 		}
 	}
 	if err := s.removeStale(); err != nil {
@@ -246,6 +281,7 @@ func (s *Sandbox) removeStale() error {
 	if err := s.cgroups.removeStale(); err != nil {
 		errs = append(errs, err)
 	}
+
 	jobs, _ := os.ReadDir(s.jobsDir)
 	for _, e := range jobs {
 		if err := os.RemoveAll(filepath.Join(s.jobsDir, e.Name())); err != nil {
@@ -268,6 +304,7 @@ func (s *Sandbox) Close() error {
 			<-s.slots
 		}
 		err = s.cgroups.removeParents()
+		s.idmaps.close()
 	})
 	return err
 }
@@ -319,7 +356,20 @@ func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err e
 	}()
 
 	ids := s.slotHostIDs(slot)
-	c, err := libcontainer.Create(s.stateDir, id, s.containerConfig(&spec, id, ids, scratch, l))
+	rootfs := spec.Rootfs
+	if !s.rootless {
+		root, err := s.mountWritableRoot(id, spec.Rootfs, ids, spec.UID, spec.GID, l.RootBytes)
+		if err != nil {
+			return res, err
+		}
+		defer func() {
+			if rerr := root.remove(); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}()
+		rootfs = root.path()
+	}
+	c, err := libcontainer.Create(s.stateDir, id, s.containerConfig(&spec, rootfs, id, ids, scratch, l))
 	if err != nil {
 		return res, fmt.Errorf("creating container: %w", err)
 	}

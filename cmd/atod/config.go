@@ -34,6 +34,7 @@ type config struct {
 	Pids       int64   `json:"pids"`
 	CPUs       float64 `json:"cpus"`
 	TmpfsMiB   int64   `json:"tmpfs_mib"`
+	RootMiB    int64   `json:"root_mib"`
 	CgroupName string  `json:"cgroup_name"`
 	LogLevel   string  `json:"log_level"`
 	LogFormat  string  `json:"log_format"`
@@ -50,6 +51,7 @@ func defaultConfig() config {
 		Pids:       job.DefaultLimits.Pids,
 		CPUs:       job.DefaultLimits.CPUs,
 		TmpfsMiB:   job.DefaultLimits.TmpfsBytes >> 20,
+		RootMiB:    job.DefaultLimits.RootBytes >> 20,
 		CgroupName: "atod",
 		LogLevel:   "info",
 		LogFormat:  "text",
@@ -79,6 +81,7 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.Int64Var(&c.Pids, "pids", c.Pids, "task limit of a run")
 	fs.Float64Var(&c.CPUs, "cpus", c.CPUs, "CPU limit of a run, in `CPUs`")
 	fs.Int64Var(&c.TmpfsMiB, "tmpfs-mib", c.TmpfsMiB, "size of each writable tmpfs of a run, `MiB`")
+	fs.Int64Var(&c.RootMiB, "root-mib", c.RootMiB, "what a run may write into its root filesystem (the writable overlay's upper layer), `MiB`")
 	fs.StringVar(&c.CgroupName, "cgroup-name", c.CgroupName, "cgroup v1 parent `name` of job cgroups")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
@@ -147,6 +150,9 @@ func (c *config) validate() error {
 	if c.TmpfsMiB < 1 {
 		errs = append(errs, fmt.Sprintf("tmpfs-mib must be at least 1, not %d", c.TmpfsMiB))
 	}
+	if c.RootMiB < 1 {
+		errs = append(errs, fmt.Sprintf("root-mib must be at least 1, not %d", c.RootMiB))
+	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err.Error())
 	}
@@ -165,6 +171,7 @@ func (c *config) limits() job.Limits {
 		Pids:        c.Pids,
 		CPUs:        c.CPUs,
 		TmpfsBytes:  c.TmpfsMiB << 20,
+		RootBytes:   c.RootMiB << 20,
 	}
 }
 
@@ -270,16 +277,17 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string) (*sandbox.Sandbox,
 		}
 	}
 	sb, err := sandbox.New(sandbox.Options{
-		StateDir:   state,
-		InitPath:   c.initPath(),
-		BashPath:   c.BashPath,
-		UIDBase:    c.UIDBase,
-		Rootless:   rootless,
-		Slots:      c.Slots,
-		Limits:     c.limits(),
-		CgroupName: c.CgroupName,
-		CgroupView: cgroupView,
-		Logger:     log,
+		StateDir:     state,
+		InitPath:     c.initPath(),
+		BashPath:     c.BashPath,
+		UIDBase:      c.UIDBase,
+		Rootless:     rootless,
+		Slots:        c.Slots,
+		Limits:       c.limits(),
+		ImageIDShift: rootfs.ImageIDShift,
+		CgroupName:   c.CgroupName,
+		CgroupView:   cgroupView,
+		Logger:       log,
 	})
 	if err != nil && rootless {
 		return nil, fmt.Errorf("running rootless as uid %d (atod was not started as root): %w", os.Geteuid(), err)

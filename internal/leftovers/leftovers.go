@@ -100,10 +100,10 @@ func MountsUnder(dir string) ([]string, error) {
 }
 
 // StateEntries lists what remains in a sandbox state directory's
-// containers/ and jobs/ subdirectories.
+// containers/, jobs/ and roots/ subdirectories.
 func StateEntries(stateDir string) ([]string, error) {
 	var found []string
-	for _, sub := range []string{"containers", "jobs"} {
+	for _, sub := range []string{"containers", "jobs", "roots"} {
 		entries, err := os.ReadDir(filepath.Join(stateDir, sub))
 		if err != nil && !os.IsNotExist(err) {
 			return nil, fmt.Errorf("listing state: %w", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atod-project/atod/rootfs"
 	"github.com/atod-project/atod/sandbox"
 	"github.com/atod-project/atod/sandbox/job"
 )
@@ -61,8 +62,12 @@ func testBash() string {
 func newSandbox(t testing.TB, slots int) *testSandbox {
 	t.Helper()
 	state := t.TempDir()
-	if err := os.Chmod(state, 0o755); err != nil {
-		t.Fatal(err)
+	// Runs' setup reaches their root through the state directory as
+	// their unprivileged host ids; t.TempDir's parent is private to root.
+	for _, d := range []string{state, filepath.Dir(state)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	sb, err := sandbox.New(sandbox.Options{
 		StateDir:   state,
@@ -72,6 +77,8 @@ func newSandbox(t testing.TB, slots int) *testSandbox {
 		Slots:      slots,
 		CgroupName: testCgroupName,
 		CgroupView: cgroupView,
+		// The test images are atod's, from its store.
+		ImageIDShift: rootfs.ImageIDShift,
 	})
 	if err != nil {
 		t.Fatal(err)

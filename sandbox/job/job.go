@@ -29,8 +29,11 @@ func RunnerCommand() []string { return []string{BashPath, RunnerPath} }
 // validated request; the sandbox turns it into a contained run.
 type Spec struct {
 	// Rootfs is the host path of the root filesystem to run in. It is
-	// mounted read-only; it must be readable by the unprivileged host uids
-	// the run is mapped to (mode o+rx on every directory leading to it).
+	// never changed: a sandbox run as root gives each run a writable
+	// overlay of it whose writes vanish with the run (Limits.RootBytes); a
+	// rootless one mounts it read-only. It must be readable by the
+	// unprivileged host uids the run is mapped to (mode o+rx on every
+	// directory leading to it).
 	Rootfs string
 
 	// Files appear read-only under /ATO inside the sandbox (the runner
@@ -59,10 +62,13 @@ type Spec struct {
 	// a run no more and no less access to the host than 0 does. Inside, it
 	// gives less: the writable /ATO and /ATO/context belong to UID and GID,
 	// and /tmp and /dev/shm are anyone's (mode 1777), but what belongs to
-	// root of the namespace (/dev, say) is not the run's. Files of Rootfs
-	// owned by other host ids (root's, say) appear owned by the overflow ids
-	// nobody and nogroup (65534), and only their permission bits for others
-	// apply to the run.
+	// root of the namespace (/dev, say) is not the run's. In a sandbox run
+	// as root, the run sees Rootfs through an idmapped mount: the tree's
+	// root-owned files belong to root of the namespace, and those of the
+	// image's user (see sandbox.Options.ImageIDShift) to UID and GID. Files
+	// of other owners, and every file of a rootless sandbox's Rootfs that
+	// the daemon does not own, appear owned by the overflow ids nobody and
+	// nogroup (65534), and only their permission bits for others apply.
 	//
 	// The sandbox refuses ids above 2^31-1, and, when it is rootless, any id
 	// but 0 (ErrUnsupportedUser).
@@ -102,6 +108,7 @@ type Limits struct {
 	StdoutBytes int64 // bytes of stdout kept; the rest is cut
 	StderrBytes int64 // bytes of stderr kept; the rest is cut
 	TmpfsBytes  int64 // size of each writable tmpfs (/tmp, /ATO, /ATO/context)
+	RootBytes   int64 // size of the writable root's upper layer: what a run may write elsewhere
 }
 
 // DefaultLimits are the limits a run gets unless configured otherwise.
@@ -112,6 +119,7 @@ var DefaultLimits = Limits{
 	StdoutBytes: 128 << 10,
 	StderrBytes: 32 << 10,
 	TmpfsBytes:  64 << 20,
+	RootBytes:   256 << 20,
 }
 
 // WithDefaults fills the zero fields of l from d.
@@ -133,6 +141,9 @@ func (l Limits) WithDefaults(d Limits) Limits {
 	}
 	if l.TmpfsBytes == 0 {
 		l.TmpfsBytes = d.TmpfsBytes
+	}
+	if l.RootBytes == 0 {
+		l.RootBytes = d.RootBytes
 	}
 	return l
 }

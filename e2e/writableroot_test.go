@@ -1,0 +1,177 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// treeDigest hashes everything of tree that a run could change: every
+// entry's path, type, mode, owner, size, mtime, link count, symlink
+// target and file contents.
+func treeDigest(t testing.TB, tree string) string {
+	t.Helper()
+	h := sha256.New()
+	err := filepath.WalkDir(tree, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		st := info.Sys().(*syscall.Stat_t)
+		rel, _ := filepath.Rel(tree, path)
+		fmt.Fprintf(h, "%q %o %d:%d %d %d.%d %d\n", rel, st.Mode, st.Uid, st.Gid, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Nlink)
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "-> %q\n", target)
+		case info.Mode().IsRegular():
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if _, err := io.Copy(h, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("hashing %s: %v", tree, err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// vandal writes, deletes, renames, chmods, chowns and hard-links everything
+// it can: in the root, the system's directories and /ATO. (Root of a run
+// has no capabilities: it may change what root owns, but not read
+// /etc/shadow, or chown to ids its namespace does not map.)
+const vandal = `
+set +e
+echo hi > /foo; cat /foo
+for d in / /etc /usr /usr/lib /usr/bin /var /root /ATO /ATO/context /tmp /sys /proc/.. /home; do
+	echo x > "$d/atod-vandal" 2>/dev/null && echo "wrote $d"
+done
+echo evil >> /etc/passwd && echo appended-passwd
+rm -rf /usr/share/doc && echo removed-doc
+rm -f /usr/bin/python3 /bin/zsh /etc/hostname && echo removed-files
+mv /etc/apt /etc/apt2 && mv /usr/bin/gzip /etc/apt2/ && echo renamed
+mv /usr/lib/os-release /usr/lib/os-release.moved
+chmod 777 /usr/bin/env /etc && chmod 4755 /usr/bin/id && echo chmodded
+chown root:root /usr/bin/env /etc/passwd && chgrp -R root /etc/apt2 && echo chowned
+ln /usr/bin/env /usr/lib/env-link && ln /usr/bin/env /atod-link && echo linked
+: > /usr/bin/perl && echo truncated-perl
+touch -d 2001-01-01 /usr /usr/bin/env && echo touched
+mkdir -p /var/lib/new/deep && echo made-dirs
+for f in /ATO/code /ATO/runner /ATO/yargs /ATO/bash; do echo x >> "$f" 2>/dev/null || echo "kept $f"; done
+rm -f /ATO/code 2>/dev/null || echo kept-code-link
+exit 0
+`
+
+func TestWritableRoot(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	if d.user.rootless {
+		t.Skip("a rootless daemon cannot mount a run's writable root: its runs' root is read-only (see TestIsolation)")
+	}
+	tree := testRootfsTree(t)
+	before := treeDigest(t, tree)
+
+	r := execute(t, d, job{language: "bash", code: vandal, timeout: 30})
+	out := string(r.Stdout)
+	for _, want := range []string{
+		"hi\n", "wrote /\n", "wrote /etc\n", "wrote /usr/lib\n", "wrote /usr/bin\n", "wrote /var\n", "wrote /root\n",
+		"wrote /ATO\n", "appended-passwd", "removed-doc", "removed-files", "renamed", "chmodded", "chowned",
+		"linked", "truncated-perl", "touched", "made-dirs",
+		"kept /ATO/code", "kept /ATO/runner", "kept /ATO/yargs", "kept /ATO/bash",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the run could not do %q:\n%s\nstderr: %s", want, out, r.Stderr)
+		}
+	}
+	if status(r) != "exited/0" {
+		t.Errorf("status %s", status(r))
+	}
+
+	// The next runs (in every slot) see the image as it is.
+	for i := range d.slots {
+		r := execute(t, d, job{language: "bash", timeout: 30, code: `
+			ls /foo /atod-vandal /etc/atod-vandal /atod-link 2>/dev/null
+			test -d /usr/share/doc && test -x /usr/bin/python3 && echo intact
+			grep -c evil /etc/passwd`})
+		if got := string(r.Stdout); got != "intact\n0\n" {
+			t.Errorf("run %d after the vandal sees %q, want the image as it was", i, got)
+		}
+	}
+	if after := treeDigest(t, tree); after != before {
+		t.Errorf("the image's tree changed: digest %s before, %s after", before, after)
+	}
+	assertNoLeftovers(t, d)
+}
+
+func TestWritableRootOwnership(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	if d.user.rootless {
+		t.Skip("a rootless daemon's runs have a read-only root")
+	}
+	// Root of the run owns the image's files, so /etc is writable as it
+	// would be in the image; /ATO/code stays the sandbox's.
+	r := execute(t, d, job{language: "bash", timeout: 30, code: `stat -c '%U:%G %a %n' / /etc /usr/lib /etc/passwd; touch /etc/new && echo ok`})
+	want := "root:root 755 /\nroot:root 755 /etc\nroot:root 755 /usr/lib\nroot:root 644 /etc/passwd\nok\n"
+	if got := string(r.Stdout); got != want {
+		t.Errorf("got\n%s\nwant\n%s\nstderr: %s", got, want, r.Stderr)
+	}
+}
+
+func TestWritableRootHidesHostPaths(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	if d.user.rootless {
+		t.Skip("a rootless daemon's runs have a read-only root")
+	}
+	r := execute(t, d, job{language: "bash", timeout: 30, code: `grep ' / / ' /proc/self/mountinfo`})
+	line := string(r.Stdout)
+	if !strings.Contains(line, " - overlay ") {
+		t.Fatalf("the root is not an overlay: %q (stderr %s)", line, r.Stderr)
+	}
+	// Its options name the layers relative to the run's own directory.
+	for _, host := range []string{d.state, "/var/lib", "/run", "/tmp", "images", "trees"} {
+		if strings.Contains(line, host) {
+			t.Errorf("the root's mount shows host path %q: %s", host, line)
+		}
+	}
+}
+
+func TestWritableRootFillsUp(t *testing.T) {
+	d := startDaemon(t, daemonOptions{args: []string{"--root-mib", "32"}})
+	if d.user.rootless {
+		t.Skip("a rootless daemon's runs have a read-only root")
+	}
+	r := execute(t, d, job{language: "bash", timeout: 30, code: `
+		head -c 64M /dev/zero > /big; echo "rc=$?"
+		echo small > /etc/small || echo full
+		rm /big && echo small > /etc/small && cat /etc/small`})
+	out := string(r.Stdout)
+	if !strings.Contains(out, "rc=1\n") || !strings.Contains(string(r.Stderr), "No space left on device") || !strings.HasSuffix(out, "small\n") {
+		t.Errorf("filling the root: stdout %q, stderr %q; want ENOSPC, then room again once removed", out, r.Stderr)
+	}
+	if status(r) != "exited/0" || r.TimedOut {
+		t.Errorf("status %s, timed out %v", status(r), r.TimedOut)
+	}
+	// The daemon carries on.
+	if r := execute(t, d, job{language: "bash", code: "echo alive", timeout: 10}); string(r.Stdout) != "alive\n" {
+		t.Errorf("after a full root: %q", r.Stdout)
+	}
+	assertNoLeftovers(t, d)
+}

@@ -1,0 +1,410 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+)
+
+// A run's root filesystem is writable, as the service's are: an overlay
+// whose lower layer is the image's tree and whose upper layer is a
+// size-capped tmpfs of the run's own, so that a program may create, change
+// and delete files anywhere (`echo hi > /foo`) while the tree on disk never
+// changes, and everything it wrote goes with the run. Its pages are charged
+// to the run's memory cgroup too (tmpfs pages are charged to the writer).
+//
+// An overlay alone would not let a run write /etc: the image's files belong
+// to host root, which the run sees as nobody. So the lower layer is an
+// idmapped mount of the tree (mount_setattr(2), MOUNT_ATTR_IDMAP) in which
+// the tree's root-owned files belong to the host id of the run's namespace
+// root, and the files of the image's user (stored as idShift+N, see
+// Options.ImageIDShift) to the run's host id: inside, root owns what root
+// owns in the image.
+//
+// The mounts of one run, all in the daemon's mount namespace under
+// <StateDir>/roots/<id>/ (mode 0700, owned by the host id of root of the
+// run's namespace, which libcontainer's setup of the run needs to reach
+// the overlay; no host user has that id):
+//
+//	lower  the idmapped, read-only clone of the tree (detached once the
+//	       overlay holds it)
+//	rw     the tmpfs with upper/ and work/ (detached likewise)
+//	root   the overlay, handed to libcontainer as the run's rootfs
+//
+// The overlay is mounted with paths relative to the run's directory, so that
+// its options in the run's /proc/self/mountinfo name no host path.
+
+// rootDirs are the per-run mount points, in mount order.
+const (
+	lowerDir = "lower"
+	rwDir    = "rw"
+	rootDir  = "root"
+)
+
+// writableRoot is the root filesystem of one run.
+type writableRoot struct {
+	dir string // <StateDir>/roots/<id>
+}
+
+// path is the overlay: the run's rootfs.
+func (r *writableRoot) path() string { return filepath.Join(r.dir, rootDir) }
+
+// idmapKey names the user namespace whose mapping an idmapped tree of a run
+// gets: it depends only on the slot's host ids and the run's ids inside.
+type idmapKey struct {
+	ids      hostIDs
+	uid, gid uint32
+}
+
+// idmaps caches, per idmapKey, a user namespace that only holds a mapping
+// for mount_setattr(2): making one costs a process.
+type idmaps struct {
+	mu     sync.Mutex
+	byKey  map[idmapKey]*os.File
+	helper string // a static program that can wait on its stdin (the static Bash)
+}
+
+// nsRootIDs are the host uid and gid of root of a run's namespace: the run's
+// own ids when it runs as root, else the slot's second ids (idMappings).
+func nsRootIDs(ids hostIDs, uid, gid uint32) (int, int) {
+	ru, rg := ids.uid, ids.gid
+	if uid != 0 {
+		ru = ids.rootUID
+	}
+	if gid != 0 {
+		rg = ids.rootGID
+	}
+	return ru, rg
+}
+
+// treeMappings are the idmapped tree's mappings of one kind of id: the
+// tree's 0 to root of the run's namespace, and the tree's idShift+run (the
+// image's user) to the run's own host id.
+func treeMappings(run uint32, host, nsRoot int, idShift uint32) []syscall.SysProcIDMap {
+	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: nsRoot, Size: 1}}
+	if run != 0 && idShift != 0 {
+		m = append(m, syscall.SysProcIDMap{ContainerID: int(idShift + run), HostID: host, Size: 1})
+	}
+	return m
+}
+
+// userns returns a user namespace file for key, making it on first use.
+func (m *idmaps) userns(key idmapKey, idShift uint32) (*os.File, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f, ok := m.byKey[key]; ok {
+		return f, nil
+	}
+	ru, rg := nsRootIDs(key.ids, key.uid, key.gid)
+	// A process in a new user namespace with the mappings holds it while
+	// its file is opened; Go writes the maps before the process runs.
+	cmd := exec.Command(m.helper, "-c", "read -r _")
+	cmd.Env = []string{}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: treeMappings(key.uid, key.ids.uid, ru, idShift),
+		GidMappings: treeMappings(key.gid, key.ids.gid, rg, idShift),
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("making an idmapping: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("making an idmapping: %w", err)
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", cmd.Process.Pid))
+	stdin.Close()
+	_ = cmd.Wait()
+	if err != nil {
+		return nil, fmt.Errorf("making an idmapping: %w", err)
+	}
+	if m.byKey == nil {
+		m.byKey = make(map[idmapKey]*os.File)
+	}
+	m.byKey[key] = f
+	return f, nil
+}
+
+func (m *idmaps) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, f := range m.byKey {
+		f.Close()
+		delete(m.byKey, k)
+	}
+}
+
+// mountWritableRoot makes the writable root of run id over tree, with an
+// upper layer of at most size bytes, for a run with ids inside whose slot
+// has host ids ids.
+func (s *Sandbox) mountWritableRoot(id, tree string, ids hostIDs, uid, gid uint32, size int64) (_ *writableRoot, err error) {
+	r := &writableRoot{dir: filepath.Join(s.rootsDir, id)}
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("mounting the writable root: %w", err)
+			if rerr := r.remove(); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
+	}()
+	// libcontainer's setup of the run reaches the overlay as root of the
+	// run's namespace: that host id, and no other user, may pass.
+	if err := os.Mkdir(r.dir, 0o700); err != nil {
+		return r, err
+	}
+	ru, rg := nsRootIDs(ids, uid, gid)
+	if err := os.Chown(r.dir, ru, rg); err != nil {
+		return r, err
+	}
+	for _, d := range []string{lowerDir, rwDir, rootDir} {
+		if err := os.Mkdir(filepath.Join(r.dir, d), 0o700); err != nil {
+			return r, err
+		}
+	}
+	if err := s.mountLower(r, tree, idmapKey{ids: ids, uid: uid, gid: gid}); err != nil {
+		return r, err
+	}
+	rw := filepath.Join(r.dir, rwDir)
+	if err := unix.Mount("tmpfs", rw, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV,
+		fmt.Sprintf("mode=0700,size=%d,nr_inodes=%d", size, rootInodes)); err != nil {
+		return r, fmt.Errorf("mounting the upper layer's tmpfs: %w", err)
+	}
+	// The overlay's root directory takes its owner and mode from the upper
+	// layer's: the tree's root directory's, as the run sees it.
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(r.dir, lowerDir), &st); err != nil {
+		return r, err
+	}
+	upper := filepath.Join(rw, "upper")
+	for _, d := range []string{upper, filepath.Join(rw, "work")} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return r, err
+		}
+	}
+	if err := os.Lchown(upper, int(st.Uid), int(st.Gid)); err != nil {
+		return r, err
+	}
+	if err := os.Chmod(upper, fs.FileMode(st.Mode&0o777)|stickyOf(st.Mode)); err != nil {
+		return r, err
+	}
+	if err := mountOverlayIn(r.dir); err != nil {
+		return r, err
+	}
+	// The overlay holds its layers now: the host's mount table need not.
+	for _, d := range []string{lowerDir, rwDir} {
+		if err := unix.Unmount(filepath.Join(r.dir, d), unix.MNT_DETACH); err != nil {
+			return r, fmt.Errorf("detaching %s: %w", d, err)
+		}
+	}
+	return r, nil
+}
+
+// rootInodes caps the files a run can create in its root.
+const rootInodes = 65536
+
+func stickyOf(mode uint32) fs.FileMode {
+	if mode&unix.S_ISVTX != 0 {
+		return fs.ModeSticky
+	}
+	return 0
+}
+
+// mountLower mounts a read-only clone of tree at r's lower directory,
+// idmapped for the run when the tree's filesystem allows it.
+func (s *Sandbox) mountLower(r *writableRoot, tree string, key idmapKey) error {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, tree, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("cloning the image's tree: %w", err)
+	}
+	defer unix.Close(fd)
+	ns, err := s.idmaps.userns(key, s.imageIDShift)
+	if err != nil {
+		return err
+	}
+	const plain = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV
+	attr := unix.MountAttr{Attr_set: plain | unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
+	err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr)
+	if errors.Is(err, unix.EINVAL) {
+		// The tree's filesystem cannot be idmapped (9p, NFS, overlayfs;
+		// tmpfs before Linux 6.3). The run still gets its overlay, but
+		// sees the image's files as nobody's: it may write only its
+		// root directory and what the image lets everyone write.
+		s.noIdmap.Do(func() {
+			s.log.Warn("the image store's filesystem cannot be idmapped: runs cannot write the image's directories (put the store on ext4, xfs or btrfs)",
+				"tree", tree, "err", err)
+		})
+		attr = unix.MountAttr{Attr_set: plain}
+		err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr)
+	}
+	if err != nil {
+		return fmt.Errorf("idmapping the image's tree: %w", err)
+	}
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, filepath.Join(r.dir, lowerDir), unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attaching the image's tree: %w", err)
+	}
+	return nil
+}
+
+// mountOverlayIn mounts the overlay at dir/root with paths relative to dir.
+// A process has one working directory for all its threads, so the mount is
+// made on a thread of its own that has left the process's (unshare
+// CLONE_FS) and is discarded afterwards: the daemon's own working
+// directory never moves.
+func mountOverlayIn(dir string) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			done <- fmt.Errorf("unsharing the working directory: %w", err)
+			return
+		}
+		if err := unix.Chdir(dir); err != nil {
+			done <- err
+			return
+		}
+		// volatile: the upper layer is a tmpfs that dies with the run, so
+		// overlayfs need not sync it. index and the redirect and metacopy
+		// features stay off: they would record the layers' identities,
+		// which are the run's alone anyway.
+		opts := "lowerdir=" + lowerDir + ",upperdir=" + rwDir + "/upper,workdir=" + rwDir + "/work," +
+			"volatile,index=off,redirect_dir=off,metacopy=off"
+		if err := unix.Mount("overlay", rootDir, "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+			done <- fmt.Errorf("mounting the overlay: %w", err)
+			return
+		}
+		done <- nil
+	}()
+	return <-done
+}
+
+// remove unmounts and removes r. It refuses to remove a directory that is
+// still a mount point: that would delete through it.
+func (r *writableRoot) remove() error {
+	if err := unmountUnder(r.dir); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(r.dir); err != nil {
+		return fmt.Errorf("removing the writable root: %w", err)
+	}
+	return nil
+}
+
+// unmountUnder detaches every mount at or below dir, deepest first, and
+// checks that none is left.
+func unmountUnder(dir string) error {
+	mounts, err := mountsUnder(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, m := range mounts {
+		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmounting %s: %w", m, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if left, err := mountsUnder(dir); err != nil || len(left) > 0 {
+		return errors.Join(err, fmt.Errorf("mounts left under %s: %s", dir, strings.Join(left, " ")))
+	}
+	return nil
+}
+
+// mountsUnder lists the mount points at or below dir, deepest first.
+func mountsUnder(dir string) ([]string, error) {
+	infos, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	if err != nil {
+		return nil, fmt.Errorf("reading the mount table: %w", err)
+	}
+	var points []string
+	for _, m := range infos {
+		points = append(points, m.Mountpoint)
+	}
+	slices.SortFunc(points, func(a, b string) int { return len(b) - len(a) })
+	return slices.Compact(points), nil
+}
+
+// removeStaleRoots removes the writable roots an earlier daemon left.
+func (s *Sandbox) removeStaleRoots() error {
+	entries, err := os.ReadDir(s.rootsDir)
+	if err != nil {
+		return fmt.Errorf("removing stale roots: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		r := &writableRoot{dir: filepath.Join(s.rootsDir, e.Name())}
+		if err := r.remove(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkSearchable refuses a state directory that a run's setup cannot reach:
+// libcontainer's setup of a run walks to the run's root (under dir) as root
+// of the run's namespace, a host id that only "others" permissions apply
+// to, so every directory on the way must be searchable by others.
+func checkSearchable(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for p := abs; ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("state directory %s: runs reach their root filesystem through %s, which others may not search (mode %o): chmod o+x %s, or choose another --state",
+				dir, p, st.Mode().Perm(), p)
+		}
+		if p == "/" {
+			return nil
+		}
+	}
+}
+
+// probeRoots checks at startup that this host can give runs their writable
+// roots, so that a kernel without user namespaces or overlayfs is one line
+// at startup rather than a failure of every run: it makes slot 0's
+// idmapping (kept for the first run) and an overlay over a tmpfs in the
+// roots directory, and removes the overlay again.
+func (s *Sandbox) probeRoots() (err error) {
+	if _, err := s.idmaps.userns(idmapKey{ids: s.slotHostIDs(0)}, s.imageIDShift); err != nil {
+		return fmt.Errorf("%w%s: every run needs a user namespace of its own", err, userNSHint())
+	}
+	dir, err := os.MkdirTemp(s.rootsDir, "probe-")
+	if err != nil {
+		return fmt.Errorf("probing overlayfs: %w", err)
+	}
+	defer func() {
+		if rerr := (&writableRoot{dir: dir}).remove(); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0700,size=1m"); err != nil {
+		return fmt.Errorf("probing overlayfs: mounting a tmpfs: %w", err)
+	}
+	for _, d := range []string{"l", "u", "w", "m"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			return fmt.Errorf("probing overlayfs: %w", err)
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s/l,upperdir=%s/u,workdir=%s/w", dir, dir, dir)
+	if err := unix.Mount("overlay", filepath.Join(dir, "m"), "overlay", 0, opts); err != nil {
+		return fmt.Errorf("this kernel cannot mount overlayfs, which gives every run its writable root (%w): modprobe overlay, or use a kernel with CONFIG_OVERLAY_FS", err)
+	}
+	return nil
+}
