@@ -47,8 +47,9 @@ func (d *daemon) runUIDs() (lo, hi int) {
 }
 
 // runProcesses lists the host processes of d's runs: those running as one of
-// its runs' uids, but for the daemon itself, which has the same uid as its
-// runs when rootless.
+// its runs' uids, but for the daemon itself (and the copy of itself it runs
+// in its own user namespace), which has the same uid as its runs when
+// rootless.
 func (d *daemon) runProcesses(t testing.TB) []int {
 	t.Helper()
 	lo, hi := d.runUIDs()
@@ -56,7 +57,8 @@ func (d *daemon) runProcesses(t testing.TB) []int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return slices.DeleteFunc(pids, func(p int) bool { return p == d.cmd.Process.Pid })
+	serving := d.servingPID(t)
+	return slices.DeleteFunc(pids, func(p int) bool { return p == d.cmd.Process.Pid || p == serving })
 }
 
 func TestClientVanishingMidRunKillsIt(t *testing.T) {

@@ -83,9 +83,17 @@ func testRootlessServes(t *testing.T, user daemonUser) {
 	}
 	// It re-executed itself from a sealed copy of its binary, which
 	// libcontainer then starts every run's init from
-	// (sandbox.SealExecutable).
+	// (sandbox.SealExecutable), and then again in a user namespace of its
+	// own, mapping only its uid and gid (sandbox.EnterUserNS).
 	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", d.cmd.Process.Pid)); err != nil || !strings.HasPrefix(exe, "/memfd:") {
 		t.Errorf("the daemon runs from %q (%v), not from a sealed memfd", exe, err)
+	}
+	inner := d.servingPID(t)
+	if inner == d.cmd.Process.Pid {
+		t.Errorf("the daemon did not re-execute itself in a user namespace of its own")
+	}
+	if m, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", inner)); err != nil || string(m) != fmt.Sprintf("%10d %10d %10d\n", 0, user.uid, 1) {
+		t.Errorf("the serving daemon's uid_map is %q (%v), want its uid as 0 and nothing else", m, err)
 	}
 	// The daemon moved itself into supervisor/ of its delegated cgroup.
 	own := cgroupOf(t, d.cmd.Process.Pid)
@@ -146,8 +154,11 @@ func testRootlessServes(t *testing.T, user daemonUser) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the run did not end")
 	}
+	// The run's namespace maps its 0 to 0 of the daemon's own user
+	// namespace (sandbox.EnterUserNS), which is the daemon's uid on the
+	// host: the run's processes have that uid, checked above.
 	for _, want := range []string{
-		fmt.Sprintf("         0 %10d          1\n         0 %10d          1\n", user.uid, user.gid),
+		"         0          0          1\n         0          0          1\n",
 		"deny\n", "Uid:\t0\t0\t0\t0\n", "end\n",
 	} {
 		if !strings.Contains(out, want) {

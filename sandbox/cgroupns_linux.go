@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"syscall"
 
@@ -44,7 +43,8 @@ func EnterOwnCgroupView() (string, error) {
 		}
 		return base, nil
 	}
-	if os.Geteuid() != 0 || cgroups.Mode() != cgroups.Unified {
+	if _, _, ownNS := HostUser(); os.Geteuid() != 0 || ownNS || cgroups.Mode() != cgroups.Unified {
+		// A rootless daemon (EnterUserNS) writes only what its user owns.
 		return "", nil
 	}
 	own, err := ownCgroups()
@@ -60,31 +60,10 @@ func EnterOwnCgroupView() (string, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), cgroupViewEnv+"="+base)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	if err := cmd.Start(); err != nil {
+	if err := runInstead(cmd); err != nil {
 		return "", fmt.Errorf("re-executing with its own cgroup view: %w", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	for {
-		select {
-		case s := <-sigs:
-			_ = cmd.Process.Signal(s)
-		case err := <-done:
-			var exit *exec.ExitError
-			switch {
-			case err == nil:
-				os.Exit(0)
-			case errors.As(err, &exit):
-				if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					os.Exit(128 + int(ws.Signal()))
-				}
-				os.Exit(exit.ExitCode())
-			}
-			return "", fmt.Errorf("waiting for the daemon with its own cgroup view: %w", err)
-		}
-	}
+	return "", nil // not reached
 }
 
 // delegatedBase is the daemon's delegated cgroup given its own: the daemon

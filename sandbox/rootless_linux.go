@@ -49,6 +49,23 @@ var ErrNoRootless = errors.New("this host cannot run the sandbox rootless")
 // create. bashPath is the static Bash that New has checked; it runs `:` once
 // in a user namespace to find out whether the host allows that.
 func checkRootless(bashPath string) error {
+	if _, _, ownNS := HostUser(); !ownNS {
+		if err := checkRootlessProcess(); err != nil {
+			return err
+		}
+	}
+	// In its own user namespace (EnterUserNS) the daemon was checked
+	// before it entered, and is uid 0 with unmapped groups there.
+	if err := probeUserNS(bashPath, os.Geteuid(), os.Getegid()); err != nil {
+		return fmt.Errorf("%w: rootless mode needs user namespaces that an unprivileged user may create, and creating one failed: %v%s",
+			ErrNoRootless, err, userNSHint())
+	}
+	return nil
+}
+
+// checkRootlessProcess checks what rootless mode needs of the daemon's own
+// process: an unprivileged euid, cgroup v2, and no supplementary groups.
+func checkRootlessProcess() error {
 	uid, gid := os.Geteuid(), os.Getegid()
 	if uid == 0 {
 		return errors.New("rootless mode as root would map every run to the host's root: run as root without it, or as an unprivileged user")
@@ -68,10 +85,6 @@ func checkRootless(bashPath string) error {
 		return fmt.Errorf("%w: the daemon has the supplementary groups %v, which every run would keep "+
 			"(an unprivileged user namespace cannot drop them); start it without any "+
 			"(a user in no group of /etc/group, setpriv --clear-groups)", ErrNoRootless, groups)
-	}
-	if err := probeUserNS(bashPath, uid, gid); err != nil {
-		return fmt.Errorf("%w: rootless mode needs user namespaces that an unprivileged user may create, and creating one failed: %v%s",
-			ErrNoRootless, err, userNSHint())
 	}
 	return nil
 }
@@ -124,6 +137,10 @@ func userNSHint() string {
 // writable, which is what systemd's Delegate=yes does for a service with
 // User=.
 func checkDelegated() error {
+	uid, _, ownNS := HostUser() // who the daemon is on the host
+	if !ownNS {
+		uid = os.Geteuid()
+	}
 	own, err := ownCgroups()
 	if err != nil {
 		return err
@@ -131,7 +148,7 @@ func checkDelegated() error {
 	base := delegatedBase(own[""])
 	if base == "/" || base == "" {
 		return fmt.Errorf("%w: atod runs in the root cgroup; run it in a cgroup delegated to uid %d "+
-			"(systemd: a service with User= and Delegate=yes, or systemd-run --user -p Delegate=yes)", ErrNoRootless, os.Geteuid())
+			"(systemd: a service with User= and Delegate=yes, or systemd-run --user -p Delegate=yes)", ErrNoRootless, uid)
 	}
 	dir := filepath.Join(cgroupRoot, base)
 	for _, p := range []string{dir, filepath.Join(dir, "cgroup.procs"), filepath.Join(dir, "cgroup.subtree_control")} {
@@ -139,7 +156,7 @@ func checkDelegated() error {
 			return fmt.Errorf("%w: rootless mode needs the daemon's cgroup %s delegated to its uid %d, and it cannot write %s (%v); "+
 				"run it as a systemd service with User= and Delegate=yes (or under systemd-run --user -p Delegate=yes), "+
 				"or chown the cgroup directory and its cgroup.procs, cgroup.subtree_control and cgroup.threads to the user",
-				ErrNoRootless, base, os.Geteuid(), p, err)
+				ErrNoRootless, base, uid, p, err)
 		}
 	}
 	return nil

@@ -86,9 +86,10 @@ type Sandbox struct {
 	log       *slog.Logger
 	closeOnce sync.Once
 
-	idmaps       idmaps    // user namespaces that idmap trees for runs
-	imageIDShift uint32    // Options.ImageIDShift
-	noIdmap      sync.Once // warns once that the store cannot be idmapped
+	writableRoots bool      // each run gets an overlay root (writableroot_linux.go)
+	idmaps        idmaps    // user namespaces that idmap trees for runs
+	imageIDShift  uint32    // Options.ImageIDShift
+	noIdmap       sync.Once // warns once that the store cannot be idmapped
 }
 
 // ErrNoInit is returned by New when the init binary is missing or unusable.
@@ -214,11 +215,13 @@ func New(opts Options) (_ *Sandbox, err error) {
 		bashPath: opts.BashPath,
 		uidBase:  opts.UIDBase,
 		rootless: opts.Rootless,
-		nofile:   nofile,
-		limits:   opts.Limits.WithDefaults(job.DefaultLimits),
-		cgroups:  tree,
-		slots:    make(chan int, opts.Slots),
-		log:      opts.Logger,
+		// Root, or root of the daemon's own user namespace.
+		writableRoots: os.Geteuid() == 0,
+		nofile:        nofile,
+		limits:        opts.Limits.WithDefaults(job.DefaultLimits),
+		cgroups:       tree,
+		slots:         make(chan int, opts.Slots),
+		log:           opts.Logger,
 
 		idmaps:       idmaps{helper: opts.BashPath},
 		imageIDShift: opts.ImageIDShift,
@@ -234,14 +237,17 @@ func New(opts Options) (_ *Sandbox, err error) {
 			return nil, fmt.Errorf("creating state directory: %w", err)
 		}
 	}
-	// Only root can mount a run's writable root; a rootless run's root is
-	// the image's tree, read-only.
-	if !s.rootless {
+	// Mounting a run's writable root takes root, or root of a user
+	// namespace of the daemon's own (EnterUserNS); otherwise a run's root
+	// is the image's tree, read-only.
+	if s.writableRoots {
 		if err := os.Mkdir(s.rootsDir, 0o711); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("creating state directory: %w", err)
 		}
-		if err := checkSearchable(s.rootsDir); err != nil {
-			return nil, err
+		if !s.rootless {
+			if err := checkSearchable(s.rootsDir); err != nil {
+				return nil, err
+			}
 		}
 		if err := s.removeStaleRoots(); err != nil {
 			return nil, err
@@ -357,7 +363,7 @@ func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err e
 
 	ids := s.slotHostIDs(slot)
 	rootfs := spec.Rootfs
-	if !s.rootless {
+	if s.writableRoots {
 		root, err := s.mountWritableRoot(id, spec.Rootfs, ids, spec.UID, spec.GID, l.RootBytes)
 		if err != nil {
 			return res, err

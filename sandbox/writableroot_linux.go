@@ -159,7 +159,8 @@ func (s *Sandbox) mountWritableRoot(id, tree string, ids hostIDs, uid, gid uint3
 		}
 	}()
 	// libcontainer's setup of the run reaches the overlay as root of the
-	// run's namespace: that host id, and no other user, may pass.
+	// run's namespace: that host id, and no other user, may pass. (A
+	// rootless daemon's runs are the daemon's own uid.)
 	if err := os.Mkdir(r.dir, 0o700); err != nil {
 		return r, err
 	}
@@ -192,13 +193,16 @@ func (s *Sandbox) mountWritableRoot(id, tree string, ids hostIDs, uid, gid uint3
 			return r, err
 		}
 	}
-	if err := os.Lchown(upper, int(st.Uid), int(st.Gid)); err != nil {
+	// A rootless daemon sees the image's files that its user does not own
+	// as nobody's, which it cannot give away: the run's root directory is
+	// then the run's own.
+	if err := os.Lchown(upper, int(st.Uid), int(st.Gid)); err != nil && !(s.rootless && errors.Is(err, unix.EINVAL)) {
 		return r, err
 	}
 	if err := os.Chmod(upper, fs.FileMode(st.Mode&0o777)|stickyOf(st.Mode)); err != nil {
 		return r, err
 	}
-	if err := mountOverlayIn(r.dir); err != nil {
+	if err := mountOverlayIn(r.dir, s.overlayOptions()); err != nil {
 		return r, err
 	}
 	// The overlay holds its layers now: the host's mount table need not.
@@ -208,6 +212,21 @@ func (s *Sandbox) mountWritableRoot(id, tree string, ids hostIDs, uid, gid uint3
 		}
 	}
 	return r, nil
+}
+
+// overlayOptions are the overlay's options besides its layers. volatile:
+// the upper layer is a tmpfs that dies with the run, so overlayfs need not
+// sync it. index and the redirect and metacopy features stay off: they
+// would record the layers' identities, which are the run's alone anyway.
+// In a user namespace (rootless), overlayfs keeps its own marks (opaque
+// directories) in user.* extended attributes, since trusted.* ones take
+// privilege, and refuses to follow redirects (redirect_dir=off means
+// "follow existing ones"; nofollow is the unprivileged "off").
+func (s *Sandbox) overlayOptions() string {
+	if s.rootless {
+		return "volatile,index=off,redirect_dir=nofollow,metacopy=off,userxattr"
+	}
+	return "volatile,index=off,redirect_dir=off,metacopy=off"
 }
 
 // rootInodes caps the files a run can create in its root.
@@ -228,14 +247,19 @@ func (s *Sandbox) mountLower(r *writableRoot, tree string, key idmapKey) error {
 		return fmt.Errorf("cloning the image's tree: %w", err)
 	}
 	defer unix.Close(fd)
-	ns, err := s.idmaps.userns(key, s.imageIDShift)
-	if err != nil {
-		return err
-	}
 	const plain = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV
-	attr := unix.MountAttr{Attr_set: plain | unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
+	attr := unix.MountAttr{Attr_set: plain}
+	if !s.rootless {
+		// A rootless daemon cannot idmap (that takes privilege over the
+		// store's filesystem); its runs see the store's owners as it does.
+		ns, err := s.idmaps.userns(key, s.imageIDShift)
+		if err != nil {
+			return err
+		}
+		attr = unix.MountAttr{Attr_set: plain | unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
+	}
 	err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr)
-	if errors.Is(err, unix.EINVAL) {
+	if errors.Is(err, unix.EINVAL) && !s.rootless {
 		// The tree's filesystem cannot be idmapped (9p, NFS, overlayfs;
 		// tmpfs before Linux 6.3). The run still gets its overlay, but
 		// sees the image's files as nobody's: it may write only its
@@ -261,7 +285,7 @@ func (s *Sandbox) mountLower(r *writableRoot, tree string, key idmapKey) error {
 // made on a thread of its own that has left the process's (unshare
 // CLONE_FS) and is discarded afterwards: the daemon's own working
 // directory never moves.
-func mountOverlayIn(dir string) error {
+func mountOverlayIn(dir, extra string) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
@@ -273,12 +297,7 @@ func mountOverlayIn(dir string) error {
 			done <- err
 			return
 		}
-		// volatile: the upper layer is a tmpfs that dies with the run, so
-		// overlayfs need not sync it. index and the redirect and metacopy
-		// features stay off: they would record the layers' identities,
-		// which are the run's alone anyway.
-		opts := "lowerdir=" + lowerDir + ",upperdir=" + rwDir + "/upper,workdir=" + rwDir + "/work," +
-			"volatile,index=off,redirect_dir=off,metacopy=off"
+		opts := "lowerdir=" + lowerDir + ",upperdir=" + rwDir + "/upper,workdir=" + rwDir + "/work," + extra
 		if err := unix.Mount("overlay", rootDir, "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 			done <- fmt.Errorf("mounting the overlay: %w", err)
 			return
@@ -382,8 +401,10 @@ func checkSearchable(dir string) error {
 // idmapping (kept for the first run) and an overlay over a tmpfs in the
 // roots directory, and removes the overlay again.
 func (s *Sandbox) probeRoots() (err error) {
-	if _, err := s.idmaps.userns(idmapKey{ids: s.slotHostIDs(0)}, s.imageIDShift); err != nil {
-		return fmt.Errorf("%w%s: every run needs a user namespace of its own", err, userNSHint())
+	if !s.rootless {
+		if _, err := s.idmaps.userns(idmapKey{ids: s.slotHostIDs(0)}, s.imageIDShift); err != nil {
+			return fmt.Errorf("%w%s: every run needs a user namespace of its own", err, userNSHint())
+		}
 	}
 	dir, err := os.MkdirTemp(s.rootsDir, "probe-")
 	if err != nil {
@@ -402,7 +423,7 @@ func (s *Sandbox) probeRoots() (err error) {
 			return fmt.Errorf("probing overlayfs: %w", err)
 		}
 	}
-	opts := fmt.Sprintf("lowerdir=%s/l,upperdir=%s/u,workdir=%s/w", dir, dir, dir)
+	opts := fmt.Sprintf("lowerdir=%s/l,upperdir=%s/u,workdir=%s/w,%s", dir, dir, dir, s.overlayOptions())
 	if err := unix.Mount("overlay", filepath.Join(dir, "m"), "overlay", 0, opts); err != nil {
 		return fmt.Errorf("this kernel cannot mount overlayfs, which gives every run its writable root (%w): modprobe overlay, or use a kernel with CONFIG_OVERLAY_FS", err)
 	}

@@ -251,9 +251,9 @@ func (c *config) stateDir(rootless bool, xdgRuntimeDir string) (string, error) {
 	case xdgRuntimeDir != "":
 		return filepath.Join(xdgRuntimeDir, "atod"), nil
 	default:
-		return "", fmt.Errorf("running rootless as uid %d (atod was not started as root): no state directory the user can write: "+
+		return "", fmt.Errorf("running rootless (atod was not started as root): no state directory the user can write: "+
 			"%s belongs to root and $XDG_RUNTIME_DIR is not set; pass --state DIR (state_dir in the config file), best on a tmpfs",
-			os.Geteuid(), rootStateDir)
+			rootStateDir)
 	}
 }
 
@@ -264,14 +264,20 @@ func (c *config) stateDir(rootless bool, xdgRuntimeDir string) (string, error) {
 // to that user. cgroupView is the delegated cgroup the daemon's view of the
 // cgroup tree is rooted at, if any (EnterOwnCgroupView, root only).
 func (c *config) sandbox(log *slog.Logger, cgroupView string) (*sandbox.Sandbox, error) {
-	rootless := os.Geteuid() != 0
+	// Unprivileged, the daemon runs as root of a user namespace of its
+	// own (sandbox.EnterUserNS, in main).
+	uid, gid, ownNS := sandbox.HostUser()
+	rootless := ownNS || os.Geteuid() != 0
+	if !ownNS {
+		uid, gid = os.Geteuid(), os.Getegid()
+	}
 	state, err := c.stateDir(rootless, os.Getenv("XDG_RUNTIME_DIR"))
 	if err != nil {
 		return nil, err
 	}
 	if rootless {
 		log.Info("rootless: every run maps uid 0 to the daemon's own uid and gid",
-			"uid", os.Geteuid(), "gid", os.Getegid(), "state", state)
+			"uid", uid, "gid", gid, "state", state, "writable_roots", ownNS)
 		if c.UIDBase != defaultConfig().UIDBase {
 			log.Warn("uid_base is ignored when rootless: per-run uids need root", "uid_base", c.UIDBase)
 		}
@@ -290,7 +296,7 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string) (*sandbox.Sandbox,
 		Logger:       log,
 	})
 	if err != nil && rootless {
-		return nil, fmt.Errorf("running rootless as uid %d (atod was not started as root): %w", os.Geteuid(), err)
+		return nil, fmt.Errorf("running rootless as uid %d (atod was not started as root): %w", uid, err)
 	}
 	return sb, err
 }

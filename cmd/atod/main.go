@@ -27,10 +27,18 @@ func main() {
 	}
 	var cgroupView string
 	if runsPrograms(os.Args[1:]) {
-		// On cgroup v2 the commands that run programs see only their own
-		// delegated cgroup (this returns in the re-executed process only).
-		var err error
-		if cgroupView, err = sandbox.EnterOwnCgroupView(); err != nil {
+		// The commands that run programs: unprivileged, from a sealed
+		// copy of the binary, in a user namespace of their own; as root
+		// on cgroup v2, seeing only their delegated cgroup. Each returns
+		// in the re-executed process only.
+		err := sandbox.SealExecutable()
+		if err == nil {
+			err = sandbox.EnterUserNS()
+		}
+		if err == nil {
+			cgroupView, err = sandbox.EnterOwnCgroupView()
+		}
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "atod: %v\n", err)
 			os.Exit(1)
 		}

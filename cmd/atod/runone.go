@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/atod-project/atod/protocol"
-	"github.com/atod-project/atod/sandbox"
 )
 
 // stringList is a repeatable string flag.
@@ -20,9 +19,6 @@ func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 // runOne runs one program through the same path as the API and prints its
 // output and result: the operator's debugging aid.
 func runOne(ctx context.Context, args []string, cgroupView string) error {
-	if err := sandbox.SealExecutable(); err != nil {
-		return err
-	}
 	fs := flag.NewFlagSet("atod run", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: atod run --language ID [--input FILE] [--option OPT]... [--timeout S] FILE [-- ARGS...]")

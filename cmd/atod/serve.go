@@ -16,7 +16,6 @@ import (
 
 	"github.com/atod-project/atod/rootfs"
 	"github.com/atod-project/atod/runners"
-	"github.com/atod-project/atod/sandbox"
 )
 
 // shutdownGrace is how long plain HTTP requests get to finish on SIGTERM
@@ -24,9 +23,6 @@ import (
 const shutdownGrace = 5 * time.Second
 
 func serve(ctx context.Context, args []string, cgroupView string) error {
-	if err := sandbox.SealExecutable(); err != nil {
-		return err
-	}
 	fs := flag.NewFlagSet("atod serve", flag.ContinueOnError)
 	cfg := defaultConfig()
 	rest, err := cfg.parseFlags(fs, args)

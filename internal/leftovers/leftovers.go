@@ -115,6 +115,31 @@ func StateEntries(stateDir string) ([]string, error) {
 	return found, nil
 }
 
+// isDaemonCopy reports whether pid is a child of the daemon running the
+// daemon's own binary: the copy of itself that a daemon re-executes in a
+// namespace of its own (a rootless daemon's user namespace, a root daemon's
+// cgroup view on v2), which is the daemon, not a leftover.
+func isDaemonCopy(pid, daemon int) bool {
+	if daemon == 0 {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The parent's pid is the second field after the command, which is in
+	// parentheses and may hold anything.
+	rest := b[bytes.LastIndexByte(b, ')')+1:]
+	var state string
+	var ppid int
+	if _, err := fmt.Sscan(string(rest), &state, &ppid); err != nil || ppid != daemon {
+		return false
+	}
+	exe, err1 := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	dexe, err2 := os.Readlink(fmt.Sprintf("/proc/%d/exe", daemon))
+	return err1 == nil && err2 == nil && exe == dexe
+}
+
 // Scope says whose leftovers to look for.
 type Scope struct {
 	UIDLo, UIDHi int // the runs' host uids, [UIDLo, UIDHi)
@@ -134,7 +159,7 @@ func Find(s Scope) ([]string, error) {
 		return nil, err
 	}
 	for _, p := range pids {
-		if p == s.DaemonPID {
+		if p == s.DaemonPID || isDaemonCopy(p, s.DaemonPID) {
 			continue
 		}
 		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
