@@ -40,6 +40,8 @@ func TestIsolation(t *testing.T) {
 		{"loopback is up", job{language: "python", code: "import socket\ns=socket.create_server(('127.0.0.1',0))\nc=socket.create_connection(s.getsockname())\na,_=s.accept()\nc.sendall(b'ping')\nprint(a.recv(4).decode())"},
 			[]string{"ping"}, nil},
 		{"own hostname", job{language: "bash", code: "cat /proc/sys/kernel/hostname"}, []string{"ato\n"}, nil},
+		// Programs on the service expect ip(8) in the image (iproute2).
+		{"ip shows lo up", job{language: "bash", code: "ip addr"}, []string{"1: lo: <LOOPBACK,UP,LOWER_UP>", "inet 127.0.0.1/8 scope host lo"}, []string{"2: "}},
 		{"uid 0 inside is unprivileged outside", job{language: "bash", code: "id -u; cat /proc/self/uid_map /proc/self/gid_map; grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status"},
 			[]string{"0\n", hostUID, "CapEff:\t0000000000000000", "CapPrm:\t0000000000000000", "CapBnd:\t0000000000000000", "NoNewPrivs:\t1", "Seccomp:\t2"}, nil},
 		{"the daemon's environment is not visible", job{language: "bash", code: "env; tr '\\0' '\\n' < /proc/1/environ; cat /proc/*/environ 2>/dev/null"},

@@ -4,7 +4,9 @@
 //
 // A run gets its own mount, pid, network (loopback only), ipc, uts, cgroup
 // and user namespaces (uid 0 inside is an unprivileged uid outside), a
-// read-only root filesystem, size-capped writable tmpfs mounts, no
+// writable root filesystem of its own (an overlay of its image under a
+// size-capped tmpfs; the image never changes), size-capped writable tmpfs
+// mounts, no
 // capabilities, no_new_privs, a seccomp deny list, and a cgroup of its own
 // with memory, pids and CPU limits. Every process of a run is killed through
 // its cgroup when it times out or its caller gives up, and nothing of a run
@@ -18,7 +20,8 @@
 // The caller provides a validated job.Spec (package job) and the sandbox's
 // static init binary (cmd/atod-init); it must call Init from main when the
 // process was re-executed as a container init (os.Args[1] == "init"), and a
-// rootless caller should call SealExecutable first thing.
+// rootless caller should call SealExecutable and then EnterUserNS first
+// thing (without a user namespace of its own, its runs' root is read-only).
 // Everything Linux-specific lives in _linux.go files, so the data types build
 // anywhere.
 package sandbox

@@ -34,9 +34,11 @@ import (
 //     no device cgroup; the user namespace keeps them from creating device
 //     nodes, and /dev holds only the nodes bind-mounted from the host.
 //
-// Everything else of a run (namespaces, read-only root, tmpfs mounts, no
+// Everything else of a run (namespaces, writable root, tmpfs mounts, no
 // capabilities, no_new_privs, seccomp, limits, kill through cgroup.kill,
-// statistics, cleanup) is the same as under root.
+// statistics, cleanup) is the same as under root, given a user namespace of
+// the daemon's own (EnterUserNS, userns_linux.go); but the run sees the
+// image's files as the daemon's user does, with no idmapping.
 
 // ErrNoRootless is returned by New when Options.Rootless is set on a host
 // that cannot run rootless; the error says what is missing and how to
