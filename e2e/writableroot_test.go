@@ -57,8 +57,8 @@ func treeDigest(t testing.TB, tree string) string {
 
 // vandal writes, deletes, renames, chmods, chowns and hard-links everything
 // it can: in the root, the system's directories and /ATO. (Root of a run
-// has no capabilities: it may change what root owns, but not read
-// /etc/shadow, or chown to ids its namespace does not map.)
+// has no capabilities: it may change what root owns, but not chown to ids
+// its namespace does not map.)
 const vandal = `
 set +e
 echo hi > /foo; cat /foo
@@ -85,7 +85,7 @@ exit 0
 // root of their namespace: always under a root daemon (idmapped trees), and
 // under a rootless one when its user owns the image store (its files are
 // root's in the daemon's own user namespace; scripts/vmtest gives the
-// rootless suite an idmapped view of the store owned by that user).
+// rootless suite a copy of the store chowned to that user).
 func needImageOwnership(t *testing.T, d *daemon) {
 	t.Helper()
 	if !d.user.rootless {

@@ -91,8 +91,8 @@ func (w *Writer) Build(ctx context.Context, name string, opts BuildOptions) (ins
 		if err != nil {
 			return inst, fmt.Errorf("building image %s: %w", name, err)
 		}
-		if _, err := mkdirs.All(cache, 0o755); err != nil {
-			return inst, fmt.Errorf("building image %s: creating the .deb cache: %w", name, err)
+		if err := claimDebCache(cache); err != nil {
+			return inst, fmt.Errorf("building image %s: %w", name, err)
 		}
 		cmd.Env = append(cmd.Env, "ATOD_DEB_CACHE="+cache)
 	}
@@ -131,6 +131,30 @@ func (w *Writer) Build(ctx context.Context, name string, opts BuildOptions) (ins
 		return inst, err
 	}
 	return w.finish(inst, prev)
+}
+
+// debCacheMark marks a .deb cache that atod made, the only kind whose
+// files the builder prunes (debootstrap.sh): a directory the operator
+// named that holds other things (apt's own archive, say) only gains files.
+const debCacheMark = ".atod-deb-cache"
+
+// claimDebCache creates the .deb cache dir with its parents if missing, and
+// marks it as atod's if it is new or empty.
+func claimDebCache(dir string) error {
+	if _, err := mkdirs.All(dir, 0o755); err != nil {
+		return fmt.Errorf("creating the .deb cache: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading the .deb cache: %w", err)
+	}
+	if len(entries) > 0 {
+		return nil
+	}
+	if err := os.WriteFile(filepath.Join(dir, debCacheMark), nil, 0o644); err != nil {
+		return fmt.Errorf("marking the .deb cache: %w", err)
+	}
+	return nil
 }
 
 // manifestOf reads the manifest of tree id.

@@ -13,7 +13,8 @@
 # suite (/etc/apt/sources.list, /etc/apt/sources.list.d/*.list or *.sources);
 # set ATOD_DEBIAN_MIRROR to override. ATOD_DEB_CACHE, if set, is a directory
 # that keeps the downloaded .deb files between builds (debootstrap's and
-# apt's); after a build it holds exactly the packages of the tree built. Release files are checked against
+# apt's); after a build, one that atod made holds exactly the packages the
+# build used. Release files are checked against
 # /usr/share/keyrings/debian-archive-keyring.gpg. Needs root, debootstrap,
 # unshare and chroot (scripts/setup-host installs them).
 set -euo pipefail
@@ -150,13 +151,15 @@ if [[ -n $cache ]]; then
 	cache_opt=(--cache-dir="$cache")
 fi
 
-# prune_cache: keep in the cache only what this build used: the packages
+# prune_cache: in a cache atod made (marked .atod-deb-cache by atod rootfs
+# build; a directory that held other things only gains files), keep only
+# what this build used: the packages
 # debootstrap fetched (its deburis, "PACKAGE VERSION URI") and those now
 # installed in the tree (after updates), so that the cache does not grow by
 # every superseded version. Names as debootstrap and apt give them, with
 # an epoch's ':' as %3a.
 prune_cache() {
-	[[ -n $cache ]] || return 0
+	[[ -n $cache && -f $cache/.atod-deb-cache ]] || return 0
 	local keep=() f
 	mapfile -t keep < <(
 		awk '{ n = split($3, u, "_"); sub(/\.deb$/, "", u[n]); print $1 "_" $2 "_" u[n] ".deb" }' \

@@ -58,7 +58,7 @@ type cgroupTree struct {
 // newCgroupTree prepares the daemon's cgroup tree. name is the v1 parent
 // directory (e.g. "atod") under which job cgroups are nested. ownRoot says
 // the daemon's view of the cgroup2 tree is rooted at its delegated cgroup
-// (see EnterOwnCgroupView). A rootless daemon (only on cgroup v2:
+// (see EnterOwnMountNamespace). A rootless daemon (only on cgroup v2:
 // checkRootless) must own its cgroup.
 func newCgroupTree(name string, ownRoot, rootless bool) (*cgroupTree, error) {
 	t := &cgroupTree{mode: cgroups.Mode(), parent: name}

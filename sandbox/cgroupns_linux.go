@@ -12,56 +12,69 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cgroupViewEnv carries, to a daemon re-executed by EnterOwnCgroupView, the
-// host path of the cgroup its view is rooted at.
-const cgroupViewEnv = "_ATOD_CGROUP_VIEW"
+// ownMountsEnv marks a daemon that EnterOwnMountNamespace re-executed; its
+// value is the host path of the cgroup its view of the cgroup tree is
+// rooted at, or empty for the whole tree (cgroup v1 and hybrid).
+const ownMountsEnv = "_ATOD_OWN_MOUNTS"
 
-// EnterOwnCgroupView gives a daemon running as root on cgroup v2 a view of
-// the cgroup tree whose root is its own delegated cgroup. It re-executes
-// the program in a private mount namespace, waits for it, forwards SIGINT,
-// SIGTERM and SIGHUP to it, and exits with its status. In the re-executed
-// program it bind-mounts the delegated cgroup over /sys/fs/cgroup and
-// returns that cgroup's host path, for Options.CgroupView. On cgroup v1,
-// without root, or when a view is set up already, it does nothing and
-// returns "".
+// EnterOwnMountNamespace gives a daemon running as root a private mount
+// namespace, and on cgroup v2 a view of the cgroup tree whose root is its
+// own delegated cgroup. It re-executes the program in the new namespace,
+// waits for it, forwards signals to it (runInstead), and exits with its
+// status. In the re-executed program it bind-mounts the delegated cgroup
+// over /sys/fs/cgroup (v2) and returns that cgroup's host path, for
+// Options.CgroupView, or "" (v1). Without root, or in such a namespace
+// already, it does nothing and returns "".
 //
-// Why: libcontainer, on every container start, enables all controllers in
-// the subtree_control of every ancestor of the run's cgroup up to the root
-// (opencontainers/cgroups fs2.CreateCgroupPath) — cgroups atod does not own.
-// With the delegated cgroup as the root of what the daemon sees, those
-// writes stay inside it. (A cgroup namespace would not do: it is rooted
-// where the daemon already lives, which after a restart may be its
-// supervisor leaf; a bind mount can be rooted anywhere.)
+// Why a mount namespace: every run's writable root is a few mounts
+// (writableroot_linux.go). In the host's namespace they would reach every
+// peer and slave namespace of /run, make systemd reread the mount table
+// for each run, and outlive a daemon killed mid-run; in a private one they
+// stay the daemon's and go with it.
+//
+// Why the cgroup view: libcontainer, on every container start, enables all
+// controllers in the subtree_control of every ancestor of the run's cgroup
+// up to the root (opencontainers/cgroups fs2.CreateCgroupPath) — cgroups
+// atod does not own. With the delegated cgroup as the root of what the
+// daemon sees, those writes stay inside it. (A cgroup namespace would not
+// do: it is rooted where the daemon already lives, which after a restart
+// may be its supervisor leaf; a bind mount can be rooted anywhere.)
 //
 // Call it first thing in main. The mount namespace is private (Go's
 // Unshareflags makes / MS_PRIVATE), so nothing of it reaches the host.
-func EnterOwnCgroupView() (string, error) {
-	if base := os.Getenv(cgroupViewEnv); base != "" {
+func EnterOwnMountNamespace() (string, error) {
+	if base, ok := os.LookupEnv(ownMountsEnv); ok {
+		if base == "" {
+			return "", nil
+		}
 		src := filepath.Join(cgroupRoot, base)
 		if err := unix.Mount(src, cgroupRoot, "", unix.MS_BIND, ""); err != nil {
 			return "", fmt.Errorf("mounting the delegated cgroup %s over %s: %w", base, cgroupRoot, err)
 		}
 		return base, nil
 	}
-	if _, _, ownNS := HostUser(); os.Geteuid() != 0 || ownNS || cgroups.Mode() != cgroups.Unified {
-		// A rootless daemon (EnterUserNS) writes only what its user owns.
+	if _, _, ownNS := HostUser(); os.Geteuid() != 0 || ownNS {
+		// A rootless daemon has a mount namespace of its own already
+		// (EnterUserNS), and writes only what its user owns.
 		return "", nil
 	}
-	own, err := ownCgroups()
-	if err != nil {
-		return "", err
-	}
-	base := delegatedBase(own[""])
-	if base == "/" {
-		return "", errors.New("preparing cgroups: atod runs in the root cgroup; run it in a delegated cgroup of its own (systemd: Delegate=yes)")
+	base := ""
+	if cgroups.Mode() == cgroups.Unified {
+		own, err := ownCgroups()
+		if err != nil {
+			return "", err
+		}
+		if base = delegatedBase(own[""]); base == "/" {
+			return "", errors.New("preparing cgroups: atod runs in the root cgroup; run it in a delegated cgroup of its own (systemd: Delegate=yes)")
+		}
 	}
 	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), cgroupViewEnv+"="+base)
+	cmd.Env = append(os.Environ(), ownMountsEnv+"="+base)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
 	if err := runInstead(cmd); err != nil {
-		return "", fmt.Errorf("re-executing with its own cgroup view: %w", err)
+		return "", fmt.Errorf("re-executing in a mount namespace of its own: %w", err)
 	}
 	return "", nil // not reached
 }

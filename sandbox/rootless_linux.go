@@ -51,13 +51,9 @@ var ErrNoRootless = errors.New("this host cannot run the sandbox rootless")
 // create. bashPath is the static Bash that New has checked; it runs `:` once
 // in a user namespace to find out whether the host allows that.
 func checkRootless(bashPath string) error {
-	if _, _, ownNS := HostUser(); !ownNS {
-		if err := checkRootlessProcess(); err != nil {
-			return err
-		}
+	if err := checkRootlessProcess(); err != nil {
+		return err
 	}
-	// In its own user namespace (EnterUserNS) the daemon was checked
-	// before it entered, and is uid 0 with unmapped groups there.
 	if err := probeUserNS(bashPath, os.Geteuid(), os.Getegid()); err != nil {
 		return fmt.Errorf("%w: rootless mode needs user namespaces that an unprivileged user may create, and creating one failed: %v%s",
 			ErrNoRootless, err, userNSHint())
@@ -66,10 +62,13 @@ func checkRootless(bashPath string) error {
 }
 
 // checkRootlessProcess checks what rootless mode needs of the daemon's own
-// process: an unprivileged euid, cgroup v2, and no supplementary groups.
+// process: an unprivileged euid (or root of a user namespace that maps
+// only the daemon's own ids, see HostUser), cgroup v2, and no
+// supplementary groups (in such a namespace, unmapped groups show as
+// 65534: still refused).
 func checkRootlessProcess() error {
 	uid, gid := os.Geteuid(), os.Getegid()
-	if uid == 0 {
+	if _, _, ownNS := HostUser(); uid == 0 && !ownNS {
 		return errors.New("rootless mode as root would map every run to the host's root: run as root without it, or as an unprivileged user")
 	}
 	if cgroups.Mode() != cgroups.Unified {

@@ -64,7 +64,7 @@ type Options struct {
 	// CgroupName names the daemon's job cgroup parent on cgroup v1.
 	CgroupName string
 	// CgroupView is the host path of the delegated cgroup that
-	// EnterOwnCgroupView mounted as the root of the daemon's view of the
+	// EnterOwnMountNamespace mounted as the root of the daemon's view of the
 	// cgroup2 tree; empty when the daemon sees the whole tree.
 	CgroupView string
 	Logger     *slog.Logger
@@ -188,6 +188,20 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if opts.StateDir == "" {
 		return nil, errors.New("no state directory given")
 	}
+	// Mount points are found by their path in the mount table, which
+	// holds absolute paths without symlinks (/var/run is /run on Debian);
+	// libcontainer wants a run's rootfs so too.
+	if _, err := mkdirs.All(opts.StateDir, 0o711); err != nil {
+		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	state, err := filepath.Abs(opts.StateDir)
+	if err == nil {
+		state, err = filepath.EvalSymlinks(state)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolving state directory: %w", err)
+	}
+	opts.StateDir = state
 	if err := checkStatic(opts.InitPath); err != nil {
 		return nil, fmt.Errorf("%w: %v: build it with `make build` (CGO_ENABLED=0 go build -o bin/atod-init ./cmd/atod-init)", ErrNoInit, err)
 	}
@@ -229,9 +243,6 @@ func New(opts Options) (_ *Sandbox, err error) {
 	for i := range opts.Slots {
 		s.slots <- i
 	}
-	if _, err := mkdirs.All(opts.StateDir, 0o711); err != nil {
-		return nil, fmt.Errorf("creating state directory: %w", err)
-	}
 	for _, d := range []string{s.stateDir, s.jobsDir} {
 		if err := os.Mkdir(d, 0o711); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("creating state directory: %w", err)
@@ -249,15 +260,14 @@ func New(opts Options) (_ *Sandbox, err error) {
 				return nil, err
 			}
 		}
-		if err := s.removeStaleRoots(); err != nil {
-			return nil, err
-		}
-		if err := s.probeRoots(); err != nil {
-			return nil, err
-		}
 	}
 	if err := s.removeStale(); err != nil {
 		return nil, err
+	}
+	if s.writableRoots {
+		if err := s.probeRoots(); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -286,6 +296,12 @@ func (s *Sandbox) removeStale() error {
 	}
 	if err := s.cgroups.removeStale(); err != nil {
 		errs = append(errs, err)
+	}
+	if s.writableRoots {
+		// The roots' mounts went with the earlier daemon's mount
+		// namespace; what cannot be removed is set aside, not fatal: a
+		// new root never reuses a name.
+		s.removeStaleRoots()
 	}
 
 	jobs, _ := os.ReadDir(s.jobsDir)
@@ -364,11 +380,11 @@ func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err e
 	ids := s.slotHostIDs(slot)
 	rootfs := spec.Rootfs
 	if s.writableRoots {
-		root, err := s.mountWritableRoot(id, spec.Rootfs, ids, spec.UID, spec.GID, l.RootBytes)
-		if err != nil {
+		var root *writableRoot
+		if root, err = s.mountWritableRoot(id, spec.Rootfs, ids, spec.UID, spec.GID, l.RootBytes); err != nil {
 			return res, err
 		}
-		defer func() {
+		defer func() { // err is Run's: a root left mounted is the run's failure
 			if rerr := root.remove(); rerr != nil {
 				err = errors.Join(err, rerr)
 			}

@@ -24,7 +24,7 @@ import (
 
 // EnterUserNS gives an unprivileged process a user and mount namespace of
 // its own, in which it is root (see above). It re-executes the program
-// there, waits for it, forwards SIGINT, SIGTERM and SIGHUP to it, and exits
+// there, waits for it, forwards signals to it (runInstead), and exits
 // with its status; it returns only in the re-executed program, and at once
 // for root and for a process in such a namespace already. Call it first
 // thing in main, after SealExecutable.
@@ -55,12 +55,13 @@ func EnterUserNS() error {
 	return nil // not reached
 }
 
-// runInstead starts cmd in place of this program: it forwards SIGINT,
-// SIGTERM and SIGHUP to it, waits for it and exits with its status. It
-// returns only when cmd cannot be started or waited for.
+// runInstead starts cmd in place of this program: it forwards the signals
+// an operator sends a daemon (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+// SIGUSR2) to it, waits for it and exits with its status. It returns only
+// when cmd cannot be started or waited for.
 func runInstead(cmd *exec.Cmd) error {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
 	if err := cmd.Start(); err != nil {
 		return err

@@ -4,12 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -93,8 +92,10 @@ func nsRootIDs(ids hostIDs, uid, gid uint32) (int, int) {
 // image's user) to the run's own host id.
 func treeMappings(run uint32, host, nsRoot int, idShift uint32) []syscall.SysProcIDMap {
 	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: nsRoot, Size: 1}}
-	if run != 0 && idShift != 0 {
-		m = append(m, syscall.SysProcIDMap{ContainerID: int(idShift + run), HostID: host, Size: 1})
+	// An id past the last valid one (2^32-2) is stored as no file's owner:
+	// nothing to map (and no wrapping around to 0).
+	if stored := uint64(idShift) + uint64(run); run != 0 && stored < math.MaxUint32 {
+		m = append(m, syscall.SysProcIDMap{ContainerID: int(stored), HostID: host, Size: 1})
 	}
 	return m
 }
@@ -173,7 +174,9 @@ func (s *Sandbox) mountWritableRoot(id, tree string, ids hostIDs, uid, gid uint3
 			return r, err
 		}
 	}
-	if err := s.mountLower(r, tree, idmapKey{ids: ids, uid: uid, gid: gid}); err != nil {
+	key := idmapKey{ids: ids, uid: uid, gid: gid}
+	idmapped, err := s.mountLower(r, tree, key, !s.rootless)
+	if err != nil {
 		return r, err
 	}
 	rw := filepath.Join(r.dir, rwDir)
@@ -202,7 +205,20 @@ func (s *Sandbox) mountWritableRoot(id, tree string, ids hostIDs, uid, gid uint3
 	if err := os.Chmod(upper, fs.FileMode(st.Mode&0o777)|stickyOf(st.Mode)); err != nil {
 		return r, err
 	}
-	if err := mountOverlayIn(r.dir, s.overlayOptions()); err != nil {
+	err = mountOverlayIn(r.dir, s.overlayOptions())
+	if errors.Is(err, unix.EINVAL) && idmapped {
+		// Overlayfs takes idmapped layers since Linux 5.19; before, the
+		// run gets its overlay over the tree as it is.
+		s.warnNoIdmap(tree, err)
+		if err := unix.Unmount(filepath.Join(r.dir, lowerDir), unix.MNT_DETACH); err != nil {
+			return r, fmt.Errorf("detaching %s: %w", lowerDir, err)
+		}
+		if _, err := s.mountLower(r, tree, key, false); err != nil {
+			return r, err
+		}
+		err = mountOverlayIn(r.dir, s.overlayOptions())
+	}
+	if err != nil {
 		return r, err
 	}
 	// The overlay holds its layers now: the host's mount table need not.
@@ -240,44 +256,52 @@ func stickyOf(mode uint32) fs.FileMode {
 }
 
 // mountLower mounts a read-only clone of tree at r's lower directory,
-// idmapped for the run when the tree's filesystem allows it.
-func (s *Sandbox) mountLower(r *writableRoot, tree string, key idmapKey) error {
+// idmapped for the run if idmap is set and the tree's filesystem allows it,
+// and reports whether it is. A rootless daemon cannot idmap (that takes
+// privilege over the store's filesystem): its runs see the store's owners
+// as it does.
+func (s *Sandbox) mountLower(r *writableRoot, tree string, key idmapKey, idmap bool) (idmapped bool, err error) {
 	fd, err := unix.OpenTree(unix.AT_FDCWD, tree, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
-		return fmt.Errorf("cloning the image's tree: %w", err)
+		return false, fmt.Errorf("cloning the image's tree: %w", err)
 	}
 	defer unix.Close(fd)
 	const plain = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV
 	attr := unix.MountAttr{Attr_set: plain}
-	if !s.rootless {
-		// A rootless daemon cannot idmap (that takes privilege over the
-		// store's filesystem); its runs see the store's owners as it does.
+	if idmap {
 		ns, err := s.idmaps.userns(key, s.imageIDShift)
 		if err != nil {
-			return err
+			return false, err
 		}
 		attr = unix.MountAttr{Attr_set: plain | unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
 	}
 	err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr)
-	if errors.Is(err, unix.EINVAL) && !s.rootless {
+	if errors.Is(err, unix.EINVAL) && idmap {
 		// The tree's filesystem cannot be idmapped (9p, NFS, overlayfs;
-		// tmpfs before Linux 6.3). The run still gets its overlay, but
-		// sees the image's files as nobody's: it may write only its
-		// root directory and what the image lets everyone write.
-		s.noIdmap.Do(func() {
-			s.log.Warn("the image store's filesystem cannot be idmapped: runs cannot write the image's directories (put the store on ext4, xfs or btrfs)",
-				"tree", tree, "err", err)
-		})
-		attr = unix.MountAttr{Attr_set: plain}
+		// tmpfs before Linux 6.3).
+		s.warnNoIdmap(tree, err)
+		idmap, attr = false, unix.MountAttr{Attr_set: plain}
 		err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr)
 	}
 	if err != nil {
-		return fmt.Errorf("idmapping the image's tree: %w", err)
+		return false, fmt.Errorf("idmapping the image's tree: %w", err)
 	}
 	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, filepath.Join(r.dir, lowerDir), unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return fmt.Errorf("attaching the image's tree: %w", err)
+		return false, fmt.Errorf("attaching the image's tree: %w", err)
 	}
-	return nil
+	return idmap, nil
+}
+
+// warnNoIdmap says once that runs cannot get an idmapped view of their
+// image. They still get their overlay, but see the image's files as the
+// host owns them: root's as nobody's. Under a root daemon the upper layer's
+// root directory then belongs to nobody too, so a run may write only its
+// tmpfs mounts and what the image lets everyone write.
+func (s *Sandbox) warnNoIdmap(tree string, err error) {
+	s.noIdmap.Do(func() {
+		s.log.Warn("runs cannot get an idmapped view of their image (the store's filesystem cannot be idmapped, or overlayfs takes no idmapped layers before Linux 5.19): they cannot write the image's directories; put the store on ext4, xfs or btrfs",
+			"tree", tree, "err", err)
+	})
 }
 
 // mountOverlayIn mounts the overlay at dir/root with paths relative to dir.
@@ -310,8 +334,29 @@ func mountOverlayIn(dir, extra string) error {
 // remove unmounts and removes r. It refuses to remove a directory that is
 // still a mount point: that would delete through it.
 func (r *writableRoot) remove() error {
-	if err := unmountUnder(r.dir); err != nil {
-		return err
+	// Deepest first; a point that is not mounted (EINVAL) or not there
+	// (ENOENT) is fine. Each is checked by its own mount ID afterwards
+	// (mountinfo.Mounted), not by how its path reads.
+	var errs []error
+	points := []string{rootDir, rwDir, lowerDir}
+	for _, d := range points {
+		p := filepath.Join(r.dir, d)
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmounting %s: %w", p, err))
+		}
+	}
+	for _, d := range append(points, ".") {
+		p := filepath.Join(r.dir, d)
+		mounted, err := mountinfo.Mounted(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil || mounted {
+			errs = append(errs, errors.Join(err, fmt.Errorf("%s is still mounted", p)))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("removing the writable root: %w", err)
 	}
 	if err := os.RemoveAll(r.dir); err != nil {
 		return fmt.Errorf("removing the writable root: %w", err)
@@ -319,56 +364,17 @@ func (r *writableRoot) remove() error {
 	return nil
 }
 
-// unmountUnder detaches every mount at or below dir, deepest first, and
-// checks that none is left.
-func unmountUnder(dir string) error {
-	mounts, err := mountsUnder(dir)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, m := range mounts {
-		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("unmounting %s: %w", m, err))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if left, err := mountsUnder(dir); err != nil || len(left) > 0 {
-		return errors.Join(err, fmt.Errorf("mounts left under %s: %s", dir, strings.Join(left, " ")))
-	}
-	return nil
-}
-
-// mountsUnder lists the mount points at or below dir, deepest first.
-func mountsUnder(dir string) ([]string, error) {
-	infos, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
-	if err != nil {
-		return nil, fmt.Errorf("reading the mount table: %w", err)
-	}
-	var points []string
-	for _, m := range infos {
-		points = append(points, m.Mountpoint)
-	}
-	slices.SortFunc(points, func(a, b string) int { return len(b) - len(a) })
-	return slices.Compact(points), nil
-}
-
-// removeStaleRoots removes the writable roots an earlier daemon left.
-func (s *Sandbox) removeStaleRoots() error {
-	entries, err := os.ReadDir(s.rootsDir)
-	if err != nil {
-		return fmt.Errorf("removing stale roots: %w", err)
-	}
-	var errs []error
+// removeStaleRoots removes the writable roots an earlier daemon left; their
+// mounts went with its mount namespace (EnterOwnMountNamespace). One that
+// cannot be removed is logged and left: new roots never reuse a name.
+func (s *Sandbox) removeStaleRoots() {
+	entries, _ := os.ReadDir(s.rootsDir)
 	for _, e := range entries {
 		r := &writableRoot{dir: filepath.Join(s.rootsDir, e.Name())}
 		if err := r.remove(); err != nil {
-			errs = append(errs, err)
+			s.log.Warn("cannot remove a stale writable root", "err", err)
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // checkSearchable refuses a state directory that a run's setup cannot reach:
@@ -406,25 +412,32 @@ func (s *Sandbox) probeRoots() (err error) {
 			return fmt.Errorf("%w%s: every run needs a user namespace of its own", err, userNSHint())
 		}
 	}
+	// The same layout and calls as a run's, over an empty lower layer.
 	dir, err := os.MkdirTemp(s.rootsDir, "probe-")
 	if err != nil {
 		return fmt.Errorf("probing overlayfs: %w", err)
 	}
+	r := &writableRoot{dir: dir}
 	defer func() {
-		if rerr := (&writableRoot{dir: dir}).remove(); rerr != nil {
+		if rerr := r.remove(); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 	}()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0700,size=1m"); err != nil {
-		return fmt.Errorf("probing overlayfs: mounting a tmpfs: %w", err)
-	}
-	for _, d := range []string{"l", "u", "w", "m"} {
+	for _, d := range []string{lowerDir, rwDir, rootDir} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
 			return fmt.Errorf("probing overlayfs: %w", err)
 		}
 	}
-	opts := fmt.Sprintf("lowerdir=%s/l,upperdir=%s/u,workdir=%s/w,%s", dir, dir, dir, s.overlayOptions())
-	if err := unix.Mount("overlay", filepath.Join(dir, "m"), "overlay", 0, opts); err != nil {
+	rw := filepath.Join(dir, rwDir)
+	if err := unix.Mount("tmpfs", rw, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0700,size=1m"); err != nil {
+		return fmt.Errorf("probing overlayfs: mounting a tmpfs: %w", err)
+	}
+	for _, d := range []string{"upper", "work"} {
+		if err := os.Mkdir(filepath.Join(rw, d), 0o700); err != nil {
+			return fmt.Errorf("probing overlayfs: %w", err)
+		}
+	}
+	if err := mountOverlayIn(dir, s.overlayOptions()); err != nil {
 		return fmt.Errorf("this kernel cannot mount overlayfs, which gives every run its writable root (%w): modprobe overlay, or use a kernel with CONFIG_OVERLAY_FS", err)
 	}
 	return nil

@@ -262,7 +262,7 @@ func (c *config) stateDir(rootless bool, xdgRuntimeDir string) (string, error) {
 // is rootless (sandbox.Options.Rootless): every run gets the daemon's own
 // uid and gid, on a cgroup v2 host whose cgroup for the daemon is delegated
 // to that user. cgroupView is the delegated cgroup the daemon's view of the
-// cgroup tree is rooted at, if any (EnterOwnCgroupView, root only).
+// cgroup tree is rooted at, if any (EnterOwnMountNamespace, root only).
 func (c *config) sandbox(log *slog.Logger, cgroupView string) (*sandbox.Sandbox, error) {
 	// Unprivileged, the daemon runs as root of a user namespace of its
 	// own (sandbox.EnterUserNS, in main).

@@ -28,15 +28,16 @@ func main() {
 	var cgroupView string
 	if runsPrograms(os.Args[1:]) {
 		// The commands that run programs: unprivileged, from a sealed
-		// copy of the binary, in a user namespace of their own; as root
-		// on cgroup v2, seeing only their delegated cgroup. Each returns
-		// in the re-executed process only.
+		// copy of the binary, in a user and mount namespace of their
+		// own; as root, in a mount namespace of their own, on cgroup v2
+		// seeing only their delegated cgroup. Each returns in the
+		// re-executed process only.
 		err := sandbox.SealExecutable()
 		if err == nil {
 			err = sandbox.EnterUserNS()
 		}
 		if err == nil {
-			cgroupView, err = sandbox.EnterOwnCgroupView()
+			cgroupView, err = sandbox.EnterOwnMountNamespace()
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "atod: %v\n", err)
@@ -93,7 +94,7 @@ commands:
 Run "atod COMMAND -h" for a command's flags.
 `
 
-// cgroupView is the delegated cgroup EnterOwnCgroupView made the root of
+// cgroupView is the delegated cgroup EnterOwnMountNamespace made the root of
 // the daemon's view ("" for none).
 func run(ctx context.Context, args []string, cgroupView string) error {
 	if len(args) == 0 {

@@ -83,9 +83,14 @@ func JobCgroups(name string) ([]string, error) {
 	return found, nil
 }
 
-// MountsUnder lists mount points of this mount namespace at or below dir.
-func MountsUnder(dir string) ([]string, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+// MountsUnder lists mount points at or below dir in the mount namespace of
+// process pid (0: this process's).
+func MountsUnder(pid int, dir string) ([]string, error) {
+	table := "/proc/self/mountinfo"
+	if pid != 0 {
+		table = fmt.Sprintf("/proc/%d/mountinfo", pid)
+	}
+	b, err := os.ReadFile(table)
 	if err != nil {
 		return nil, fmt.Errorf("reading mounts: %w", err)
 	}
@@ -140,6 +145,18 @@ func isDaemonCopy(pid, daemon int) bool {
 	return err1 == nil && err2 == nil && exe == dexe
 }
 
+// daemonCopy is the child of daemon that is a copy of it (isDaemonCopy), or
+// 0 when it has none.
+func daemonCopy(daemon int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", daemon, daemon))
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && isDaemonCopy(pid, daemon) {
+			return pid
+		}
+	}
+	return 0
+}
+
 // Scope says whose leftovers to look for.
 type Scope struct {
 	UIDLo, UIDHi int // the runs' host uids, [UIDLo, UIDHi)
@@ -172,7 +189,19 @@ func Find(s Scope) ([]string, error) {
 	for _, c := range cgs {
 		found = append(found, "cgroup "+c)
 	}
-	mounts, err := MountsUnder(s.StateDir)
+	// The daemon's runs mount in its own mount namespace: that of the
+	// copy of itself it re-executed there, while it runs.
+	ns := 0
+	if s.DaemonPID != 0 {
+		ns = s.DaemonPID
+		if c := daemonCopy(s.DaemonPID); c != 0 {
+			ns = c
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/mountinfo", ns)); err != nil {
+			ns = 0 // gone, and its namespace with it
+		}
+	}
+	mounts, err := MountsUnder(ns, s.StateDir)
 	if err != nil {
 		return nil, err
 	}

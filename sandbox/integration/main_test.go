@@ -24,7 +24,7 @@ func init() {
 var initPath string
 
 // cgroupView is the delegated cgroup the tests' view of the cgroup tree is
-// rooted at, as the daemon's is (see sandbox.EnterOwnCgroupView).
+// rooted at, as the daemon's is (see sandbox.EnterOwnMountNamespace).
 var cgroupView string
 
 func TestMain(m *testing.M) {
@@ -36,9 +36,10 @@ func run(m *testing.M) int {
 		fmt.Println("sandbox integration tests need root; skipping")
 		return 0
 	}
-	// On cgroup v2 this re-executes the test binary and returns only in
-	// the copy, as it does for the daemon.
-	view, err := sandbox.EnterOwnCgroupView()
+	// This re-executes the test binary in a mount namespace of its own
+	// (on cgroup v2 with its own view of the cgroup tree) and returns
+	// only in the copy, as it does for the daemon.
+	view, err := sandbox.EnterOwnMountNamespace()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
