@@ -220,3 +220,33 @@ func kernelAtLeast(t *testing.T, major, minor int) bool {
 	}
 	return ma > major || ma == major && mi >= minor
 }
+
+// TestWritableRootKeepsProtections checks what a writable root must not
+// loosen: the masked and read-only /proc paths, no sysfs, the read-only
+// runner contract files, a /dev of a few nodes that no run can add to,
+// and no way to undo the mounts.
+func TestWritableRootKeepsProtections(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	r := execute(t, d, job{language: "bash", timeout: 30, code: `
+		for f in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug; do
+			printf '%s:%s\n' "$f" "$(head -c 16 "$f" 2>/dev/null | wc -c)"
+		done
+		echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null || echo proc-sys-ro
+		echo h > /proc/sysrq-trigger 2>/dev/null || echo sysrq-ro
+		grep -c ' - sysfs ' /proc/self/mountinfo
+		ls /sys | wc -l
+		mknod /dev/sda b 8 0 2>/dev/null || echo no-mknod
+		mknod /tmp/null c 1 3 2>/dev/null || echo no-mknod-tmp
+		ls /dev | tr '\n' ' '; echo
+		echo x > /ATO/code 2>/dev/null || echo code-ro
+		umount /ATO/code 2>/dev/null || echo no-umount
+		mount -o remount,rw /proc/sys 2>/dev/null || echo no-remount
+		echo ok > /dev/null && echo dev-null-ok`})
+	want := "/proc/kcore:0\n/proc/keys:0\n/proc/timer_list:0\n/proc/sched_debug:0\n" +
+		"proc-sys-ro\nsysrq-ro\n0\n0\nno-mknod\nno-mknod-tmp\n" +
+		"fd full null ptmx pts random shm stderr stdin stdout tty urandom zero \n" +
+		"code-ro\nno-umount\nno-remount\ndev-null-ok\n"
+	if got := string(r.Stdout); got != want {
+		t.Errorf("got\n%s\nwant\n%s\nstderr: %s", got, want, r.Stderr)
+	}
+}
