@@ -50,6 +50,17 @@ func TestIsolation(t *testing.T) {
 			[]string{"/ATO/yargs /ATO/bash /ATO/runner"}, nil},
 		{"namespaces cannot be made", job{language: "bash", code: "unshare -U true 2>&1; unshare -n true 2>&1; mount -t tmpfs x /tmp 2>&1; echo end"},
 			[]string{"unshare failed: Operation not permitted", "end"}, nil},
+		// The filter must compare what the kernel reads: the low 32 bits
+		// of socket's int family (issue 10: AF_VSOCK | 1<<32 got a socket).
+		{"denied socket families stay denied whatever the upper bits", job{language: "c_gcc", code: "#include <stdio.h>\n#include <errno.h>\n#include <string.h>\n#include <unistd.h>\n#include <sys/syscall.h>\n#include <sys/socket.h>\n" +
+			"static void try(const char *name, long family){long fd=syscall(SYS_socket,family,SOCK_STREAM,0);printf(\"%s:%s\\n\",name,fd<0?strerror(errno):\"socket\");}\n" +
+			"int main(void){try(\"vsock\",AF_VSOCK);try(\"vsock-hi\",(long)AF_VSOCK|(1L<<32));try(\"alg\",AF_ALG);try(\"alg-hi\",(long)AF_ALG|(1L<<32));return 0;}"},
+			[]string{"vsock:Operation not permitted\nvsock-hi:Operation not permitted\nalg:Operation not permitted\nalg-hi:Operation not permitted\n"}, nil},
+		// Linux AIO's host-wide pool (fs.aio-max-nr) has no per-run bound:
+		// runs do without it (issue 10: one run reserved all of it).
+		{"the host's AIO pool is out of reach", job{language: "c_gcc", code: "#include <stdio.h>\n#include <errno.h>\n#include <string.h>\n#include <unistd.h>\n#include <sys/syscall.h>\n" +
+			"int main(void){unsigned long ctx=0;long r=syscall(SYS_io_setup,65536,&ctx);printf(\"io_setup:%s\\n\",r<0?strerror(errno):\"reserved\");return 0;}"},
+			[]string{"io_setup:Function not implemented\n"}, nil},
 		{"32-bit syscalls are refused", job{language: "c_gcc", code: "#include <stdio.h>\nint main(void){long r=20;__asm__ volatile(\"int $0x80\":\"+a\"(r)::\"memory\");printf(\"getpid32=%ld\\n\",r);return 0;}"},
 			nil, []string{"getpid32=1\n", "getpid32=2"}},
 	}

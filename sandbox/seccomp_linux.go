@@ -31,6 +31,16 @@ var deniedSyscalls = []string{
 	"sethostname", "setdomainname", "uselib", "ustat", "sysfs", "nfsservctl",
 }
 
+// absentSyscalls fail with ENOSYS, as on a kernel without them, so that
+// programs fall back to what they do there. Linux AIO's contexts come from
+// one host-wide pool (fs.aio-max-nr, 65536 events) that no cgroup or
+// rlimit bounds: one run could reserve all of it, and io_setup would then
+// fail for the host and every other run (issue 10). Programs and language
+// runtimes do without it (glibc's POSIX AIO uses threads).
+var absentSyscalls = []string{
+	"io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents", "io_pgetevents",
+}
+
 // deniedSocketFamilies are address families a run may not open sockets of:
 // vsock is not network-namespaced (it reaches the hypervisor and host
 // agents from inside the run's empty network namespace), and AF_ALG exposes
@@ -44,6 +54,16 @@ var namespaceFlags = []uint64{
 	unix.CLONE_NEWPID, unix.CLONE_NEWNET, unix.CLONE_NEWCGROUP, unix.CLONE_NEWTIME,
 }
 
+// intArgIs matches argument index of a syscall whose parameter is a C int
+// (32 bits) equal to value. The filter sees all 64 bits of the register,
+// and the kernel reads only the low 32: an EqualTo would let
+// socket(AF_VSOCK | 1<<32, ...) through, which the kernel takes for
+// AF_VSOCK. So the high half is masked off (MaskEqualTo: Value is the mask,
+// ValueTwo what the masked argument must equal).
+func intArgIs(index uint, value uint64) *configs.Arg {
+	return &configs.Arg{Index: index, Value: 0xffff_ffff, ValueTwo: value, Op: configs.MaskEqualTo}
+}
+
 func seccompConfig() *configs.Seccomp {
 	eperm := uint(unix.EPERM)
 	enosys := uint(unix.ENOSYS)
@@ -52,7 +72,8 @@ func seccompConfig() *configs.Seccomp {
 		rules = append(rules, &configs.Syscall{Name: name, Action: configs.Errno, ErrnoRet: &eperm})
 	}
 	// libseccomp can only compare (arg & mask) == value, so each namespace
-	// flag gets a rule of its own.
+	// flag gets a rule of its own. clone's flags are an unsigned long: the
+	// kernel reads all 64 bits, and the mask looks only at the flag's.
 	for _, flag := range namespaceFlags {
 		rules = append(rules, &configs.Syscall{
 			Name: "clone", Action: configs.Errno, ErrnoRet: &eperm,
@@ -62,12 +83,14 @@ func seccompConfig() *configs.Seccomp {
 	for _, family := range deniedSocketFamilies {
 		rules = append(rules, &configs.Syscall{
 			Name: "socket", Action: configs.Errno, ErrnoRet: &eperm,
-			Args: []*configs.Arg{{Index: 0, Value: family, Op: configs.EqualTo}},
+			Args: []*configs.Arg{intArgIs(0, family)},
 		})
 	}
 	// clone3 passes its flags in memory, out of seccomp's reach: refuse it
 	// with ENOSYS, which makes the C library fall back to clone.
-	rules = append(rules, &configs.Syscall{Name: "clone3", Action: configs.Errno, ErrnoRet: &enosys})
+	for _, name := range append([]string{"clone3"}, absentSyscalls...) {
+		rules = append(rules, &configs.Syscall{Name: name, Action: configs.Errno, ErrnoRet: &enosys})
+	}
 	return &configs.Seccomp{
 		DefaultAction: configs.Allow,
 		Architectures: []string{"amd64"},
