@@ -5,8 +5,11 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestIsolation(t *testing.T) {
@@ -166,5 +169,67 @@ func TestOutputFloodKeepsDaemonMemoryFlat(t *testing.T) {
 	t.Logf("daemon RSS %d KiB before, %d KiB after 40 MB of output", before, after)
 	if after-before > 4096 {
 		t.Errorf("daemon RSS grew by %d KiB", after-before)
+	}
+}
+
+// perUserProbe fills the per-user kernel budgets that runs are charged to
+// under the daemon's user, as far as the run is let, and reports how far it
+// got: POSIX message queue bytes, queued signals, inotify instances.
+const perUserProbe = `#define _GNU_SOURCE
+#include <stdio.h>
+#include <errno.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <sys/syscall.h>
+int main(void){
+	struct mq_attr a = {.mq_maxmsg = 8, .mq_msgsize = 1024};
+	int n = 0; char name[32];
+	for (; n < 10000; n++) {
+		snprintf(name, sizeof name, "/probe%d", n);
+		if (mq_open(name, O_CREAT|O_RDWR, 0600, &a) < 0) break;
+	}
+	printf("mq %d %s\n", n, strerror(errno));
+	sigset_t s; sigemptyset(&s); sigaddset(&s, SIGRTMIN); sigprocmask(SIG_BLOCK, &s, 0);
+	union sigval v = {0};
+	int q = 0;
+	for (; q < 1000000; q++) if (sigqueue(getpid(), SIGRTMIN, v) < 0) break;
+	printf("sig %d %s\n", q, strerror(errno));
+	long r = syscall(SYS_inotify_init1, 0);
+	printf("inotify %s\n", r < 0 ? strerror(errno) : "an instance");
+	return 0;
+}`
+
+func TestPerUserBudgetsAreShared(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	// A run may take 1/(2*slots) of the daemon's user's limits: all runs
+	// together at most half (sandbox.perUserShares). The daemon's user's
+	// limits are this process's when both are root (or both defaults).
+	var mq, sig syscall.Rlimit
+	if err := syscall.Getrlimit(unix.RLIMIT_MSGQUEUE, &mq); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Getrlimit(unix.RLIMIT_SIGPENDING, &sig); err != nil {
+		t.Fatal(err)
+	}
+	r := execute(t, d, job{language: "c_gcc", code: perUserProbe, options: []string{"-lrt"}, timeout: 30})
+	var queues, signals int
+	var mqErr, sigErr, inotify string
+	_, err := fmt.Sscanf(strings.ReplaceAll(string(r.Stdout), " ", "_"), "mq_%d_%s\nsig_%d_%s\ninotify_%s\n", &queues, &mqErr, &signals, &sigErr, &inotify)
+	if err != nil {
+		t.Fatalf("probe output %q (stderr %s): %v", r.Stdout, r.Stderr, err)
+	}
+	// Each queue of 8 messages of 1 KiB charges at least 8 KiB.
+	if share := mq.Cur / uint64(2*d.slots); uint64(queues)*8192 > share || mqErr != "Too_many_open_files" {
+		t.Errorf("a run made %d message queues (at least %d bytes) and stopped at %q; its share of the daemon's user's %d bytes is %d",
+			queues, queues*8192, mqErr, mq.Cur, share)
+	}
+	if share := sig.Cur / uint64(2*d.slots); uint64(signals) > share || sigErr != "Resource_temporarily_unavailable" {
+		t.Errorf("a run queued %d signals and stopped at %q; its share of the daemon's user's %d is %d", signals, sigErr, sig.Cur, share)
+	}
+	if inotify != "Function_not_implemented" {
+		t.Errorf("inotify_init1 in a run: %s, want ENOSYS", inotify)
 	}
 }

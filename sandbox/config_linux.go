@@ -37,6 +37,48 @@ func openFilesLimit(rootless bool) (uint64, error) {
 	return min(maxOpenFiles, own.Max), nil
 }
 
+// perUserShares are the rlimits of a run that bound what it takes of
+// per-user kernel budgets charged to the daemon's user: a run's user
+// namespace is the daemon's, so POSIX message queue bytes and queued
+// signals of every run count against the daemon's user too (root's, for a
+// root daemon), up the namespace hierarchy (user_namespaces(7); kernel
+// ucounts). Each run gets 1/(2*slots) of the daemon's own limit, so all
+// runs together can take at most half, and the host's processes of that
+// user keep the rest (issue 10: one run took all of host root's).
+type perUserShares struct {
+	msgqueue, sigpending uint64
+}
+
+// sharesOf divides the daemon's own limits among slots runs.
+func sharesOf(slots int) (perUserShares, error) {
+	share := func(resource int) (uint64, error) {
+		var own unix.Rlimit
+		if err := unix.Getrlimit(resource, &own); err != nil {
+			return 0, fmt.Errorf("reading the daemon's rlimit %d: %w", resource, err)
+		}
+		if own.Cur == unix.RLIM_INFINITY {
+			// Unbounded for the daemon's user: bound each run as if
+			// the default were in force.
+			own.Cur = defaultPerUser[resource]
+		}
+		return max(1, own.Cur/uint64(2*slots)), nil
+	}
+	var s perUserShares
+	var err error
+	if s.msgqueue, err = share(unix.RLIMIT_MSGQUEUE); err != nil {
+		return s, err
+	}
+	s.sigpending, err = share(unix.RLIMIT_SIGPENDING)
+	return s, err
+}
+
+// defaultPerUser are Linux's defaults of the per-user rlimits, for a daemon
+// whose own are unlimited.
+var defaultPerUser = map[int]uint64{
+	unix.RLIMIT_MSGQUEUE:   819200, // MQ_BYTES_MAX
+	unix.RLIMIT_SIGPENDING: 65536,
+}
+
 // jobFiles are the runner contract's files, in the order they are mounted.
 var jobFiles = []string{"code", "input", "options", "arguments", "runner"}
 
@@ -127,6 +169,8 @@ func (s *Sandbox) containerConfig(spec *job.Spec, rootfs, id string, ids hostIDs
 			// a crash is reported as killed by its signal.
 			{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
 			{Type: unix.RLIMIT_NOFILE, Hard: s.nofile, Soft: s.nofile},
+			{Type: unix.RLIMIT_MSGQUEUE, Hard: s.shares.msgqueue, Soft: s.shares.msgqueue},
+			{Type: unix.RLIMIT_SIGPENDING, Hard: s.shares.sigpending, Soft: s.shares.sigpending},
 		},
 		OomScoreAdj: &oomScore,
 		Cgroups: &cgroups.Cgroup{

@@ -80,6 +80,7 @@ type Sandbox struct {
 	uidBase   int
 	rootless  bool
 	nofile    uint64 // RLIMIT_NOFILE of a run
+	shares    perUserShares
 	limits    job.Limits
 	cgroups   *cgroupTree
 	slots     chan int
@@ -217,6 +218,10 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if err != nil {
 		return nil, err
 	}
+	shares, err := sharesOf(opts.Slots)
+	if err != nil {
+		return nil, err
+	}
 	tree, err := newCgroupTree(opts.CgroupName, opts.CgroupView != "", opts.Rootless)
 	if err != nil {
 		return nil, err
@@ -232,6 +237,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 		// Root, or root of the daemon's own user namespace.
 		writableRoots: os.Geteuid() == 0,
 		nofile:        nofile,
+		shares:        shares,
 		limits:        opts.Limits.WithDefaults(job.DefaultLimits),
 		cgroups:       tree,
 		slots:         make(chan int, opts.Slots),

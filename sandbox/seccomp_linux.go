@@ -37,8 +37,14 @@ var deniedSyscalls = []string{
 // rlimit bounds: one run could reserve all of it, and io_setup would then
 // fail for the host and every other run (issue 10). Programs and language
 // runtimes do without it (glibc's POSIX AIO uses threads).
+//
+// inotify instances are a per-user count charged up the user namespace
+// hierarchy to the daemon's user (fs.inotify.max_user_instances, 128 by
+// default), which no rlimit of a run can bound and no sysctl libcontainer
+// sets: without inotify, programs poll (tail -f does).
 var absentSyscalls = []string{
 	"io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents", "io_pgetevents",
+	"inotify_init", "inotify_init1",
 }
 
 // deniedSocketFamilies are address families a run may not open sockets of:
