@@ -233,3 +233,46 @@ func TestPerUserBudgetsAreShared(t *testing.T) {
 		t.Errorf("inotify_init1 in a run: %s, want ENOSYS", inotify)
 	}
 }
+
+// tcpProbe pins unread data in loopback TCP connections, as much as the
+// kernel lets it, but never more than its argument (bytes), so that it
+// cannot take the host's memory even where it is not contained; it prints
+// how much it pinned.
+const tcpProbe = `import socket, sys
+cap = int(sys.argv[1]); total = 0; keep = []
+srv = socket.create_server(("127.0.0.1", 0)); srv.listen(1024)
+chunk = b"x" * 65536
+try:
+    while total < cap:
+        c = socket.create_connection(srv.getsockname()); a, _ = srv.accept()
+        c.setblocking(False); keep += [c, a]
+        while total < cap:
+            try:
+                total += c.send(chunk)
+            except BlockingIOError:
+                break
+except OSError as e:
+    print("stopped:", e.strerror, file=sys.stderr)
+print(total)`
+
+// TestSocketBuffersAreBounded checks that the kernel, not the probe's own
+// cap of four times the run's memory, stops a run pinning socket buffers.
+// On cgroup v1 they are limited to half the run's memory
+// (sandbox.cgroupTree.create), but TCP forces a first buffer of every
+// connection past that limit (__sk_mem_raise_allocated), so a run with
+// many connections pins some 80 KiB more per connection: that remainder is
+// bounded only by its descriptors (issue 10).
+func TestSocketBuffersAreBounded(t *testing.T) {
+	const memMiB = 64
+	d := startDaemon(t, daemonOptions{args: []string{"--memory-mib", fmt.Sprint(memMiB)}})
+	limit := int64(memMiB << 20)
+	r := execute(t, d, job{language: "python", code: tcpProbe, arguments: []string{fmt.Sprint(4 * limit)}, timeout: 60})
+	var pinned int64
+	if _, err := fmt.Sscan(string(r.Stdout), &pinned); err != nil {
+		t.Fatalf("probe: %s %q %q: %v", status(r), r.Stdout, r.Stderr, err)
+	}
+	t.Logf("a run with %d MiB of memory pinned %d MiB in unread loopback TCP buffers (%s)", memMiB, pinned>>20, strings.TrimSpace(string(r.Stderr)))
+	if pinned >= 4*limit {
+		t.Errorf("a run pinned all the %d bytes its probe would pin in socket buffers: nothing bounds them", pinned)
+	}
+}
