@@ -276,3 +276,19 @@ func TestSocketBuffersAreBounded(t *testing.T) {
 		t.Errorf("a run pinned all the %d bytes its probe would pin in socket buffers: nothing bounds them", pinned)
 	}
 }
+
+// TestFileTableShare checks that every task of every run, each holding all
+// the files its limit lets it, fits in half of the host's file table
+// (issue 10: three runs filled it, and the host's programs got ENFILE).
+func TestFileTableShare(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	r := execute(t, d, job{language: "bash", code: "ulimit -n; cat /proc/sys/fs/file-max", timeout: 10})
+	var nofile, fileMax uint64
+	if _, err := fmt.Sscan(string(r.Stdout), &nofile, &fileMax); err != nil {
+		t.Fatalf("%q: %v", r.Stdout, err)
+	}
+	const pids = 256 // the default, which startDaemon keeps
+	if worst := uint64(d.slots) * pids * nofile; worst > fileMax/2 {
+		t.Errorf("%d slots x %d tasks x %d open files = %d, more than half the host's file table (%d)", d.slots, pids, nofile, worst, fileMax)
+	}
+}

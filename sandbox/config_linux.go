@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/opencontainers/cgroups"
@@ -20,21 +21,46 @@ const (
 	hostname   = "ato"
 )
 
-// maxOpenFiles is a run's RLIMIT_NOFILE.
+// maxOpenFiles is the most a run's RLIMIT_NOFILE may be.
 const maxOpenFiles = 4096
 
-// openFilesLimit is a run's RLIMIT_NOFILE: maxOpenFiles, or the daemon's own
-// hard limit when that is lower and the daemon is rootless, since raising a
-// hard limit takes CAP_SYS_RESOURCE (setrlimit(2)), which only root has.
-func openFilesLimit(rootless bool) (uint64, error) {
-	if !rootless {
-		return maxOpenFiles, nil
+// minOpenFiles is the least a run's RLIMIT_NOFILE is, whatever the host's
+// file table: language runtimes open a few dozen files of their own.
+const minOpenFiles = 64
+
+// openFilesLimit is a run's RLIMIT_NOFILE. The kernel's file table
+// (fs.file-max) is one for the host: every task of every run holding all the
+// files it may (slots × pids × the limit) must fit in half of it, or runs
+// can make every other program of the host fail with ENFILE (issue 10: one
+// run held 1M files, three runs filled the table). So the limit is
+// maxOpenFiles, or less to fit, but not below minOpenFiles; fits says
+// whether that fit. Rootless, it is at most the daemon's own hard limit,
+// since raising a hard limit takes CAP_SYS_RESOURCE (setrlimit(2)).
+func openFilesLimit(rootless bool, slots int, pids int64, fileMax uint64) (limit uint64, fits bool, err error) {
+	limit = maxOpenFiles
+	if rootless {
+		var own unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &own); err != nil {
+			return 0, false, fmt.Errorf("reading the open files limit: %w", err)
+		}
+		limit = min(limit, own.Max)
 	}
-	var own unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &own); err != nil {
-		return 0, fmt.Errorf("reading the open files limit: %w", err)
+	tasks := uint64(max(slots, 1)) * uint64(max(pids, 1))
+	limit = min(limit, fileMax/2/tasks)
+	return max(limit, minOpenFiles), limit >= minOpenFiles, nil
+}
+
+// fileMax is the host's fs.file-max.
+func fileMax() (uint64, error) {
+	b, err := os.ReadFile("/proc/sys/fs/file-max")
+	if err != nil {
+		return 0, fmt.Errorf("reading fs.file-max: %w", err)
 	}
-	return min(maxOpenFiles, own.Max), nil
+	var n uint64
+	if _, err := fmt.Sscan(string(b), &n); err != nil {
+		return 0, fmt.Errorf("reading fs.file-max %q: %w", b, err)
+	}
+	return n, nil
 }
 
 // perUserShares are the rlimits of a run that bound what it takes of

@@ -214,9 +214,19 @@ func New(opts Options) (_ *Sandbox, err error) {
 			return nil, err
 		}
 	}
-	nofile, err := openFilesLimit(opts.Rootless)
+	limits := opts.Limits.WithDefaults(job.DefaultLimits)
+	files, err := fileMax()
 	if err != nil {
 		return nil, err
+	}
+	nofile, fits, err := openFilesLimit(opts.Rootless, opts.Slots, limits.Pids, files)
+	if err != nil {
+		return nil, err
+	}
+	if !fits {
+		opts.Logger.Warn("the host's file table cannot hold every task of every run at the least open files limit: runs could fill it; raise fs.file-max or lower concurrency or pids",
+			"fs.file-max", files, "concurrency", opts.Slots, "pids", limits.Pids, "open_files", nofile,
+			"needed", 2*uint64(opts.Slots)*uint64(limits.Pids)*minOpenFiles)
 	}
 	shares, err := sharesOf(opts.Slots)
 	if err != nil {
@@ -238,7 +248,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 		writableRoots: os.Geteuid() == 0,
 		nofile:        nofile,
 		shares:        shares,
-		limits:        opts.Limits.WithDefaults(job.DefaultLimits),
+		limits:        limits,
 		cgroups:       tree,
 		slots:         make(chan int, opts.Slots),
 		log:           opts.Logger,

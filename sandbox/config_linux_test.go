@@ -1,0 +1,30 @@
+package sandbox
+
+import "testing"
+
+func TestOpenFilesLimitFitsTheFileTable(t *testing.T) {
+	tests := []struct {
+		name     string
+		slots    int
+		pids     int64
+		fileMax  uint64
+		want     uint64
+		wantFits bool
+	}{
+		{"a large table: the most", 4, 256, 1 << 40, maxOpenFiles, true},
+		{"this machine's table, 8 slots", 8, 256, 2466160, 2466160 / 2 / (8 * 256), true},
+		{"a table that cannot hold the least", 8, 256, 100000, minOpenFiles, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, fits, err := openFilesLimit(false, tt.slots, tt.pids, tt.fileMax)
+			if err != nil || got != tt.want || fits != tt.wantFits {
+				t.Errorf("openFilesLimit(%d slots, %d pids, file-max %d) = %d, %v, %v; want %d, %v",
+					tt.slots, tt.pids, tt.fileMax, got, fits, err, tt.want, tt.wantFits)
+			}
+			if tt.wantFits && uint64(tt.slots)*uint64(tt.pids)*got > tt.fileMax/2 {
+				t.Errorf("%d slots x %d tasks x %d files is more than half of %d", tt.slots, tt.pids, got, tt.fileMax)
+			}
+		})
+	}
+}
