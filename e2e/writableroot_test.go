@@ -241,11 +241,13 @@ func TestWritableRootKeepsProtections(t *testing.T) {
 		echo x > /ATO/code 2>/dev/null || echo code-ro
 		umount /ATO/code 2>/dev/null || echo no-umount
 		mount -o remount,rw /proc/sys 2>/dev/null || echo no-remount
-		echo ok > /dev/null && echo dev-null-ok`})
+		echo ok > /dev/null && echo dev-null-ok
+		head -c 1M /dev/zero > /dev/big 2>/dev/null || echo dev-full
+		for i in $(seq 300); do : > /dev/f$i 2>/dev/null || { echo dev-inodes; break; }; done`})
 	want := "/proc/kcore:0\n/proc/keys:0\n/proc/timer_list:0\n/proc/sched_debug:0\n" +
 		"proc-sys-ro\nsysrq-ro\n0\n0\nno-mknod\nno-mknod-tmp\n" +
 		"fd full null ptmx pts random shm stderr stdin stdout tty urandom zero \n" +
-		"code-ro\nno-umount\nno-remount\ndev-null-ok\n"
+		"code-ro\nno-umount\nno-remount\ndev-null-ok\ndev-full\ndev-inodes\n"
 	if got := string(r.Stdout); got != want {
 		t.Errorf("got\n%s\nwant\n%s\nstderr: %s", got, want, r.Stderr)
 	}

@@ -150,7 +150,9 @@ func (s *Sandbox) containerConfig(spec *job.Spec, rootfs, id string, ids hostIDs
 	}
 	mounts := []*configs.Mount{
 		{Source: "proc", Device: "proc", Destination: "/proc", Flags: noSuidDev | unix.MS_NOEXEC},
-		{Source: "tmpfs", Device: "tmpfs", Destination: "/dev", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
+		// /dev holds only mount points and links: a little room, few
+		// inodes, no executables, so that it is no second scratch space.
+		{Source: "tmpfs", Device: "tmpfs", Destination: "/dev", Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_STRICTATIME, Data: "mode=755,size=256k,nr_inodes=256"},
 		{Source: "devpts", Device: "devpts", Destination: "/dev/pts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620"},
 		tmpfs("/dev/shm", "1777"),
 		tmpfs("/tmp", "1777"),
