@@ -176,6 +176,14 @@ func TestWritableRootHidesHostPaths(t *testing.T) {
 			t.Errorf("the root's mount shows host path %q: %s", host, line)
 		}
 	}
+	// Nor do the /ATO files' bind mounts name where the daemon keeps them,
+	// or where atod-init and the static Bash were installed (issue 10).
+	r = execute(t, d, job{language: "bash", timeout: 30, code: `cat /proc/self/mountinfo`})
+	for _, host := range []string{d.state, binDir, "bash-static", "/usr/bin", "/bin/"} {
+		if strings.Contains(string(r.Stdout), host) {
+			t.Errorf("the run's mount table shows host path %q:\n%s", host, r.Stdout)
+		}
+	}
 }
 
 func TestWritableRootFillsUp(t *testing.T) {

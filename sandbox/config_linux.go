@@ -161,7 +161,11 @@ func (s *Sandbox) containerConfig(spec *job.Spec, rootfs, id string, ids hostIDs
 	for _, f := range jobFiles {
 		mounts = append(mounts, bind(filepath.Join(scratch, f), filepath.Join(atoDir, f)))
 	}
-	mounts = append(mounts, bind(s.initPath, yargsPath), bind(s.bashPath, job.BashPath), owned(contextDir))
+	yargs, bash := s.initPath, s.bashPath
+	if s.shared != nil { // copies whose paths say nothing of the host
+		yargs, bash = s.shared.yargs, s.shared.bash
+	}
+	mounts = append(mounts, bind(yargs, yargsPath), bind(bash, job.BashPath), owned(contextDir))
 
 	oomScore := 1000 // the OOM killer takes a run before anything else
 	return &configs.Config{

@@ -87,10 +87,11 @@ type Sandbox struct {
 	log       *slog.Logger
 	closeOnce sync.Once
 
-	writableRoots bool      // each run gets an overlay root (writableroot_linux.go)
-	idmaps        idmaps    // user namespaces that idmap trees for runs
-	imageIDShift  uint32    // Options.ImageIDShift
-	noIdmap       sync.Once // warns once that the store cannot be idmapped
+	writableRoots bool          // each run gets an overlay root (writableroot_linux.go)
+	shared        *sharedMounts // the job files' and binaries' tmpfs, when it can mount
+	idmaps        idmaps        // user namespaces that idmap trees for runs
+	imageIDShift  uint32        // Options.ImageIDShift
+	noIdmap       sync.Once     // warns once that the store cannot be idmapped
 }
 
 // ErrNoInit is returned by New when the init binary is missing or unusable.
@@ -281,8 +282,11 @@ func New(opts Options) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	if s.writableRoots {
-		if err := s.probeRoots(); err != nil {
+		if s.shared, err = mountShared(opts.StateDir, s.jobsDir, s.initPath, s.bashPath, opts.Slots); err != nil {
 			return nil, err
+		}
+		if err := s.probeRoots(); err != nil {
+			return nil, errors.Join(err, s.shared.unmount())
 		}
 	}
 	return s, nil
@@ -343,6 +347,9 @@ func (s *Sandbox) Close() error {
 		}
 		err = s.cgroups.removeParents()
 		s.idmaps.close()
+		if s.shared != nil {
+			err = errors.Join(err, s.shared.unmount())
+		}
 	})
 	return err
 }

@@ -206,6 +206,11 @@ func Find(s Scope) ([]string, error) {
 		return nil, err
 	}
 	for _, m := range mounts {
+		// The daemon's own tmpfs mounts (sandbox/sharedmounts_linux.go)
+		// are no run's.
+		if own := s.DaemonPID != 0 && ns != 0; own && (m == filepath.Join(s.StateDir, "jobs") || m == filepath.Join(s.StateDir, "static")) {
+			continue
+		}
 		found = append(found, "mount "+m)
 	}
 	state, err := StateEntries(s.StateDir)
