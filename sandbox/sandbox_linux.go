@@ -304,18 +304,27 @@ func (s *Sandbox) Limits() job.Limits { return s.limits }
 func (s *Sandbox) removeStale() error {
 	var errs []error
 	entries, _ := os.ReadDir(s.stateDir)
+	var stale []*libcontainer.Container
 	for _, e := range entries {
 		if c, err := libcontainer.Load(s.stateDir, e.Name()); err == nil {
 			_ = c.Signal(syscall.SIGKILL)
-			_ = c.Destroy()
+			stale = append(stale, c)
 		}
+	}
+	// Every process of the job cgroups is killed and gone before
+	// libcontainer removes its own cgroups of the runs, which it cannot
+	// while a dying process is still in them (and does not retry).
+	if err := s.cgroups.removeStale(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, c := range stale {
+		_ = c.Destroy()
+	}
+	for _, e := range entries {
 		if err := os.RemoveAll(filepath.Join(s.stateDir, e.Name())); err != nil {
 			errs = append(errs, err)
 		}
 		s.log.Info("removed stale container", "id", e.Name())
-	}
-	if err := s.cgroups.removeStale(); err != nil {
-		errs = append(errs, err)
 	}
 	if s.writableRoots {
 		// The roots' mounts went with the earlier daemon's mount

@@ -206,9 +206,9 @@ func Find(s Scope) ([]string, error) {
 		return nil, err
 	}
 	for _, m := range mounts {
-		// The daemon's own tmpfs mounts (sandbox/sharedmounts_linux.go)
-		// are no run's.
-		if own := s.DaemonPID != 0 && ns != 0; own && (m == filepath.Join(s.StateDir, "jobs") || m == filepath.Join(s.StateDir, "static")) {
+		// The sandbox's own tmpfs mounts (sandbox/sharedmounts_linux.go)
+		// are no run's: they go with the sandbox.
+		if m == filepath.Join(s.StateDir, "jobs") || m == filepath.Join(s.StateDir, "static") {
 			continue
 		}
 		found = append(found, "mount "+m)
