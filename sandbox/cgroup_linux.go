@@ -52,6 +52,7 @@ type cgroupTree struct {
 	v2Base   string       // v2: the absolute group holding supervisor/ and the job cgroups
 	hybrid   string       // hybrid: absolute path of <own unified>/<parent>
 	hasMemsw bool         // v1: memory+swap accounting exists (then swap is limited to 0)
+	hasTCP   bool         // v1: socket buffers can be limited (memory.kmem.tcp.limit_in_bytes)
 	v1Parent cgroup1.Path // v1: <own>/<parent> in every hierarchy, computed once
 }
 
@@ -82,6 +83,9 @@ func newCgroupTree(name string, ownRoot, rootless bool) (*cgroupTree, error) {
 		}
 		if _, err := os.Stat(filepath.Join(cgroupRoot, "memory", mem, "memory.memsw.limit_in_bytes")); err == nil {
 			t.hasMemsw = true
+		}
+		if _, err := os.Stat(filepath.Join(cgroupRoot, "memory", mem, "memory.kmem.tcp.limit_in_bytes")); err == nil {
+			t.hasTCP = true
 		}
 		if t.mode == cgroups.Hybrid {
 			if u, ok := own[""]; ok {
@@ -177,8 +181,11 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 	// and not at all without a limit of their own: one run pinned 641 MiB
 	// of the host in unread loopback buffers (issue 10). They get half the
 	// run's memory limit. (cgroup v2 charges them to memory.max itself.)
-	tcp := l.MemoryBytes / 2
-	mem := &specs.LinuxMemory{Limit: &l.MemoryBytes, KernelTCP: &tcp}
+	mem := &specs.LinuxMemory{Limit: &l.MemoryBytes}
+	if t.hasTCP { // kernels without kmem accounting have no such limit
+		tcp := l.MemoryBytes / 2
+		mem.KernelTCP = &tcp
+	}
 	if t.hasMemsw {
 		mem.Swap = &l.MemoryBytes // memory+swap equal to memory: no swap
 	}

@@ -37,17 +37,18 @@ const minOpenFiles = 64
 // whether that fit. Rootless, it is at most the daemon's own hard limit,
 // since raising a hard limit takes CAP_SYS_RESOURCE (setrlimit(2)).
 func openFilesLimit(rootless bool, slots int, pids int64, fileMax uint64) (limit uint64, fits bool, err error) {
-	limit = maxOpenFiles
+	ceiling := uint64(maxOpenFiles)
 	if rootless {
 		var own unix.Rlimit
 		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &own); err != nil {
 			return 0, false, fmt.Errorf("reading the open files limit: %w", err)
 		}
-		limit = min(limit, own.Max)
+		ceiling = min(ceiling, own.Max) // never above what it may set
 	}
-	tasks := uint64(max(slots, 1)) * uint64(max(pids, 1))
-	limit = min(limit, fileMax/2/tasks)
-	return max(limit, minOpenFiles), limit >= minOpenFiles, nil
+	// Both factors are far below 2^32 in any configuration that starts.
+	tasks := uint64(min(max(slots, 1), 1<<20)) * uint64(min(max(pids, 1), 1<<30))
+	limit = min(ceiling, fileMax/2/tasks)
+	return min(max(limit, minOpenFiles), ceiling), limit >= minOpenFiles, nil
 }
 
 // fileMax is the host's fs.file-max.
@@ -82,12 +83,15 @@ func sharesOf(slots int) (perUserShares, error) {
 		if err := unix.Getrlimit(resource, &own); err != nil {
 			return 0, fmt.Errorf("reading the daemon's rlimit %d: %w", resource, err)
 		}
-		if own.Cur == unix.RLIM_INFINITY {
+		cur := own.Cur
+		if cur == unix.RLIM_INFINITY {
 			// Unbounded for the daemon's user: bound each run as if
 			// the default were in force.
-			own.Cur = defaultPerUser[resource]
+			cur = defaultPerUser[resource]
 		}
-		return max(1, own.Cur/uint64(2*slots)), nil
+		// Never above the daemon's hard limit, which a rootless one
+		// cannot exceed.
+		return min(cur/uint64(2*max(slots, 1)), own.Max), nil
 	}
 	var s perUserShares
 	var err error
@@ -98,10 +102,12 @@ func sharesOf(slots int) (perUserShares, error) {
 	return s, err
 }
 
-// defaultPerUser are Linux's defaults of the per-user rlimits, for a daemon
-// whose own are unlimited.
+// defaultPerUser stand in for the per-user rlimits of a daemon whose own
+// are unlimited: Linux's default for message queues (MQ_BYTES_MAX), and for
+// pending signals a round figure (the kernel's default is max_threads/2,
+// some tens of thousands).
 var defaultPerUser = map[int]uint64{
-	unix.RLIMIT_MSGQUEUE:   819200, // MQ_BYTES_MAX
+	unix.RLIMIT_MSGQUEUE:   819200,
 	unix.RLIMIT_SIGPENDING: 65536,
 }
 

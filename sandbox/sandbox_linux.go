@@ -662,6 +662,14 @@ func (s *Sandbox) writeJobFiles(id string, f *job.Files) (string, error) {
 		"arguments": nulTerminated(f.Arguments),
 		"runner":    f.Runner,
 	}
+	total := 0
+	for _, b := range contents {
+		total += len(b)
+	}
+	if total > maxJobFiles {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("writing job files: %d bytes of code, input, options, arguments and runner; a run may have %d", total, maxJobFiles)
+	}
 	for _, name := range jobFiles {
 		if err := writeExclusive(filepath.Join(dir, name), contents[name]); err != nil {
 			os.RemoveAll(dir)

@@ -78,8 +78,8 @@ func seccompConfig() *configs.Seccomp {
 		rules = append(rules, &configs.Syscall{Name: name, Action: configs.Errno, ErrnoRet: &eperm})
 	}
 	// libseccomp can only compare (arg & mask) == value, so each namespace
-	// flag gets a rule of its own. clone's flags are an unsigned long: the
-	// kernel reads all 64 bits, and the mask looks only at the flag's.
+	// flag gets a rule of its own. The mask looks only at the flag's own
+	// bit, so whatever else the register holds changes nothing.
 	for _, flag := range namespaceFlags {
 		rules = append(rules, &configs.Syscall{
 			Name: "clone", Action: configs.Errno, ErrnoRet: &eperm,

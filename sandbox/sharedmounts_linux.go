@@ -24,6 +24,10 @@ import (
 //	                   (/yargs, /bash)
 const staticDir = "static"
 
+// maxJobFiles is the most a run's /ATO files (code, input, options,
+// arguments, runner) may hold together.
+const maxJobFiles = 16 << 20
+
 // sharedMounts are a sandbox's tmpfs mounts; nil paths mean none (a sandbox
 // that cannot mount binds from the host's files).
 type sharedMounts struct {
@@ -41,9 +45,11 @@ func mountShared(stateDir, jobsDir, initPath, bashPath string, slots int) (_ *sh
 		}
 	}()
 	// Job files are bounded by the request size (64 KiB frames; the HTTP
-	// API's bodies likewise): a MiB a slot is ample.
+	// API's bodies likewise); `atod run` and other callers by
+	// maxJobFiles, which writeJobFiles checks. A tmpfs takes memory only
+	// for what is written.
 	if err := unix.Mount("tmpfs", jobsDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV,
-		fmt.Sprintf("mode=0711,size=%dk,nr_inodes=%d", 1024*slots, 64+16*slots)); err != nil {
+		fmt.Sprintf("mode=0711,size=%dk,nr_inodes=%d", (maxJobFiles>>10)*slots, 64+16*slots)); err != nil {
 		return m, err
 	}
 	if err := os.Mkdir(m.static, 0o755); err != nil && !errors.Is(err, os.ErrExist) {

@@ -105,11 +105,12 @@ func MountsUnder(pid int, dir string) ([]string, error) {
 }
 
 // StateEntries lists what remains in a sandbox state directory's
-// containers/, jobs/ and roots/ subdirectories.
-func StateEntries(stateDir string) ([]string, error) {
+// containers/, jobs/ and roots/ subdirectories, as seen from root (a
+// process's /proc/PID/root, or "" for this process's view).
+func StateEntries(root, stateDir string) ([]string, error) {
 	var found []string
 	for _, sub := range []string{"containers", "jobs", "roots"} {
-		entries, err := os.ReadDir(filepath.Join(stateDir, sub))
+		entries, err := os.ReadDir(root + filepath.Join(stateDir, sub))
 		if err != nil && !os.IsNotExist(err) {
 			return nil, fmt.Errorf("listing state: %w", err)
 		}
@@ -206,14 +207,20 @@ func Find(s Scope) ([]string, error) {
 		return nil, err
 	}
 	for _, m := range mounts {
-		// The sandbox's own tmpfs mounts (sandbox/sharedmounts_linux.go)
-		// are no run's: they go with the sandbox.
-		if m == filepath.Join(s.StateDir, "jobs") || m == filepath.Join(s.StateDir, "static") {
+		// The daemon's own tmpfs mounts (sandbox/sharedmounts_linux.go)
+		// are no run's: they go with its mount namespace. A sandbox in
+		// the test's own process (DaemonPID 0) has them too, until Close.
+		if (ns != 0 || s.DaemonPID == 0) && (m == filepath.Join(s.StateDir, "jobs") || m == filepath.Join(s.StateDir, "static")) {
 			continue
 		}
 		found = append(found, "mount "+m)
 	}
-	state, err := StateEntries(s.StateDir)
+	// The job files live on the daemon's tmpfs, seen through its root.
+	root := ""
+	if ns != 0 {
+		root = fmt.Sprintf("/proc/%d/root", ns)
+	}
+	state, err := StateEntries(root, s.StateDir)
 	if err != nil {
 		return nil, err
 	}
