@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atod-project/atod/internal/leftovers"
 )
 
 // binDir holds atod and atod-init: $ATOD_BIN_DIR (make test sets it to
@@ -252,21 +254,14 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// servingPID is the process that serves: the one started, or on cgroup v2
-// the copy of itself it re-executes in a cgroup namespace.
+// servingPID is the process that serves: the one started, or the copy of
+// itself it re-executes in a namespace of its own.
 func (d *daemon) servingPID(t testing.TB) int {
 	t.Helper()
-	pid := d.cmd.Process.Pid
-	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	for _, f := range strings.Fields(string(b)) {
-		var child int
-		fmt.Sscan(f, &child)
-		if ce, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", child)); ce == exe {
-			return child
-		}
+	if c := leftovers.DaemonCopy(d.cmd.Process.Pid); c != 0 {
+		return c
 	}
-	return pid
+	return d.cmd.Process.Pid
 }
 
 // rssKiB is the resident memory of process pid.

@@ -146,9 +146,9 @@ func isDaemonCopy(pid, daemon int) bool {
 	return err1 == nil && err2 == nil && exe == dexe
 }
 
-// daemonCopy is the child of daemon that is a copy of it (isDaemonCopy), or
-// 0 when it has none.
-func daemonCopy(daemon int) int {
+// DaemonCopy is the child of daemon that is a copy of it, re-executed in a
+// namespace of its own (isDaemonCopy), or 0 when it has none.
+func DaemonCopy(daemon int) int {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", daemon, daemon))
 	for _, f := range strings.Fields(string(b)) {
 		if pid, err := strconv.Atoi(f); err == nil && isDaemonCopy(pid, daemon) {
@@ -195,7 +195,7 @@ func Find(s Scope) ([]string, error) {
 	ns := 0
 	if s.DaemonPID != 0 {
 		ns = s.DaemonPID
-		if c := daemonCopy(s.DaemonPID); c != 0 {
+		if c := DaemonCopy(s.DaemonPID); c != 0 {
 			ns = c
 		}
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d/mountinfo", ns)); err != nil {
