@@ -651,10 +651,6 @@ func statusOf(ws syscall.WaitStatus) job.Status {
 // directory and returns it. The files are read-only for everyone; the run
 // sees them through read-only bind mounts.
 func (s *Sandbox) writeJobFiles(id string, f *job.Files) (string, error) {
-	dir := filepath.Join(s.jobsDir, id)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return "", fmt.Errorf("creating job directory: %w", err)
-	}
 	contents := map[string][]byte{
 		"code":      f.Code,
 		"input":     f.Input,
@@ -667,8 +663,11 @@ func (s *Sandbox) writeJobFiles(id string, f *job.Files) (string, error) {
 		total += len(b)
 	}
 	if total > maxJobFiles {
-		os.RemoveAll(dir)
 		return "", fmt.Errorf("writing job files: %d bytes of code, input, options, arguments and runner; a run may have %d", total, maxJobFiles)
+	}
+	dir := filepath.Join(s.jobsDir, id)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating job directory: %w", err)
 	}
 	for _, name := range jobFiles {
 		if err := writeExclusive(filepath.Join(dir, name), contents[name]); err != nil {

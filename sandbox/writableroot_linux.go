@@ -169,20 +169,16 @@ func (s *Sandbox) mountWritableRoot(id, tree string, ids hostIDs, uid, gid uint3
 	if err := os.Chown(r.dir, ru, rg); err != nil {
 		return r, err
 	}
-	for _, d := range []string{lowerDir, rwDir, rootDir} {
-		if err := os.Mkdir(filepath.Join(r.dir, d), 0o700); err != nil {
-			return r, err
-		}
+	if err := r.makeMountPoints(); err != nil {
+		return r, err
 	}
 	key := idmapKey{ids: ids, uid: uid, gid: gid}
 	idmapped, err := s.mountLower(r, tree, key, !s.rootless)
 	if err != nil {
 		return r, err
 	}
-	rw := filepath.Join(r.dir, rwDir)
-	if err := unix.Mount("tmpfs", rw, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV,
-		fmt.Sprintf("mode=0700,size=%d,nr_inodes=%d", size, rootInodes)); err != nil {
-		return r, fmt.Errorf("mounting the upper layer's tmpfs: %w", err)
+	if err := r.mountUpper(size); err != nil {
+		return r, err
 	}
 	// The overlay's root directory takes its owner and mode from the upper
 	// layer's: the tree's root directory's, as the run sees it.
@@ -190,12 +186,7 @@ func (s *Sandbox) mountWritableRoot(id, tree string, ids hostIDs, uid, gid uint3
 	if err := unix.Stat(filepath.Join(r.dir, lowerDir), &st); err != nil {
 		return r, err
 	}
-	upper := filepath.Join(rw, "upper")
-	for _, d := range []string{upper, filepath.Join(rw, "work")} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			return r, err
-		}
-	}
+	upper := filepath.Join(r.dir, rwDir, "upper")
 	// A rootless daemon sees the image's files that its user does not own
 	// as nobody's, which it cannot give away: the run's root directory is
 	// then the run's own.
@@ -243,6 +234,32 @@ func (s *Sandbox) overlayOptions() string {
 		return "volatile,index=off,redirect_dir=nofollow,metacopy=off,userxattr"
 	}
 	return "volatile,index=off,redirect_dir=off,metacopy=off"
+}
+
+// makeMountPoints makes r's three mount points (see rootDirs).
+func (r *writableRoot) makeMountPoints() error {
+	for _, d := range []string{lowerDir, rwDir, rootDir} {
+		if err := os.Mkdir(filepath.Join(r.dir, d), 0o700); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mountUpper mounts r's upper layer: a tmpfs of size bytes and rootInodes
+// inodes at rw, holding the overlay's upper and work directories.
+func (r *writableRoot) mountUpper(size int64) error {
+	rw := filepath.Join(r.dir, rwDir)
+	if err := unix.Mount("tmpfs", rw, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV,
+		fmt.Sprintf("mode=0700,size=%d,nr_inodes=%d", size, rootInodes)); err != nil {
+		return fmt.Errorf("mounting the upper layer's tmpfs: %w", err)
+	}
+	for _, d := range []string{"upper", "work"} {
+		if err := os.Mkdir(filepath.Join(rw, d), 0o700); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // rootInodes caps the files a run can create in its root.
@@ -381,12 +398,8 @@ func (s *Sandbox) removeStaleRoots() {
 // libcontainer's setup of a run walks to the run's root (under dir) as root
 // of the run's namespace, a host id that only "others" permissions apply
 // to, so every directory on the way must be searchable by others.
-func checkSearchable(dir string) error {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return err
-	}
-	for p := abs; ; p = filepath.Dir(p) {
+func checkSearchable(dir string) error { // dir is absolute (New resolves the state directory)
+	for p := dir; ; p = filepath.Dir(p) {
 		st, err := os.Stat(p)
 		if err != nil {
 			return err
@@ -423,19 +436,11 @@ func (s *Sandbox) probeRoots() (err error) {
 			err = errors.Join(err, rerr)
 		}
 	}()
-	for _, d := range []string{lowerDir, rwDir, rootDir} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
-			return fmt.Errorf("probing overlayfs: %w", err)
-		}
+	if err := r.makeMountPoints(); err != nil {
+		return fmt.Errorf("probing overlayfs: %w", err)
 	}
-	rw := filepath.Join(dir, rwDir)
-	if err := unix.Mount("tmpfs", rw, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0700,size=1m"); err != nil {
-		return fmt.Errorf("probing overlayfs: mounting a tmpfs: %w", err)
-	}
-	for _, d := range []string{"upper", "work"} {
-		if err := os.Mkdir(filepath.Join(rw, d), 0o700); err != nil {
-			return fmt.Errorf("probing overlayfs: %w", err)
-		}
+	if err := r.mountUpper(1 << 20); err != nil {
+		return fmt.Errorf("probing overlayfs: %w", err)
 	}
 	if err := mountOverlayIn(dir, s.overlayOptions()); err != nil {
 		return fmt.Errorf("this kernel cannot mount overlayfs, which gives every run its writable root (%w): modprobe overlay, or use a kernel with CONFIG_OVERLAY_FS", err)
