@@ -63,7 +63,22 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-const e2eUIDBase = 2_100_000_000
+// e2eUIDBase is the first host uid of the daemons the tests start as root:
+// $ATOD_E2E_UID_BASE, so that two test processes on one host (a developer's
+// and a helper's) never share uids and see each other's runs as leftovers,
+// or 2,100,000,000.
+var e2eUIDBase = uidBaseFromEnv()
+
+func uidBaseFromEnv() int {
+	if s := os.Getenv("ATOD_E2E_UID_BASE"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 100_000 || n > 4_000_000_000 {
+			panic(fmt.Sprintf("ATOD_E2E_UID_BASE=%q: want a uid from 100000 to 4000000000", s))
+		}
+		return n
+	}
+	return 2_100_000_000
+}
 
 // daemonUser is who the daemon runs as: root, or, when rootless is set, an
 // unprivileged uid and gid (atod is then rootless, and every run has that
