@@ -192,7 +192,7 @@ func (s *Sandbox) containerConfig(spec *job.Spec, rootfs, id string, ids hostIDs
 		RootlessCgroups: s.rootless,
 		Capabilities:    &configs.Capabilities{},
 		NoNewPrivileges: true,
-		Seccomp:         seccompConfig(),
+		Seccomp:         s.seccomp,
 		Networks:        []*configs.Network{{Type: "loopback", Address: "127.0.0.1/0", Gateway: "localhost"}},
 		Mounts:          mounts,
 		Devices:         sandboxDevices,

@@ -6,9 +6,8 @@
 // and user namespaces (uid 0 inside is an unprivileged uid outside), a
 // writable root filesystem of its own (an overlay of its image under a
 // size-capped tmpfs; the image never changes), size-capped writable tmpfs
-// mounts, no
-// capabilities, no_new_privs, a seccomp deny list, and a cgroup of its own
-// with memory, pids and CPU limits. Every process of a run is killed through
+// mounts, no capabilities, no_new_privs, a seccomp allow-list (package
+// seccompprofile), and a cgroup of its own with memory, pids and CPU limits. Every process of a run is killed through
 // its cgroup when it times out or its caller gives up, and nothing of a run
 // outlives it: no process, cgroup, mount, state or scratch file.
 //

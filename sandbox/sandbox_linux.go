@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 
 	"github.com/atod-project/atod/internal/initreport"
 	"github.com/atod-project/atod/internal/mkdirs"
@@ -80,6 +81,7 @@ type Sandbox struct {
 	uidBase   int
 	rootless  bool
 	nofile    uint64 // RLIMIT_NOFILE of a run
+	seccomp   *configs.Seccomp
 	shares    perUserShares
 	limits    job.Limits
 	cgroups   *cgroupTree
@@ -177,6 +179,10 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if !seccompBuilt {
 		return nil, errors.New("this binary was built without seccomp support: build with `-tags seccomp` (make build does)")
 	}
+	seccomp, err := seccompConfig()
+	if err != nil {
+		return nil, err
+	}
 	if !opts.Rootless && os.Geteuid() != 0 {
 		return nil, errors.New("mapping each run to an unprivileged uid of its own needs root: run as root, or set Rootless")
 	}
@@ -248,6 +254,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 		// Root, or root of the daemon's own user namespace.
 		writableRoots: os.Geteuid() == 0,
 		nofile:        nofile,
+		seccomp:       seccomp,
 		shares:        shares,
 		limits:        limits,
 		cgroups:       tree,
