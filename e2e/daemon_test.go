@@ -154,6 +154,7 @@ type daemonOptions struct {
 	cgroup string   // reuse a cgroup parent name (default: a new one)
 	env    []string // extra environment of the daemon
 	args   []string // extra flags
+	slots  int      // --concurrency (default 4)
 }
 
 // startDaemon starts atod serve on a free loopback port with its own state
@@ -168,7 +169,10 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	if o.cgroup == "" {
 		o.cgroup = "atod-e2e-" + randomHex(4)
 	}
-	d := &daemon{t: t, user: user, state: o.state, cgroup: o.cgroup, slots: 4, logDone: make(chan struct{}), exited: make(chan struct{})}
+	if o.slots == 0 {
+		o.slots = 4
+	}
+	d := &daemon{t: t, user: user, state: o.state, cgroup: o.cgroup, slots: o.slots, logDone: make(chan struct{}), exited: make(chan struct{})}
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--state", o.state, "--cgroup-name", o.cgroup,
 		"--concurrency", fmt.Sprint(d.slots), "--log-format", "json"}
 	if !user.rootless {

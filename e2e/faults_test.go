@@ -1,0 +1,151 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/atod-project/atod/internal/leftovers"
+	"github.com/atod-project/atod/internal/timescale"
+)
+
+// The fault tests put the daemon in a bad spot (killed mid-run, a full
+// disk, no descriptors left, cgroups it cannot create, an image removed
+// under a run) and check that each ends in a clear error or a clean
+// result, that nothing of the runs is left behind, and that the daemon
+// serves again once the fault is gone.
+
+// runSlots is the set of slots (offsets from the first run uid) whose uid
+// some process of d's runs has: one per run in flight (a rootless daemon's
+// runs share one uid).
+func runSlots(t testing.TB, d *daemon) map[int]bool {
+	t.Helper()
+	slots := map[int]bool{}
+	lo, _ := d.runUIDs()
+	for _, pid := range d.runProcesses(t) {
+		if ids, ok := processIDs(pid); ok && ids.uid-lo < d.slots {
+			slots[ids.uid-lo] = true
+		}
+	}
+	return slots
+}
+
+// waitWithin is waitFor with a bound of its own, stretched by timescale.
+func waitWithin(t testing.TB, bound time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timescale.D(bound))
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timescale.D(bound), what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRestartAfterSIGKILLWithTenRuns kills the daemon with SIGKILL while ten
+// runs are in flight, one in each slot, and starts it again on the same
+// state directory and cgroup name: the runs die with the daemon, the new
+// daemon removes everything the old one left (processes, cgroups, mounts,
+// state, the slots' uids), and runs then work in every slot at once.
+func TestRestartAfterSIGKILLWithTenRuns(t *testing.T) {
+	const slots = 10
+	d := startDaemon(t, daemonOptions{slots: slots})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var clients sync.WaitGroup
+	defer clients.Wait()
+	for range slots {
+		clients.Go(func() {
+			conn, _, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), nil)
+			if err != nil {
+				return
+			}
+			defer conn.CloseNow()
+			conn.Write(ctx, websocket.MessageBinary, job{language: "bash", code: "sleep 60 & sleep 60", timeout: 60}.encode(t))
+			conn.Read(ctx) // until the daemon dies
+		})
+	}
+	if d.user.rootless {
+		waitWithin(t, 20*time.Second, "the runs to start", func() bool { return len(d.runProcesses(t)) >= 2*slots })
+	} else {
+		waitWithin(t, 20*time.Second, "a run in every slot", func() bool { return len(runSlots(t, d)) == slots })
+	}
+	d.kill()
+	// A run caught between its setup and its start stays behind: runc's
+	// init waits for the daemon to open the run's exec fifo, which no
+	// one will, and nothing of atod watches it yet (atod-init does that,
+	// once it runs). Every run whose program started dies with the
+	// daemon; the rest goes at the next start.
+	waitWithin(t, 10*time.Second, "the runs to die with the daemon", func() bool {
+		return len(slices.DeleteFunc(d.runProcesses(t), isWaitingRuncInit)) == 0
+	})
+	if waiting := d.runProcesses(t); len(waiting) > 0 {
+		t.Logf("runc inits caught before their start, left to the restart: %v", waiting)
+	}
+	stale, err := leftovers.Find(d.scope())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each run leaves its job cgroups and its libcontainer state at least.
+	if len(stale) < 2*slots {
+		t.Fatalf("a daemon killed with %d runs in flight left only %q to clean up: the test proves nothing", slots, stale)
+	}
+	t.Logf("left by the killed daemon: %d entries, e.g. %q", len(stale), stale[:4])
+
+	d2 := startDaemon(t, daemonOptions{state: d.state, cgroup: d.cgroup, slots: slots})
+	assertNoLeftovers(t, d2)
+
+	// Every slot at once: each run waits, in flight, until the test has
+	// seen all of them, then ends normally.
+	results := make([]string, slots)
+	var runs sync.WaitGroup
+	for i := range slots {
+		runs.Go(func() {
+			code := fmt.Sprintf("touch /tmp/hold-%d; while [ -e /tmp/hold-%d ]; do sleep 0.01; done; echo run %d", i, i, i)
+			r := execute(t, d2, job{language: "bash", code: code, timeout: 60})
+			results[i] = status(r) + " " + string(r.Stdout)
+		})
+	}
+	if d2.user.rootless {
+		waitWithin(t, 20*time.Second, "every run to start", func() bool { return len(d2.runProcesses(t)) >= slots })
+	} else {
+		waitWithin(t, 20*time.Second, "a run in every slot", func() bool { return len(runSlots(t, d2)) == slots })
+	}
+	for i := range slots {
+		path := fmt.Sprintf("/tmp/hold-%d", i)
+		waitWithin(t, 10*time.Second, "run "+fmt.Sprint(i)+" to hold", func() bool { return inSomeRun(t, d2, path) })
+		removeInRun(t, d2, path)
+	}
+	runs.Wait()
+	for i, got := range results {
+		if want := fmt.Sprintf("exited/0 run %d\n", i); got != want {
+			t.Errorf("run %d after the restart: %q, want %q", i, got, want)
+		}
+	}
+	assertNoLeftovers(t, d2)
+}
+
+// inSomeRun reports whether path exists in the root of one of d's runs.
+func inSomeRun(t testing.TB, d *daemon, path string) bool {
+	return slices.ContainsFunc(d.runProcesses(t), func(pid int) bool {
+		return fileExists(fmt.Sprintf("/proc/%d/root%s", pid, path))
+	})
+}
+
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// isWaitingRuncInit reports whether pid is runc's init of a run that has
+// not started its program yet.
+func isWaitingRuncInit(pid int) bool {
+	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return string(comm) == "runc:[2:INIT]\n"
+}
