@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,4 +150,60 @@ func fileExists(path string) bool {
 func isWaitingRuncInit(pid int) bool {
 	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	return string(comm) == "runc:[2:INIT]\n"
+}
+
+// TestJobCgroupCreationFailing makes the kernel refuse the limits of the
+// runs' cgroups under the daemon's own parent: on cgroup v1 a child's CPU
+// quota may not exceed its parent's, so a parent with a small quota makes
+// every job cgroup's creation fail (the parent holds no process: the quota
+// limits nothing else). A run is answered with the internal error, nothing
+// of it is left, and runs work again once the fault is gone.
+func TestJobCgroupCreationFailing(t *testing.T) {
+	if daemonUserFromEnv(t).rootless {
+		t.Skip("the fault is injected through cgroup v1's CPU quota; a rootless daemon runs on cgroup v2 only")
+	}
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cpu string
+	for _, line := range strings.Split(string(own), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 && slices.Contains(strings.Split(f[1], ","), "cpu") {
+			cpu = filepath.Join("/sys/fs/cgroup/cpu", f[2])
+		}
+	}
+	if cpu == "" {
+		t.Skip("the fault is injected through cgroup v1's cpu hierarchy, which this host lacks (cgroup v2)")
+	}
+	cgroupName := "atod-e2e-" + randomHex(4)
+	// The daemon's own parent, made before the daemon so that the fault
+	// is in place; the daemon removes it when it stops.
+	parent := filepath.Join(cpu, cgroupName)
+	if err := os.Mkdir(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(parent) })
+	quota := filepath.Join(parent, "cpu.cfs_quota_us")
+	if err := os.WriteFile(quota, []byte("10000"), 0); err != nil { // a tenth of a run's CPU
+		t.Fatal(err)
+	}
+	d := startDaemon(t, daemonOptions{cgroup: cgroupName})
+
+	o := send(t, d, websocket.MessageBinary, job{language: "bash", code: "echo should not run"}.encode(t))
+	if o.result != nil || o.code != websocket.StatusInternalError || o.reason != "internal server error" {
+		t.Errorf("a run whose cgroup cannot be made: result %v, close %d %q; want no result and 1011 internal server error", o.result, o.code, o.reason)
+	}
+	if !strings.Contains(d.logs(), `"msg":"serving request"`) || !strings.Contains(d.logs(), "creating job cgroup") {
+		t.Errorf("the daemon's log does not say what failed:\n%s", d.logs())
+	}
+	assertNoLeftovers(t, d)
+
+	if err := os.WriteFile(quota, []byte("-1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	r := execute(t, d, job{language: "bash", code: "echo back"})
+	if got := status(r) + " " + string(r.Stdout); got != "exited/0 back\n" {
+		t.Errorf("once cgroups can be made again: %q", got)
+	}
+	assertNoLeftovers(t, d)
 }

@@ -196,7 +196,9 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 	}
 	cg, err := cgroup1.New(t.v1Path(id), res, cgroup1.WithHierarchy(v1Hierarchy))
 	if err != nil {
-		return nil, fmt.Errorf("creating job cgroup %s: %w", id, err)
+		// cgroup1.New leaves what it made before the failure (a limit
+		// the kernel refused, say) in the other hierarchies.
+		return nil, errors.Join(fmt.Errorf("creating job cgroup %s: %w", id, err), t.removeV1(id))
 	}
 	j := &jobCgroup{v1: cg}
 	if t.hybrid != "" {
@@ -270,14 +272,8 @@ func (t *cgroupTree) removeStale() error {
 			// remove those of a run whose state it never saved or cannot
 			// load: a daemon killed while runs were starting left them
 			// (issue 10). The run's processes are gone now.
-			dirs, err := t.v1ParentDirs()
-			if err != nil {
+			if err := t.removeV1(id); err != nil {
 				errs = append(errs, err)
-			}
-			for _, d := range dirs {
-				if err := os.Remove(filepath.Join(d, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					errs = append(errs, fmt.Errorf("removing stale job cgroup: %w", err))
-				}
 			}
 		}
 	}
@@ -303,6 +299,19 @@ func (t *cgroupTree) staleIDs() []string {
 		}
 	}
 	return ids
+}
+
+// removeV1 removes the job cgroup of id, which must hold no process, from
+// every v1 hierarchy (and the hybrid layout's cgroup2 mount) it is in.
+func (t *cgroupTree) removeV1(id string) error {
+	dirs, err := t.v1ParentDirs()
+	errs := []error{err}
+	for _, d := range dirs {
+		if err := os.Remove(filepath.Join(d, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // v1ParentDirs are the directories <own>/<parent> that job cgroups are
