@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/internal/leftovers"
 	"github.com/atod-project/atod/internal/timescale"
@@ -206,4 +208,137 @@ func TestJobCgroupCreationFailing(t *testing.T) {
 		t.Errorf("once cgroups can be made again: %q", got)
 	}
 	assertNoLeftovers(t, d)
+}
+
+// fdTargets lists what the open descriptors of process pid are.
+func fdTargets(t testing.TB, pid int) []string {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []string
+	for _, fd := range fds {
+		target, _ := os.Readlink(filepath.Join(dir, fd.Name()))
+		targets = append(targets, fd.Name()+" "+target)
+	}
+	return targets
+}
+
+// openFDs counts the open descriptors of process pid.
+func openFDs(t testing.TB, pid int) int {
+	t.Helper()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(fds)
+}
+
+// TestDescriptorLimit runs the daemon into its RLIMIT_NOFILE with idle
+// websocket connections: a run asked for then gets the internal error, new
+// connections wait (the kernel queues them; the daemon accepts them once
+// it can), the daemon does not crash, and once the connections close it
+// serves again with no descriptor left over.
+func TestDescriptorLimit(t *testing.T) {
+	// One slot: the daemon keeps a few descriptors for each slot it has
+	// used (writableroot_linux.go's idmaps), which the first run opens.
+	d := startDaemon(t, daemonOptions{slots: 1})
+	execute(t, d, job{language: "bash", code: "true"}) // whatever a first run opens for good
+	serving := d.servingPID(t)
+	baseFDs := fdTargets(t, serving)
+	base := len(baseFDs)
+	limit := base + 48
+	// Only the soft limit: the daemon gives runs a limit of their own up
+	// to its hard one, which must stay what it was at startup.
+	var old unix.Rlimit
+	if err := unix.Prlimit(serving, unix.RLIMIT_NOFILE, nil, &old); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Prlimit(serving, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: uint64(limit), Max: old.Max}, nil); err != nil {
+		t.Fatalf("lowering the daemon's descriptor limit: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(60*time.Second))
+	defer cancel()
+	var conns []*websocket.Conn
+	defer func() {
+		for _, c := range conns {
+			c.CloseNow()
+		}
+	}()
+	for openFDs(t, serving) < limit {
+		c, _, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), nil)
+		if err != nil {
+			t.Fatalf("connection %d, before the limit: %v", len(conns), err)
+		}
+		conns = append(conns, c)
+	}
+	t.Logf("the daemon holds %d descriptors (limit %d) with %d idle connections", openFDs(t, serving), limit, len(conns))
+
+	// One more connection waits in the kernel's queue; once accepted, it
+	// asks for a run after the others have closed.
+	waiting := make(chan error, 1)
+	closed := make(chan struct{})
+	go func() {
+		waiting <- func() error {
+			c, _, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), nil)
+			if err != nil {
+				return err
+			}
+			defer c.CloseNow()
+			<-closed
+			if err := c.Write(ctx, websocket.MessageBinary, job{language: "bash", code: "echo queued"}.encode(t)); err != nil {
+				return err
+			}
+			_, msg, err := c.Read(ctx)
+			if err == nil && !strings.Contains(string(msg), "queued") {
+				err = fmt.Errorf("result %q", msg)
+			}
+			return err
+		}()
+	}()
+
+	// A run on a connection the daemon holds cannot get its descriptors.
+	c := conns[0]
+	if err := c.Write(ctx, websocket.MessageBinary, job{language: "bash", code: "echo should not run"}.encode(t)); err != nil {
+		t.Fatal(err)
+	}
+	_, msg, err := c.Read(ctx)
+	if code, reason := websocket.CloseStatus(err), closeReason(err); code != websocket.StatusInternalError || reason != "internal server error" {
+		t.Errorf("a run at the descriptor limit: message %q, close %d %q (%v); want 1011 internal server error", msg, code, reason, err)
+	}
+
+	for _, c := range conns {
+		c.Close(websocket.StatusNormalClosure, "")
+	}
+	conns = nil
+	close(closed)
+	if err := <-waiting; err != nil {
+		t.Errorf("the connection that waited for a descriptor: %v", err)
+	}
+	select {
+	case <-d.exited:
+		t.Fatalf("the daemon exited at its descriptor limit: %v", d.exitErr)
+	default:
+	}
+	r := execute(t, d, job{language: "bash", code: "echo back"})
+	if got := status(r) + " " + string(r.Stdout); got != "exited/0 back\n" {
+		t.Errorf("after the connections closed: %q", got)
+	}
+	deadline := time.Now().Add(timescale.D(5 * time.Second))
+	for openFDs(t, serving) > base && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if now := fdTargets(t, serving); len(now) > base {
+		t.Errorf("the daemon holds %d descriptors, %d before the fault:\nbefore: %q\nnow: %q", len(now), base, baseFDs, now)
+	}
+	assertNoLeftovers(t, d)
+}
+
+func closeReason(err error) string {
+	if ce, ok := errors.AsType[websocket.CloseError](err); ok {
+		return ce.Reason
+	}
+	return ""
 }
