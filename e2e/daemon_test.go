@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,6 +156,10 @@ type daemonOptions struct {
 	env    []string // extra environment of the daemon
 	args   []string // extra flags
 	slots  int      // --concurrency (default 4)
+	// wrap is a command that execs its arguments, atod's command line,
+	// after preparing something (a mount of its own, say); the process
+	// started stays atod's.
+	wrap []string
 }
 
 // startDaemon starts atod serve on a free loopback port with its own state
@@ -182,7 +187,8 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 		args = append(args, "--images", img)
 	}
 	args = append(args, o.args...)
-	d.cmd = exec.Command(filepath.Join(binDir, "atod"), args...)
+	argv := append(append(slices.Clone(o.wrap), filepath.Join(binDir, "atod")), args...)
+	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Env = append(os.Environ(), o.env...)
 	if user.rootless {
 		d.cmd.SysProcAttr = user.credential()

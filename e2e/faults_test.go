@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -341,4 +343,169 @@ func closeReason(err error) string {
 		return ce.Reason
 	}
 	return ""
+}
+
+// TestImageRemovedMidRun removes the image of a run in flight with atod
+// rootfs rm: the removal succeeds at once, leaving the tree to the run
+// (its lease), which finishes in its image undisturbed; the tree goes when
+// the run ends; later runs get the missing-image refusal; and nothing of
+// the run is left, its mounts included.
+func TestImageRemovedMidRun(t *testing.T) {
+	if daemonUserFromEnv(t).rootless {
+		t.Skip("the test's store is root's, whose leases a rootless daemon cannot take")
+	}
+	store := linkedStore(t)
+	d := startDaemon(t, daemonOptions{args: []string{"--images", store}})
+
+	done := make(chan string, 1)
+	go func() {
+		r := execute(t, d, job{language: "bash", timeout: 60,
+			code: "touch /tmp/hold-rm; while [ -e /tmp/hold-rm ]; do sleep 0.01; done; [ -s /etc/os-release ] && python3 -c 'print(\"in the image\")'"})
+		done <- status(r) + " " + string(r.Stdout) + string(r.Stderr)
+	}()
+	waitWithin(t, 20*time.Second, "the run to hold", func() bool { return inSomeRun(t, d, "/tmp/hold-rm") })
+	out, err := rootfsCmd(t, store, "rm", "debian-12")
+	if err != nil {
+		t.Fatalf("atod rootfs rm while a run uses the image: %v\n%s", err, out)
+	}
+	t.Logf("atod rootfs rm:\n%s", out)
+	if !strings.Contains(out, "in use by runs") {
+		t.Errorf("the removal did not leave the tree in use to its run:\n%s", out)
+	}
+	if trees, _ := os.ReadDir(filepath.Join(store, "trees")); len(trees) != 1 {
+		t.Errorf("the tree of the run in flight is gone: trees %v", trees)
+	}
+	removeInRun(t, d, "/tmp/hold-rm")
+	if got := <-done; got != "exited/0 in the image\n" {
+		t.Errorf("the run whose image was removed: %q, want it to finish in its image", got)
+	}
+	waitWithin(t, 10*time.Second, "the tree to be collected after its run", func() bool {
+		trees, _ := os.ReadDir(filepath.Join(store, "trees"))
+		return len(trees) == 0
+	})
+	if o := send(t, d, websocket.MessageBinary, job{language: "bash", code: "true"}.encode(t)); o.code != websocket.StatusPolicyViolation || o.reason != "invalid request: no such language: bash" {
+		t.Errorf("a run after the removal: close %d %q, want 1008 invalid request: no such language: bash", o.code, o.reason)
+	}
+	assertNoLeftovers(t, d)
+}
+
+// linkedStore is a new image store holding the installed debian-12 image:
+// its tree's files hard-linked (nothing of a store changes a file; removing
+// the copy only unlinks), its manifest and lease copied. Where the tree is
+// on another filesystem, the image is pulled from the test registry.
+func linkedStore(t *testing.T) string {
+	t.Helper()
+	src := filepath.Dir(testRootfsTree(t))
+	store := newStoreDir(t)
+	tree := filepath.Join(store, "trees", filepath.Base(src))
+	if err := os.MkdirAll(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{store, filepath.Dir(tree), tree} {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("cp", "-a", "-l", filepath.Join(src, "rootfs"), tree).CombinedOutput(); err != nil {
+		t.Logf("cannot link the installed tree (%v: %s); pulling the image instead", err, out)
+		os.RemoveAll(store)
+		return pulledStore(t, testImages(t))
+	}
+	manifest, err := os.ReadFile(filepath.Join(src, "image.json"))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(tree, "image.json"), manifest, 0o644)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(tree, "lease"), nil, 0o600)
+	}
+	if err == nil {
+		err = os.Mkdir(filepath.Join(store, "names"), 0o755)
+	}
+	if err == nil {
+		err = os.Symlink(filepath.Join("..", "trees", filepath.Base(src)), filepath.Join(store, "names", "debian-12"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+// privateTmpfs wraps the daemon's command so that it starts in a mount
+// namespace of its own with a tmpfs of opts on dir: nothing of the mount
+// reaches the host's namespace, and it goes with the daemon.
+func privateTmpfs(dir, opts string) []string {
+	return []string{"unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+		`mount -t tmpfs -o "$1" atod-e2e-fault "$2" && shift 2 && exec "$@"`, "sh", opts, dir}
+}
+
+// fill writes to dir until its filesystem is full: a file as large as it
+// takes, then empty files until no inode is left.
+func fill(t testing.TB, dir string) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, "fill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err = f.Write(chunk); err != nil {
+			break
+		}
+	}
+	f.Close()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling %s: %v", dir, err)
+	}
+	for i := 0; ; i++ {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("fill-%d", i)))
+		if err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("filling %s: %v", dir, err)
+			}
+			return
+		}
+		f.Close()
+	}
+}
+
+// TestFullStateDisk fills the filesystem of the daemon's state directory
+// (a small tmpfs of its own here; the job files are on the daemon's own
+// tmpfs inside it, but each run's libcontainer state and writable root's
+// mount points are made on it): runs get the internal error, nothing of
+// them is left, and once there is room again runs work.
+func TestFullStateDisk(t *testing.T) {
+	if daemonUserFromEnv(t).rootless {
+		t.Skip("mounting the small filesystem for the state directory takes root")
+	}
+	disk := daemonUserFromEnv(t).stateDir(t)
+	state := filepath.Join(disk, "state") // not the mount point itself, which leftovers.Find would count
+	d := startDaemon(t, daemonOptions{state: state, wrap: privateTmpfs(disk, "size=1m,nr_inodes=512,mode=0711")})
+	execute(t, d, job{language: "bash", code: "true"})
+	// The daemon's view of the disk, through its root.
+	seen := fmt.Sprintf("/proc/%d/root%s", d.cmd.Process.Pid, disk)
+	fill(t, seen)
+
+	// First no inode is left, then (the empty files removed) no block:
+	// a run's first directory fails, then a later file.
+	for _, phase := range []string{"fill-*", "fill"} {
+		o := send(t, d, websocket.MessageBinary, job{language: "bash", code: "echo should not run"}.encode(t))
+		if o.result != nil || o.code != websocket.StatusInternalError || o.reason != "internal server error" {
+			t.Errorf("with a full state disk: result %v, close %d %q; want no result and 1011 internal server error", o.result, o.code, o.reason)
+		}
+		assertNoLeftovers(t, d)
+		fills, _ := filepath.Glob(filepath.Join(seen, phase))
+		for _, f := range fills {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := strings.Count(d.logs(), "no space left on device"); n != 2 {
+		t.Errorf("the daemon's log says %d times that the disk is full, want 2:\n%s", n, d.logs())
+	}
+	r := execute(t, d, job{language: "bash", code: "echo back"})
+	if got := status(r) + " " + string(r.Stdout); got != "exited/0 back\n" {
+		t.Errorf("once the state disk has room again: %q", got)
+	}
+	assertNoLeftovers(t, d)
 }
