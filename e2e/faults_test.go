@@ -509,3 +509,51 @@ func TestFullStateDisk(t *testing.T) {
 	}
 	assertNoLeftovers(t, d)
 }
+
+// TestFullImageStore pulls an image into a store whose disk is full (its
+// work area, where installs unpack, on a small tmpfs in the pull's own
+// mount namespace) while a daemon serves from the store: the pull fails
+// with one line that says the disk is full, leaves nothing of the image
+// (no name, no tree, an empty work area), and the daemon runs programs in
+// the store's image throughout.
+func TestFullImageStore(t *testing.T) {
+	if daemonUserFromEnv(t).rootless {
+		t.Skip("atod rootfs installs only into root's stores")
+	}
+	reg := testImages(t)
+	store := linkedStore(t)
+	d := startDaemon(t, daemonOptions{args: []string{"--images", store}})
+	work := filepath.Join(store, ".work")
+	if err := os.MkdirAll(work, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	pull := exec.Command("unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+		`mount -t tmpfs -o size=16m atod-e2e-fault "$1" || exit 100
+shift; "$@"; rc=$?; echo "work area: [$(ls -A "$0/.work")]" >&2; exit $rc`,
+		store, work, filepath.Join(binDir, "atod"), "rootfs", "pull", "--images", store, "--name", "other", reg.ref("v2"))
+	var stdout, stderr strings.Builder
+	pull.Stdout, pull.Stderr = &stdout, &stderr
+	err := pull.Run()
+	t.Logf("pull into a full store: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	if pull.ProcessState.ExitCode() == 100 {
+		t.Fatalf("mounting the small work area: %s", stderr.String())
+	}
+	if err == nil {
+		t.Fatal("the pull into a full store succeeded")
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "no space left on device") || lines[1] != "work area: []" {
+		t.Errorf("the pull's error: %q; want one line saying the disk is full, then an empty work area", lines)
+	}
+	if names, _ := os.ReadDir(filepath.Join(store, "names")); len(names) != 1 || names[0].Name() != "debian-12" {
+		t.Errorf("names after the failed pull: %v, want only debian-12", names)
+	}
+	if trees, _ := os.ReadDir(filepath.Join(store, "trees")); len(trees) != 1 {
+		t.Errorf("trees after the failed pull: %v, want only debian-12's", trees)
+	}
+	r := execute(t, d, job{language: "python", code: "print('still serving')"})
+	if got := status(r) + " " + string(r.Stdout); got != "exited/0 still serving\n" {
+		t.Errorf("the daemon serving from the full store: %q", got)
+	}
+	assertNoLeftovers(t, d)
+}
