@@ -85,41 +85,6 @@ func TestClientVanishingMidRunKillsIt(t *testing.T) {
 	assertNoLeftovers(t, d)
 }
 
-// TestRestartAfterSIGKILLCleansUp kills the daemon mid-run with SIGKILL and
-// starts it again on the same state: the run dies with the daemon, and the
-// new daemon removes everything the old one left.
-func TestRestartAfterSIGKILLCleansUp(t *testing.T) {
-	d := startDaemon(t, daemonOptions{})
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		conn, _, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), nil)
-		if err != nil {
-			return
-		}
-		defer conn.CloseNow()
-		conn.Write(ctx, websocket.MessageBinary, job{language: "bash", code: "sleep 60 & sleep 60", timeout: 60}.encode(t))
-		conn.Read(ctx)
-	}()
-	waitFor(t, "the run to start", func() bool { return len(d.runProcesses(t)) >= 2 })
-	d.kill()
-	waitFor(t, "the run to die with the daemon", func() bool { return len(d.runProcesses(t)) == 0 })
-	stale, err := leftovers.Find(d.scope())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(stale) == 0 {
-		t.Fatalf("a daemon killed mid-run left nothing to clean up: the test proves nothing")
-	}
-	t.Logf("left by the killed daemon: %q", stale)
-	d2 := startDaemon(t, daemonOptions{state: d.state, cgroup: d.cgroup})
-	assertNoLeftovers(t, d2)
-	r := execute(t, d2, job{language: "bash", code: "echo back", timeout: 10})
-	if string(r.Stdout) != "back\n" {
-		t.Errorf("after restart: %s %q", status(r), r.Stdout)
-	}
-}
-
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -154,6 +155,11 @@ type daemonOptions struct {
 	cgroup string   // reuse a cgroup parent name (default: a new one)
 	env    []string // extra environment of the daemon
 	args   []string // extra flags
+	slots  int      // --concurrency (default 4)
+	// wrap is a command that execs its arguments, atod's command line,
+	// after preparing something (a mount of its own, say); the process
+	// started stays atod's.
+	wrap []string
 }
 
 // startDaemon starts atod serve on a free loopback port with its own state
@@ -168,7 +174,10 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	if o.cgroup == "" {
 		o.cgroup = "atod-e2e-" + randomHex(4)
 	}
-	d := &daemon{t: t, user: user, state: o.state, cgroup: o.cgroup, slots: 4, logDone: make(chan struct{}), exited: make(chan struct{})}
+	if o.slots == 0 {
+		o.slots = 4
+	}
+	d := &daemon{t: t, user: user, state: o.state, cgroup: o.cgroup, slots: o.slots, logDone: make(chan struct{}), exited: make(chan struct{})}
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--state", o.state, "--cgroup-name", o.cgroup,
 		"--concurrency", fmt.Sprint(d.slots), "--log-format", "json"}
 	if !user.rootless {
@@ -178,7 +187,8 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 		args = append(args, "--images", img)
 	}
 	args = append(args, o.args...)
-	d.cmd = exec.Command(filepath.Join(binDir, "atod"), args...)
+	argv := append(append(slices.Clone(o.wrap), filepath.Join(binDir, "atod")), args...)
+	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Env = append(os.Environ(), o.env...)
 	if user.rootless {
 		d.cmd.SysProcAttr = user.credential()

@@ -196,7 +196,9 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 	}
 	cg, err := cgroup1.New(t.v1Path(id), res, cgroup1.WithHierarchy(v1Hierarchy))
 	if err != nil {
-		return nil, fmt.Errorf("creating job cgroup %s: %w", id, err)
+		// cgroup1.New leaves what it made before the failure (a limit
+		// the kernel refused, say) in the other hierarchies.
+		return nil, errors.Join(fmt.Errorf("creating job cgroup %s: %w", id, err), t.removeV1(id))
 	}
 	j := &jobCgroup{v1: cg}
 	if t.hybrid != "" {
@@ -259,9 +261,20 @@ func (t *cgroupTree) removeStale() error {
 		}
 		if err := j.killAndWait(); err != nil {
 			errs = append(errs, err)
+			continue
 		}
 		if err := j.delete(); err != nil {
 			errs = append(errs, err)
+		}
+		if t.mode != cgroups.Unified {
+			// libcontainer put the run in every other v1 hierarchy too
+			// (devices, blkio, name=systemd, ...), and its Destroy cannot
+			// remove those of a run whose state it never saved or cannot
+			// load: a daemon killed while runs were starting left them
+			// (issue 10). The run's processes are gone now.
+			if err := t.removeV1(id); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -273,18 +286,8 @@ func (t *cgroupTree) staleIDs() []string {
 	if t.mode == cgroups.Unified {
 		dirs = append(dirs, filepath.Join(cgroupRoot, t.v2Base))
 	} else {
-		own, err := ownCgroups()
-		if err != nil {
-			return nil
-		}
-		for _, c := range v1Controllers {
-			if p, ok := own[string(c)]; ok {
-				dirs = append(dirs, filepath.Join(cgroupRoot, string(c), p, t.parent))
-			}
-		}
-		if t.hybrid != "" {
-			dirs = append(dirs, t.hybrid)
-		}
+		// Every hierarchy: a run may be left in some of them only.
+		dirs, _ = t.v1ParentDirs()
 	}
 	var ids []string
 	for _, d := range dirs {
@@ -296,6 +299,48 @@ func (t *cgroupTree) staleIDs() []string {
 		}
 	}
 	return ids
+}
+
+// removeV1 removes the job cgroup of id, which must hold no process, from
+// every v1 hierarchy (and the hybrid layout's cgroup2 mount) it is in.
+func (t *cgroupTree) removeV1(id string) error {
+	dirs, err := t.v1ParentDirs()
+	errs := []error{err}
+	for _, d := range dirs {
+		if err := os.Remove(filepath.Join(d, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// v1ParentDirs are the directories <own>/<parent> that job cgroups are
+// created in on cgroup v1 and the hybrid layout, in every hierarchy the
+// daemon is in: libcontainer joins a run to all of them.
+func (t *cgroupTree) v1ParentDirs() ([]string, error) {
+	own, err := ownCgroups()
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for ctrl, p := range own {
+		var mount string
+		switch {
+		case ctrl == "":
+			if t.hybrid == "" {
+				continue
+			}
+			mount = unifiedHybrid
+		case strings.HasPrefix(ctrl, "name="):
+			mount = filepath.Join(cgroupRoot, strings.TrimPrefix(ctrl, "name="))
+		default:
+			mount = filepath.Join(cgroupRoot, ctrl)
+		}
+		if d := filepath.Join(mount, p, t.parent); !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs, nil
 }
 
 // jobCgroup is the cgroup of one run.
@@ -513,25 +558,12 @@ func (t *cgroupTree) removeParents() error {
 	if t.mode == cgroups.Unified {
 		return nil
 	}
-	own, err := ownCgroups()
+	dirs, err := t.v1ParentDirs()
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for ctrl, p := range own {
-		var mount string
-		switch {
-		case ctrl == "":
-			if t.hybrid == "" {
-				continue
-			}
-			mount = unifiedHybrid
-		case strings.HasPrefix(ctrl, "name="):
-			mount = filepath.Join(cgroupRoot, strings.TrimPrefix(ctrl, "name="))
-		default:
-			mount = filepath.Join(cgroupRoot, ctrl)
-		}
-		dir := filepath.Join(mount, p, t.parent)
+	for _, dir := range dirs {
 		if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.ENOTEMPTY) {
 			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dir, err))
 		}

@@ -81,7 +81,7 @@ func (s *Server) executeV0(w http.ResponseWriter, r *http.Request) {
 		s.refuse(ctx, conn, log, err)
 		return
 	}
-	req, err := protocol.DecodeRequest(frame, s.runnable)
+	req, err := protocol.DecodeRequest(frame, s.requestable)
 	if err != nil {
 		s.refuse(ctx, conn, log, err)
 		return
@@ -241,7 +241,7 @@ func watchPeer(ctx context.Context, conn *websocket.Conn) {
 // path as the v0 endpoint, after the checks DecodeRequest makes of a frame.
 // A bad request is a *protocol.RequestError.
 func (s *Server) Execute(ctx context.Context, req protocol.Request) (protocol.Result, error) {
-	if err := req.Validate(s.runnable); err != nil {
+	if err := req.Validate(s.requestable); err != nil {
 		return protocol.Result{}, err
 	}
 	return s.runV0(ctx, req, s.log.With("language", req.Language))

@@ -61,8 +61,9 @@ func TestExecuteRefusals(t *testing.T) {
 			wantCode: 1008, wantReason: "invalid request: no such language: c_gcc"},
 		{name: "language without script", msg: valid.set("language", msgp.AppendString(nil, langNoScript)).bytes(),
 			wantCode: 1008, wantReason: "invalid request: no such language: noscript"},
+		// The store's failure is the server's, not the request's.
 		{name: "language whose image store fails", msg: valid.set("language", msgp.AppendString(nil, langBrokenImg)).bytes(),
-			wantCode: 1008, wantReason: "invalid request: no such language: brokenimg"},
+			wantCode: 1011, wantReason: "internal server error"},
 		{name: "timeout 0", msg: valid.set("timeout", msgp.AppendInt(nil, 0)).bytes(),
 			wantCode: 1008, wantReason: "invalid request: timeout not in range 1-60: 0"},
 		{name: "timeout 61", msg: valid.set("timeout", msgp.AppendInt(nil, 61)).bytes(),

@@ -92,7 +92,7 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 		frame, err := m.request()
 		if err == nil {
 			var req protocol.Request
-			req, err = protocol.DecodeRequest(frame, s.runnable)
+			req, err = protocol.DecodeRequest(frame, s.requestable)
 			if err == nil {
 				err = s.runV1(ctx, conn, req, msgs, log.With("language", req.Language))
 			}

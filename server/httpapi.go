@@ -68,7 +68,7 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 	// background to notice a client going away, and a deadline passing
 	// there would end the request's context, and with it the run.
 	_ = rc.SetReadDeadline(time.Time{})
-	req, err := decode(body, s.runnable)
+	req, err := decode(body, s.requestable)
 	if err != nil {
 		_, reason := protocol.CloseFor(err)
 		fail(http.StatusBadRequest, reason)

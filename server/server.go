@@ -197,14 +197,26 @@ func (s *Server) resolve(id string, forRun bool) (target, error) {
 	return target{lang: lang, script: script, image: img, lease: lease}, nil
 }
 
-// runnable reports whether language id can be run. It is the one predicate
-// both the metadata and the execute endpoints use, so that they agree.
+// runnable reports whether language id can be run: the predicate of the
+// metadata endpoints, which publish only the languages that can run.
 func (s *Server) runnable(id string) bool {
 	_, err := s.resolve(id, false)
 	if err != nil && !errors.Is(err, errNotRunnable) {
-		// The store failed: the language is refused, and the operator
+		// The store failed: the language is left out, and the operator
 		// has to know why.
 		s.log.Warn("language unavailable", "language", id, "err", err)
 	}
 	return err == nil
+}
+
+// requestable reports whether a request for language id may go on to its
+// run: the execute endpoints' check of the language, which refuses only
+// what the catalogue and the store say cannot run. A store that fails to
+// answer (no descriptor left, an I/O error) is the server's failure, not
+// the request's: it fails the run again, which reports it as an internal
+// error, where "no such language" would blame the client and tell it not
+// to retry.
+func (s *Server) requestable(id string) bool {
+	_, err := s.resolve(id, false)
+	return err == nil || !errors.Is(err, errNotRunnable)
 }
