@@ -866,7 +866,7 @@ func genLayers(ops []byte, base string) [][]byte {
 			hdr.Typeflag = []byte{tar.TypeChar, tar.TypeBlock}[s.pick(2)]
 			hdr.Devmajor, hdr.Devminor = 1, 3
 		default:
-			hdr.Typeflag = []byte{tar.TypeCont, 'Z', tar.TypeXGlobalHeader, tar.TypeRegA}[s.pick(4)]
+			hdr.Typeflag = []byte{tar.TypeCont, 'Z', tar.TypeXGlobalHeader, '\x00'}[s.pick(4)] // '\x00': an old regular file
 		}
 		hdr.Size = int64(len(body))
 		if tw.WriteHeader(hdr) != nil {
