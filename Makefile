@@ -6,7 +6,7 @@ TAGS := seccomp
 # The sandbox's packages need cgo (libcontainer's nsenter, libseccomp).
 export CGO_ENABLED := 1
 
-.PHONY: all build setup run test fresh vmtest unit race e2e bench fmt vet generate clean
+.PHONY: all build setup run test fresh vmtest unit race e2e bench fuzz fmt vet generate clean
 
 all: build
 
@@ -55,6 +55,11 @@ e2e: setup build
 # cached in /var/cache/atod/vmtest).
 vmtest: setup build
 	scripts/vmtest
+
+# Every fuzz target for ATOD_FUZZ_TIME each (default 30s; e.g.
+# `make fuzz ATOD_FUZZ_TIME=10m`, or a count of inputs: 50000x).
+fuzz:
+	scripts/fuzz
 
 generate:
 	$(GO) generate ./...
