@@ -211,6 +211,34 @@ int main(void){
 	return 0;
 }`
 
+// defaultQueueProbe opens a message queue with the system's default
+// attributes (mq_open with no mq_attr), as most programs do.
+const defaultQueueProbe = `#include <stdio.h>
+#include <errno.h>
+#include <string.h>
+#include <fcntl.h>
+#include <mqueue.h>
+int main(void){
+	mqd_t q = mq_open("/default", O_CREAT|O_RDWR, 0600, NULL);
+	struct mq_attr a;
+	if (q < 0 || mq_getattr(q, &a) < 0) { printf("mq_open: %s\n", strerror(errno)); return 0; }
+	printf("queue of %ld messages of %ld bytes\n", a.mq_maxmsg, a.mq_msgsize);
+	return 0;
+}`
+
+// TestDefaultMessageQueueFitsTheShare: at concurrency 8 a run's share of
+// the daemon's user's queue bytes (51200 of Linux's default 819200) is less
+// than a queue of the default 10 × 8192 bytes; the run's own IPC namespace
+// sizes its default queue to fit, so mq_open with no attributes works
+// (issue 10).
+func TestDefaultMessageQueueFitsTheShare(t *testing.T) {
+	d := startDaemon(t, daemonOptions{slots: 8})
+	r := execute(t, d, job{language: "c_gcc", code: defaultQueueProbe, options: []string{"-lrt"}, timeout: 30})
+	if !strings.HasPrefix(string(r.Stdout), "queue of 10 messages of ") {
+		t.Errorf("%s: %q %s", status(r), r.Stdout, r.Stderr)
+	}
+}
+
 func TestPerUserBudgetsAreShared(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	// A run may take 1/(2*slots) of the daemon's user's limits: all runs

@@ -102,6 +102,25 @@ func sharesOf(slots int) (perUserShares, error) {
 	return s, err
 }
 
+// mqueueSysctls make the default POSIX message queue (mq_open with no
+// attributes: 10 messages of msgsize_default bytes) fit in a run's share of
+// queue bytes, so that programs that take the defaults work at any
+// concurrency: with 8 slots a run's share of Linux's default 819200 bytes is
+// 51200, less than one default queue of 10 × 8192 bytes (issue 10). The
+// sysctls are per IPC namespace, and each run has its own.
+func mqueueSysctls(share uint64) map[string]string {
+	const (
+		messages = 10   // fs.mqueue.msg_default's default
+		overhead = 2048 // the kernel's bookkeeping of 10 messages, generously (ipc/mqueue.c: mq_treesize)
+		smallest = 128  // fs.mqueue.msgsize_default's lowest value
+	)
+	size := uint64(8192) // its default
+	for size > smallest && messages*size+overhead > share {
+		size /= 2
+	}
+	return map[string]string{"fs.mqueue.msgsize_default": fmt.Sprint(size)}
+}
+
 // defaultPerUser stand in for the per-user rlimits of a daemon whose own
 // are unlimited: Linux's default for message queues (MQ_BYTES_MAX), and for
 // pending signals a round figure (the kernel's default is max_threads/2,
@@ -193,6 +212,7 @@ func (s *Sandbox) containerConfig(spec *job.Spec, rootfs, id string, ids hostIDs
 		Capabilities:    &configs.Capabilities{},
 		NoNewPrivileges: true,
 		Seccomp:         s.seccomp,
+		Sysctl:          mqueueSysctls(s.shares.msgqueue),
 		Networks:        []*configs.Network{{Type: "loopback", Address: "127.0.0.1/0", Gateway: "localhost"}},
 		Mounts:          mounts,
 		Devices:         sandboxDevices,

@@ -28,3 +28,14 @@ func TestOpenFilesLimitFitsTheFileTable(t *testing.T) {
 		})
 	}
 }
+
+func TestMqueueSysctlsFitTheShare(t *testing.T) {
+	for _, c := range []struct {
+		share uint64
+		want  string
+	}{{819200 / 8, "8192"}, {819200 / 16, "4096"}, {819200 / 32, "2048"}, {819200 / 128, "256"}, {100, "128"}} {
+		if got := mqueueSysctls(c.share)["fs.mqueue.msgsize_default"]; got != c.want {
+			t.Errorf("share %d: msgsize_default %s, want %s", c.share, got, c.want)
+		}
+	}
+}
