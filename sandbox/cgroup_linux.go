@@ -204,6 +204,18 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 	if t.hybrid != "" {
 		j.unified = filepath.Join(t.hybrid, id)
 	}
+	if t.hasTCP {
+		p, err := t.v1Path(id)(cgroup1.Memory)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("finding job cgroup %s: %w", id, err), t.removeV1(id))
+		}
+		j.tcpUsage = filepath.Join(cgroupRoot, "memory", p, "memory.kmem.tcp.usage_in_bytes")
+		// The TCP limit (half the memory limit) plus a quarter for the
+		// forced charges of a program with many connections: the
+		// overshoot of the kill (socketPoll) stays within the memory
+		// limit's worth.
+		j.tcpCeiling = uint64(l.MemoryBytes) / 4 * 3
+	}
 	return j, nil
 }
 
@@ -348,6 +360,55 @@ type jobCgroup struct {
 	v1      cgroup1.Cgroup
 	v2      *cgroup2.Manager
 	unified string // hybrid: the run's cgroup in the cgroup2 mount (created by libcontainer), which has cgroup.kill
+
+	// v1 with TCP accounting: the file of the run's socket buffer usage,
+	// and the usage past which the run is out of memory (watchSockets).
+	tcpUsage   string
+	tcpCeiling uint64
+}
+
+// socketPoll is how often watchSockets reads a run's socket buffer usage.
+// A run copies into loopback buffers at what its CPU quota allows (a few
+// GB/s for one CPU), so it may overshoot its ceiling by tens of MiB before
+// the kill; each reading costs a few microseconds.
+const socketPoll = 5 * time.Millisecond
+
+// watchSockets closes the returned channel when the run's socket buffers
+// exceed its ceiling, and stops at done. cgroup v1 charges socket buffers
+// apart from memory, to memory.kmem.tcp.usage_in_bytes, and past its limit
+// (half the memory limit) TCP still force-charges a first buffer per
+// connection and direction (__sk_mem_raise_allocated): 6 processes pinned
+// 188 MiB in a run limited to 128 MiB, and many processes could reach the
+// host's net.ipv4.tcp_mem (issue 10). The kernel gives no event for this
+// counter (cgroup.event_control watches memory usage only), so it is read.
+// Past three quarters of the memory limit the run is killed as out of
+// memory, as on cgroup v2, which charges sockets to memory.max. Without TCP
+// accounting (cgroup v2, or v1 without kmem) it returns nil.
+func (j *jobCgroup) watchSockets(done <-chan struct{}) <-chan struct{} {
+	if j.tcpUsage == "" {
+		return nil
+	}
+	over := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(socketPoll)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			b, err := os.ReadFile(j.tcpUsage)
+			if err != nil {
+				return // the cgroup is going away
+			}
+			if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && n > j.tcpCeiling {
+				close(over)
+				return
+			}
+		}
+	}()
+	return over
 }
 
 // kill sends SIGKILL to every process of the run, atomically with respect to

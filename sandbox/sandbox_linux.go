@@ -560,12 +560,16 @@ func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jo
 
 	timer := time.NewTimer(spec.Timeout)
 	defer timer.Stop()
+	socketsOver := cg.watchSockets(waited)
+	var outOfMemory bool
 	select {
 	case <-waited:
 	case <-timer.C:
 		res.TimedOut = true
 	case <-ctx.Done():
 		res.Killed = true
+	case <-socketsOver:
+		outOfMemory = true
 	}
 	// Kill through the cgroup even after a normal end: init has already
 	// killed everything in its pid namespace, so this only makes sure.
@@ -594,13 +598,13 @@ func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jo
 		MaxMemKiB:        cgs.MemoryPeak / 1024,
 		MajorPageFaults:  cgs.MajorFaults,
 		MinorPageFaults:  cgs.MinorFaults,
-		OOMKilled:        cgs.OOMKills > 0,
+		OOMKilled:        cgs.OOMKills > 0 || outOfMemory,
 		MemoryPeakBytes:  cgs.MemoryPeak,
 		CPUThrottled:     cgs.ThrottledPeriods,
 		CPUThrottledTime: cgs.ThrottledTime,
 	}
 	switch {
-	case res.TimedOut || res.Killed:
+	case res.TimedOut || res.Killed || outOfMemory:
 		res.Status = job.Status{Type: job.StatusKilled, Value: int(syscall.SIGKILL)}
 	case repErr == nil:
 		res.Status = statusOf(syscall.WaitStatus(rep.WaitStatus))
