@@ -44,7 +44,7 @@ fmt vet race:
 
 # Tests that need no root, image or network.
 unit:
-	$(GO) test -count=1 ./protocol/... ./server/... ./runners/... ./internal/... ./cmd/...
+	$(GO) test -count=1 ./protocol/... ./server/... ./runners/... ./internal/... ./cmd/... ./sandbox/seccompprofile/
 
 # The end-to-end tests against a real daemon (root, and the default image).
 e2e: setup build
