@@ -2,7 +2,11 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 
 	"github.com/atod-project/atod/internal/leftovers"
 	"github.com/atod-project/atod/internal/timescale"
+	"github.com/atod-project/atod/protocol"
 )
 
 // assertNoLeftovers checks that nothing of d's runs remains on the host.
@@ -94,4 +99,67 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestCgroupNameIsExclusive: a daemon kills the job cgroups it finds under
+// its cgroup name at startup (a dead daemon's leftovers), so a second
+// daemon of the same name would kill the first's runs. It must refuse to
+// start instead, and the first's run goes on.
+func TestCgroupNameIsExclusive(t *testing.T) {
+	if daemonUserFromEnv(t).rootless {
+		t.Skip("a rootless daemon's job cgroups are beside its own, in its delegated cgroup")
+	}
+	d := startDaemon(t, daemonOptions{})
+	runningJob := job{language: "bash", code: "sleep 3; echo survived", timeout: 30}.encode(t)
+	done := make(chan *protocol.Result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timescale.D(30*time.Second))
+		defer cancel()
+		conn, _, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), nil)
+		if err != nil {
+			done <- nil
+			return
+		}
+		defer conn.CloseNow()
+		if err := conn.Write(ctx, websocket.MessageBinary, runningJob); err != nil {
+			done <- nil
+			return
+		}
+		_, b, err := conn.Read(ctx)
+		if err != nil {
+			done <- nil
+			return
+		}
+		var r protocol.Result
+		if _, err := r.UnmarshalMsg(b); err != nil {
+			done <- nil
+			return
+		}
+		done <- &r
+	}()
+	waitFor(t, "the run to start", func() bool { return len(d.runProcesses(t)) > 0 })
+
+	second := exec.Command(filepath.Join(binDir, "atod"), "serve", "--listen", "127.0.0.1:0", "--state", d.user.stateDir(t),
+		"--cgroup-name", d.cgroup, "--uid-base", fmt.Sprint(e2eUIDBase+1000), "--concurrency", "1")
+	var stderr strings.Builder
+	second.Stderr = &stderr
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- second.Wait() }()
+	select {
+	case err := <-exited:
+		if err == nil || !strings.Contains(stderr.String(), "is in use by another atod on this host: give each daemon a --cgroup-name of its own") {
+			t.Errorf("a second daemon of the same cgroup name: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(timescale.D(10 * time.Second)):
+		second.Process.Kill()
+		<-exited
+		t.Errorf("a second daemon of the same cgroup name started:\n%s", stderr.String())
+	}
+	if r := <-done; r == nil || string(r.Stdout) != "survived\n" {
+		t.Errorf("the first daemon's run: %+v", r)
+	}
+	assertNoLeftovers(t, d)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/sandbox/job"
 )
@@ -54,6 +56,9 @@ type cgroupTree struct {
 	hasMemsw bool         // v1: memory+swap accounting exists (then swap is limited to 0)
 	hasTCP   bool         // v1: socket buffers can be limited (memory.kmem.tcp.limit_in_bytes)
 	v1Parent cgroup1.Path // v1: <own>/<parent> in every hierarchy, computed once
+	v1Owned  []string     // v1: <own>/<parent> in the hierarchies atod limits, which it holds locked
+	locks    []*os.File   // v1: the flocks on v1Owned, held for the daemon's life
+	log      *slog.Logger
 }
 
 // newCgroupTree prepares the daemon's cgroup tree. name is the v1 parent
@@ -61,8 +66,8 @@ type cgroupTree struct {
 // the daemon's view of the cgroup2 tree is rooted at its delegated cgroup
 // (see EnterOwnMountNamespace). A rootless daemon (only on cgroup v2:
 // checkRootless) must own its cgroup.
-func newCgroupTree(name string, ownRoot, rootless bool) (*cgroupTree, error) {
-	t := &cgroupTree{mode: cgroups.Mode(), parent: name}
+func newCgroupTree(name string, ownRoot, rootless bool, log *slog.Logger) (*cgroupTree, error) {
+	t := &cgroupTree{mode: cgroups.Mode(), parent: name, log: log}
 	switch t.mode {
 	case cgroups.Unified:
 		if rootless {
@@ -73,6 +78,9 @@ func newCgroupTree(name string, ownRoot, rootless bool) (*cgroupTree, error) {
 		return t, t.delegateV2(ownRoot)
 	case cgroups.Legacy, cgroups.Hybrid:
 		t.v1Parent = cgroup1.NestedPath(name)
+		if err := t.lockV1(); err != nil {
+			return nil, err
+		}
 		own, err := ownCgroups()
 		if err != nil {
 			return nil, err
@@ -96,6 +104,57 @@ func newCgroupTree(name string, ownRoot, rootless bool) (*cgroupTree, error) {
 	default:
 		return nil, errors.New("finding cgroups: no cgroup hierarchy is mounted at /sys/fs/cgroup")
 	}
+}
+
+// lockV1 creates the parent of job cgroups in each hierarchy atod limits
+// and takes an exclusive flock on it for the daemon's life. Those parents
+// are where a starting daemon looks for the job cgroups a dead one left and
+// kills what it finds (removeStale), and in a hierarchy where daemons share
+// their own cgroup (the root, often) two daemons of one --cgroup-name would
+// share them: the second would kill the first's runs.
+func (t *cgroupTree) lockV1() error {
+	seen := map[[2]uint64]bool{}
+	for _, n := range v1Controllers {
+		rel, err := t.v1Parent(n)
+		if err != nil {
+			t.unlock()
+			return fmt.Errorf("finding the %s cgroup: %w", n, err)
+		}
+		dir := filepath.Join(cgroupRoot, string(n), rel)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.unlock()
+			return fmt.Errorf("creating cgroup %s: %w", dir, err)
+		}
+		f, err := os.Open(dir)
+		if err != nil {
+			t.unlock()
+			return fmt.Errorf("opening cgroup %s: %w", dir, err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil || seen[[2]uint64{st.Dev, st.Ino}] {
+			f.Close() // cpu and cpuacct are often one hierarchy
+			continue
+		}
+		seen[[2]uint64{st.Dev, st.Ino}] = true
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			t.unlock()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return fmt.Errorf("cgroup %s is in use by another atod on this host: give each daemon a --cgroup-name of its own", dir)
+			}
+			return fmt.Errorf("locking cgroup %s: %w", dir, err)
+		}
+		t.locks = append(t.locks, f)
+		t.v1Owned = append(t.v1Owned, dir)
+	}
+	return nil
+}
+
+func (t *cgroupTree) unlock() {
+	for _, f := range t.locks {
+		f.Close()
+	}
+	t.locks = nil
 }
 
 // delegateV2 moves the daemon into <own>/supervisor and enables the memory,
@@ -284,22 +343,24 @@ func (t *cgroupTree) removeStale() error {
 			// remove those of a run whose state it never saved or cannot
 			// load: a daemon killed while runs were starting left them
 			// (issue 10). The run's processes are gone now.
+			// One that cannot be removed (a process that does not die)
+			// is reported, not fatal: new runs never reuse a name.
 			if err := t.removeV1(id); err != nil {
-				errs = append(errs, err)
+				t.log.Warn("cannot remove a stale job cgroup", "id", id, "err", err)
 			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// staleIDs lists job cgroup names found in atod's part of the tree.
+// staleIDs lists job cgroup names found in atod's part of the tree: on v1,
+// the parents it holds locked (lockV1), where every run has its job cgroup
+// before libcontainer makes the others; in a hierarchy it does not lock,
+// another daemon's runs may be.
 func (t *cgroupTree) staleIDs() []string {
-	var dirs []string
+	dirs := t.v1Owned
 	if t.mode == cgroups.Unified {
-		dirs = append(dirs, filepath.Join(cgroupRoot, t.v2Base))
-	} else {
-		// Every hierarchy: a run may be left in some of them only.
-		dirs, _ = t.v1ParentDirs()
+		dirs = []string{filepath.Join(cgroupRoot, t.v2Base)}
 	}
 	var ids []string
 	for _, d := range dirs {
@@ -629,5 +690,6 @@ func (t *cgroupTree) removeParents() error {
 			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dir, err))
 		}
 	}
+	t.unlock()
 	return errors.Join(errs...)
 }

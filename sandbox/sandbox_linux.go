@@ -239,7 +239,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if err != nil {
 		return nil, err
 	}
-	tree, err := newCgroupTree(opts.CgroupName, opts.CgroupView != "", opts.Rootless)
+	tree, err := newCgroupTree(opts.CgroupName, opts.CgroupView != "", opts.Rootless, opts.Logger)
 	if err != nil {
 		return nil, err
 	}
