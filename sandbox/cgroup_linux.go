@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -428,11 +429,15 @@ type jobCgroup struct {
 	tcpCeiling uint64
 }
 
-// socketPoll is how often watchSockets reads a run's socket buffer usage.
-// A run copies into loopback buffers at what its CPU quota allows (a few
-// GB/s for one CPU), so it may overshoot its ceiling by tens of MiB before
-// the kill; each reading costs a few microseconds.
-const socketPoll = 5 * time.Millisecond
+// How often watchSockets reads a run's socket buffer usage: seldom while
+// it is below the TCP limit, where the kernel holds it (forced charges
+// begin past it), and often above. A run copies into loopback buffers at
+// what its CPU quota allows (a few GB/s for one CPU), so it may overshoot
+// the ceiling by tens of MiB before the kill; a reading costs a pread.
+const (
+	socketPollCalm = 50 * time.Millisecond
+	socketPollBusy = 5 * time.Millisecond
+)
 
 // watchSockets closes the returned channel when the run's socket buffers
 // exceed its ceiling, and stops at done. cgroup v1 charges socket buffers
@@ -445,28 +450,45 @@ const socketPoll = 5 * time.Millisecond
 // Past three quarters of the memory limit the run is killed as out of
 // memory, as on cgroup v2, which charges sockets to memory.max. Without TCP
 // accounting (cgroup v2, or v1 without kmem) it returns nil.
-func (j *jobCgroup) watchSockets(done <-chan struct{}) <-chan struct{} {
+func (j *jobCgroup) watchSockets(done <-chan struct{}, log *slog.Logger) <-chan struct{} {
 	if j.tcpUsage == "" {
+		return nil
+	}
+	f, err := os.Open(j.tcpUsage)
+	if err != nil {
+		log.Warn("cannot watch a run's socket buffers", "err", err)
 		return nil
 	}
 	over := make(chan struct{})
 	go func() {
-		tick := time.NewTicker(socketPoll)
-		defer tick.Stop()
+		defer f.Close()
+		timer := time.NewTimer(socketPollCalm)
+		defer timer.Stop()
+		buf := make([]byte, 32)
 		for {
 			select {
 			case <-done:
 				return
-			case <-tick.C:
+			case <-timer.C:
 			}
-			b, err := os.ReadFile(j.tcpUsage)
-			if err != nil {
+			n, err := f.ReadAt(buf, 0)
+			if err != nil && !errors.Is(err, io.EOF) {
 				return // the cgroup is going away
 			}
-			if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && n > j.tcpCeiling {
+			usage, err := strconv.ParseUint(strings.TrimSpace(string(buf[:n])), 10, 64)
+			if err != nil {
+				return
+			}
+			if usage > j.tcpCeiling {
+				log.Warn("a run's socket buffers passed its ceiling: killing it as out of memory", "usage", usage, "ceiling", j.tcpCeiling)
 				close(over)
 				return
 			}
+			next := socketPollCalm
+			if usage > j.tcpCeiling/3*2 { // past the TCP limit, half the memory limit
+				next = socketPollBusy
+			}
+			timer.Reset(next)
 		}
 	}()
 	return over

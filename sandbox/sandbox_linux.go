@@ -560,7 +560,7 @@ func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jo
 
 	timer := time.NewTimer(spec.Timeout)
 	defer timer.Stop()
-	socketsOver := cg.watchSockets(waited)
+	socketsOver := cg.watchSockets(waited, s.log)
 	var outOfMemory bool
 	select {
 	case <-waited:
