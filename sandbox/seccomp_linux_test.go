@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/opencontainers/runc/libcontainer/configs"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -60,17 +61,29 @@ const (
 	retErrno      = 0x00050000
 )
 
-// seccompFilter builds the profile's filter with libseccomp, as
-// libcontainer does (rules whose action is the default are left out; one
-// rule per name, conditions ANDed), for the profile's architecture alone,
-// and returns its BPF program.
+// seccompFilter builds the filter of libcontainer's configuration of the
+// profile (libcontainerSeccomp) with libseccomp as libcontainer does (a
+// rule whose action is the default is left out; a rule's conditions are
+// ANDed), for the profile's architecture alone, and returns its BPF
+// program.
 func seccompFilter(t *testing.T, p seccompprofile.Profile) []bpf.Instruction {
 	t.Helper()
+	c := libcontainerSeccomp(p)
 	arch, err := libseccomp.GetArchFromString(p.Arch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	def := libseccomp.ActErrno.SetReturnCode(int16(p.DefaultErrno))
+	action := func(a configs.Action, errno *uint) libseccomp.ScmpAction {
+		switch a {
+		case configs.Allow:
+			return libseccomp.ActAllow
+		case configs.Errno:
+			return libseccomp.ActErrno.SetReturnCode(int16(*errno))
+		}
+		t.Fatalf("action %v", a)
+		return libseccomp.ActInvalid
+	}
+	def := action(c.DefaultAction, c.DefaultErrnoRet)
 	f, err := libseccomp.NewFilter(def)
 	if err != nil {
 		t.Fatal(err)
@@ -87,37 +100,35 @@ func seccompFilter(t *testing.T, p seccompprofile.Profile) []bpf.Instruction {
 	if err := f.SetOptimize(2); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range p.Rules {
-		act := libseccomp.ActAllow
-		if r.Errno != seccompprofile.Allow {
-			act = libseccomp.ActErrno.SetReturnCode(int16(r.Errno))
-		}
-		if r.Errno == p.DefaultErrno {
+	for _, s := range c.Syscalls {
+		act := action(s.Action, s.ErrnoRet)
+		if act == def {
 			continue
 		}
 		var conds []libseccomp.ScmpCondition
-		for _, c := range r.Conds {
-			cond, err := libseccomp.MakeCondition(c.Index, libseccomp.CompareMaskedEqual, c.Mask, c.Value)
+		for _, a := range s.Args {
+			if a.Op != configs.MaskEqualTo {
+				t.Fatalf("%s: operator %v", s.Name, a.Op)
+			}
+			cond, err := libseccomp.MakeCondition(a.Index, libseccomp.CompareMaskedEqual, a.Value, a.ValueTwo)
 			if err != nil {
 				t.Fatal(err)
 			}
 			conds = append(conds, cond)
 		}
-		for _, name := range r.Names {
-			// Rules take the native number; libseccomp translates it by
-			// name for the filter's architecture.
-			nr, err := libseccomp.GetSyscallFromName(name)
-			if err != nil {
-				continue // unknown to this libseccomp: TestSeccompNamesResolve says which
-			}
-			if len(conds) == 0 {
-				err = f.AddRule(nr, act)
-			} else {
-				err = f.AddRuleConditional(nr, act, conds)
-			}
-			if err != nil {
-				t.Fatalf("%s: adding %s: %v", p.Arch, name, err)
-			}
+		// Rules take the native number; libseccomp translates it by name
+		// for the filter's architecture.
+		nr, err := libseccomp.GetSyscallFromName(s.Name)
+		if err != nil {
+			continue // unknown to this libseccomp: TestSeccompNamesResolve says which
+		}
+		if len(conds) == 0 {
+			err = f.AddRule(nr, act)
+		} else {
+			err = f.AddRuleConditional(nr, act, conds)
+		}
+		if err != nil {
+			t.Fatalf("%s: adding %s: %v", p.Arch, s.Name, err)
 		}
 	}
 	tmp, err := os.CreateTemp(t.TempDir(), "bpf")

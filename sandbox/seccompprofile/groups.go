@@ -10,6 +10,13 @@ const (
 	afNetlink    = 16
 	netlinkRoute = 0
 
+	// IP protocols (socket's third argument) of AF_INET and AF_INET6.
+	ipprotoDefault = 0
+	ipprotoICMP    = 1
+	ipprotoTCP     = 6
+	ipprotoUDP     = 17
+	ipprotoICMPv6  = 58
+
 	// Families are refused by number up to here; higher numbers name no
 	// family (AF_MAX is 46 in Linux 6.18) and get the default error.
 	familiesNamed = 64
@@ -80,7 +87,7 @@ func Groups() []Group {
 			Why:    "The amd64-only forms of the calls above.",
 			Arches: []string{"amd64"},
 			Rules: []Rule{allow(
-				"pipe", "select", "poll", "epoll_create", "epoll_wait", "epoll_ctl_old", "epoll_wait_old", "eventfd", "signalfd",
+				"pipe", "select", "poll", "epoll_create", "epoll_wait", "eventfd", "signalfd",
 			)},
 		},
 		{
@@ -93,7 +100,7 @@ func Groups() []Group {
 			)},
 		},
 		{
-			Title: "Calls of Linux 6.10 and later",
+			Title: "Calls of Linux 6.10 to 6.13",
 			Why: "Allowed for the same reasons as their groups above (sealing mappings; extended attributes relative to a directory). " +
 				"A libseccomp older than these calls cannot name them, and they then fail with ENOSYS, which their users handle.",
 			Since: "6.10",
@@ -189,7 +196,7 @@ func Groups() []Group {
 		},
 		{
 			Title: "Sockets",
-			Why: "Unix, IPv4 and IPv6 sockets, and netlink's route protocol for ip(8): all inside the run's network namespace, which has only loopback. " +
+			Why: "Unix sockets, IPv4 and IPv6 sockets of TCP, UDP and ICMP (ping), and netlink's route protocol for ip(8): all inside the run's network namespace, which has only loopback. Other IP protocols (SCTP, DCCP, UDP-Lite, MPTCP, ...) get ENOSYS: kernel surface no language needs. " +
 				"Every other family fails with EAFNOSUPPORT, as on a kernel without it: vsock is not confined by the network namespace (it reaches the hypervisor), AF_ALG is the kernel's crypto API, AF_PACKET and the rest are kernel surface no program here needs. " +
 				"Other netlink protocols (audit, uevents, ...) fail with EPROTONOSUPPORT.",
 			Rules: append(socketRules(),
@@ -198,7 +205,7 @@ func Groups() []Group {
 		},
 		{
 			Title: "Other processes",
-			Why:   "Reading, writing or comparing another process's memory and descriptors; the pid namespace holds only the run, but these have a long history of kernel bugs and no place in a run.",
+			Why:   "Reading, writing or comparing another process's memory and descriptors; the pid namespace holds only the run, but these have a long history of kernel bugs and no place in a run. (So debuggers do not work in a run, and AddressSanitizer's leak checker, which uses ptrace, needs ASAN_OPTIONS=detect_leaks=0.)",
 			Rules: []Rule{fail(EPERM, "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise", "kcmp", "pidfd_getfd")},
 		},
 		{
@@ -254,16 +261,32 @@ func cloneRules() []Rule {
 	return rules
 }
 
+// ipProtocols are the protocols of AF_INET and AF_INET6 sockets that runs
+// may open: the default of the type, TCP, UDP and ping's ICMP. Others are
+// kernel surface no language needs (SCTP, DCCP, UDP-Lite, MPTCP, L2TP, ...,
+// and on a modular kernel socket() would load their module for the whole
+// host); they get the default error.
+var ipProtocols = map[uint64][]uint64{
+	afInet:  {ipprotoDefault, ipprotoICMP, ipprotoTCP, ipprotoUDP},
+	afInet6: {ipprotoDefault, ipprotoICMPv6, ipprotoTCP, ipprotoUDP},
+}
+
 // socketRules allow socket and socketpair for the families runs need and
 // refuse every other family numbered below familiesNamed with
-// EAFNOSUPPORT; netlink is allowed for the route protocol only.
+// EAFNOSUPPORT; inet and inet6 are allowed for ipProtocols, netlink for the
+// route protocol only.
 func socketRules() []Rule {
 	var rules []Rule
 	for _, name := range []string{"socket", "socketpair"} {
 		for family := uint64(0); family < familiesNamed; family++ {
 			r := Rule{Names: []string{name}, Conds: []Cond{intIs(0, family)}}
 			switch family {
-			case afUnix, afInet, afInet6:
+			case afUnix:
+			case afInet, afInet6:
+				for _, proto := range ipProtocols[family] {
+					rules = append(rules, Rule{Names: []string{name}, Conds: []Cond{intIs(0, family), intIs(2, proto)}})
+				}
+				continue
 			case afNetlink:
 				for proto := uint64(0); proto < netlinkProtocols; proto++ {
 					r := Rule{Names: []string{name}, Conds: []Cond{intIs(0, family), intIs(2, proto)}}

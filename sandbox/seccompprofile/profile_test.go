@@ -143,6 +143,12 @@ func TestPolicy(t *testing.T) {
 			{"socket", [6]uint64{afPacket, 3}, EAFNOSUPPORT},
 			{"socketpair", [6]uint64{afVsock, 1}, EAFNOSUPPORT},
 			{"socket", [6]uint64{1000, 1}, ENOSYS},
+			{"socket", [6]uint64{afInet, 2, 17}, Allow},
+			{"socket", [6]uint64{afInet, 2, 1}, Allow},
+			{"socket", [6]uint64{afInet | 1<<32, 1, 6 | 1<<32}, Allow},
+			{"socket", [6]uint64{afInet, 1, 262}, ENOSYS},  // MPTCP
+			{"socket", [6]uint64{afInet6, 2, 136}, ENOSYS}, // UDP-Lite
+			{"socket", [6]uint64{afInet6, 5, 132}, ENOSYS}, // SCTP
 			{"clone", [6]uint64{sigchld}, Allow},
 			{"clone", [6]uint64{threadFlags}, Allow},
 			{"clone", [6]uint64{threadFlags | cloneNewUser}, EPERM},
