@@ -1,6 +1,6 @@
 # @attack: end the program while background processes still hold stdout and stderr open
 # @language: bash
-# @lanes: host v2
+# @lanes: host
 # @timeout: 10
 # @contained: 1
 # Containment: the run ends when its program does (not at the timeout) and

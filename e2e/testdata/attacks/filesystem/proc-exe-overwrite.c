@@ -1,6 +1,6 @@
 // @attack: overwrite the binary behind /proc/1/exe and /proc/self/exe (runc CVE-2019-5736): the daemon's atod-init copy and the static Bash
 // @language: c_gcc
-// @lanes: host rootless
+// @lanes: host
 // @contained: 3
 #define _GNU_SOURCE
 #include <stdio.h>

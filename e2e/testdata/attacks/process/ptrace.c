@@ -1,6 +1,6 @@
 // @attack: ptrace pid 1 and the host canary; PTRACE_TRACEME and then exec
 // @language: c_gcc
-// @lanes: host rootless
+// @lanes: host
 // @contained: 3
 #define _GNU_SOURCE
 #include <sys/ptrace.h>

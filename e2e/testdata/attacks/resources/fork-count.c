@@ -1,6 +1,6 @@
 // @attack: as many processes as fork gives, all kept alive
 // @language: c_gcc
-// @lanes: host v2 rootless
+// @lanes: host v2
 // @hold: yes
 // @timeout: 20
 // @contained: 1

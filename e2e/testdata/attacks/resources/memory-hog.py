@@ -1,6 +1,6 @@
 # @attack: allocate and touch memory without end
 # @language: python
-# @lanes: host v2 rootless
+# @lanes: host v2
 # @status: killed/9
 # @timeout: 20
 # @contained: 0

@@ -1,6 +1,6 @@
 # @attack: run past the timeout
 # @language: bash
-# @lanes: host v2
+# @lanes: host
 # @status: killed/9
 # @timed-out: yes
 # @timeout: 2
