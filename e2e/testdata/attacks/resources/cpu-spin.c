@@ -4,6 +4,9 @@
 // @options: -pthread
 // @contained: 1
 // Containment: the run's CPU quota (1 CPU): its CPU time stays near its wall time.
+// Not contained once in the VM lane (cgroup v2 under TCG on a loaded host):
+// 2.88 s of CPU in 2.14 s; whether the quota or the emulated clock is at
+// fault is not known yet (issue 10), so the probe stays as it is and fails.
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <time.h>
