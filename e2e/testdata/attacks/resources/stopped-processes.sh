@@ -1,0 +1,7 @@
+# @attack: processes stopped with SIGSTOP and traced-stop states left at exit, which a kill must still reach
+# @language: bash
+# @lanes: host v2
+# @contained: 1
+for i in 1 2 3 4 5; do sleep 1000 & kill -STOP $!; done
+(trap '' TERM HUP INT; sleep 1000) &
+echo "CONTAINED left stopped processes"
