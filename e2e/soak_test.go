@@ -30,6 +30,9 @@ import (
 // result checked, and the daemon measured at checkpoints for anything that
 // grows with the number of runs. `make soak` runs 5,000; `make test` (and a
 // plain `go test ./e2e/`) a shorter pass of soakDefaultRuns.
+// ATOD_SOAK_RUNS sets the number of runs, ATOD_SOAK_SEED the mix, and
+// ATOD_SOAK_ONLY (kind names, e.g. "timeout,Kill") keeps only those kinds,
+// to reproduce a failure quickly.
 const (
 	soakConcurrency = 8
 	soakDefaultRuns = 1000
@@ -39,9 +42,9 @@ const (
 	soakCheckpoints = 4
 	soakMaxFailures = 30 // then the soak stops: the rest would only repeat them
 	// soakMemoryMiB is the runs' memory limit: lower than the default 512
-	// MiB, at which a run that fills it spends 2-3 s reclaiming its own
-	// page cache before the kernel kills it (cgroup v1, no swap); at 128
-	// MiB it takes well under one, and the OOM runs test the same path.
+	// MiB, which a run takes 2-3 s to fill here (page by page) before the
+	// kernel kills it; 128 MiB takes about half a second, by the same
+	// path.
 	soakMemoryMiB = 128
 )
 
