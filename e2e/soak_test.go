@@ -189,9 +189,6 @@ func TestSoak(t *testing.T) {
 		t.Error(f)
 	}
 
-	// Nothing grows with the runs: what an idle daemon holds at the end is
-	// what it held after the warm-up, when everything that is made once
-	// (cgroup parents, caches, the runtime's threads for the peak) exists.
 	// Output written before a timeout reaches the client (the Kill runs
 	// check the same path every time). A busy machine keeps many runs
 	// from getting as far as their first write within a second (here,
@@ -200,10 +197,11 @@ func TestSoak(t *testing.T) {
 	if s.wrote == 0 {
 		t.Errorf("none of the %d runs that ran out their timeout delivered their first line", s.timedOut)
 	}
-	warm := samples[1]
-	final := s.settle(t, warm)
-	s.checkSlots(t)
-	assertNoLeftovers(t, d)
+
+	// Nothing grows with the runs: what an idle daemon holds at the end is
+	// what it held after the warm-up, when everything that is made once
+	// (cgroup parents, caches, the runtime's threads for the peak) exists.
+	final := s.settle(t, samples[1])
 
 	clientCPU, daemonCPU := cpuTime(t, os.Getpid()), cpuTime(t, d.servingPID(t))
 	var b strings.Builder
@@ -226,6 +224,9 @@ func TestSoak(t *testing.T) {
 		fmt.Fprintf(&b, "  %-16s %6d %5d %8d %10d %10d %9d %9d\n", smp.label, smp.runs, smp.fds, smp.threads, smp.goroutines, smp.heapKiB, smp.rssKiB, len(smp.leftovers))
 	}
 	t.Log(b.String())
+
+	s.checkSlots(t)
+	assertNoLeftovers(t, d)
 }
 
 // envInt is the positive integer in environment variable name, or def.
