@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -43,6 +44,11 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// SIGUSR1 logs the daemon's own counts (logStats); registered this
+	// early so that it never ends the daemon, SIGUSR1's default.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	// What an interrupted pull or build left behind goes now (or as soon
 	// as another atod changing the store is done).
 	collected := collectImages(log, images)
@@ -88,6 +94,19 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	go func() {
 		defer close(collectorDone)
 		watchImages(collectorCtx, log, cat, images, hup, !collected)
+	}()
+	statsDone := make(chan struct{})
+	defer func() { stopCollector(); <-statsDone }()
+	go func() {
+		defer close(statsDone)
+		for {
+			select {
+			case <-collectorCtx.Done():
+				return
+			case <-usr1:
+				logStats(log)
+			}
+		}
 	}()
 	select {
 	case err := <-served:
@@ -174,4 +193,15 @@ func collectImages(log *slog.Logger, images *rootfs.Dir) bool {
 		log.Info("collected image trees", "trees", len(c.Removed), "freed_bytes", c.Freed)
 	}
 	return true
+}
+
+// logStats logs what a leak would make grow and /proc does not show: the
+// daemon's goroutines, and its heap right after a collection (live objects
+// only). Operators and the soak test (e2e/soak_test.go) read it on SIGUSR1;
+// it needs no endpoint, which anyone reaching the API could call.
+func logStats(log *slog.Logger) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	log.Info("stats", "goroutines", runtime.NumGoroutine(), "heap_live_bytes", m.HeapAlloc)
 }
