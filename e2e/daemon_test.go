@@ -134,19 +134,18 @@ func (u daemonUser) stateDir(t testing.TB) string {
 
 // daemon is a running atod serve.
 type daemon struct {
-	t         testing.TB
-	cmd       *exec.Cmd
-	user      daemonUser
-	addr      string
-	state     string
-	cgroup    string
-	slots     int
-	logMu     sync.Mutex
-	log       strings.Builder
-	logDone   chan struct{}
-	exited    chan struct{}
-	exitErr   error
-	extraArgs []string
+	t       testing.TB
+	cmd     *exec.Cmd
+	user    daemonUser
+	addr    string
+	state   string
+	cgroup  string
+	slots   int
+	logMu   sync.Mutex
+	log     strings.Builder
+	logDone chan struct{}
+	exited  chan struct{}
+	exitErr error
 }
 
 // daemonOptions change how startDaemon starts atod.

@@ -1135,22 +1135,6 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
 
-// openFDs lists the targets of process pid's open descriptors.
-func fdTargets(t *testing.T, pid int) []string {
-	t.Helper()
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var targets []string
-	for _, e := range entries {
-		target, _ := os.Readlink(dir + "/" + e.Name())
-		targets = append(targets, e.Name()+"->"+target)
-	}
-	return targets
-}
-
 // procStatusInt is the number after key in /proc/pid/status.
 func procStatusInt(t *testing.T, pid int, key string) int {
 	t.Helper()

@@ -139,7 +139,7 @@ func cleanName(name string) (string, error) {
 		switch p {
 		case "", ".":
 		case "..":
-			return "", fmt.Errorf("%w: path %q climbs out with ..", ErrHostile, name)
+			return "", fmt.Errorf("%w: path %q has a .. that climbs out of the tree", ErrHostile, name)
 		default:
 			parts = append(parts, p)
 		}
@@ -305,7 +305,7 @@ func (a *applier) entry(st *layerState, hdr *tar.Header, body io.Reader) error {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return a.mkdir(dfd, base, name, hdr)
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+	case tar.TypeReg, tar.TypeGNUSparse: // the reader turns the old TypeRegA into TypeReg
 		return a.file(dfd, base, name, hdr, body)
 	case tar.TypeSymlink:
 		return a.symlink(dfd, base, name, hdr)

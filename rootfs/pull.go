@@ -259,7 +259,7 @@ func unpackOCIArchive(ctx context.Context, path, dir string) error {
 		switch {
 		case hdr.Typeflag == tar.TypeDir:
 			continue
-		case hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA:
+		case hdr.Typeflag != tar.TypeReg: // the reader turns the old TypeRegA into TypeReg
 			return fmt.Errorf("%w: %s in an OCI layout is not a regular file", ErrHostile, hdr.Name)
 		case rel == "oci-layout" || rel == "index.json":
 		case len(parts) == 3 && parts[0] == "blobs" && validBlobPart(parts[1]) && validBlobPart(parts[2]):
