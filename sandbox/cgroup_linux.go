@@ -117,39 +117,81 @@ func (t *cgroupTree) lockV1() error {
 	seen := map[[2]uint64]bool{}
 	for _, n := range v1Controllers {
 		rel, err := t.v1Parent(n)
+		if errors.Is(err, cgroup1.ErrControllerNotActive) {
+			continue // a controller this host lacks, as v1Hierarchy skips it
+		}
 		if err != nil {
 			t.unlock()
 			return fmt.Errorf("finding the %s cgroup: %w", n, err)
 		}
 		dir := filepath.Join(cgroupRoot, string(n), rel)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.unlock()
-			return fmt.Errorf("creating cgroup %s: %w", dir, err)
-		}
-		f, err := os.Open(dir)
+		f, id, err := lockDir(dir, seen)
 		if err != nil {
 			t.unlock()
-			return fmt.Errorf("opening cgroup %s: %w", dir, err)
+			return err
 		}
-		var st unix.Stat_t
-		if err := unix.Fstat(int(f.Fd()), &st); err != nil || seen[[2]uint64{st.Dev, st.Ino}] {
-			f.Close() // cpu and cpuacct are often one hierarchy
-			continue
+		if f == nil {
+			continue // cpu and cpuacct are often one hierarchy
 		}
-		seen[[2]uint64{st.Dev, st.Ino}] = true
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-			f.Close()
-			t.unlock()
-			if errors.Is(err, unix.EWOULDBLOCK) {
-				return fmt.Errorf("cgroup %s is in use by another atod on this host: give each daemon a --cgroup-name of its own", dir)
-			}
-			return fmt.Errorf("locking cgroup %s: %w", dir, err)
-		}
+		seen[id] = true
 		t.locks = append(t.locks, f)
 		t.v1Owned = append(t.v1Owned, dir)
 	}
 	return nil
 }
+
+// lockDir creates dir and takes an exclusive flock on it, unless it is one
+// of seen (then it returns nil). A daemon that is exiting holds its lock a
+// moment longer than its parent process lives (the serving copy dies by its
+// parent-death signal), so a held lock is retried for lockWait before it
+// is refused; and a lock taken on a directory that a daemon shutting down
+// removed meanwhile is taken again on the new one.
+func lockDir(dir string, seen map[[2]uint64]bool) (*os.File, [2]uint64, error) {
+	deadline := time.Now().Add(lockWait)
+	for {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, [2]uint64{}, fmt.Errorf("creating cgroup %s: %w", dir, err)
+		}
+		f, err := os.Open(dir)
+		if err != nil {
+			return nil, [2]uint64{}, fmt.Errorf("opening cgroup %s: %w", dir, err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+			f.Close()
+			return nil, [2]uint64{}, fmt.Errorf("reading cgroup %s: %w", dir, err)
+		}
+		id := [2]uint64{st.Dev, st.Ino}
+		if seen[id] {
+			f.Close()
+			return nil, id, nil
+		}
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if errors.Is(err, unix.EWOULDBLOCK) && time.Now().Before(deadline) {
+			f.Close()
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, id, fmt.Errorf("cgroup %s is in use by another atod on this host: give each daemon a --cgroup-name of its own", dir)
+		}
+		if err != nil {
+			f.Close()
+			return nil, id, fmt.Errorf("locking cgroup %s: %w", dir, err)
+		}
+		var now unix.Stat_t
+		if err := unix.Stat(dir, &now); err != nil || now.Dev != st.Dev || now.Ino != st.Ino {
+			f.Close() // removed (and perhaps made again) while we locked it
+			continue
+		}
+		return f, id, nil
+	}
+}
+
+// lockWait is how long a daemon waits for another to let go of its cgroup
+// parent before it refuses to start.
+const lockWait = 5 * time.Second
 
 func (t *cgroupTree) unlock() {
 	for _, f := range t.locks {
@@ -173,6 +215,14 @@ func (t *cgroupTree) delegateV2(ownRoot bool) error {
 		}
 	}
 	t.v2Base = base
+	// Job cgroups are found beside supervisor/ at startup and a dead
+	// daemon's are killed (removeStale): two daemons in one delegated
+	// cgroup would kill each other's runs.
+	f, _, err := lockDir(filepath.Join(cgroupRoot, base), nil)
+	if err != nil {
+		return err
+	}
+	t.locks = append(t.locks, f)
 	// containerd's NewManager and ToggleControllers write to the
 	// subtree_control of every ancestor up to the root, cgroups atod does
 	// not own; here only the delegated cgroup itself is written.
@@ -267,12 +317,17 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 	if t.hasTCP {
 		p, err := t.v1Path(id)(cgroup1.Memory)
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("finding job cgroup %s: %w", id, err), t.removeV1(id))
+			return nil, errors.Join(fmt.Errorf("finding job cgroup %s: %w", id, err), cg.Delete(), t.removeV1(id))
 		}
-		j.tcpUsage = filepath.Join(cgroupRoot, "memory", p, "memory.kmem.tcp.usage_in_bytes")
+		usage := filepath.Join(cgroupRoot, "memory", p, "memory.kmem.tcp.usage_in_bytes")
+		// Opened now, so that a run is never started unwatched (at the
+		// descriptor limit, say): this fails its creation instead.
+		if j.tcpUsage, err = os.Open(usage); err != nil {
+			return nil, errors.Join(fmt.Errorf("opening %s: %w", usage, err), cg.Delete(), t.removeV1(id))
+		}
 		// The TCP limit (half the memory limit) plus a quarter for the
 		// forced charges of a program with many connections: the
-		// overshoot of the kill (socketPoll) stays within the memory
+		// overshoot of the kill (socketPollBusy) stays within the memory
 		// limit's worth.
 		j.tcpCeiling = uint64(l.MemoryBytes) / 4 * 3
 	}
@@ -380,6 +435,18 @@ func (t *cgroupTree) staleIDs() []string {
 func (t *cgroupTree) removeV1(id string) error {
 	dirs, err := t.v1ParentDirs()
 	errs := []error{err}
+	// The hierarchies that staleIDs looks in go last, so that a daemon
+	// killed meanwhile leaves the run findable for the next.
+	slices.SortStableFunc(dirs, func(a, b string) int {
+		ai, bi := slices.Contains(t.v1Owned, a), slices.Contains(t.v1Owned, b)
+		switch {
+		case ai == bi:
+			return 0
+		case ai:
+			return 1
+		}
+		return -1
+	})
 	for _, d := range dirs {
 		if err := os.Remove(filepath.Join(d, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
@@ -425,7 +492,7 @@ type jobCgroup struct {
 
 	// v1 with TCP accounting: the file of the run's socket buffer usage,
 	// and the usage past which the run is out of memory (watchSockets).
-	tcpUsage   string
+	tcpUsage   *os.File
 	tcpCeiling uint64
 }
 
@@ -451,17 +518,12 @@ const (
 // memory, as on cgroup v2, which charges sockets to memory.max. Without TCP
 // accounting (cgroup v2, or v1 without kmem) it returns nil.
 func (j *jobCgroup) watchSockets(done <-chan struct{}, log *slog.Logger) <-chan struct{} {
-	if j.tcpUsage == "" {
+	if j.tcpUsage == nil {
 		return nil
 	}
-	f, err := os.Open(j.tcpUsage)
-	if err != nil {
-		log.Warn("cannot watch a run's socket buffers", "err", err)
-		return nil
-	}
+	f := j.tcpUsage
 	over := make(chan struct{})
 	go func() {
-		defer f.Close()
 		timer := time.NewTimer(socketPollCalm)
 		defer timer.Stop()
 		buf := make([]byte, 32)
@@ -636,6 +698,9 @@ func (j *jobCgroup) stats() (cgroupStats, error) {
 // (libcontainer's Destroy removes the hierarchies it joined) is fine.
 func (j *jobCgroup) delete() error {
 	var errs []error
+	if j.tcpUsage != nil {
+		j.tcpUsage.Close()
+	}
 	if j.v2 != nil {
 		if err := j.v2.Delete(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
@@ -699,6 +764,7 @@ func readPids(path string) ([]int, error) {
 // when it is empty. On cgroup v2 nothing is removed: the daemon itself lives
 // in the supervisor leaf.
 func (t *cgroupTree) removeParents() error {
+	defer t.unlock()
 	if t.mode == cgroups.Unified {
 		return nil
 	}
@@ -712,6 +778,5 @@ func (t *cgroupTree) removeParents() error {
 			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dir, err))
 		}
 	}
-	t.unlock()
 	return errors.Join(errs...)
 }

@@ -1,6 +1,9 @@
 package sandbox
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestOpenFilesLimitFitsTheFileTable(t *testing.T) {
 	tests := []struct {
@@ -36,6 +39,18 @@ func TestMqueueSysctlsFitTheShare(t *testing.T) {
 	}{{819200 / 8, "8192"}, {819200 / 16, "4096"}, {819200 / 32, "2048"}, {819200 / 128, "256"}, {100, "128"}} {
 		if got := mqueueSysctls(c.share)["fs.mqueue.msgsize_default"]; got != c.want {
 			t.Errorf("share %d: msgsize_default %s, want %s", c.share, got, c.want)
+		}
+	}
+}
+
+// A cgroup name is one directory below the daemon's own cgroup: anything
+// else would put the job cgroups, and what a starting daemon kills as a
+// dead one's, outside it.
+func TestCgroupNameIsOneDirectory(t *testing.T) {
+	for _, name := range []string{"..", ".", "../x", "a/b", "/abs", "x\x00"} {
+		_, err := New(Options{CgroupName: name})
+		if err == nil || !strings.Contains(err.Error(), "want one directory name") {
+			t.Errorf("cgroup name %q: %v", name, err)
 		}
 	}
 }

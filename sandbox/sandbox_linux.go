@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -176,6 +177,12 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if opts.CgroupName == "" {
 		opts.CgroupName = "atod"
 	}
+	// One directory below the daemon's own cgroup: "..", "." or a path
+	// would put the job cgroups, and what a starting daemon kills as a dead
+	// one's, elsewhere.
+	if n := opts.CgroupName; n == "." || n == ".." || strings.ContainsAny(n, "/\x00") {
+		return nil, fmt.Errorf("cgroup name %q: want one directory name, such as atod", n)
+	}
 	if !seccompBuilt {
 		return nil, errors.New("this binary was built without seccomp support: build with `-tags seccomp` (make build does)")
 	}
@@ -243,6 +250,11 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil { // let go of the cgroup parents for the next try
+			tree.removeParents()
+		}
+	}()
 	s := &Sandbox{
 		stateDir: filepath.Join(opts.StateDir, "containers"),
 		jobsDir:  filepath.Join(opts.StateDir, "jobs"),

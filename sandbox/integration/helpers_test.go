@@ -3,6 +3,8 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
@@ -36,16 +38,14 @@ func testRootfs(t testing.TB) string {
 	return dir
 }
 
-const (
-	testUIDBase    = 2_000_000
-	testCgroupName = "atod-test"
-)
+const testUIDBase = 2_000_000
 
 // testSandbox is a sandbox with the facts the leftover checks need.
 type testSandbox struct {
 	*sandbox.Sandbox
-	state string
-	slots int
+	state  string
+	slots  int
+	cgroup string
 }
 
 // testBash is the static Bash the sandbox mounts: $ATOD_TEST_BASH, or
@@ -69,13 +69,18 @@ func newSandbox(t testing.TB, slots int) *testSandbox {
 			t.Fatal(err)
 		}
 	}
+	// A cgroup name of its own: a sandbox holds its name locked, and a
+	// developer's run and a helper's may share the host.
+	var b [4]byte
+	rand.Read(b[:])
+	cgroup := "atod-test-" + hex.EncodeToString(b[:])
 	sb, err := sandbox.New(sandbox.Options{
 		StateDir:   state,
 		InitPath:   initPath,
 		BashPath:   testBash(),
 		UIDBase:    testUIDBase,
 		Slots:      slots,
-		CgroupName: testCgroupName,
+		CgroupName: cgroup,
 		CgroupView: cgroupView,
 		// The test images are atod's, from its store.
 		ImageIDShift: rootfs.ImageIDShift,
@@ -84,7 +89,7 @@ func newSandbox(t testing.TB, slots int) *testSandbox {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
-	return &testSandbox{Sandbox: sb, state: state, slots: slots}
+	return &testSandbox{Sandbox: sb, state: state, slots: slots, cgroup: cgroup}
 }
 
 type output struct {

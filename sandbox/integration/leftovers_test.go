@@ -13,7 +13,7 @@ func assertNoLeftovers(t testing.TB, sb *testSandbox) {
 	t.Helper()
 	found, err := leftovers.Find(leftovers.Scope{
 		UIDLo: testUIDBase, UIDHi: testUIDBase + 2*sb.slots,
-		CgroupName: testCgroupName, StateDir: sb.state,
+		CgroupName: sb.cgroup, StateDir: sb.state,
 	})
 	if err != nil {
 		t.Fatal(err)
