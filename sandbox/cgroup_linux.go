@@ -285,12 +285,25 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 			os.Remove(filepath.Join(cgroupRoot, group))
 			return nil, fmt.Errorf("setting limits of job cgroup %s: %w", id, err)
 		}
-		return &jobCgroup{v2: m}, nil
+		j := &jobCgroup{v2: m}
+		// cgroup v2 charges socket buffers to memory.current, but TCP
+		// force-charges past memory.max (a first buffer per connection),
+		// and no allocation need follow to bring the OOM killer: 8
+		// processes held 235 MiB under a 128 MiB limit and exited
+		// normally. Nothing else takes a run past its limit, so an eighth
+		// past it is the end (watchMemory).
+		current := filepath.Join(cgroupRoot, group, "memory.current")
+		if j.memWatch, err = os.Open(current); err != nil {
+			return nil, errors.Join(fmt.Errorf("opening %s: %w", current, err), m.Delete())
+		}
+		j.memCalm, j.memCeiling = uint64(l.MemoryBytes), uint64(l.MemoryBytes)/8*9
+		return j, nil
 	}
 	// cgroup v1 counts socket buffers apart from memory.limit_in_bytes,
 	// and not at all without a limit of their own: one run pinned 641 MiB
 	// of the host in unread loopback buffers (issue 10). They get half the
-	// run's memory limit. (cgroup v2 charges them to memory.max itself.)
+	// run's memory limit, and watchMemory kills a run whose buffers the
+	// kernel forced past it.
 	mem := &specs.LinuxMemory{Limit: &l.MemoryBytes}
 	if t.hasTCP { // kernels without kmem accounting have no such limit
 		tcp := l.MemoryBytes / 2
@@ -322,14 +335,14 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 		usage := filepath.Join(cgroupRoot, "memory", p, "memory.kmem.tcp.usage_in_bytes")
 		// Opened now, so that a run is never started unwatched (at the
 		// descriptor limit, say): this fails its creation instead.
-		if j.tcpUsage, err = os.Open(usage); err != nil {
+		if j.memWatch, err = os.Open(usage); err != nil {
 			return nil, errors.Join(fmt.Errorf("opening %s: %w", usage, err), cg.Delete(), t.removeV1(id))
 		}
-		// The TCP limit (half the memory limit) plus a quarter for the
-		// forced charges of a program with many connections: the
-		// overshoot of the kill (socketPollBusy) stays within the memory
-		// limit's worth.
-		j.tcpCeiling = uint64(l.MemoryBytes) / 4 * 3
+		// Below the TCP limit (half the memory limit) the kernel holds
+		// the buffers; past it, a quarter more for the forced charges of
+		// a program with many connections: the overshoot of the kill
+		// (memPollBusy) stays within the memory limit's worth.
+		j.memCalm, j.memCeiling = uint64(l.MemoryBytes)/2, uint64(l.MemoryBytes)/4*3
 	}
 	return j, nil
 }
@@ -490,41 +503,42 @@ type jobCgroup struct {
 	v2      *cgroup2.Manager
 	unified string // hybrid: the run's cgroup in the cgroup2 mount (created by libcontainer), which has cgroup.kill
 
-	// v1 with TCP accounting: the file of the run's socket buffer usage,
-	// and the usage past which the run is out of memory (watchSockets).
-	tcpUsage   *os.File
-	tcpCeiling uint64
+	// What watchMemory reads: on cgroup v2 memory.current, on v1 with
+	// TCP accounting memory.kmem.tcp.usage_in_bytes (nil: nothing); the
+	// usage up to which it reads seldom, and past which the run is out of
+	// memory.
+	memWatch            *os.File
+	memCalm, memCeiling uint64
 }
 
-// How often watchSockets reads a run's socket buffer usage: seldom while
-// it is below the TCP limit, where the kernel holds it (forced charges
-// begin past it), and often above. A run copies into loopback buffers at
+// How often watchMemory reads a run's usage: seldom while it is where the
+// kernel holds it, often past that. A run copies into loopback buffers at
 // what its CPU quota allows (a few GB/s for one CPU), so it may overshoot
 // the ceiling by tens of MiB before the kill; a reading costs a pread.
 const (
-	socketPollCalm = 50 * time.Millisecond
-	socketPollBusy = 5 * time.Millisecond
+	memPollCalm = 50 * time.Millisecond
+	memPollBusy = 5 * time.Millisecond
 )
 
-// watchSockets closes the returned channel when the run's socket buffers
-// exceed its ceiling, and stops at done. cgroup v1 charges socket buffers
-// apart from memory, to memory.kmem.tcp.usage_in_bytes, and past its limit
-// (half the memory limit) TCP still force-charges a first buffer per
-// connection and direction (__sk_mem_raise_allocated): 6 processes pinned
-// 188 MiB in a run limited to 128 MiB, and many processes could reach the
-// host's net.ipv4.tcp_mem (issue 10). The kernel gives no event for this
-// counter (cgroup.event_control watches memory usage only), so it is read.
-// Past three quarters of the memory limit the run is killed as out of
-// memory, as on cgroup v2, which charges sockets to memory.max. Without TCP
-// accounting (cgroup v2, or v1 without kmem) it returns nil.
-func (j *jobCgroup) watchSockets(done <-chan struct{}, log *slog.Logger) <-chan struct{} {
-	if j.tcpUsage == nil {
+// watchMemory closes the returned channel when the run's memory passes its
+// ceiling through socket buffers the kernel charged by force, and stops at
+// done. TCP force-charges a first buffer per connection and direction past
+// any limit (__sk_mem_raise_allocated, mem_cgroup_charge_skmem with
+// __GFP_NOFAIL): on cgroup v1 to memory.kmem.tcp.usage_in_bytes, apart
+// from memory (6 processes pinned 188 MiB in a run limited to 128 MiB), on
+// v2 to memory.current past memory.max (8 processes, 235 MiB), and with
+// processes enough a run could reach the host's net.ipv4.tcp_mem (issue
+// 10). The kernel gives no event for either counter going past its limit
+// (memory.events' max counts every reclaim at the limit), so the counter is
+// read; past the ceiling the run is killed as out of memory.
+func (j *jobCgroup) watchMemory(done <-chan struct{}, log *slog.Logger) <-chan struct{} {
+	if j.memWatch == nil {
 		return nil
 	}
-	f := j.tcpUsage
+	f := j.memWatch
 	over := make(chan struct{})
 	go func() {
-		timer := time.NewTimer(socketPollCalm)
+		timer := time.NewTimer(memPollCalm)
 		defer timer.Stop()
 		buf := make([]byte, 32)
 		for {
@@ -541,14 +555,14 @@ func (j *jobCgroup) watchSockets(done <-chan struct{}, log *slog.Logger) <-chan 
 			if err != nil {
 				return
 			}
-			if usage > j.tcpCeiling {
-				log.Warn("a run's socket buffers passed its ceiling: killing it as out of memory", "usage", usage, "ceiling", j.tcpCeiling)
+			if usage > j.memCeiling {
+				log.Warn("a run's socket buffers took it past its memory ceiling: killing it as out of memory", "usage", usage, "ceiling", j.memCeiling)
 				close(over)
 				return
 			}
-			next := socketPollCalm
-			if usage > j.tcpCeiling/3*2 { // past the TCP limit, half the memory limit
-				next = socketPollBusy
+			next := memPollCalm
+			if usage > j.memCalm {
+				next = memPollBusy
 			}
 			timer.Reset(next)
 		}
@@ -698,8 +712,8 @@ func (j *jobCgroup) stats() (cgroupStats, error) {
 // (libcontainer's Destroy removes the hierarchies it joined) is fine.
 func (j *jobCgroup) delete() error {
 	var errs []error
-	if j.tcpUsage != nil {
-		j.tcpUsage.Close()
+	if j.memWatch != nil {
+		j.memWatch.Close()
 	}
 	if j.v2 != nil {
 		if err := j.v2.Delete(); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -572,7 +572,7 @@ func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jo
 
 	timer := time.NewTimer(spec.Timeout)
 	defer timer.Stop()
-	socketsOver := cg.watchSockets(waited, s.log)
+	memoryOver := cg.watchMemory(waited, s.log)
 	var outOfMemory bool
 	select {
 	case <-waited:
@@ -580,7 +580,7 @@ func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jo
 		res.TimedOut = true
 	case <-ctx.Done():
 		res.Killed = true
-	case <-socketsOver:
+	case <-memoryOver:
 		outOfMemory = true
 	}
 	// Kill through the cgroup even after a normal end: init has already
