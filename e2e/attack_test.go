@@ -646,7 +646,7 @@ func runProbe(t *testing.T, d *daemon, pc poolChecker, p probe, code string, bas
 
 // checkWhileHeld checks the host's pools while a probe holds what it could
 // take of them: its share must stay within what one of the daemon's runs
-// may have, and host root can still use each pool.
+// may have, and the daemon's user can still use each pool.
 func checkWhileHeld(t *testing.T, d *daemon, pc poolChecker, p probe, base pools) {
 	t.Helper()
 	now := readPools(t)

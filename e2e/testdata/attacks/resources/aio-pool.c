@@ -5,7 +5,7 @@
 // @contained: 1
 // Containment: io_setup is absent (ENOSYS) or what the run reserves stays
 // within 1/(2*slots) of fs.aio-max-nr; the judge checks aio-nr and that
-// host root can still io_setup while this holds.
+// the daemon's user can still io_setup while this holds.
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>

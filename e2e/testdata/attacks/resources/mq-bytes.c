@@ -5,7 +5,7 @@
 // @hold: yes
 // @contained: 1
 // Containment: what the run's queues take stays within its share of the
-// daemon's user's RLIMIT_MSGQUEUE; the judge checks host root can still
+// daemon's user's RLIMIT_MSGQUEUE; the judge checks the daemon's user can still
 // mq_open while this holds.
 #define _GNU_SOURCE
 #include <fcntl.h>
