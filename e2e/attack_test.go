@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/tabwriter"
@@ -144,40 +143,118 @@ func loadProbes(t *testing.T) []probe {
 // canary file, a canary process, listeners on loopback and on unix
 // sockets, and a secret in the daemon's environment.
 type host struct {
-	dir          string // the canary's directory
-	canaryFile   string
-	canaryBody   []byte
-	canaryStat   syscall.Stat_t
-	canaryPID    int
-	canaryStart  string // its start time, /proc/PID/stat field 22
-	canaryToken  string // in the canary process's environment
-	secret       string // in the daemon's environment
-	port         int
-	abstract     string // an abstract unix socket's name, without the @
-	unixPath     string
-	udp          *net.UDPConn
-	hostname     string
-	sysvipc      string // the host's System V IPC objects and POSIX queues
-	mu           sync.Mutex
-	connections  []string // who connected to a listener
-	forbidden    []string // strings no probe's output may hold
-	substitution *strings.Replacer
+	user        daemonUser
+	dir         string // the canary's directory
+	canaryFile  string
+	canaryBody  []byte
+	canaryStat  syscall.Stat_t
+	canary      *exec.Cmd
+	canaryPID   int
+	canaryStart string // its start time, /proc/PID/stat field 22
+	canaryToken string // in the canary process's environment
+	secret      string // in the daemon's environment
+	port        int
+	abstract    string // an abstract unix socket's name, without the @
+	unixPath    string
+	udp         *net.UDPConn
+	listeners   []listener
+	hostname    string
+	sysvipc     string   // the host's System V IPC objects and POSIX queues
+	forbidden   []string // strings no probe's output may hold
 }
 
-func (h *host) accept(t *testing.T, l net.Listener, what string) {
-	t.Cleanup(func() { l.Close() })
-	go func() {
+// listener is one of the test's sockets on the host that no run may
+// reach. Nothing reads it while a probe runs: hostHarm drains it right
+// after, so that what a probe sent is judged with that probe.
+type listener struct {
+	sock   syscall.Conn // a *net.TCPListener, *net.UnixListener or *net.UDPConn
+	stream bool
+	what   string
+}
+
+// drain takes what waits on l without blocking: the connections in its
+// accept queue, or the datagrams in its receive queue. (A Go deadline in
+// the past would not do: Go then fails without trying the socket.)
+func (l listener) drain() ([]string, error) {
+	rc, err := l.sock.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var got []string
+	var opErr error
+	buf := make([]byte, 2048)
+	err = rc.Control(func(fd uintptr) {
 		for {
-			c, err := l.Accept()
-			if err != nil {
+			var from unix.Sockaddr
+			var err error
+			if l.stream {
+				var c int
+				// The listener is non-blocking: EAGAIN once its queue is empty.
+				c, from, err = unix.Accept4(int(fd), unix.SOCK_CLOEXEC)
+				if err == nil {
+					unix.Close(c)
+				}
+			} else {
+				_, from, err = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+			}
+			switch err {
+			case nil:
+				got = append(got, fmt.Sprintf("%s got a connection or datagram from %s", l.what, sockaddrString(from)))
+			case unix.EINTR, unix.ECONNABORTED:
+			case unix.EAGAIN:
+				return
+			default:
+				opErr = err
 				return
 			}
-			h.mu.Lock()
-			h.connections = append(h.connections, what)
-			h.mu.Unlock()
-			c.Close()
 		}
-	}()
+	})
+	if err == nil {
+		err = opErr
+	}
+	return got, err
+}
+
+func sockaddrString(sa unix.Sockaddr) string {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return fmt.Sprintf("%v:%d", net.IP(a.Addr[:]), a.Port)
+	case *unix.SockaddrInet6:
+		return fmt.Sprintf("[%v]:%d", net.IP(a.Addr[:]), a.Port)
+	case *unix.SockaddrUnix:
+		if a.Name == "" || a.Name == "@" {
+			return "an unnamed unix socket"
+		}
+		return fmt.Sprintf("unix %q", a.Name)
+	}
+	return fmt.Sprintf("%T", sa)
+}
+
+// listen adds l to the listeners hostHarm drains.
+func (h *host) listen(t *testing.T, l net.Listener, what string) {
+	t.Cleanup(func() { l.Close() })
+	h.listeners = append(h.listeners, listener{sock: l.(syscall.Conn), stream: true, what: what})
+}
+
+// startCanary starts the canary process: a sleep with the canary's token in
+// its environment, as the daemon's user when rootless.
+func (h *host) startCanary() error {
+	cmd := exec.Command("sleep", "100000")
+	cmd.Env = []string{"ATOD_CANARY=" + h.canaryToken}
+	if h.user.rootless {
+		cmd.SysProcAttr = h.user.credential()
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the canary process: %w", err)
+	}
+	h.canary, h.canaryPID = cmd, cmd.Process.Pid
+	h.canaryStart = startTime(h.canaryPID)
+	return nil
+}
+
+func (h *host) stopCanary() {
+	h.canary.Process.Kill()
+	h.canary.Wait()
 }
 
 // plantHost sets up the canaries. In a rootless lane the canary process
@@ -186,6 +263,7 @@ func (h *host) accept(t *testing.T, l net.Listener, what string) {
 func plantHost(t *testing.T, user daemonUser) *host {
 	t.Helper()
 	h := &host{
+		user:        user,
 		dir:         t.TempDir(),
 		canaryToken: "atod-canary-" + randomHex(8),
 		secret:      "atod-attack-secret-" + randomHex(8),
@@ -210,54 +288,36 @@ func plantHost(t *testing.T, user daemonUser) *host {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command("sleep", "100000")
-	cmd.Env = []string{"ATOD_CANARY=" + h.canaryToken}
-	if user.rootless {
-		cmd.SysProcAttr = user.credential()
-	}
-	if err := cmd.Start(); err != nil {
+	if err := h.startCanary(); err != nil {
 		t.Fatal(err)
 	}
-	h.canaryPID = cmd.Process.Pid
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	h.canaryStart = startTime(h.canaryPID)
+	t.Cleanup(h.stopCanary) // whichever canary is the current one then
 
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.port = tcp.Addr().(*net.TCPAddr).Port
-	h.accept(t, tcp, "tcp 127.0.0.1")
+	h.listen(t, tcp, "the host's TCP listener on 127.0.0.1")
 	abs, err := net.Listen("unix", "@"+h.abstract)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.accept(t, abs, "abstract unix @"+h.abstract)
+	h.listen(t, abs, "the host's abstract unix socket @"+h.abstract)
 	h.unixPath = filepath.Join(h.dir, "sock")
 	us, err := net.Listen("unix", h.unixPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(h.unixPath, 0o777)
-	h.accept(t, us, "unix "+h.unixPath)
+	h.listen(t, us, "the host's unix socket "+h.unixPath)
 
 	h.udp, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.udp.Close() })
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			_, from, err := h.udp.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			h.mu.Lock()
-			h.connections = append(h.connections, "udp 127.0.0.1 datagram from "+from.String())
-			h.mu.Unlock()
-		}
-	}()
+	h.listeners = append(h.listeners, listener{sock: h.udp, what: "the host's UDP socket on 127.0.0.1"})
 	h.hostname, _ = os.Hostname()
 	h.sysvipc = hostIPC()
 
@@ -316,6 +376,11 @@ func (h *host) hostHarm() []string {
 	}
 	if startTime(h.canaryPID) != h.canaryStart {
 		harm = append(harm, fmt.Sprintf("the canary process %d is gone", h.canaryPID))
+		// A new one, so that the next probe is judged on its own.
+		h.stopCanary()
+		if err := h.startCanary(); err != nil {
+			harm = append(harm, err.Error())
+		}
 	}
 	if name, _ := os.Hostname(); name != h.hostname {
 		harm = append(harm, fmt.Sprintf("the host's name is now %q", name))
@@ -323,12 +388,13 @@ func (h *host) hostHarm() []string {
 	if ipc := hostIPC(); ipc != h.sysvipc {
 		harm = append(harm, fmt.Sprintf("the host's IPC objects changed:\n%s", ipc))
 	}
-	h.mu.Lock()
-	for _, c := range h.connections {
-		harm = append(harm, "a connection to the host's "+c)
+	for _, l := range h.listeners {
+		got, err := l.drain()
+		if err != nil {
+			harm = append(harm, fmt.Sprintf("draining %s: %v", l.what, err))
+		}
+		harm = append(harm, got...)
 	}
-	h.connections = nil
-	h.mu.Unlock()
 	return harm
 }
 
@@ -388,9 +454,9 @@ func readPools(t *testing.T) pools {
 	return p
 }
 
-// hostCanStillUse tries, as the test (host root, or the daemon's user's
-// peer), the per-user and host-wide budgets that runs were found to
-// exhaust (issue 10): an AIO context, an inotify instance, a message queue.
+// hostCanStillUse tries, as the calling process's user, the per-user and
+// host-wide budgets that runs were found to exhaust (issue 10): an AIO
+// context, an inotify instance, a message queue, a queued signal.
 func hostCanStillUse() []string {
 	var failed []string
 	var ctx uint64
@@ -413,6 +479,102 @@ func hostCanStillUse() []string {
 	} else {
 		unix.Close(int(fd))
 		unix.Syscall(unix.SYS_MQ_UNLINK, uintptr(unsafe.Pointer(p)), 0, 0)
+	}
+	// A queued signal to itself, charged to its user's RLIMIT_SIGPENDING
+	// (EAGAIN when a run took it all). A real-time signal the Go runtime
+	// takes and ignores, since nothing asked for it.
+	info := unix.Siginfo{Signo: int32(queuedSignal), Code: -1 /* SI_QUEUE */}
+	pid := unix.Getpid()
+	if _, _, e := unix.Syscall(unix.SYS_RT_SIGQUEUEINFO, uintptr(pid), uintptr(queuedSignal), uintptr(unsafe.Pointer(&info))); e != 0 {
+		failed = append(failed, fmt.Sprintf("rt_sigqueueinfo: %v", e))
+	}
+	return failed
+}
+
+// queuedSignal is the signal hostCanStillUse queues: real-time, and not
+// one the C library keeps for itself (32 and 33).
+const queuedSignal = unix.Signal(40)
+
+// poolCheckEnv, set to 1, makes the test binary run hostCanStillUse, print
+// what failed one a line, and exit: the pool check as another user.
+const poolCheckEnv = "ATOD_ATTACK_POOL_CHECK"
+
+func init() {
+	if os.Getenv(poolCheckEnv) != "1" {
+		return
+	}
+	for _, f := range hostCanStillUse() {
+		fmt.Println(f)
+	}
+	os.Exit(0)
+}
+
+// poolChecker tries the per-user pools as the daemon's user, whom runs
+// charge: in this process when that is root, else in a copy of this test
+// binary run as the rootless daemon's user (root's pools would prove
+// nothing there).
+type poolChecker struct {
+	exe  string // the copy; "" when the daemon runs as root
+	user daemonUser
+}
+
+func newPoolChecker(t *testing.T, user daemonUser) poolChecker {
+	t.Helper()
+	if !user.rootless {
+		return poolChecker{}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test binary's own directory is root's alone. The copy's parent
+	// is the test's, open to anyone as plantHost leaves it.
+	dir := t.TempDir()
+	for d, mode := range map[string]os.FileMode{dir: 0o755, filepath.Dir(dir): 0o777 | os.ModeSticky} {
+		if err := os.Chmod(d, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exe := filepath.Join(dir, "pool-check")
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pc := poolChecker{exe: exe, user: user}
+	if f := pc.failures(); len(f) > 0 {
+		t.Fatalf("before the suite, %s cannot %s", pc.who(), strings.Join(f, "; "))
+	}
+	return pc
+}
+
+// who names whose pools pc tries.
+func (pc poolChecker) who() string {
+	if pc.exe == "" {
+		return "host root"
+	}
+	return fmt.Sprintf("the daemon's user %d", pc.user.uid)
+}
+
+// failures lists the pools pc's user can no longer take from.
+func (pc poolChecker) failures() []string {
+	if pc.exe == "" {
+		return hostCanStillUse()
+	}
+	cmd := exec.Command(pc.exe)
+	cmd.Env = []string{poolCheckEnv + "=1"}
+	cmd.SysProcAttr = pc.user.credential()
+	out, err := cmd.Output()
+	if err != nil {
+		return []string{fmt.Sprintf("run the pool check (%s): %v", pc.exe, err)}
+	}
+	var failed []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l != "" {
+			failed = append(failed, l)
+		}
 	}
 	return failed
 }
@@ -449,7 +611,7 @@ type probeResult struct {
 
 // runProbe runs p's code on a v1 connection. When p holds, the test checks
 // the host as soon as p prints HOLD, and then kills the run.
-func runProbe(t *testing.T, d *daemon, h *host, p probe, code string, base pools) probeResult {
+func runProbe(t *testing.T, d *daemon, pc poolChecker, p probe, code string, base pools) probeResult {
 	t.Helper()
 	c := dialV1(t, d)
 	start := time.Now()
@@ -468,7 +630,7 @@ func runProbe(t *testing.T, d *daemon, h *host, p probe, code string, base pools
 			r.stdout = append(r.stdout, f.data...)
 			if p.hold && !r.held && holdLine.Match(r.stdout) {
 				r.held = true
-				checkWhileHeld(t, d, p, base)
+				checkWhileHeld(t, d, pc, p, base)
 				c.kill()
 			}
 			continue
@@ -484,8 +646,8 @@ func runProbe(t *testing.T, d *daemon, h *host, p probe, code string, base pools
 
 // checkWhileHeld checks the host's pools while a probe holds what it could
 // take of them: its share must stay within what one of the daemon's runs
-// may have, and host root can still use each pool.
-func checkWhileHeld(t *testing.T, d *daemon, p probe, base pools) {
+// may have, and the daemon's user can still use each pool.
+func checkWhileHeld(t *testing.T, d *daemon, pc poolChecker, p probe, base pools) {
 	t.Helper()
 	now := readPools(t)
 	fileMax := fileMaxOf(t)
@@ -510,8 +672,8 @@ func checkWhileHeld(t *testing.T, d *daemon, p probe, base pools) {
 	if got := base.memAvailable - now.memAvailable; got > 2*attackMemory {
 		t.Errorf("while %s held: the host's available memory fell by %d MiB; a run's limit is %d MiB", p.name, got>>20, attackMemory>>20)
 	}
-	for _, f := range hostCanStillUse() {
-		t.Errorf("while %s held: the host cannot %s", p.name, f)
+	for _, f := range pc.failures() {
+		t.Errorf("while %s held: %s cannot %s", p.name, pc.who(), f)
 	}
 	t.Logf("while held: aio %+d, file handles %+d, available memory %+d MiB",
 		now.aio-base.aio, now.files-base.files, (now.memAvailable-base.memAvailable)>>20)
@@ -681,30 +843,36 @@ func TestAttacks(t *testing.T) {
 		images = "/var/lib/atod/images"
 	}
 	runShare := runShares(t, d.slots)
-	h.substitution = strings.NewReplacer(
-		"@@CANARY_FILE@@", h.canaryFile,
-		"@@CANARY_DIR@@", h.dir,
-		"@@CANARY_PID@@", strconv.Itoa(h.canaryPID),
-		"@@HOST_PORT@@", strconv.Itoa(h.port),
-		"@@HOST_ABSTRACT@@", h.abstract,
-		"@@HOST_UNIX@@", h.unixPath,
-		"@@STATE_DIR@@", d.state,
-		"@@BIN_DIR@@", binDir,
-		"@@SLOTS@@", strconv.Itoa(d.slots),
-		"@@MEMORY_BYTES@@", strconv.Itoa(attackMemory),
-		"@@ROOT_BYTES@@", strconv.Itoa(attackRoot),
-		"@@DAEMON_PID@@", strconv.Itoa(d.servingPID(t)),
-		"@@DAEMON_PORT@@", daemonPort,
-		"@@HOST_UDP_PORT@@", strconv.Itoa(h.udp.LocalAddr().(*net.UDPAddr).Port),
-		"@@HOST_ADDRS@@", strings.Join(hostAddrs(t), " "),
-		"@@IMAGES@@", images,
-		"@@CGROUP_NAME@@", d.cgroup,
-		"@@FILE_SHARE@@", fmt.Sprint(runShare.files),
-		"@@AIO_SHARE@@", fmt.Sprint(runShare.aio),
-		"@@MQ_SHARE@@", fmt.Sprint(runShare.mq),
-		"@@SIGPENDING_SHARE@@", fmt.Sprint(runShare.sigpending),
-		"@@INOTIFY_SHARE@@", fmt.Sprint(runShare.inotify),
-	)
+	daemonPID := d.servingPID(t)
+	hostAddresses := strings.Join(hostAddrs(t), " ")
+	pools := newPoolChecker(t, user)
+	// Made anew for each probe: the canary process may have been replaced.
+	substitution := func() *strings.Replacer {
+		return strings.NewReplacer(
+			"@@CANARY_FILE@@", h.canaryFile,
+			"@@CANARY_DIR@@", h.dir,
+			"@@CANARY_PID@@", strconv.Itoa(h.canaryPID),
+			"@@HOST_PORT@@", strconv.Itoa(h.port),
+			"@@HOST_ABSTRACT@@", h.abstract,
+			"@@HOST_UNIX@@", h.unixPath,
+			"@@STATE_DIR@@", d.state,
+			"@@BIN_DIR@@", binDir,
+			"@@SLOTS@@", strconv.Itoa(d.slots),
+			"@@MEMORY_BYTES@@", strconv.Itoa(attackMemory),
+			"@@ROOT_BYTES@@", strconv.Itoa(attackRoot),
+			"@@DAEMON_PID@@", strconv.Itoa(daemonPID),
+			"@@DAEMON_PORT@@", daemonPort,
+			"@@HOST_UDP_PORT@@", strconv.Itoa(h.udp.LocalAddr().(*net.UDPAddr).Port),
+			"@@HOST_ADDRS@@", hostAddresses,
+			"@@IMAGES@@", images,
+			"@@CGROUP_NAME@@", d.cgroup,
+			"@@FILE_SHARE@@", fmt.Sprint(runShare.files),
+			"@@AIO_SHARE@@", fmt.Sprint(runShare.aio),
+			"@@MQ_SHARE@@", fmt.Sprint(runShare.mq),
+			"@@SIGPENDING_SHARE@@", fmt.Sprint(runShare.sigpending),
+			"@@INOTIFY_SHARE@@", fmt.Sprint(runShare.inotify),
+		)
+	}
 	// A warm-up run, so that the daemon's own memory and descriptors have
 	// their working size before the baseline.
 	if r := execute(t, d, job{language: "bash", code: "echo warm", timeout: 10}); string(r.Stdout) != "warm\n" {
@@ -728,12 +896,12 @@ func TestAttacks(t *testing.T) {
 			if p.knownFailure != "" {
 				t.Errorf("known failure, not contained: %s", p.knownFailure)
 			}
-			code := h.substitution.Replace(p.code)
+			code := substitution().Replace(p.code)
 			if m := placeholder.FindString(code); m != "" {
 				t.Fatalf("the probe names %s, which the suite does not substitute", m)
 			}
 			base := readPools(t)
-			r := runProbe(t, d, h, p, code, base)
+			r := runProbe(t, d, pools, p, code, base)
 			t.Logf("%s/%d timed out %v in %v; stdout:\n%s\nstderr:\n%s", r.statusType, r.statusValue, r.timedOut,
 				r.elapsed.Round(time.Millisecond), clip(r.stdout), clip(r.stderr))
 			judge(t, p, r)
@@ -746,8 +914,8 @@ func TestAttacks(t *testing.T) {
 				t.Errorf("host harmed: %s", harm)
 			}
 			assertNoLeftoversBut(t, d, h.canaryPID)
-			for _, f := range hostCanStillUse() {
-				t.Errorf("after the run, the host cannot %s", f)
+			for _, f := range pools.failures() {
+				t.Errorf("after the run, %s cannot %s", pools.who(), f)
 			}
 			if err := answers(d); err != nil {
 				t.Errorf("the daemon does not answer: %v", err)

@@ -1,4 +1,4 @@
-// @attack: leave the root: chroot out through .. and pivot_root
+// @attack: change the root: chroot and pivot_root
 // @language: c_gcc
 // @lanes: host
 // @contained: 2

@@ -1,4 +1,4 @@
-// @attack: the new mount API: fsopen, open_tree (a detached copy of /), fspick, move_mount, mount_setattr
+// @attack: the new mount API: fsopen, open_tree (a detached copy of /), fspick, mount_setattr
 // @language: c_gcc
 // @lanes: host
 // @contained: 4

@@ -12,7 +12,7 @@
 #include <fcntl.h>
 #include <sys/syscall.h>
 static void check(long r, const char *what) { int e = errno; printf("%s %s: %s\n", r < 0 ? "CONTAINED" : "ESCAPED", what, r < 0 ? strerror(e) : "succeeded"); fflush(stdout); }
-static void perm(long r, const char *what) { int e = errno; printf("%s %s: %s\n", r < 0 && e == EPERM || e == ENOSYS ? "CONTAINED" : "ESCAPED", what, strerror(e)); }
+static void perm(long r, const char *what) { int e = errno; printf("%s %s: %s\n", r < 0 && (e == EPERM || e == ENOSYS) ? "CONTAINED" : "ESCAPED", what, strerror(e)); }
 int main(void) {
 	perm(syscall(SYS_init_module, "", 0, ""), "init_module");
 	perm(syscall(SYS_finit_module, -1, "", 0), "finit_module");

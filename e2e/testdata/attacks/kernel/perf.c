@@ -1,4 +1,4 @@
-// @attack: perf_event_open: a software counter on self, a CPU-wide counter, a kernel tracepoint
+// @attack: perf_event_open: a software counter on self and a CPU-wide one
 // @language: c_gcc
 // @lanes: host
 // @contained: 2

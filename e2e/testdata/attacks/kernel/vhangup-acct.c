@@ -1,4 +1,4 @@
-// @attack: vhangup and lookup_dcookie, uselib and ustat: old interfaces a run has no use for
+// @attack: vhangup and uselib: old interfaces a run has no use for
 // @language: c_gcc
 // @lanes: host
 // @contained: 2

@@ -1,4 +1,4 @@
-// @attack: netlink families that reach host-wide state: audit, kobject uevents, connector, generic (and route for what it may change)
+// @attack: netlink to host-wide state: ask the audit subsystem for its status
 // @language: c_gcc
 // @lanes: host
 // @contained: 1

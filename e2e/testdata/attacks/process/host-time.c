@@ -1,4 +1,4 @@
-// @attack: set the host's clock: adjtimex and clock_adjtime writing back what they read (no change if they escape), settimeofday
+// @attack: set the host's clock: adjtimex and clock_adjtime writing back what they read (no change if they escape)
 // @language: c_gcc
 // @lanes: host
 // @contained: 2

@@ -1,4 +1,4 @@
-// @attack: prctl: unset no_new_privs, replace the exe link (PR_SET_MM), keep capabilities, become dumpable for others
+// @attack: prctl: unset no_new_privs, replace the exe link and move the heap (PR_SET_MM)
 // @language: c_gcc
 // @lanes: host
 // @contained: 3

@@ -1,4 +1,4 @@
-// @attack: ptrace pid 1 and the host canary; PTRACE_TRACEME and then exec
+// @attack: ptrace pid 1 and the host canary; PTRACE_TRACEME
 // @language: c_gcc
 // @lanes: host
 // @contained: 3

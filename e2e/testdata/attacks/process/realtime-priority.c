@@ -1,4 +1,4 @@
-// @attack: starve the host's CPUs: SCHED_FIFO, SCHED_RR, nice -20, ioprio realtime, CPU affinity beyond the run
+// @attack: starve the host's CPUs: SCHED_FIFO, SCHED_RR, nice -20, ioprio realtime
 // @language: c_gcc
 // @lanes: host
 // @contained: 4

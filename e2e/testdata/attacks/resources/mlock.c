@@ -1,4 +1,4 @@
-// @attack: lock more memory than the run has (mlock 1 GiB, mlockall for the future)
+// @attack: lock more memory than the run has (mlock 1 GiB)
 // @language: c_gcc
 // @lanes: host
 // @contained: 1

@@ -1,4 +1,4 @@
-# @attack: processes stopped with SIGSTOP and traced-stop states left at exit, which a kill must still reach
+# @attack: processes stopped with SIGSTOP, and one ignoring TERM, HUP and INT, left at exit: the run's end must still reach them
 # @language: bash
 # @lanes: host v2
 # @contained: 1
