@@ -285,19 +285,7 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 			os.Remove(filepath.Join(cgroupRoot, group))
 			return nil, fmt.Errorf("setting limits of job cgroup %s: %w", id, err)
 		}
-		j := &jobCgroup{v2: m}
-		// cgroup v2 charges socket buffers to memory.current, but TCP
-		// force-charges past memory.max (a first buffer per connection),
-		// and no allocation need follow to bring the OOM killer: 8
-		// processes held 235 MiB under a 128 MiB limit and exited
-		// normally. Nothing else takes a run past its limit, so an eighth
-		// past it is the end (watchMemory).
-		current := filepath.Join(cgroupRoot, group, "memory.current")
-		if j.memWatch, err = os.Open(current); err != nil {
-			return nil, errors.Join(fmt.Errorf("opening %s: %w", current, err), m.Delete())
-		}
-		j.memCalm, j.memCeiling = uint64(l.MemoryBytes), uint64(l.MemoryBytes)/8*9
-		return j, nil
+		return &jobCgroup{v2: m}, nil
 	}
 	// cgroup v1 counts socket buffers apart from memory.limit_in_bytes,
 	// and not at all without a limit of their own: one run pinned 641 MiB
@@ -503,10 +491,10 @@ type jobCgroup struct {
 	v2      *cgroup2.Manager
 	unified string // hybrid: the run's cgroup in the cgroup2 mount (created by libcontainer), which has cgroup.kill
 
-	// What watchMemory reads: on cgroup v2 memory.current, on v1 with
-	// TCP accounting memory.kmem.tcp.usage_in_bytes (nil: nothing); the
-	// usage up to which it reads seldom, and past which the run is out of
-	// memory.
+	// What watchMemory reads: on v1 with TCP accounting
+	// memory.kmem.tcp.usage_in_bytes (nil: nothing); the usage up to which
+	// it reads seldom (the TCP limit, which the kernel holds), and past
+	// which the run is out of memory.
 	memWatch            *os.File
 	memCalm, memCeiling uint64
 }
@@ -520,17 +508,16 @@ const (
 	memPollBusy = 5 * time.Millisecond
 )
 
-// watchMemory closes the returned channel when the run's memory passes its
-// ceiling through socket buffers the kernel charged by force, and stops at
-// done. TCP force-charges a first buffer per connection and direction past
-// any limit (__sk_mem_raise_allocated, mem_cgroup_charge_skmem with
-// __GFP_NOFAIL): on cgroup v1 to memory.kmem.tcp.usage_in_bytes, apart
-// from memory (6 processes pinned 188 MiB in a run limited to 128 MiB), on
-// v2 to memory.current past memory.max (8 processes, 235 MiB), and with
-// processes enough a run could reach the host's net.ipv4.tcp_mem (issue
-// 10). The kernel gives no event for either counter going past its limit
-// (memory.events' max counts every reclaim at the limit), so the counter is
-// read; past the ceiling the run is killed as out of memory.
+// watchMemory closes the returned channel when the run's socket buffers
+// pass their ceiling, and stops at done. cgroup v1 charges socket buffers
+// apart from memory, to memory.kmem.tcp.usage_in_bytes, and TCP
+// force-charges a first buffer per connection and direction past its limit
+// (__sk_mem_raise_allocated): 6 processes pinned 188 MiB in a run limited
+// to 128 MiB, and with processes enough a run could reach the host's
+// net.ipv4.tcp_mem (issue 10). The kernel gives no event for that counter
+// (cgroup.event_control watches memory usage only), so it is read; past
+// the ceiling the run is killed as out of memory. (cgroup v2 charges
+// socket buffers to memory.current, under memory.max.)
 func (j *jobCgroup) watchMemory(done <-chan struct{}, log *slog.Logger) <-chan struct{} {
 	if j.memWatch == nil {
 		return nil
@@ -556,7 +543,7 @@ func (j *jobCgroup) watchMemory(done <-chan struct{}, log *slog.Logger) <-chan s
 				return
 			}
 			if usage > j.memCeiling {
-				log.Warn("a run's socket buffers took it past its memory ceiling: killing it as out of memory", "usage", usage, "ceiling", j.memCeiling)
+				log.Warn("a run's socket buffers passed their ceiling: killing it as out of memory", "usage", usage, "ceiling", j.memCeiling)
 				close(over)
 				return
 			}
