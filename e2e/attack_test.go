@@ -495,12 +495,17 @@ func hostCanStillUse() []string {
 // one the C library keeps for itself (32 and 33).
 const queuedSignal = unix.Signal(40)
 
-// poolCheckEnv, set to 1, makes the test binary run hostCanStillUse, print
-// what failed one a line, and exit: the pool check as another user.
-const poolCheckEnv = "ATOD_ATTACK_POOL_CHECK"
+// poolCheckEnv, set to 1, with poolCheckArg as the only argument, makes the
+// test binary run hostCanStillUse, print what failed one a line, and exit:
+// the pool check as another user. Both are asked for, so that a stray
+// variable never turns a test run into a silent pass.
+const (
+	poolCheckEnv = "ATOD_ATTACK_POOL_CHECK"
+	poolCheckArg = "atod-attack-pool-check"
+)
 
 func init() {
-	if os.Getenv(poolCheckEnv) != "1" {
+	if os.Getenv(poolCheckEnv) != "1" || len(os.Args) != 2 || os.Args[1] != poolCheckArg {
 		return
 	}
 	for _, f := range hostCanStillUse() {
@@ -563,7 +568,7 @@ func (pc poolChecker) failures() []string {
 	if pc.exe == "" {
 		return hostCanStillUse()
 	}
-	cmd := exec.Command(pc.exe)
+	cmd := exec.Command(pc.exe, poolCheckArg)
 	cmd.Env = []string{poolCheckEnv + "=1"}
 	cmd.SysProcAttr = pc.user.credential()
 	out, err := cmd.Output()

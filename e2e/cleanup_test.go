@@ -150,7 +150,8 @@ func TestCgroupNameIsExclusive(t *testing.T) {
 	go func() { exited <- second.Wait() }()
 	select {
 	case err := <-exited:
-		if err == nil || !strings.Contains(stderr.String(), "is in use by another atod on this host: give each daemon a --cgroup-name of its own") {
+		// v1: the cgroup name's parents; v2: the delegated cgroup.
+		if err == nil || !strings.Contains(stderr.String(), "is in use by another atod on this host: give each daemon a ") {
 			t.Errorf("a second daemon of the same cgroup name: %v\n%s", err, stderr.String())
 		}
 	case <-time.After(timescale.D(10 * time.Second)):

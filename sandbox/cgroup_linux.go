@@ -67,8 +67,13 @@ type cgroupTree struct {
 // the daemon's view of the cgroup2 tree is rooted at its delegated cgroup
 // (see EnterOwnMountNamespace). A rootless daemon (only on cgroup v2:
 // checkRootless) must own its cgroup.
-func newCgroupTree(name string, ownRoot, rootless bool, log *slog.Logger) (*cgroupTree, error) {
+func newCgroupTree(name string, ownRoot, rootless bool, log *slog.Logger) (_ *cgroupTree, err error) {
 	t := &cgroupTree{mode: cgroups.Mode(), parent: name, log: log}
+	defer func() {
+		if err != nil {
+			t.unlock() // for a next try in this process
+		}
+	}()
 	switch t.mode {
 	case cgroups.Unified:
 		if rootless {
@@ -76,7 +81,10 @@ func newCgroupTree(name string, ownRoot, rootless bool, log *slog.Logger) (*cgro
 				return nil, err
 			}
 		}
-		return t, t.delegateV2(ownRoot)
+		if err := t.delegateV2(ownRoot); err != nil {
+			return nil, err
+		}
+		return t, nil
 	case cgroups.Legacy, cgroups.Hybrid:
 		t.v1Parent = cgroup1.NestedPath(name)
 		if err := t.lockV1(); err != nil {
@@ -125,7 +133,7 @@ func (t *cgroupTree) lockV1() error {
 			return fmt.Errorf("finding the %s cgroup: %w", n, err)
 		}
 		dir := filepath.Join(cgroupRoot, string(n), rel)
-		f, id, err := lockDir(dir, seen)
+		f, id, err := lockDir(dir, true, seen)
 		if err != nil {
 			t.unlock()
 			return err
@@ -146,11 +154,13 @@ func (t *cgroupTree) lockV1() error {
 // parent-death signal), so a held lock is retried for lockWait before it
 // is refused; and a lock taken on a directory that a daemon shutting down
 // removed meanwhile is taken again on the new one.
-func lockDir(dir string, seen map[[2]uint64]bool) (*os.File, [2]uint64, error) {
+func lockDir(dir string, create bool, seen map[[2]uint64]bool) (*os.File, [2]uint64, error) {
 	deadline := time.Now().Add(lockWait)
 	for {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, [2]uint64{}, fmt.Errorf("creating cgroup %s: %w", dir, err)
+		if create {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, [2]uint64{}, fmt.Errorf("creating cgroup %s: %w", dir, err)
+			}
 		}
 		f, err := os.Open(dir)
 		if err != nil {
@@ -174,6 +184,9 @@ func lockDir(dir string, seen map[[2]uint64]bool) (*os.File, [2]uint64, error) {
 		}
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			f.Close()
+			if !create { // cgroup v2: the delegated cgroup itself
+				return nil, id, fmt.Errorf("cgroup %s is in use by another atod on this host: give each daemon a delegated cgroup of its own (systemd: a unit of its own with Delegate=yes)", dir)
+			}
 			return nil, id, fmt.Errorf("cgroup %s is in use by another atod on this host: give each daemon a --cgroup-name of its own", dir)
 		}
 		if err != nil {
@@ -183,6 +196,9 @@ func lockDir(dir string, seen map[[2]uint64]bool) (*os.File, [2]uint64, error) {
 		var now unix.Stat_t
 		if err := unix.Stat(dir, &now); err != nil || now.Dev != st.Dev || now.Ino != st.Ino {
 			f.Close() // removed (and perhaps made again) while we locked it
+			if !create || time.Now().After(deadline) {
+				return nil, id, fmt.Errorf("locking cgroup %s: it was removed meanwhile", dir)
+			}
 			continue
 		}
 		return f, id, nil
@@ -218,7 +234,7 @@ func (t *cgroupTree) delegateV2(ownRoot bool) error {
 	// Job cgroups are found beside supervisor/ at startup and a dead
 	// daemon's are killed (removeStale): two daemons in one delegated
 	// cgroup would kill each other's runs.
-	f, _, err := lockDir(filepath.Join(cgroupRoot, base), nil)
+	f, _, err := lockDir(filepath.Join(cgroupRoot, base), false, nil)
 	if err != nil {
 		return err
 	}
@@ -391,20 +407,23 @@ func (t *cgroupTree) removeStale() error {
 			errs = append(errs, err)
 			continue
 		}
-		if err := j.delete(); err != nil {
-			errs = append(errs, err)
-		}
-		if t.mode != cgroups.Unified {
-			// libcontainer put the run in every other v1 hierarchy too
-			// (devices, blkio, name=systemd, ...), and its Destroy cannot
-			// remove those of a run whose state it never saved or cannot
-			// load: a daemon killed while runs were starting left them
-			// (issue 10). The run's processes are gone now.
-			// One that cannot be removed (a process that does not die)
-			// is reported, not fatal: new runs never reuse a name.
-			if err := t.removeV1(id); err != nil {
-				t.log.Warn("cannot remove a stale job cgroup", "id", id, "err", err)
+		if t.mode == cgroups.Unified {
+			if err := j.delete(); err != nil {
+				errs = append(errs, err)
 			}
+			continue
+		}
+		// libcontainer put the run in every other v1 hierarchy too
+		// (devices, blkio, name=systemd, ...), and its Destroy cannot
+		// remove those of a run whose state it never saved or cannot
+		// load: a daemon killed while runs were starting left them
+		// (issue 10). The run's processes are gone now. removeV1 takes
+		// them all, the hierarchies staleIDs looks in last, so that a
+		// daemon killed meanwhile leaves the run findable. One that
+		// cannot be removed (a process that does not die) is reported,
+		// not fatal: new runs never reuse a name.
+		if err := t.removeV1(id); err != nil {
+			t.log.Warn("cannot remove a stale job cgroup", "id", id, "err", err)
 		}
 	}
 	return errors.Join(errs...)
@@ -517,7 +536,8 @@ const (
 // net.ipv4.tcp_mem (issue 10). The kernel gives no event for that counter
 // (cgroup.event_control watches memory usage only), so it is read; past
 // the ceiling the run is killed as out of memory. (cgroup v2 charges
-// socket buffers to memory.current, under memory.max.)
+// socket buffers to memory.current; but see TestSocketBuffersAreBounded
+// for what the VM lane's 6.1 kernel let a run pin under load.)
 func (j *jobCgroup) watchMemory(done <-chan struct{}, log *slog.Logger) <-chan struct{} {
 	if j.memWatch == nil {
 		return nil

@@ -66,7 +66,7 @@ func startInCgroup(t *testing.T, j *jobCgroup, n int) (cmds []*exec.Cmd, release
 // + kill (v1).
 func TestKillPaths(t *testing.T) {
 	needRoot(t)
-	tree, err := newCgroupTree("atod-unit-test", false, false, slog.New(slog.DiscardHandler))
+	tree, err := newCgroupTree("atod-unit-test-"+strconv.Itoa(os.Getpid()), false, false, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

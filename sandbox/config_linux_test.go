@@ -47,7 +47,7 @@ func TestMqueueSysctlsFitTheShare(t *testing.T) {
 // else would put the job cgroups, and what a starting daemon kills as a
 // dead one's, outside it.
 func TestCgroupNameIsOneDirectory(t *testing.T) {
-	for _, name := range []string{"..", ".", "../x", "a/b", "/abs", "x\x00"} {
+	for _, name := range []string{"..", ".", "../x", "a/b", "/abs", "x\x00", "a\nb", "a b"} {
 		_, err := New(Options{CgroupName: name})
 		if err == nil || !strings.Contains(err.Error(), "want one directory name") {
 			t.Errorf("cgroup name %q: %v", name, err)

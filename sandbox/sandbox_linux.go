@@ -180,8 +180,8 @@ func New(opts Options) (_ *Sandbox, err error) {
 	// One directory below the daemon's own cgroup: "..", "." or a path
 	// would put the job cgroups, and what a starting daemon kills as a dead
 	// one's, elsewhere.
-	if n := opts.CgroupName; n == "." || n == ".." || strings.ContainsAny(n, "/\x00") {
-		return nil, fmt.Errorf("cgroup name %q: want one directory name, such as atod", n)
+	if n := opts.CgroupName; n == "." || n == ".." || strings.Trim(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" {
+		return nil, fmt.Errorf("cgroup name %q: want one directory name of letters, digits, '.', '_' and '-', such as atod", n)
 	}
 	if !seccompBuilt {
 		return nil, errors.New("this binary was built without seccomp support: build with `-tags seccomp` (make build does)")
