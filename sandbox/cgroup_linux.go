@@ -148,8 +148,9 @@ func (t *cgroupTree) lockV1() error {
 	return nil
 }
 
-// lockDir creates dir and takes an exclusive flock on it, unless it is one
-// of seen (then it returns nil). A daemon that is exiting holds its lock a
+// lockDir takes an exclusive flock on dir, which it first creates when
+// create is set (cgroup v1's parents; cgroup v2's delegated cgroup must
+// exist already), unless dir is one of seen (then it returns nil). A daemon that is exiting holds its lock a
 // moment longer than its parent process lives (the serving copy dies by its
 // parent-death signal), so a held lock is retried for lockWait before it
 // is refused; and a lock taken on a directory that a daemon shutting down
