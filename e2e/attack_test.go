@@ -799,11 +799,7 @@ type daemonHealth struct {
 func healthOf(t *testing.T, d *daemon) daemonHealth {
 	t.Helper()
 	pid := d.servingPID(t)
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return daemonHealth{fds: len(fds), rssKiB: rssKiB(t, pid)}
+	return daemonHealth{fds: len(fdTargets(t, pid)), rssKiB: rssKiB(t, pid)}
 }
 
 // answers reports whether d still answers a metadata request.

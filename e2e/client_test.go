@@ -24,6 +24,15 @@ type field struct {
 // encodeMap builds a msgpack map from fields, in order.
 func encodeMap(t testing.TB, fields ...field) []byte {
 	t.Helper()
+	b, err := appendMap(fields...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// appendMap is encodeMap for code that may not call t.Fatal (goroutines).
+func appendMap(fields ...field) ([]byte, error) {
 	b := msgp.AppendMapHeader(nil, uint32(len(fields)))
 	for _, f := range fields {
 		b = msgp.AppendString(b, f.key)
@@ -35,13 +44,12 @@ func encodeMap(t testing.TB, fields ...field) []byte {
 			}
 		default:
 			var err error
-			b, err = msgp.AppendIntf(b, v)
-			if err != nil {
-				t.Fatal(err)
+			if b, err = msgp.AppendIntf(b, v); err != nil {
+				return nil, err
 			}
 		}
 	}
-	return b
+	return b, nil
 }
 
 // job is a v0 request.
@@ -58,6 +66,11 @@ type job struct {
 
 func (j job) encode(t testing.TB) []byte {
 	t.Helper()
+	return encodeMap(t, j.fields()...)
+}
+
+// fields are j's request fields, in order.
+func (j job) fields() []field {
 	fields := []field{
 		{"language", j.language},
 		{"code", []byte(j.code)},
@@ -71,7 +84,7 @@ func (j job) encode(t testing.TB) []byte {
 	if j.customRunner != "" {
 		fields = append(fields, field{"custom_runner", j.customRunner})
 	}
-	return encodeMap(t, fields...)
+	return fields
 }
 
 func nonNil(s []string) []string {

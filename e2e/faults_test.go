@@ -228,16 +228,6 @@ func fdTargets(t testing.TB, pid int) []string {
 	return targets
 }
 
-// openFDs counts the open descriptors of process pid.
-func openFDs(t testing.TB, pid int) int {
-	t.Helper()
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(fds)
-}
-
 // TestDescriptorLimit runs the daemon into its RLIMIT_NOFILE with idle
 // websocket connections: a run asked for then gets the internal error, new
 // connections wait (the kernel queues them; the daemon accepts them once
@@ -269,14 +259,14 @@ func TestDescriptorLimit(t *testing.T) {
 			c.CloseNow()
 		}
 	}()
-	for openFDs(t, serving) < limit {
+	for len(fdTargets(t, serving)) < limit {
 		c, _, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), nil)
 		if err != nil {
 			t.Fatalf("connection %d, before the limit: %v", len(conns), err)
 		}
 		conns = append(conns, c)
 	}
-	t.Logf("the daemon holds %d descriptors (limit %d) with %d idle connections", openFDs(t, serving), limit, len(conns))
+	t.Logf("the daemon holds %d descriptors (limit %d) with %d idle connections", len(fdTargets(t, serving)), limit, len(conns))
 
 	// One more connection waits in the kernel's queue; once accepted, it
 	// asks for a run after the others have closed.
@@ -329,7 +319,7 @@ func TestDescriptorLimit(t *testing.T) {
 		t.Errorf("after the connections closed: %q", got)
 	}
 	deadline := time.Now().Add(timescale.D(5 * time.Second))
-	for openFDs(t, serving) > base && time.Now().Before(deadline) {
+	for len(fdTargets(t, serving)) > base && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if now := fdTargets(t, serving); len(now) > base {

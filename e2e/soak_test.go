@@ -412,29 +412,9 @@ func withIndex(j job, i int) job {
 // mustEncode encodes a job built from constants, which cannot fail; it
 // runs outside the test's goroutine, where t.Fatal may not be called.
 func mustEncode(j job) []byte {
-	fields := []field{
-		{"language", j.language}, {"code", []byte(j.code)}, {"input", []byte(j.input)},
-		{"options", nonNil(j.options)}, {"arguments", nonNil(j.arguments)},
-	}
-	if j.timeout != 0 {
-		fields = append(fields, field{"timeout", j.timeout})
-	}
-	b := msgp.AppendMapHeader(nil, uint32(len(fields)))
-	for _, f := range fields {
-		b = msgp.AppendString(b, f.key)
-		switch v := f.value.(type) {
-		case []string:
-			b = msgp.AppendArrayHeader(b, uint32(len(v)))
-			for _, s := range v {
-				b = msgp.AppendString(b, s)
-			}
-		case []byte:
-			b = msgp.AppendBytes(b, v)
-		case string:
-			b = msgp.AppendString(b, v)
-		case int:
-			b = msgp.AppendInt(b, v)
-		}
+	b, err := appendMap(j.fields()...)
+	if err != nil {
+		panic(err)
 	}
 	return b
 }
