@@ -537,8 +537,7 @@ const (
 // net.ipv4.tcp_mem (issue 10). The kernel gives no event for that counter
 // (cgroup.event_control watches memory usage only), so it is read; past
 // the ceiling the run is killed as out of memory. (cgroup v2 charges
-// socket buffers to memory.current; but see TestSocketBuffersAreBounded
-// for what the VM lane's 6.1 kernel let a run pin under load.)
+// socket buffers to memory.current, under memory.max, and needs no watch.)
 func (j *jobCgroup) watchMemory(done <-chan struct{}, log *slog.Logger) <-chan struct{} {
 	if j.memWatch == nil {
 		return nil
