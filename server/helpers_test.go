@@ -74,14 +74,14 @@ const (
 	langBrokenImg = "brokenimg" // the image store fails
 )
 
-// fakeLanguages is a fixed catalogue.
-type fakeLanguages struct {
+// fakeCatalogue is a fixed catalogue.
+type fakeCatalogue struct {
 	langs   map[string]runners.Language
 	scripts map[string][]byte
 }
 
-func newFakeLanguages() *fakeLanguages {
-	l := &fakeLanguages{langs: map[string]runners.Language{}, scripts: map[string][]byte{}}
+func newFakeCatalogue() *fakeCatalogue {
+	l := &fakeCatalogue{langs: map[string]runners.Language{}, scripts: map[string][]byte{}}
 	add := func(id, image string, script string, seClass string) {
 		l.langs[id] = runners.Language{ID: id, Name: "Name of " + id, Image: image, Version: "1",
 			URL: "https://example.com/" + id, SBCS: id == langBash, SEClass: seClass}
@@ -97,17 +97,17 @@ func newFakeLanguages() *fakeLanguages {
 	return l
 }
 
-func (l *fakeLanguages) Lookup(id string) (runners.Language, bool) {
+func (l *fakeCatalogue) Lookup(id string) (runners.Language, bool) {
 	lang, ok := l.langs[id]
 	return lang, ok
 }
 
-func (l *fakeLanguages) Script(id string) ([]byte, bool) {
+func (l *fakeCatalogue) Script(id string) ([]byte, bool) {
 	s, ok := l.scripts[id]
 	return s, ok
 }
 
-func (l *fakeLanguages) All() []runners.Language {
+func (l *fakeCatalogue) All() []runners.Language {
 	var all []runners.Language
 	for _, id := range []string{langBash, langNoImage, langBrokenImg, langNoScript, langPython} {
 		all = append(all, l.langs[id])
@@ -196,7 +196,7 @@ func newTestServer(tb testing.TB, runner *fakeRunner, opts ...func(*server.Optio
 	}
 	logs := &syncBuffer{}
 	o := server.Options{
-		Languages: newFakeLanguages(),
+		Catalogue: newFakeCatalogue(),
 		Images:    fakeImages{},
 		Runner:    runner,
 		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

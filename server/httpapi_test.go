@@ -100,7 +100,7 @@ func TestHTTPExecuteErrors(t *testing.T) {
 		}
 		return exitedOK(spec)
 	}}
-	ts := newTestServer(t, runner, func(o *server.Options) { o.MaxRuns = 1 })
+	ts := newTestServer(t, runner, func(o *server.Options) { o.Slots = 1 })
 	big := `{"language": "python", "code": "` + strings.Repeat("x", 70000) + `", "input": "", "options": [], "arguments": []}`
 	tests := []struct {
 		name, contentType, body string

@@ -37,7 +37,7 @@ func (s *Server) metadataV1(w http.ResponseWriter, r *http.Request) {
 
 // runnableMetadata describes every runnable language.
 func (s *Server) runnableMetadata() protocol.Metadata {
-	langs := s.languages.All()
+	langs := s.catalogue.All()
 	md := make(protocol.Metadata, len(langs))
 	for _, l := range langs {
 		if !s.runnable(l.ID) {

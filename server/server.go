@@ -8,7 +8,7 @@
 //
 // as the wire contract (docs/api.md) specifies, to the byte. It decodes requests
 // with package protocol, finds the language's runner script and image through
-// the Languages and Images it is given, and hands a self-contained
+// the Catalogue and Images it is given, and hands a self-contained
 // job.Spec to a Runner. It knows nothing of how a run is contained.
 //
 // The server leaves to its caller the listener, TLS, the http.Server and its
@@ -38,8 +38,8 @@ type Runner interface {
 	Run(ctx context.Context, spec job.Spec) (job.Result, error)
 }
 
-// Languages is the language catalogue (a *runners.Catalogue).
-type Languages interface {
+// Catalogue is the language catalogue (a *runners.Catalogue).
+type Catalogue interface {
 	Lookup(id string) (runners.Language, bool)
 	Script(id string) ([]byte, bool)
 	All() []runners.Language
@@ -59,9 +59,9 @@ type Images interface {
 // its request, unless Options says otherwise.
 const DefaultRequestReadTimeout = 10 * time.Second
 
-// Options configure a Server. Languages, Images and Runner are required.
+// Options configure a Server. Catalogue, Images and Runner are required.
 type Options struct {
-	Languages Languages
+	Catalogue Catalogue
 	Images    Images
 	Runner    Runner
 
@@ -79,10 +79,10 @@ type Options struct {
 	// frame.
 	RequestReadTimeout time.Duration
 
-	// MaxRuns bounds the runs in flight (normally the sandbox's slots):
+	// Slots bounds the runs in flight (normally the sandbox's slots):
 	// websocket requests beyond it wait, HTTP requests are refused with
 	// 503. Zero means no bound here.
-	MaxRuns int
+	Slots int
 
 	// IdleTimeout is how long a v1 connection may wait for its next
 	// request before it is closed (1001); DefaultIdleTimeout when zero.
@@ -92,7 +92,7 @@ type Options struct {
 // Server is an http.Handler serving atod's API. It is safe for concurrent
 // use and holds no per-request state between requests.
 type Server struct {
-	languages   Languages
+	catalogue   Catalogue
 	images      Images
 	runner      Runner
 	log         *slog.Logger
@@ -106,8 +106,8 @@ type Server struct {
 // New returns a Server for opts.
 func New(opts Options) (*Server, error) {
 	switch {
-	case opts.Languages == nil:
-		return nil, errors.New("creating server: no Languages given")
+	case opts.Catalogue == nil:
+		return nil, errors.New("creating server: no Catalogue given")
 	case opts.Images == nil:
 		return nil, errors.New("creating server: no Images given")
 	case opts.Runner == nil:
@@ -116,7 +116,7 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("creating server: negative RequestReadTimeout %v", opts.RequestReadTimeout)
 	}
 	s := &Server{
-		languages:   opts.Languages,
+		catalogue:   opts.Catalogue,
 		images:      opts.Images,
 		runner:      opts.Runner,
 		log:         opts.Logger,
@@ -131,11 +131,11 @@ func New(opts Options) (*Server, error) {
 	if s.readTimeout == 0 {
 		s.readTimeout = DefaultRequestReadTimeout
 	}
-	if opts.MaxRuns < 0 {
-		return nil, fmt.Errorf("creating server: negative MaxRuns %d", opts.MaxRuns)
+	if opts.Slots < 0 {
+		return nil, fmt.Errorf("creating server: negative Slots %d", opts.Slots)
 	}
-	if opts.MaxRuns > 0 {
-		s.slots = make(chan struct{}, opts.MaxRuns)
+	if opts.Slots > 0 {
+		s.slots = make(chan struct{}, opts.Slots)
 	}
 	if s.idleTimeout == 0 {
 		s.idleTimeout = DefaultIdleTimeout
@@ -170,11 +170,11 @@ type target struct {
 // otherwise the error wraps errNotRunnable, or is the image store's failure.
 // A target for a run (forRun) holds its image until t.lease is released.
 func (s *Server) resolve(id string, forRun bool) (target, error) {
-	lang, ok := s.languages.Lookup(id)
+	lang, ok := s.catalogue.Lookup(id)
 	if !ok {
 		return target{}, fmt.Errorf("looking up language %q: %w", id, errNotRunnable)
 	}
-	script, ok := s.languages.Script(id)
+	script, ok := s.catalogue.Script(id)
 	if !ok {
 		return target{}, fmt.Errorf("looking up runner script of %q: %w", id, errNotRunnable)
 	}

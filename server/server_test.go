@@ -16,7 +16,7 @@ import (
 
 func TestNew(t *testing.T) {
 	full := func() server.Options {
-		return server.Options{Languages: newFakeLanguages(), Images: fakeImages{}, Runner: &fakeRunner{}}
+		return server.Options{Catalogue: newFakeCatalogue(), Images: fakeImages{}, Runner: &fakeRunner{}}
 	}
 	tests := []struct {
 		name    string
@@ -24,7 +24,7 @@ func TestNew(t *testing.T) {
 		wantErr string
 	}{
 		{"complete", func(*server.Options) {}, ""},
-		{"no languages", func(o *server.Options) { o.Languages = nil }, "creating server: no Languages given"},
+		{"no catalogue", func(o *server.Options) { o.Catalogue = nil }, "creating server: no Catalogue given"},
 		{"no images", func(o *server.Options) { o.Images = nil }, "creating server: no Images given"},
 		{"no runner", func(o *server.Options) { o.Runner = nil }, "creating server: no Runner given"},
 		{"negative timeout", func(o *server.Options) { o.RequestReadTimeout = -time.Second }, "creating server: negative RequestReadTimeout -1s"},
@@ -105,7 +105,7 @@ func TestMetadataAgreesWithExecute(t *testing.T) {
 	if _, err := md.UnmarshalMsg(body); err != nil {
 		t.Fatal(err)
 	}
-	for _, lang := range newFakeLanguages().All() {
+	for _, lang := range newFakeCatalogue().All() {
 		_, listed := md[lang.ID]
 		out := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, validRequest(lang.ID).bytes())
 		ran := out.code == websocket.StatusNormalClosure

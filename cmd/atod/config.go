@@ -22,22 +22,22 @@ import (
 // config is atod's configuration: a JSON file (--config) whose values the
 // command-line flags override.
 type config struct {
-	Listen     string  `json:"listen"`
-	Images     string  `json:"images"`      // image store directory
-	Runners    string  `json:"runners"`     // language catalogue directory; empty: the built-in one
-	StateDir   string  `json:"state_dir"`   // per-run state; a tmpfs is best; empty: see stateDir
-	InitPath   string  `json:"init_path"`   // static atod-init; empty: beside the atod binary
-	BashPath   string  `json:"bash_path"`   // static Bash mounted in every run
-	UIDBase    int     `json:"uid_base"`    // first host uid of the runs
-	Slots      int     `json:"concurrency"` // runs at once
-	MemoryMiB  int64   `json:"memory_mib"`
-	Pids       int64   `json:"pids"`
-	CPUs       float64 `json:"cpus"`
-	TmpfsMiB   int64   `json:"tmpfs_mib"`
-	RootMiB    int64   `json:"root_mib"`
-	CgroupName string  `json:"cgroup_name"`
-	LogLevel   string  `json:"log_level"`
-	LogFormat  string  `json:"log_format"`
+	Listen       string  `json:"listen"`
+	Images       string  `json:"images"`      // image store directory
+	CatalogueDir string  `json:"runners"`     // language catalogue directory; empty: the built-in one
+	StateDir     string  `json:"state_dir"`   // per-run state; a tmpfs is best; empty: see stateDir
+	InitPath     string  `json:"init_path"`   // static atod-init; empty: beside the atod binary
+	BashPath     string  `json:"bash_path"`   // static Bash mounted in every run
+	UIDBase      int     `json:"uid_base"`    // first host uid of the runs
+	Slots        int     `json:"concurrency"` // runs at once
+	MemoryMiB    int64   `json:"memory_mib"`
+	Pids         int64   `json:"pids"`
+	CPUs         float64 `json:"cpus"`
+	TmpfsMiB     int64   `json:"tmpfs_mib"`
+	RootMiB      int64   `json:"root_mib"`
+	CgroupName   string  `json:"cgroup_name"`
+	LogLevel     string  `json:"log_level"`
+	LogFormat    string  `json:"log_format"`
 }
 
 func defaultConfig() config {
@@ -71,7 +71,7 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.String("config", "", "JSON configuration `file`; flags override its values")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "`address` to serve on")
 	fs.StringVar(&c.Images, "images", c.Images, "image store `directory`")
-	fs.StringVar(&c.Runners, "runners", c.Runners, "language catalogue `directory` (languages.json, scripts/); default: built in")
+	fs.StringVar(&c.CatalogueDir, "runners", c.CatalogueDir, "language catalogue `directory` (languages.json, scripts/); default: built in")
 	fs.StringVar(&c.StateDir, "state", c.StateDir, "`directory` for the state of running jobs (default "+rootStateDir+"; rootless: $XDG_RUNTIME_DIR/atod)")
 	fs.StringVar(&c.InitPath, "init", c.InitPath, "`path` of the static atod-init binary (default: beside atod)")
 	fs.StringVar(&c.BashPath, "bash", c.BashPath, "`path` of the static Bash that runs runner scripts (Debian's bash-static)")
@@ -197,10 +197,10 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 func (c *config) stores() (*runners.Catalogue, *rootfs.Dir, error) {
 	var cat *runners.Catalogue
 	var err error
-	if c.Runners == "" {
+	if c.CatalogueDir == "" {
 		cat, err = runners.Embedded()
 	} else {
-		cat, err = runners.LoadDir(c.Runners)
+		cat, err = runners.LoadDir(c.CatalogueDir)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -215,12 +215,12 @@ func (c *config) stores() (*runners.Catalogue, *rootfs.Dir, error) {
 // server builds the API server over the stores and the sandbox.
 func (c *config) server(log *slog.Logger, cat *runners.Catalogue, images *rootfs.Dir, sb *sandbox.Sandbox) (*server.Server, error) {
 	return server.New(server.Options{
-		Languages: cat,
+		Catalogue: cat,
 		Images:    images,
 		Runner:    sb,
 		Logger:    log,
 		Limits:    c.limits(),
-		MaxRuns:   sb.Slots(),
+		Slots:     sb.Slots(),
 	})
 }
 
