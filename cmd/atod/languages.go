@@ -8,15 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/atod-project/atod/protocol"
 	"github.com/atod-project/atod/rootfs"
 	"github.com/atod-project/atod/runners"
-	"github.com/atod-project/atod/sandbox/job"
+	"github.com/atod-project/atod/runners/hello"
 )
 
 // checkLanguages logs each language whose image is missing, with what to do
@@ -199,18 +197,24 @@ func verifyLanguages(ctx context.Context, args []string, cgroupView string) erro
 	if err != nil {
 		return err
 	}
-	checks, runErr := verifyHellos(ctx, srv, cat, images, ids, *timeout)
-	if err := writeChecks(os.Stdout, checks); err != nil {
+	v := hello.Verifier{Executor: srv, Catalogue: cat, Timeout: *timeout, Unavailable: func(l runners.Language) string {
+		if _, err := images.Lookup(l.Image); err != nil {
+			return availability{Language: l, err: err}.status()
+		}
+		return ""
+	}}
+	checks, runErr := v.Verify(ctx, ids)
+	if err := hello.WriteTable(os.Stdout, checks); err != nil {
 		return err
 	}
 	failed := 0
 	for _, c := range checks {
-		if c.fail == "" {
+		if c.Fail == "" {
 			continue
 		}
 		failed++
-		if len(c.stderr) > 0 {
-			fmt.Fprintf(os.Stderr, "\n%s: stderr of the run:\n%s\n", c.id, strings.TrimSuffix(clip(c.stderr, maxShownStderr), "\n"))
+		if len(c.Stderr) > 0 {
+			fmt.Fprintf(os.Stderr, "\n%s: stderr of the run:\n%s\n", c.ID, strings.TrimSuffix(clip(c.Stderr, maxShownStderr), "\n"))
 		}
 	}
 	if runErr != nil {
@@ -226,134 +230,12 @@ func verifyLanguages(ctx context.Context, args []string, cgroupView string) erro
 // maxShownStderr bounds the stderr verify shows of each failed run.
 const maxShownStderr = 4 << 10
 
-// executor runs one request to its result; *server.Server is atod's.
-type executor interface {
-	Execute(ctx context.Context, req protocol.Request) (protocol.Result, error)
-}
-
-// helloCheck is how one language's hello-world case went.
-type helloCheck struct {
-	id      string
-	fail    string        // why it failed; "" when it passed
-	ran     bool          // it reached the executor; elapsed is its wall time
-	elapsed time.Duration // wall time of Execute
-	stderr  []byte        // the run's stderr, kept when it failed
-}
-
-// verifyHellos runs the hello-world case of every language of ids through
-// ex, one after the other, with a timeout of timeout seconds each. An unknown
-// id, a missing image or a failed run is a failed check, not an error; the
-// error is ctx's, when it ends before every check is done (the checks so
-// far are returned with it).
-func verifyHellos(ctx context.Context, ex executor, cat *runners.Catalogue, images rootfs.Store, ids []string, timeout int) ([]helloCheck, error) {
-	var checks []helloCheck
-	for _, id := range ids {
-		if err := ctx.Err(); err != nil {
-			return checks, fmt.Errorf("verifying languages: %w", err)
-		}
-		l, ok := cat.Lookup(id)
-		if !ok {
-			checks = append(checks, helloCheck{id: id, fail: "unknown language"})
-			continue
-		}
-		if _, err := images.Lookup(l.Image); err != nil {
-			a := availability{Language: l, err: err}
-			checks = append(checks, helloCheck{id: id, fail: a.status()})
-			continue
-		}
-		start := time.Now()
-		res, err := ex.Execute(ctx, helloRequest(l, timeout))
-		c := helloCheck{id: id, ran: true, elapsed: time.Since(start)}
-		switch {
-		case ctx.Err() != nil:
-			// The run was killed for the interruption, not for a fault
-			// of the language.
-			c.fail = "interrupted"
-		case err != nil:
-			c.fail = err.Error()
-		default:
-			c.fail = judgeHello(l.Hello, res)
-		}
-		if c.fail != "" {
-			c.stderr = res.Stderr
-		}
-		checks = append(checks, c)
-	}
-	return checks, nil
-}
-
-// helloRequest is the request of l's hello-world case.
-func helloRequest(l runners.Language, timeout int) protocol.Request {
-	req := protocol.Request{
-		Language: l.ID,
-		Code:     []byte(l.Hello.Code),
-		Input:    []byte(l.Hello.Input),
-		Timeout:  timeout,
-	}
-	for _, o := range l.Hello.Options {
-		req.Options = append(req.Options, []byte(o))
-	}
-	for _, a := range l.Hello.Arguments {
-		req.Arguments = append(req.Arguments, []byte(a))
-	}
-	return req
-}
-
-// judgeHello says why res is not the result h wants ("" when it is): the
-// run must exit with status 0 and print exactly h.Stdout.
-func judgeHello(h runners.HelloCase, res protocol.Result) string {
-	switch {
-	case res.TimedOut:
-		return "timed out"
-	case res.StatusType == job.StatusExited.String() && res.StatusValue != 0:
-		return fmt.Sprintf("exit %d", res.StatusValue)
-	case res.StatusType == job.StatusKilled.String():
-		return fmt.Sprintf("killed by signal %d", res.StatusValue)
-	case res.StatusType == job.StatusCoreDumped.String():
-		return fmt.Sprintf("dumped core on signal %d", res.StatusValue)
-	case res.StatusType != job.StatusExited.String():
-		return fmt.Sprintf("status %s/%d", res.StatusType, res.StatusValue)
-	case string(res.Stdout) != h.Stdout:
-		return fmt.Sprintf("stdout %s want %s", quoteClipped(res.Stdout), quoteClipped([]byte(h.Stdout)))
-	}
-	return ""
-}
-
-// maxQuoted bounds the bytes of output a failure reason quotes.
-const maxQuoted = 40
-
-// quoteClipped quotes the first maxQuoted bytes of b, and marks a cut.
-func quoteClipped(b []byte) string {
-	if len(b) <= maxQuoted {
-		return strconv.Quote(string(b))
-	}
-	return strconv.Quote(string(b[:maxQuoted])) + "..."
-}
-
 // clip returns at most n bytes of b, and says how many it left out.
 func clip(b []byte, n int) string {
 	if len(b) <= n {
 		return string(b)
 	}
 	return fmt.Sprintf("%s\n[%d more bytes]", b[:n], len(b)-n)
-}
-
-// writeChecks prints the table of atod languages verify.
-func writeChecks(w io.Writer, checks []helloCheck) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRESULT\tTIME")
-	for _, c := range checks {
-		result := "pass"
-		if c.fail != "" {
-			result = "fail: " + c.fail
-		}
-		t := "-"
-		if c.ran {
-			t = fmt.Sprintf("%d ms", c.elapsed.Milliseconds())
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", cell(c.id), cell(result), t)
-	}
-	return tw.Flush()
 }
 
 // cell makes s one cell of a table: a tab or a line break (in an error's

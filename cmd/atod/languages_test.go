@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,9 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/atod-project/atod/protocol"
 	"github.com/atod-project/atod/rootfs"
 	"github.com/atod-project/atod/runners"
 )
@@ -92,139 +89,6 @@ func TestWriteLanguages(t *testing.T) {
 		if !slices.Contains(lines, want) {
 			t.Errorf("--all lacks the row %q:\n%s", want, out)
 		}
-	}
-}
-
-func TestJudgeHello(t *testing.T) {
-	h := runners.HelloCase{Stdout: "Hello, World!\n"}
-	long := strings.Repeat("x", 100)
-	tests := []struct {
-		name string
-		res  protocol.Result
-		want string
-	}{
-		{"pass", protocol.Result{StatusType: "exited", Stdout: []byte("Hello, World!\n")}, ""},
-		{"wrong stdout", protocol.Result{StatusType: "exited", Stdout: []byte("Hello\n")},
-			`stdout "Hello\n" want "Hello, World!\n"`},
-		{"long stdout", protocol.Result{StatusType: "exited", Stdout: []byte(long)},
-			`stdout "` + long[:maxQuoted] + `"... want "Hello, World!\n"`},
-		{"no trailing newline", protocol.Result{StatusType: "exited", Stdout: []byte("Hello, World!")},
-			`stdout "Hello, World!" want "Hello, World!\n"`},
-		{"right stdout, exit 1", protocol.Result{StatusType: "exited", StatusValue: 1, Stdout: []byte("Hello, World!\n")}, "exit 1"},
-		{"timed out", protocol.Result{StatusType: "killed", StatusValue: 9, TimedOut: true}, "timed out"},
-		{"killed", protocol.Result{StatusType: "killed", StatusValue: 9}, "killed by signal 9"},
-		{"core dumped", protocol.Result{StatusType: "core_dumped", StatusValue: 11}, "dumped core on signal 11"},
-		{"unknown", protocol.Result{StatusType: "unknown", StatusValue: -1}, "status unknown/-1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := judgeHello(h, tt.res); got != tt.want {
-				t.Errorf("judgeHello = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
-// fakeExecutor answers every request with result, or err, and records the
-// requests. If cancel is set it calls it during the first run, as an
-// interrupt would.
-type fakeExecutor struct {
-	result protocol.Result
-	err    error
-	cancel context.CancelFunc
-	reqs   []protocol.Request
-}
-
-func (f *fakeExecutor) Execute(_ context.Context, req protocol.Request) (protocol.Result, error) {
-	f.reqs = append(f.reqs, req)
-	if f.cancel != nil {
-		f.cancel()
-	}
-	return f.result, f.err
-}
-
-func TestVerifyHellos(t *testing.T) {
-	cat := testCatalogue(t)
-	ex := &fakeExecutor{result: protocol.Result{StatusType: "exited", Stdout: []byte("Hello, World!\n")}}
-	checks, err := verifyHellos(t.Context(), ex, cat, fakeStore{}, []string{"ok", "nosuch", "gone", "sick"}, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []helloCheck{
-		{id: "ok", ran: true},
-		{id: "nosuch", fail: "unknown language"},
-		{id: "gone", fail: "image missing: " + rootfs.FetchHint("absent")},
-		{id: "sick", fail: "image unreadable: decoding image.json: unexpected end of JSON input;\nrebuild the image"},
-	}
-	if len(checks) != len(want) {
-		t.Fatalf("checks = %+v", checks)
-	}
-	for i, c := range checks {
-		c.elapsed = 0
-		if c.id != want[i].id || c.fail != want[i].fail || c.ran != want[i].ran {
-			t.Errorf("check %d = %+v, want %+v", i, c, want[i])
-		}
-	}
-	// Only the runnable language reached the sandbox, as its hello case.
-	if len(ex.reqs) != 1 {
-		t.Fatalf("requests = %+v", ex.reqs)
-	}
-	r := ex.reqs[0]
-	if r.Language != "ok" || string(r.Code) != "say hi" || string(r.Input) != "in\n" || r.Timeout != 7 ||
-		fmt.Sprintf("%q", r.Options) != `["-o" "x"]` || fmt.Sprintf("%q", r.Arguments) != `["a b"]` {
-		t.Errorf("request = %+v", r)
-	}
-	if err := r.Validate(func(id string) bool { return id == "ok" }); err != nil {
-		t.Errorf("the hello request is invalid: %v", err)
-	}
-}
-
-func TestVerifyHellosKeepsStderrOfFailures(t *testing.T) {
-	ex := &fakeExecutor{result: protocol.Result{StatusType: "exited", StatusValue: 2, Stderr: []byte("syntax error\n")}}
-	checks, err := verifyHellos(t.Context(), ex, testCatalogue(t), fakeStore{}, []string{"ok"}, 7)
-	if err != nil || len(checks) != 1 || checks[0].fail != "exit 2" || string(checks[0].stderr) != "syntax error\n" {
-		t.Errorf("verifyHellos = %+v, %v", checks, err)
-	}
-
-	ex = &fakeExecutor{err: errors.New("running ok: creating job cgroup: permission denied")}
-	checks, err = verifyHellos(t.Context(), ex, testCatalogue(t), fakeStore{}, []string{"ok"}, 7)
-	if err != nil || len(checks) != 1 || checks[0].fail != ex.err.Error() || !checks[0].ran {
-		t.Errorf("verifyHellos with a failing executor = %+v, %v", checks, err)
-	}
-}
-
-func TestVerifyHellosStopsWhenInterrupted(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	ex := &fakeExecutor{result: protocol.Result{StatusType: "killed", StatusValue: 9}, cancel: cancel}
-	checks, err := verifyHellos(ctx, ex, testCatalogue(t), fakeStore{}, []string{"ok", "ok", "ok"}, 7)
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v, want context.Canceled", err)
-	}
-	if len(ex.reqs) != 1 || len(checks) != 1 || checks[0].fail != "interrupted" {
-		t.Errorf("after an interrupt: %d runs, checks %+v", len(ex.reqs), checks)
-	}
-}
-
-func TestWriteChecks(t *testing.T) {
-	var b bytes.Buffer
-	err := writeChecks(&b, []helloCheck{
-		{id: "bash", ran: true, elapsed: 1234567 * time.Microsecond},
-		{id: "c_gcc", ran: true, elapsed: 80 * time.Millisecond, fail: "exit 1"},
-		{id: "nosuchlang", fail: "unknown language"},
-		{id: "zsh", fail: "image unreadable: line one\nline two"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `ID          RESULT                                     TIME
-bash        pass                                       1234 ms
-c_gcc       fail: exit 1                               80 ms
-nosuchlang  fail: unknown language                     -
-zsh         fail: image unreadable: line one line two  -
-`
-	if b.String() != want {
-		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
 
