@@ -103,6 +103,10 @@ func newCgroupTree(name string, ownRoot, rootless bool, log *slog.Logger) (_ *cg
 		}
 		if _, err := os.Stat(filepath.Join(cgroupRoot, "memory", mem, "memory.kmem.tcp.limit_in_bytes")); err == nil {
 			t.hasTCP = true
+		} else {
+			// cgroup v1 charges socket buffers only to this counter, so
+			// without it nothing but net.ipv4.tcp_mem bounds them.
+			log.Warn("the kernel's cgroup v1 memory controller does not count socket buffers (no memory.kmem.tcp.limit_in_bytes, as with cgroup.memory=nokmem): a run's unread TCP buffers are bounded only by net.ipv4.tcp_mem, host-wide; use cgroup v2 or a kernel with kernel memory accounting")
 		}
 		if t.mode == cgroups.Hybrid {
 			if u, ok := own[""]; ok {
