@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/rootfs/image"
+	"github.com/atod-project/atod/rootfs/layer"
 )
 
 // The image types are package image's, so that front ends can use them
@@ -37,6 +38,11 @@ var (
 // CheckName reports whether name can name an image (image.CheckName).
 func CheckName(name string) error { return image.CheckName(name) }
 
+// ImageIDShift is how the store keeps the owners of an image's files: the
+// image's uid or gid N (N > 0) is stored as ImageIDShift+N (see package
+// layer), so that no host user owns anything in a tree.
+const ImageIDShift = layer.ImageIDShift
+
 // Store finds images by name.
 type Store interface {
 	Lookup(name string) (Image, error)
@@ -54,6 +60,10 @@ type Dir struct {
 
 var _ Store = (*Dir)(nil)
 
+// TreeDir is the directory that holds a tree's files, in the store
+// (trees/ID/rootfs) as in a work directory that Install makes an image.
+const TreeDir = "rootfs"
+
 // The store's layout; see the package documentation.
 const (
 	namesDir     = "names"
@@ -62,7 +72,6 @@ const (
 	lockFile     = ".lock"
 	manifestFile = "image.json"
 	leaseFile    = "lease" // flocked by runs (shared) and GC (exclusive)
-	treeDir      = "rootfs"
 	// maxManifestBytes bounds what Lookup reads; image.json is a few hundred bytes.
 	maxManifestBytes = 1 << 20
 )
@@ -117,7 +126,7 @@ func (d *Dir) resolveName(name string) (string, error) {
 		return "", err
 	}
 	id, ok := strings.CutPrefix(target, "../"+treesDir+"/")
-	if !ok || checkID(id) != nil {
+	if !ok || CheckTreeID(id) != nil {
 		return "", fmt.Errorf("%s points at %q, not at a tree; reinstall the image with `%s`",
 			d.namePath(name), target, FetchHint(name))
 	}
@@ -175,7 +184,7 @@ func (d *Dir) imageOf(name, id string, m *manifest, file string) (Image, error) 
 	if m.ID != id {
 		return Image{}, fmt.Errorf("%s names tree %q; reinstall the image with `%s`", file, m.ID, FetchHint(name))
 	}
-	tree := filepath.Join(d.treePath(id), treeDir)
+	tree := filepath.Join(d.treePath(id), TreeDir)
 	info, err := os.Stat(tree)
 	if err != nil || !info.IsDir() {
 		return Image{}, fmt.Errorf("%w: %s is not a directory; reinstall it with `%s`", ErrNotFound, tree, FetchHint(name))
@@ -338,7 +347,7 @@ func (d *Dir) List() ([]Entry, error) {
 	var entries []Entry
 	for _, e := range dirents {
 		id := e.Name()
-		if checkID(id) != nil {
+		if CheckTreeID(id) != nil {
 			continue
 		}
 		entry := Entry{ID: id, Names: byID[id]}
@@ -370,8 +379,9 @@ func (d *Dir) List() ([]Entry, error) {
 	return entries, nil
 }
 
-// checkID reports whether id can be a tree's id: 64 lowercase hex digits.
-func checkID(id string) error {
+// CheckTreeID reports whether id can be a tree's id: 64 lowercase hex
+// digits (a sha256 digest).
+func CheckTreeID(id string) error {
 	if len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
 		return fmt.Errorf("invalid tree id %q", id)
 	}
@@ -468,4 +478,35 @@ func (d *Dir) CheckReachable() error {
 			return nil
 		}
 	}
+}
+
+// manifestOf reads the manifest of tree id.
+func (d *Dir) manifestOf(id string) (*manifest, error) {
+	f, err := os.Open(filepath.Join(d.treePath(id), manifestFile))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readManifest(f)
+}
+
+// HasTree reports whether the store holds tree id, complete (an installer
+// then only names it: see Writer.Install).
+func (d *Dir) HasTree(id string) bool {
+	_, err := os.Stat(filepath.Join(d.treePath(id), manifestFile))
+	return err == nil
+}
+
+// RecipeHash returns the tree of image name and the hash of the recipe it
+// was built from (Meta.RecipeHash; "" for an image not built).
+func (d *Dir) RecipeHash(name string) (id, hash string, err error) {
+	img, err := d.Lookup(name)
+	if err != nil {
+		return "", "", err
+	}
+	m, err := d.manifestOf(img.ID)
+	if err != nil {
+		return "", "", fmt.Errorf("looking up image %q in %s: %w", name, d.root, err)
+	}
+	return img.ID, m.RecipeHash, nil
 }

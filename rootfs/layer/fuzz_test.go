@@ -1,4 +1,4 @@
-package rootfs
+package layer
 
 import (
 	"archive/tar"
@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atod-project/atod/rootfs/layer/layertest"
 )
 
 // The layer applier's fuzz targets. Each input is a stack of layers, applied
@@ -76,7 +78,7 @@ func FuzzApplyLayers(f *testing.F) {
 // reader makes of arbitrary archives. The seed corpus is in
 // testdata/fuzz/FuzzApplyTar.
 func FuzzApplyTar(f *testing.F) {
-	f.Add(layerTar(f, dir("a/"), file("a/f", "x")), layerTar(f, whiteout("a/f"), symlink("l", "../outside")))
+	f.Add(layertest.Tar(f, layertest.Dir("a/"), layertest.File("a/f", "x")), layertest.Tar(f, layertest.Whiteout("a/f"), layertest.Symlink("l", "../outside")))
 	root := fuzzRoot(f)
 	f.Fuzz(func(t *testing.T, lower, upper []byte) {
 		base := fuzzBase(t, root)
@@ -140,14 +142,14 @@ func checkApply(t *testing.T, base string, budget Budget, layers [][]byte) {
 	before := snapshot(t, base)
 	tree := filepath.Join(base, "tree")
 
-	a, err := newApplier(context.Background(), tree, budget)
+	a, err := Open(context.Background(), tree, Options{Budget: budget})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var gotErr error
 	gotLayer := -1
 	for i, l := range layers {
-		if gotErr = a.apply(bytes.NewReader(l)); gotErr != nil {
+		if gotErr = a.Apply(bytes.NewReader(l)); gotErr != nil {
 			gotLayer = i
 			break
 		}
