@@ -97,9 +97,6 @@ func fuzzRoot(f *testing.F) string {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		f.Fatal(err)
 	}
-	// An applier that regressed to paths relative to the working
-	// directory climbs from here, inside the temporary directory too.
-	f.Chdir(root)
 	return root
 }
 
@@ -110,6 +107,11 @@ func fuzzBase(t *testing.T, root string) string {
 	if os.Geteuid() != 0 {
 		t.Skip("the applier sets owners: run as root")
 	}
+	// An applier that regressed to paths relative to the working
+	// directory climbs from here, inside the temporary directory too.
+	// Per input, not in fuzzRoot: the seed corpus (testdata/fuzz) is
+	// read from the working directory when f.Fuzz starts.
+	t.Chdir(root)
 	base, err := os.MkdirTemp(root, "")
 	if err != nil {
 		t.Fatal(err)
