@@ -13,36 +13,35 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/atod-project/atod/rootfs/image"
+	"github.com/atod-project/atod/rootfs/layer"
 )
 
-// ErrNotFound is wrapped by lookups of an image the store does not hold. The
-// error's text says how to get it.
-var ErrNotFound = errors.New("image not found")
+// The image types are package image's, so that front ends can use them
+// without the store; the aliases spare the store's callers a second import.
+type (
+	// Image is a root filesystem ready to run in.
+	Image = image.Image
+	// Lease is an image held for a run (see Dir.Acquire).
+	Lease = image.Lease
+)
 
-// ErrInvalidName is wrapped by lookups of a name no image can have. Such
-// errors wrap ErrNotFound too.
-var ErrInvalidName = errors.New("invalid image name")
+// ErrNotFound is wrapped by lookups of an image the store does not hold.
+// ErrInvalidName is wrapped by lookups of a name no image can have (which
+// wrap ErrNotFound too).
+var (
+	ErrNotFound    = image.ErrNotFound
+	ErrInvalidName = image.ErrInvalidName
+)
 
-// Image is a root filesystem ready to run in.
-type Image struct {
-	Name string
-	// ID names the tree: the image's config digest for pulled and imported
-	// images (the same image pulled twice is one tree), a digest of the
-	// recipe and build for built ones. Hex, without "sha256:".
-	ID string
-	// Path is the host directory of the tree (the rootfs itself). It names
-	// the tree, not the name, so a run keeps its tree when the name moves.
-	Path string
-	// Env is the environment a run in this image starts with, as KEY=value.
-	Env []string
-	// WorkingDir is the image's configured working directory, kept for
-	// runners: the runner contract fixes the run's own at /ATO/context.
-	WorkingDir string
-	// UID and GID are the identity runs in this image have inside the
-	// sandbox: the image's configured User, resolved against its own
-	// /etc/passwd and /etc/group when it pulled, or 0.
-	UID, GID uint32
-}
+// CheckName reports whether name can name an image (image.CheckName).
+func CheckName(name string) error { return image.CheckName(name) }
+
+// ImageIDShift is how the store keeps the owners of an image's files: the
+// image's uid or gid N (N > 0) is stored as ImageIDShift+N (see package
+// layer), so that no host user owns anything in a tree.
+const ImageIDShift = layer.ImageIDShift
 
 // Store finds images by name.
 type Store interface {
@@ -61,6 +60,10 @@ type Dir struct {
 
 var _ Store = (*Dir)(nil)
 
+// TreeDir is the directory that holds a tree's files, in the store
+// (trees/ID/rootfs) as in a work directory that Install makes an image.
+const TreeDir = "rootfs"
+
 // The store's layout; see the package documentation.
 const (
 	namesDir     = "names"
@@ -69,7 +72,6 @@ const (
 	lockFile     = ".lock"
 	manifestFile = "image.json"
 	leaseFile    = "lease" // flocked by runs (shared) and GC (exclusive)
-	treeDir      = "rootfs"
 	// maxManifestBytes bounds what Lookup reads; image.json is a few hundred bytes.
 	maxManifestBytes = 1 << 20
 )
@@ -124,7 +126,7 @@ func (d *Dir) resolveName(name string) (string, error) {
 		return "", err
 	}
 	id, ok := strings.CutPrefix(target, "../"+treesDir+"/")
-	if !ok || checkID(id) != nil {
+	if !ok || CheckTreeID(id) != nil {
 		return "", fmt.Errorf("%s points at %q, not at a tree; reinstall the image with `%s`",
 			d.namePath(name), target, FetchHint(name))
 	}
@@ -182,20 +184,12 @@ func (d *Dir) imageOf(name, id string, m *manifest, file string) (Image, error) 
 	if m.ID != id {
 		return Image{}, fmt.Errorf("%s names tree %q; reinstall the image with `%s`", file, m.ID, FetchHint(name))
 	}
-	tree := filepath.Join(d.treePath(id), treeDir)
+	tree := filepath.Join(d.treePath(id), TreeDir)
 	info, err := os.Stat(tree)
 	if err != nil || !info.IsDir() {
 		return Image{}, fmt.Errorf("%w: %s is not a directory; reinstall it with `%s`", ErrNotFound, tree, FetchHint(name))
 	}
 	return Image{Name: name, ID: id, Path: tree, Env: m.Env, WorkingDir: m.WorkingDir, UID: m.UID, GID: m.GID}, nil
-}
-
-// Lease is an image held for a run: its tree is not collected, even if its
-// name is removed or moved to another tree, until Release.
-type Lease struct {
-	Image
-	d    *Dir
-	lock *os.File // the tree's lease file, flock(LOCK_SH) held; nil if it could not be opened
 }
 
 // Acquire returns the image called name, held until the lease is released.
@@ -225,7 +219,7 @@ func (d *Dir) Acquire(name string) (l *Lease, err error) {
 			if err != nil {
 				return nil, err
 			}
-			return &Lease{Image: img, d: d}, nil
+			return image.NewLease(img, nil), nil
 		}
 		if errors.Is(err, fs.ErrNotExist) {
 			if _, serr := os.Stat(filepath.Join(d.treePath(id), manifestFile)); serr == nil {
@@ -258,28 +252,22 @@ func (d *Dir) Acquire(name string) (l *Lease, err error) {
 			f.Close()
 			return nil, err
 		}
-		return &Lease{Image: img, d: d, lock: f}, nil
+		return image.NewLease(img, func() { d.release(img, f) }), nil
 	}
 	return nil, errors.New("the image keeps changing; try again")
 }
 
-// Release lets the tree be collected once no other lease holds it.
-func (l *Lease) Release() {
-	if l == nil || l.lock == nil {
-		return
-	}
-	l.lock.Close()
-	l.lock = nil
-	if l.d == nil {
-		return
-	}
+// release lets go of a lease's lock on the tree of img, and signals
+// Orphaned if no name points at the tree any more.
+func (d *Dir) release(img Image, lock *os.File) {
+	lock.Close()
 	// The common case, on every run's path: the name still points here.
-	if id, err := l.d.resolveName(l.Name); err == nil && id == l.ID {
+	if id, err := d.resolveName(img.Name); err == nil && id == img.ID {
 		return
 	}
-	if named, err := l.d.isNamed(l.ID); err == nil && !named {
+	if named, err := d.isNamed(img.ID); err == nil && !named {
 		select {
-		case l.d.orphaned <- struct{}{}:
+		case d.orphaned <- struct{}{}:
 		default:
 		}
 	}
@@ -359,7 +347,7 @@ func (d *Dir) List() ([]Entry, error) {
 	var entries []Entry
 	for _, e := range dirents {
 		id := e.Name()
-		if checkID(id) != nil {
+		if CheckTreeID(id) != nil {
 			continue
 		}
 		entry := Entry{ID: id, Names: byID[id]}
@@ -391,31 +379,9 @@ func (d *Dir) List() ([]Entry, error) {
 	return entries, nil
 }
 
-// maxNameLen leaves room in a file name (255 bytes) for the temporary link
-// ".NAME.new" that renaming goes through.
-const maxNameLen = 250
-
-// CheckName reports whether name can name an image: [a-z0-9][a-z0-9._-]*, at
-// most 250 bytes. Such a name is a single path element that is neither "."
-// nor ".." nor a dot file, so it cannot leave the store's root.
-func CheckName(name string) error {
-	if name == "" {
-		return fmt.Errorf("%w: empty", ErrInvalidName)
-	}
-	if len(name) > maxNameLen {
-		return fmt.Errorf("%w %.20q...: longer than %d bytes", ErrInvalidName, name, maxNameLen)
-	}
-	for i, r := range name {
-		lowerOrDigit := 'a' <= r && r <= 'z' || '0' <= r && r <= '9'
-		if !lowerOrDigit && (i == 0 || !strings.ContainsRune("._-", r)) {
-			return fmt.Errorf("%w %q: use [a-z0-9][a-z0-9._-]*", ErrInvalidName, name)
-		}
-	}
-	return nil
-}
-
-// checkID reports whether id can be a tree's id: 64 lowercase hex digits.
-func checkID(id string) error {
+// CheckTreeID reports whether id can be a tree's id: 64 lowercase hex
+// digits (a sha256 digest).
+func CheckTreeID(id string) error {
 	if len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
 		return fmt.Errorf("invalid tree id %q", id)
 	}
@@ -512,4 +478,35 @@ func (d *Dir) CheckReachable() error {
 			return nil
 		}
 	}
+}
+
+// manifestOf reads the manifest of tree id.
+func (d *Dir) manifestOf(id string) (*manifest, error) {
+	f, err := os.Open(filepath.Join(d.treePath(id), manifestFile))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readManifest(f)
+}
+
+// HasTree reports whether the store holds tree id, complete (an installer
+// then only names it: see Writer.Install).
+func (d *Dir) HasTree(id string) bool {
+	_, err := os.Stat(filepath.Join(d.treePath(id), manifestFile))
+	return err == nil
+}
+
+// RecipeHash returns the tree of image name and the hash of the recipe it
+// was built from (Meta.RecipeHash; "" for an image not built).
+func (d *Dir) RecipeHash(name string) (id, hash string, err error) {
+	img, err := d.Lookup(name)
+	if err != nil {
+		return "", "", err
+	}
+	m, err := d.manifestOf(img.ID)
+	if err != nil {
+		return "", "", fmt.Errorf("looking up image %q in %s: %w", name, d.root, err)
+	}
+	return img.ID, m.RecipeHash, nil
 }

@@ -2,6 +2,8 @@ package rootfs
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atod-project/atod/rootfs/layer"
 )
 
 var testEnv = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/ATO/context"}
@@ -23,7 +27,7 @@ func TestLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Image{Name: "debian-12", ID: id, Path: filepath.Join(root, treesDir, id, treeDir), Env: testEnv, WorkingDir: "/src", UID: 1000, GID: 100}
+	want := Image{Name: "debian-12", ID: id, Path: filepath.Join(root, treesDir, id, TreeDir), Env: testEnv, WorkingDir: "/src", UID: 1000, GID: 100}
 	if img.Name != want.Name || img.ID != want.ID || img.Path != want.Path || !slices.Equal(img.Env, want.Env) ||
 		img.WorkingDir != want.WorkingDir || img.UID != want.UID || img.GID != want.GID {
 		t.Errorf("Lookup = %+v, want %+v", img, want)
@@ -78,7 +82,7 @@ func TestLookupDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	noTree := addImage(t, root, "no-rootfs", `{}`)
-	if err := os.RemoveAll(filepath.Join(root, treesDir, noTree, treeDir)); err != nil {
+	if err := os.RemoveAll(filepath.Join(root, treesDir, noTree, TreeDir)); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink("/etc", filepath.Join(root, namesDir, "outside")); err != nil {
@@ -285,16 +289,16 @@ func TestRemoveAndGC(t *testing.T) {
 // work area and removes it, and moves flat-layout images into trees.
 func TestWriterCleansUp(t *testing.T) {
 	root := t.TempDir()
-	mkdir(t, filepath.Join(root, workDir, "install-123", treeDir, "usr", "bin"))
+	mkdir(t, filepath.Join(root, workDir, "install-123", TreeDir, "usr", "bin"))
 	locked := filepath.Join(root, workDir, "gc-x", "d")
 	mkdir(t, locked)
 	if err := os.Chmod(locked, 0); err != nil {
 		t.Fatal(err)
 	}
 	// The flat layout of earlier atod versions.
-	mkdir(t, filepath.Join(root, "debian-12", treeDir, "bin"))
+	mkdir(t, filepath.Join(root, "debian-12", TreeDir, "bin"))
 	writeFile(t, filepath.Join(root, "debian-12", manifestFile), `{"name": "debian-12", "env": ["A=1"], "recipe_hash": "ab", "created": "2025-01-02T03:04:05Z"}`)
-	mkdir(t, filepath.Join(root, "unfinished", treeDir))
+	mkdir(t, filepath.Join(root, "unfinished", TreeDir))
 	d := openDir(t, root)
 
 	w := lock(t, d)
@@ -330,13 +334,34 @@ func TestTryLockBusy(t *testing.T) {
 	lock(t, d).Unlock()
 }
 
+// TestKilledWriterLeavesWork: a writer killed outright leaves a work
+// directory the next writer removes (the daemon's start counts: it takes
+// the writer lock to collect).
+func TestKilledWriterLeavesWork(t *testing.T) {
+	root := t.TempDir()
+	d := openDir(t, root)
+	w := lock(t, d)
+	work := newWork(t, w, "half")
+	mkdir(t, filepath.Join(work, TreeDir, "usr", "lib"))
+	// No Unlock: the process "dies" and its lock goes with its file.
+	w.lock.Close()
+	if _, err := os.Stat(work); err != nil {
+		t.Fatal(err)
+	}
+	lock(t, d).Unlock() // the next start
+	assertEmptyWork(t, root)
+	if entries, err := d.List(); err != nil || len(entries) != 0 {
+		t.Errorf("store holds %+v (%v) after a killed install", entries, err)
+	}
+}
+
 // addImage installs image name under root with a small tree and returns its
 // tree id; manifest is image.json without its id, which is added.
 func addImage(tb testing.TB, root, name, manifest string) string {
 	tb.Helper()
 	id := digestHex("test", name)
 	dir := filepath.Join(root, treesDir, id)
-	mkdir(tb, filepath.Join(dir, treeDir, "bin"))
+	mkdir(tb, filepath.Join(dir, TreeDir, "bin"))
 	if strings.HasPrefix(manifest, "{") && strings.Contains(manifest, "}") && !strings.Contains(manifest, `"id"`) {
 		manifest = `{"format": 2, "id": "` + id + `", ` + strings.TrimPrefix(manifest, "{")
 		manifest = strings.Replace(manifest, `, }`, `}`, 1)
@@ -368,8 +393,8 @@ func newWork(tb testing.TB, w *Writer, marker string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	mkdir(tb, filepath.Join(work, treeDir, "bin"))
-	writeFile(tb, filepath.Join(work, treeDir, "marker"), marker)
+	mkdir(tb, filepath.Join(work, TreeDir, "bin"))
+	writeFile(tb, filepath.Join(work, TreeDir, "marker"), marker)
 	return work
 }
 
@@ -493,7 +518,7 @@ func assertGCKeepsMount(t *testing.T, d *Dir, real string) {
 	if err := os.Remove(filepath.Join(real, namesDir, "img")); err != nil {
 		t.Fatal(err)
 	}
-	mnt := filepath.Join(real, treesDir, id, treeDir, "bin")
+	mnt := filepath.Join(real, treesDir, id, TreeDir, "bin")
 	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
 		t.Fatal(err)
 	}
@@ -537,10 +562,17 @@ func TestManifestTooLarge(t *testing.T) {
 	w := lock(t, d)
 	defer w.Unlock()
 	env := []string{"X=" + strings.Repeat("<", 200<<10)} // 6 bytes each in JSON
-	if _, err := w.Install(newWork(t, w, "x"), "big-env", randomID(), Meta{Env: env}); !errors.Is(err, ErrHostile) {
+	if _, err := w.Install(newWork(t, w, "x"), "big-env", randomID(), Meta{Env: env}); !errors.Is(err, layer.ErrHostile) {
 		t.Fatalf("Install: %v, want ErrHostile", err)
 	}
 	if _, err := d.Lookup("big-env"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Lookup after a refused install: %v", err)
 	}
+}
+
+// randomID is a tree id for a test tree.
+func randomID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails
+	return hex.EncodeToString(b[:])
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/tinylib/msgp/msgp"
 
 	"github.com/atod-project/atod/protocol"
-	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/rootfs/image"
 	"github.com/atod-project/atod/runners"
 	"github.com/atod-project/atod/sandbox/job"
 	"github.com/atod-project/atod/server"
@@ -118,26 +118,26 @@ func (l *fakeCatalogue) All() []runners.Language {
 // fakeImages is a fixed image store.
 type fakeImages struct{}
 
-func (fakeImages) Lookup(name string) (rootfs.Image, error) {
+func (fakeImages) Lookup(name string) (image.Image, error) {
 	switch name {
 	case "python-img":
-		return rootfs.Image{Name: name, Path: "/srv/atod/images/python-img/rootfs",
+		return image.Image{Name: name, Path: "/srv/atod/images/python-img/rootfs",
 			Env: []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONUNBUFFERED=1"}}, nil
 	case "bare-img":
-		return rootfs.Image{Name: name, Path: "/srv/atod/images/bare-img/rootfs"}, nil
+		return image.Image{Name: name, Path: "/srv/atod/images/bare-img/rootfs"}, nil
 	case "broken-img":
-		return rootfs.Image{}, fmt.Errorf("reading /srv/atod/images/broken-img/image.json: %w", errors.New("permission denied"))
+		return image.Image{}, fmt.Errorf("reading /srv/atod/images/broken-img/image.json: %w", errors.New("permission denied"))
 	default:
-		return rootfs.Image{}, fmt.Errorf("image %q: %w", name, rootfs.ErrNotFound)
+		return image.Image{}, fmt.Errorf("image %q: %w", name, image.ErrNotFound)
 	}
 }
 
-func (f fakeImages) Acquire(name string) (*rootfs.Lease, error) {
+func (f fakeImages) Acquire(name string) (*image.Lease, error) {
 	img, err := f.Lookup(name)
 	if err != nil {
 		return nil, err
 	}
-	return &rootfs.Lease{Image: img}, nil
+	return &image.Lease{Image: img}, nil
 }
 
 // fakeRunner is a Runner whose behaviour a test sets; it counts its calls.

@@ -25,7 +25,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/rootfs/image"
 	"github.com/atod-project/atod/runners"
 	"github.com/atod-project/atod/sandbox/job"
 )
@@ -46,13 +46,13 @@ type Catalogue interface {
 }
 
 // Images finds root filesystems by name (a *rootfs.Dir). Lookup and Acquire
-// return an error wrapping rootfs.ErrNotFound for an image that is not
+// return an error wrapping image.ErrNotFound for an image that is not
 // installed. Lookup answers whether a language can run; Acquire holds the
 // image's tree for the length of a run, so that an image replaced or
 // removed meanwhile is collected only after the run.
 type Images interface {
-	Lookup(name string) (rootfs.Image, error)
-	Acquire(name string) (*rootfs.Lease, error)
+	Lookup(name string) (image.Image, error)
+	Acquire(name string) (*image.Lease, error)
 }
 
 // DefaultRequestReadTimeout is how long a client has, once connected, to send
@@ -161,8 +161,8 @@ var errNotRunnable = errors.New("language not runnable")
 type target struct {
 	lang   runners.Language
 	script []byte
-	image  rootfs.Image
-	lease  *rootfs.Lease // when the target is for a run; Release it after
+	image  image.Image
+	lease  *image.Lease // when the target is for a run; Release it after
 }
 
 // resolve finds the target of language id. A language is runnable when the
@@ -178,8 +178,8 @@ func (s *Server) resolve(id string, forRun bool) (target, error) {
 	if !ok {
 		return target{}, fmt.Errorf("looking up runner script of %q: %w", id, errNotRunnable)
 	}
-	var img rootfs.Image
-	var lease *rootfs.Lease
+	var img image.Image
+	var lease *image.Lease
 	var err error
 	if forRun {
 		if lease, err = s.images.Acquire(lang.Image); err == nil {
@@ -188,7 +188,7 @@ func (s *Server) resolve(id string, forRun bool) (target, error) {
 	} else {
 		img, err = s.images.Lookup(lang.Image)
 	}
-	if errors.Is(err, rootfs.ErrNotFound) {
+	if errors.Is(err, image.ErrNotFound) {
 		return target{}, fmt.Errorf("looking up image %q of %q: %w (%w)", lang.Image, id, errNotRunnable, err)
 	}
 	if err != nil {

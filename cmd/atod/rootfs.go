@@ -5,19 +5,19 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/rootfs/debian"
+	"github.com/atod-project/atod/rootfs/install"
+	"github.com/atod-project/atod/rootfs/layer"
 )
 
 const rootfsUsage = `usage: atod rootfs COMMAND [flags]
@@ -116,14 +116,14 @@ func rootfsPull(ctx context.Context, args []string) error {
 	imgName := fs.String("name", "", "image `name` to install it as (default: from REF, e.g. python-3.12 for REGISTRY/library/python:3.12)")
 	platform := fs.String("platform", "", "`os/arch` to pick from a multi-platform image (default: this host's)")
 	insecure := fs.Bool("insecure", false, "allow a registry over plain HTTP")
-	maxSize := fs.Int64("max-size-mib", rootfs.DefaultBudget.Bytes>>20, "refuse an image whose files pass this many `MiB`")
+	maxSize := fs.Int64("max-size-mib", layer.DefaultBudget.Bytes>>20, "refuse an image whose files pass this many `MiB`")
 	cfg, operands, err := rootfsFlags(fs, args, "pull [--name NAME] [flags] REF", 1, 1)
 	if err != nil {
 		return err
 	}
 	ref := operands[0]
 	if *imgName == "" {
-		if *imgName, err = nameFromRef(ref); err != nil {
+		if *imgName, err = install.NameFromRef(ref); err != nil {
 			return err
 		}
 	}
@@ -132,24 +132,24 @@ func rootfsPull(ctx context.Context, args []string) error {
 		return err
 	}
 	opts.Insecure = *insecure
-	return installWith(ctx, cfg, opts, func(w *rootfs.Writer, opts rootfs.InstallOptions) (rootfs.Installed, error) {
-		return w.Pull(ctx, ref, *imgName, opts)
+	return installWith(ctx, cfg, opts, func(w *rootfs.Writer, opts install.Options) (rootfs.Installed, error) {
+		return install.Pull(ctx, w, ref, *imgName, opts)
 	})
 }
 
 // installWith runs an install (a pull or an import) with the store locked
 // and progress shown, and reports what it did.
-func installWith(ctx context.Context, cfg config, opts rootfs.InstallOptions,
-	install func(*rootfs.Writer, rootfs.InstallOptions) (rootfs.Installed, error)) error {
+func installWith(ctx context.Context, cfg config, opts install.Options,
+	run func(*rootfs.Writer, install.Options) (rootfs.Installed, error)) error {
 	d, w, err := lockStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer w.Unlock()
-	p := newProgressPrinter(os.Stderr)
-	opts.Progress = p.update
-	inst, err := install(w, opts)
-	p.done()
+	p := install.NewProgressPrinter(os.Stderr)
+	opts.Progress = p.Update
+	inst, err := run(w, opts)
+	p.Done()
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func rootfsImport(ctx context.Context, args []string) error {
 	imgName := fs.String("name", "", "image `name` to install it as (required)")
 	tag := fs.String("tag", "", "`tag` of the image to import, when the file or layout holds several")
 	platform := fs.String("platform", "", "`os/arch` to pick from a multi-platform layout (default: this host's)")
-	maxSize := fs.Int64("max-size-mib", rootfs.DefaultBudget.Bytes>>20, "refuse an image whose files pass this many `MiB`")
+	maxSize := fs.Int64("max-size-mib", layer.DefaultBudget.Bytes>>20, "refuse an image whose files pass this many `MiB`")
 	cfg, operands, err := rootfsFlags(fs, args, "import --name NAME [flags] FILE|DIR", 1, 1)
 	if err != nil {
 		return err
@@ -174,8 +174,8 @@ func rootfsImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return installWith(ctx, cfg, opts, func(w *rootfs.Writer, opts rootfs.InstallOptions) (rootfs.Installed, error) {
-		return w.Import(ctx, operands[0], *tag, *imgName, opts)
+	return installWith(ctx, cfg, opts, func(w *rootfs.Writer, opts install.Options) (rootfs.Installed, error) {
+		return install.Import(ctx, w, operands[0], *tag, *imgName, opts)
 	})
 }
 
@@ -196,7 +196,7 @@ func rootfsBuild(ctx context.Context, args []string) error {
 		return err
 	}
 	defer w.Unlock()
-	inst, err := w.Build(ctx, operands[0], rootfs.BuildOptions{Force: *force, DebCache: *debCache, Log: os.Stderr})
+	inst, err := debian.Build(ctx, w, operands[0], debian.Options{Force: *force, DebCache: *debCache, Log: os.Stderr})
 	if err != nil {
 		return err
 	}
@@ -337,8 +337,8 @@ func reportInstalled(d *rootfs.Dir, inst rootfs.Installed) error {
 }
 
 // installOptions turns the shared install flags into options.
-func installOptions(platform string, maxSizeMiB int64) (rootfs.InstallOptions, error) {
-	var opts rootfs.InstallOptions
+func installOptions(platform string, maxSizeMiB int64) (install.Options, error) {
+	var opts install.Options
 	if platform != "" {
 		p, err := v1.ParsePlatform(platform)
 		if err != nil {
@@ -353,25 +353,6 @@ func installOptions(platform string, maxSizeMiB int64) (rootfs.InstallOptions, e
 	return opts, nil
 }
 
-// nameFromRef derives an image name from a reference: the repository's last
-// element, and the tag unless it is "latest" (REGISTRY/lib/python:3.12 is
-// python-3.12).
-func nameFromRef(ref string) (string, error) {
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		return "", fmt.Errorf("image reference %q: %w", ref, err)
-	}
-	n := filepath.Base(r.Context().RepositoryStr())
-	if t, ok := r.(name.Tag); ok && t.TagStr() != "latest" {
-		n += "-" + t.TagStr()
-	}
-	n = strings.ToLower(n)
-	if err := rootfs.CheckName(n); err != nil {
-		return "", fmt.Errorf("cannot derive an image name from %q (%w); give one with --name", ref, err)
-	}
-	return n, nil
-}
-
 func mib(b int64) string {
 	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
 }
@@ -381,52 +362,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// progressPrinter shows install progress: a line rewritten in place on a
-// terminal, a line per finished layer otherwise.
-type progressPrinter struct {
-	w        io.Writer
-	terminal bool
-	last     time.Time
-	shown    bool
-}
-
-func newProgressPrinter(w *os.File) *progressPrinter {
-	_, err := unix.IoctlGetTermios(int(w.Fd()), unix.TCGETS)
-	return &progressPrinter{w: w, terminal: err == nil}
-}
-
-func (p *progressPrinter) update(u rootfs.Update) {
-	short := strings.TrimPrefix(u.Digest, "sha256:")
-	if len(short) > 12 {
-		short = short[:12]
-	}
-	if !p.terminal {
-		if u.Finished {
-			fmt.Fprintf(p.w, "layer %d/%d %s: %s\n", u.Layer, u.Layers, short, mib(u.Done))
-		}
-		return
-	}
-	if !u.Finished && time.Since(p.last) < 100*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	total := ""
-	if u.Total > 0 {
-		total = " of " + mib(u.Total)
-	}
-	state := ""
-	if u.Finished {
-		state = " done"
-	}
-	fmt.Fprintf(p.w, "\r\033[Klayer %d/%d %s: %s%s%s", u.Layer, u.Layers, short, mib(u.Done), total, state)
-	p.shown = true
-}
-
-// done ends the in-place line.
-func (p *progressPrinter) done() {
-	if p.terminal && p.shown {
-		fmt.Fprintln(p.w)
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,9 +13,6 @@ import (
 	"runtime"
 	"syscall"
 	"time"
-
-	"github.com/atod-project/atod/rootfs"
-	"github.com/atod-project/atod/runners"
 )
 
 // shutdownGrace is how long plain HTTP requests get to finish on SIGTERM
@@ -51,7 +47,7 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	defer signal.Stop(usr1)
 	// What an interrupted pull or build left behind goes now (or as soon
 	// as another atod changing the store is done).
-	collected := collectImages(log, images)
+	collected := images.Collect(log)
 	if err := images.CheckReachable(); err != nil {
 		log.Warn("runs will fail", "err", err)
 	}
@@ -88,23 +84,34 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	// The image trees no name points at go once no run uses them (the
+	// store's collector); SIGHUP logs which languages can run, and
+	// collects too.
 	collectorDone := make(chan struct{})
 	collectorCtx, stopCollector := context.WithCancel(context.Background())
 	defer func() { stopCollector(); <-collectorDone }()
+	recheck := make(chan struct{}, 1)
 	go func() {
 		defer close(collectorDone)
-		watchImages(collectorCtx, log, cat, images, hup, !collected)
+		images.KeepCollected(collectorCtx, log, recheck, !collected)
 	}()
-	statsDone := make(chan struct{})
-	defer func() { stopCollector(); <-statsDone }()
+	signalsDone := make(chan struct{})
+	defer func() { stopCollector(); <-signalsDone }()
 	go func() {
-		defer close(statsDone)
+		defer close(signalsDone)
 		for {
 			select {
 			case <-collectorCtx.Done():
 				return
 			case <-usr1:
 				logStats(log)
+			case <-hup:
+				n := checkLanguages(log, cat, images)
+				log.Info("rechecked images", "languages", n)
+				select {
+				case recheck <- struct{}{}:
+				default: // a collection is due already
+				}
 			}
 		}
 	}()
@@ -125,74 +132,6 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
-}
-
-// imageGCInterval is how often the daemon looks for image trees to collect
-// besides when a run releases one nothing names any more;
-// imageGCRetryInterval how soon it tries again when another atod had the
-// store.
-const (
-	imageGCInterval      = time.Hour
-	imageGCRetryInterval = 10 * time.Second
-)
-
-// watchImages collects image trees no name points at once no run uses them,
-// and on SIGHUP logs which languages can run (retrySoon: the first
-// collection found the store busy). Images installed or removed need no
-// signal: every request looks its image up afresh.
-func watchImages(ctx context.Context, log *slog.Logger, cat *runners.Catalogue, images *rootfs.Dir, hup <-chan os.Signal, retrySoon bool) {
-	tick := time.NewTicker(imageGCInterval)
-	defer tick.Stop()
-	var retry <-chan time.Time
-	if retrySoon {
-		retry = time.After(imageGCRetryInterval)
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-images.Orphaned():
-		case <-tick.C:
-		case <-retry:
-		case <-hup:
-			n := checkLanguages(log, cat, images)
-			log.Info("rechecked images", "languages", n)
-		}
-		retry = nil
-		if !collectImages(log, images) {
-			retry = time.After(imageGCRetryInterval)
-		}
-	}
-}
-
-// collectImages removes what interrupted writers left in the store and the
-// trees nothing uses, unless another atod is changing the store (then it
-// returns false: try again later) or this one may not (a rootless daemon
-// reading root's store).
-func collectImages(log *slog.Logger, images *rootfs.Dir) bool {
-	if _, err := os.Stat(images.Root()); err != nil {
-		return true // nothing to collect, and serving creates no store
-	}
-	w, err := images.TryLock()
-	switch {
-	case errors.Is(err, rootfs.ErrBusy):
-		return false
-	case errors.Is(err, fs.ErrPermission):
-		log.Debug("not collecting images: the store is not this user's", "err", err)
-		return true
-	case err != nil:
-		log.Warn("cannot collect images", "err", err)
-		return true
-	}
-	defer w.Unlock()
-	c, err := w.GC()
-	if err != nil {
-		log.Warn("collecting image trees", "err", err)
-	}
-	if len(c.Removed) > 0 {
-		log.Info("collected image trees", "trees", len(c.Removed), "freed_bytes", c.Freed)
-	}
-	return true
 }
 
 // logStats logs what a leak would make grow and /proc does not show: the

@@ -1,3 +1,4 @@
-// Package depcheck holds a test that enforces the direction of imports
-// between atod's packages (see the README's architecture section).
+// Package depcheck holds the one test of atod's package boundaries: a table
+// of what each package may and may not import (see the README's
+// architecture section), checked against `go list`.
 package depcheck

@@ -1,20 +1,27 @@
-package rootfs
+// Package debian builds atod's Debian images: it runs debootstrap
+// (debootstrap.sh, compiled in) with one of the store's recipes (see
+// rootfs.Recipe), gives the tree the owners and modes the store keeps
+// (layer.Normalize) and installs it into the store.
+package debian
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/atod-project/atod/internal/mkdirs"
+	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/rootfs/layer"
 )
 
 // debootstrapScript builds the tree of a recipe: debootstrap and apt are
@@ -37,8 +44,8 @@ func RecipeHash(recipe []byte) string {
 	return digestHex("atod rootfs build", builderVersion, string(recipe))
 }
 
-// BuildOptions say how Build runs.
-type BuildOptions struct {
+// Options say how Build runs.
+type Options struct {
 	Force bool      // rebuild even if the image is up to date
 	Log   io.Writer // the builder's progress lines; nil discards them
 	// DebCache is a directory, created with its parents if missing, that
@@ -48,29 +55,28 @@ type BuildOptions struct {
 	DebCache string
 }
 
-// Build builds image name from its recipe (see Recipe) with debootstrap and
-// installs it. An image built from the same recipe by the same builder is
-// left as it is unless opts.Force (e.g. to pick up security updates).
-func (w *Writer) Build(ctx context.Context, name string, opts BuildOptions) (inst Installed, err error) {
+// Build builds image name from its recipe (see rootfs.Recipe) with
+// debootstrap and installs it with w. An image built from the same recipe
+// by the same builder is left as it is unless opts.Force (e.g. to pick up
+// security updates).
+func Build(ctx context.Context, w *rootfs.Writer, name string, opts Options) (inst rootfs.Installed, err error) {
 	inst.Name = name
-	recipe, ok := Recipe(name)
+	recipe, ok := rootfs.Recipe(name)
 	if !ok {
-		return inst, fmt.Errorf("building image %s: atod has no recipe for it (recipes: %v)", name, Recipes())
+		return inst, fmt.Errorf("building image %s: atod has no recipe for it (recipes: %v)", name, rootfs.Recipes())
 	}
 	hash := RecipeHash(recipe)
 	if !opts.Force {
-		if img, err := w.d.Lookup(name); err == nil {
-			if m, err := w.d.manifestOf(img.ID); err == nil && m.RecipeHash == hash {
-				inst.ID, inst.Reused = img.ID, true
-				return inst, nil
-			}
+		if id, built, err := w.Dir().RecipeHash(name); err == nil && built == hash {
+			inst.ID, inst.Reused = id, true
+			return inst, nil
 		}
 	}
 	work, err := w.WorkDir("build")
 	if err != nil {
 		return inst, err
 	}
-	defer w.discardOnError(work, &err)
+	defer w.DiscardOnError(work, &err)
 	script := filepath.Join(work, "debootstrap.sh")
 	recipeFile := filepath.Join(work, "recipe")
 	if err := os.WriteFile(script, debootstrapScript, 0o700); err != nil {
@@ -83,7 +89,7 @@ func (w *Writer) Build(ctx context.Context, name string, opts BuildOptions) (ins
 	if out == nil {
 		out = io.Discard
 	}
-	cmd := exec.CommandContext(ctx, "/bin/bash", script, recipeFile, filepath.Join(work, treeDir), name)
+	cmd := exec.CommandContext(ctx, "/bin/bash", script, recipeFile, filepath.Join(work, rootfs.TreeDir), name)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Env = os.Environ()
 	if opts.DebCache != "" {
@@ -103,7 +109,7 @@ func (w *Writer) Build(ctx context.Context, name string, opts BuildOptions) (ins
 	// The builders share the store's lock (one open file, one flock):
 	// should atod die, the store stays locked until the last of them
 	// is gone, and no other writer removes the tree they still write.
-	cmd.ExtraFiles = []*os.File{w.lock}
+	w.Inherit(cmd)
 	runErr := cmd.Run()
 	// Whatever the build started and left running goes now, before the
 	// tree is checked over: it would hold the store's lock, and could
@@ -122,15 +128,16 @@ func (w *Writer) Build(ctx context.Context, name string, opts BuildOptions) (ins
 			return inst, err
 		}
 	}
-	if err := normalizeTree(filepath.Join(work, treeDir)); err != nil {
+	if err := layer.Normalize(filepath.Join(work, rootfs.TreeDir)); err != nil {
 		return inst, err
 	}
 	inst.ID = digestHex("build", name, hash, randomID())
-	prev, err := w.Install(work, name, inst.ID, Meta{Source: "build " + name, RecipeHash: hash, Env: builtEnv})
+	prev, err := w.Install(work, name, inst.ID, rootfs.Meta{Source: "build " + name, RecipeHash: hash, Env: builtEnv})
 	if err != nil {
 		return inst, err
 	}
-	return w.finish(inst, prev)
+	w.CollectPrevious(&inst, prev)
+	return inst, nil
 }
 
 // debCacheMark marks a .deb cache that atod made, the only kind whose
@@ -157,60 +164,16 @@ func claimDebCache(dir string) error {
 	return nil
 }
 
-// manifestOf reads the manifest of tree id.
-func (d *Dir) manifestOf(id string) (*manifest, error) {
-	f, err := os.Open(filepath.Join(d.treePath(id), manifestFile))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return readManifest(f)
+// digestHex is the hex sha256 of its parts, each followed by a NUL.
+func digestHex(parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00") + "\x00"))
+	return hex.EncodeToString(sum[:])
 }
 
-// normalizeTree gives a built tree the owners and modes an unpacked one
-// gets (see ImageIDShift): no host user owns or may write anything in it,
-// and no file is set-id. The tree is still in the store's private work
-// area, where no one else can change it under the walk.
-func normalizeTree(tree string) error {
-	err := filepath.WalkDir(tree, func(path string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		st := info.Sys().(*syscall.Stat_t)
-		// Hard links show one inode more than once: shift it once.
-		if uid, gid := storedID(int(st.Uid)), storedID(int(st.Gid)); st.Uid < ImageIDShift && (uid != int(st.Uid) || gid != int(st.Gid)) {
-			if err := os.Lchown(path, uid, gid); err != nil {
-				return err
-			}
-		}
-		if e.Type()&fs.ModeSymlink != 0 {
-			return nil
-		}
-		// File capabilities would work for a host user running the
-		// file from the store, as set-id bits would; runs have none to
-		// gain (no_new_privs). Chown drops them for other owners.
-		if err := unix.Removexattr(path, "security.capability"); err != nil && !errors.Is(err, unix.ENODATA) && !errors.Is(err, unix.ENOTSUP) {
-			return fmt.Errorf("dropping file capabilities of %s: %w", path, err)
-		}
-		// Chmod after chown, which may clear set-id bits itself.
-		if mode := st.Mode & 0o7777; mode&^0o1755 != 0 {
-			return os.Chmod(path, fs.FileMode(mode&0o755)|stickyBit(mode))
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("normalizing owners and modes of %s: %w", tree, err)
-	}
-	return nil
-}
-
-func stickyBit(mode uint32) fs.FileMode {
-	if mode&0o1000 != 0 {
-		return fs.ModeSticky
-	}
-	return 0
+// randomID makes a built tree's id unique: a build is never the same
+// tree twice.
+func randomID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails
+	return hex.EncodeToString(b[:])
 }

@@ -2,13 +2,14 @@ package rootfs
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/internal/mkdirs"
+	"github.com/atod-project/atod/rootfs/layer"
 )
 
 // ErrBusy is returned by TryLock while another writer holds the store.
@@ -160,7 +162,7 @@ func (w *Writer) clean() error {
 		return fmt.Errorf("reading image trees: %w", err)
 	}
 	for _, t := range trees {
-		if checkID(t.Name()) == nil {
+		if CheckTreeID(t.Name()) == nil {
 			if err := createLease(w.d.treePath(t.Name())); err != nil {
 				return err
 			}
@@ -172,8 +174,8 @@ func (w *Writer) clean() error {
 // createLease makes a tree's lease file, unless it has one. It is root's
 // alone (0600): whoever can open it can flock it, and a lock held by
 // anyone else could stall runs or keep a tree forever.
-func createLease(treeDir string) error {
-	f, err := os.OpenFile(filepath.Join(treeDir, leaseFile), os.O_RDONLY|os.O_CREATE, 0o600)
+func createLease(TreeDir string) error {
+	f, err := os.OpenFile(filepath.Join(TreeDir, leaseFile), os.O_RDONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating lease file: %w", err)
 	}
@@ -206,10 +208,10 @@ func (w *Writer) adoptFlat() error {
 		if json.Unmarshal(data, &old) != nil || old.Name != name {
 			continue
 		}
-		if info, err := os.Stat(filepath.Join(dir, treeDir)); err != nil || !info.IsDir() {
+		if info, err := os.Stat(filepath.Join(dir, TreeDir)); err != nil || !info.IsDir() {
 			continue
 		}
-		size, err := diskUsage(filepath.Join(dir, treeDir))
+		size, err := diskUsage(filepath.Join(dir, TreeDir))
 		if err != nil {
 			return err
 		}
@@ -255,15 +257,26 @@ func (w *Writer) WorkDir(prefix string) (string, error) {
 // Discard removes a work directory.
 func (w *Writer) Discard(dir string) error { return removeTree(dir) }
 
-// discardOnError removes work directory dir if *err is set when the caller
+// DiscardOnError removes work directory dir if *err is set when the caller
 // returns (a deferred call), adding a failure to do so to *err.
-func (w *Writer) discardOnError(dir string, err *error) {
+func (w *Writer) DiscardOnError(dir string, err *error) {
 	if *err == nil {
 		return
 	}
 	if derr := w.Discard(dir); derr != nil {
 		*err = fmt.Errorf("%w (and removing its work directory: %v)", *err, derr)
 	}
+}
+
+// Dir returns the store the writer writes.
+func (w *Writer) Dir() *Dir { return w.d }
+
+// Inherit passes the store's lock on to cmd's processes (one open file, one
+// flock): should this process die while they run, the store stays locked
+// until the last of them is gone, so that no other writer removes the
+// work directory they still write.
+func (w *Writer) Inherit(cmd *exec.Cmd) {
+	cmd.ExtraFiles = append(cmd.ExtraFiles, w.lock)
 }
 
 // Meta is what an installer knows of a tree besides its files.
@@ -289,7 +302,7 @@ func (w *Writer) Install(work, name, id string, meta Meta) (previous string, err
 	if err := CheckName(name); err != nil {
 		return "", err
 	}
-	if err := checkID(id); err != nil {
+	if err := CheckTreeID(id); err != nil {
 		return "", err
 	}
 	previous, _ = w.d.resolveName(name)
@@ -303,7 +316,7 @@ func (w *Writer) Install(work, name, id string, meta Meta) (previous string, err
 	} else if work == "" {
 		return "", fmt.Errorf("the store has no tree %s", id)
 	} else {
-		tree := filepath.Join(work, treeDir)
+		tree := filepath.Join(work, TreeDir)
 		if err := os.Chmod(tree, 0o755); err != nil {
 			return "", err
 		}
@@ -349,6 +362,26 @@ func (w *Writer) Install(work, name, id string, meta Meta) (previous string, err
 		previous = ""
 	}
 	return previous, nil
+}
+
+// Installed says what an install did.
+type Installed struct {
+	Name, ID, Digest string
+	Previous         string // the tree the name pointed at before, if another
+	Reused           bool   // the store held the tree already: nothing was downloaded or built
+	Collected        Collected
+	CollectErr       error // collecting the previous tree failed (atod rootfs gc retries)
+}
+
+// CollectPrevious records in inst that its name pointed at tree previous
+// before ("" if at none or the same), and collects that tree unless runs
+// hold it (the daemon collects it when they end). The install is done
+// either way: a failure to collect is inst.CollectErr, not the install's.
+func (w *Writer) CollectPrevious(inst *Installed, previous string) {
+	inst.Previous = previous
+	if previous != "" {
+		inst.Collected, inst.CollectErr = w.GC(previous)
+	}
 }
 
 // setName points name at tree id, atomically replacing what it pointed at.
@@ -410,7 +443,7 @@ func (w *Writer) GC(only ...string) (Collected, error) {
 	}
 	for _, e := range entries {
 		id := e.Name()
-		if checkID(id) != nil || named[id] || (len(only) > 0 && !slices.Contains(only, id)) {
+		if CheckTreeID(id) != nil || named[id] || (len(only) > 0 && !slices.Contains(only, id)) {
 			// Not a tree (lost+found, say), named, or not asked for.
 			continue
 		}
@@ -544,7 +577,7 @@ func writeManifest(path string, m *manifest) error {
 		return err
 	}
 	if len(data) > maxManifestBytes {
-		return fmt.Errorf("%w: its image.json would take %d bytes, more than %d", ErrHostile, len(data), maxManifestBytes)
+		return fmt.Errorf("%w: its image.json would take %d bytes, more than %d", layer.ErrHostile, len(data), maxManifestBytes)
 	}
 	tmp := path + ".new"
 	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
@@ -584,12 +617,6 @@ func syncDir(dir string) error {
 
 // digestHex is the hex sha256 of its parts, each followed by a NUL.
 func digestHex(parts ...string) string {
-	return hashHex([]byte(strings.Join(parts, "\x00") + "\x00"))
-}
-
-// randomID is a tree id for a tree nothing else identifies.
-func randomID() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // never fails
-	return hex.EncodeToString(b[:])
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00") + "\x00"))
+	return hex.EncodeToString(sum[:])
 }

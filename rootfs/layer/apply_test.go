@@ -1,4 +1,4 @@
-package rootfs
+package layer
 
 import (
 	"archive/tar"
@@ -10,60 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/atod-project/atod/rootfs/layer/layertest"
 )
-
-// entry is one archive entry of a test layer.
-type entry struct {
-	name, body, link string
-	typ              byte
-	mode             int64
-	uid, gid         int
-}
-
-func dir(name string) entry { return entry{name: name, typ: tar.TypeDir, mode: 0o755} }
-func file(name, body string) entry {
-	return entry{name: name, body: body, typ: tar.TypeReg, mode: 0o644}
-}
-func symlink(name, to string) entry {
-	return entry{name: name, link: to, typ: tar.TypeSymlink, mode: 0o777}
-}
-func hardlink(name, to string) entry {
-	return entry{name: name, link: to, typ: tar.TypeLink, mode: 0o644}
-}
-func whiteout(name string) entry {
-	return file(filepath.Join(filepath.Dir(name), whiteoutPrefix+filepath.Base(name)), "")
-}
-func opaqueMarker(dir string) entry    { return file(filepath.Join(dir, opaqueWhiteout), "") }
-func device(name string, t byte) entry { return entry{name: name, typ: t, mode: 0o666} }
-
-// layerTar is the uncompressed tar of entries.
-func layerTar(tb testing.TB, entries ...entry) []byte {
-	tb.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		hdr := &tar.Header{
-			Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, Size: int64(len(e.body)),
-			Uid: e.uid, Gid: e.gid, ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX,
-		}
-		if e.typ != tar.TypeReg {
-			hdr.Size = 0
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			tb.Fatal(err)
-		}
-		if hdr.Size > 0 {
-			if _, err := tw.Write([]byte(e.body)); err != nil {
-				tb.Fatal(err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // applyLayers applies layers to a new tree under a fresh directory that
 // also holds "outside", a directory no layer may reach, and returns both.
@@ -74,13 +23,13 @@ func applyLayers(tb testing.TB, budget Budget, layers ...[]byte) (tree, outside 
 	mkdir(tb, tree)
 	mkdir(tb, outside)
 	writeFile(tb, filepath.Join(outside, "secret"), "host secret")
-	a, err := newApplier(context.Background(), tree, budget)
+	a, err := Open(context.Background(), tree, Options{Budget: budget})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer a.Close()
 	for _, l := range layers {
-		if err = a.apply(bytes.NewReader(l)); err != nil {
+		if err = a.Apply(bytes.NewReader(l)); err != nil {
 			break
 		}
 	}
@@ -88,28 +37,28 @@ func applyLayers(tb testing.TB, budget Budget, layers ...[]byte) (tree, outside 
 }
 
 func TestApplyLayers(t *testing.T) {
-	lower := layerTar(t,
-		dir("etc/"), file("etc/passwd", "root:x:0:0::/root:/bin/sh\n"),
-		dir("a/"), dir("a/b/"), file("a/b/gone", "x"), file("a/b/stays", "x"), file("a/lower", "x"),
-		file("usr/bin/tool", "#!tool"), // no parent entries: made on the way
-		symlink("bin", "usr/bin"), symlink("abs", "/etc/passwd"),
-		file("replaced-by-dir", "x"), dir("replaced-by-file/"), file("replaced-by-file/child", "x"),
-		entry{name: "owned", body: "x", typ: tar.TypeReg, mode: 0o4755, uid: 1000, gid: 1001},
-		entry{name: "fifo", typ: tar.TypeFifo, mode: 0o600},
-		dir("dev/"), device("dev/null", tar.TypeChar), device("dev/pts/x", tar.TypeChar),
-		entry{name: "world", body: "x", typ: tar.TypeReg, mode: 0o666},
-		entry{name: "sticky/", typ: tar.TypeDir, mode: 0o1777},
-		dir("o/"), dir("o/kept/"), file("o/kept/lower", "x"), file("o/gone", "x"),
+	lower := layertest.Tar(t,
+		layertest.Dir("etc/"), layertest.File("etc/passwd", "root:x:0:0::/root:/bin/sh\n"),
+		layertest.Dir("a/"), layertest.Dir("a/b/"), layertest.File("a/b/gone", "x"), layertest.File("a/b/stays", "x"), layertest.File("a/lower", "x"),
+		layertest.File("usr/bin/tool", "#!tool"), // no parent entries: made on the way
+		layertest.Symlink("bin", "usr/bin"), layertest.Symlink("abs", "/etc/passwd"),
+		layertest.File("replaced-by-dir", "x"), layertest.Dir("replaced-by-file/"), layertest.File("replaced-by-file/child", "x"),
+		layertest.Entry{Name: "owned", Body: "x", Type: tar.TypeReg, Mode: 0o4755, UID: 1000, GID: 1001},
+		layertest.Entry{Name: "fifo", Type: tar.TypeFifo, Mode: 0o600},
+		layertest.Dir("dev/"), layertest.Device("dev/null", tar.TypeChar), layertest.Device("dev/pts/x", tar.TypeChar),
+		layertest.Entry{Name: "world", Body: "x", Type: tar.TypeReg, Mode: 0o666},
+		layertest.Entry{Name: "sticky/", Type: tar.TypeDir, Mode: 0o1777},
+		layertest.Dir("o/"), layertest.Dir("o/kept/"), layertest.File("o/kept/lower", "x"), layertest.File("o/gone", "x"),
 	)
-	upper := layerTar(t,
-		whiteout("a/b/gone"), whiteout("never-was"),
-		dir("a/"), opaqueMarker("a"), file("a/new", "new"), file("a/b/again", "x"),
-		hardlink("usr/bin/tool-link", "usr/bin/tool"),
-		hardlink("abs-link", "abs"),
-		dir("replaced-by-dir/"), file("replaced-by-file", "now a file"),
-		file("./etc//passwd", "root:x:0:0::/root:/bin/sh\nrunner:x:1000:1000::/home:/bin/sh\n"),
+	upper := layertest.Tar(t,
+		layertest.Whiteout("a/b/gone"), layertest.Whiteout("never-was"),
+		layertest.Dir("a/"), layertest.Opaque("a"), layertest.File("a/new", "new"), layertest.File("a/b/again", "x"),
+		layertest.Hardlink("usr/bin/tool-link", "usr/bin/tool"),
+		layertest.Hardlink("abs-link", "abs"),
+		layertest.Dir("replaced-by-dir/"), layertest.File("replaced-by-file", "now a file"),
+		layertest.File("./etc//passwd", "root:x:0:0::/root:/bin/sh\nrunner:x:1000:1000::/home:/bin/sh\n"),
 		// The opaque marker after entries of its own layer below it.
-		file("o/kept/upper", "x"), opaqueMarker("o"), file("o/later", "x"), opaqueMarker("o"),
+		layertest.File("o/kept/upper", "x"), layertest.Opaque("o"), layertest.File("o/later", "x"), layertest.Opaque("o"),
 	)
 	tree, _, err := applyLayers(t, DefaultBudget, lower, upper)
 	if err != nil {
@@ -175,15 +124,6 @@ func TestApplyLayers(t *testing.T) {
 	if info, _ := os.Stat(filepath.Join(tree, "usr/bin/tool")); info == nil || info.ModTime().Unix() != 1700000000 {
 		t.Errorf("usr/bin/tool lost its modification time: %v", info)
 	}
-	if uid, gid, err := resolveUser(tree, "runner"); err != nil || uid != 1000 || gid != 1000 {
-		t.Errorf("resolveUser(runner) = %d, %d, %v", uid, gid, err)
-	}
-	if uid, gid, err := resolveUser(tree, "1234:5"); err != nil || uid != 1234 || gid != 5 {
-		t.Errorf("resolveUser(1234:5) = %d, %d, %v", uid, gid, err)
-	}
-	if _, _, err := resolveUser(tree, "nobody-here"); err == nil {
-		t.Error("resolveUser of an unknown name succeeded")
-	}
 }
 
 // TestApplyHostile: archives no image builder makes are refused, and
@@ -194,30 +134,30 @@ func TestApplyHostile(t *testing.T) {
 		layers [][]byte
 		want   error
 	}{
-		{"dotdot", [][]byte{layerTar(t, file("../outside/pwned", "x"))}, ErrHostile},
-		{"dotdot inside", [][]byte{layerTar(t, file("a/../../outside/pwned", "x"))}, ErrHostile},
-		{"absolute", [][]byte{layerTar(t, file("/outside/pwned", "x"))}, ErrHostile},
-		{"symlink then file", [][]byte{layerTar(t, symlink("esc", "../outside"), file("esc/pwned", "x"))}, ErrHostile},
-		{"absolute symlink then file", [][]byte{layerTar(t, symlink("esc", "/"), file("esc/tmp/pwned", "x"))}, ErrHostile},
-		{"symlink in a lower layer", [][]byte{layerTar(t, symlink("esc", "../outside")), layerTar(t, file("esc/pwned", "x"))}, ErrHostile},
-		{"dir replaced by symlink", [][]byte{layerTar(t, dir("d/"), symlink("d", "../outside"), file("d/pwned", "x"))}, ErrHostile},
-		{"symlink then dir", [][]byte{layerTar(t, symlink("esc", "../outside"), dir("esc/sub/"))}, ErrHostile},
-		{"hardlink out", [][]byte{layerTar(t, hardlink("stolen", "../outside/secret"))}, ErrHostile},
-		{"hardlink absolute", [][]byte{layerTar(t, hardlink("stolen", "/etc/passwd"))}, ErrHostile},
-		{"hardlink through symlink", [][]byte{layerTar(t, symlink("esc", "../outside"), hardlink("stolen", "esc/secret"))}, ErrHostile},
-		{"hardlink to nothing", [][]byte{layerTar(t, hardlink("stolen", "missing"))}, ErrHostile},
-		{"hardlink to a directory", [][]byte{layerTar(t, dir("d/"), hardlink("stolen", "d"))}, ErrHostile},
-		{"whiteout through symlink", [][]byte{layerTar(t, symlink("esc", "../outside"), whiteout("esc/secret"))}, ErrHostile},
-		{"opaque through symlink", [][]byte{layerTar(t, symlink("esc", "../outside"), opaqueMarker("esc"))}, ErrHostile},
-		{"char device", [][]byte{layerTar(t, device("usr/mem", tar.TypeChar))}, ErrHostile},
-		{"block device", [][]byte{layerTar(t, device("sda", tar.TypeBlock))}, ErrHostile},
-		{"device beside dev", [][]byte{layerTar(t, device("devices/null", tar.TypeChar))}, ErrHostile},
-		{"long name", [][]byte{layerTar(t, file(strings.Repeat("a", maxNameBytes+1), "x"))}, ErrHostile},
-		{"deep name", [][]byte{layerTar(t, file(strings.Repeat("a/", maxNameDepth)+"x", "x"))}, ErrHostile},
-		{"long symlink", [][]byte{layerTar(t, symlink("l", strings.Repeat("a", maxLinkTarget+1)))}, ErrHostile},
-		{"directories made on the way", [][]byte{layerTar(t, file("1/2/3/4/5", ""))}, ErrTooLarge},
-		{"bytes beyond budget", [][]byte{layerTar(t, file("big", strings.Repeat("x", 4096)))}, ErrTooLarge},
-		{"entries beyond budget", [][]byte{layerTar(t, file("1", ""), file("2", ""), file("3", ""), file("4", ""), file("5", ""))}, ErrTooLarge},
+		{"dotdot", [][]byte{layertest.Tar(t, layertest.File("../outside/pwned", "x"))}, ErrHostile},
+		{"dotdot inside", [][]byte{layertest.Tar(t, layertest.File("a/../../outside/pwned", "x"))}, ErrHostile},
+		{"absolute", [][]byte{layertest.Tar(t, layertest.File("/outside/pwned", "x"))}, ErrHostile},
+		{"symlink then file", [][]byte{layertest.Tar(t, layertest.Symlink("esc", "../outside"), layertest.File("esc/pwned", "x"))}, ErrHostile},
+		{"absolute symlink then file", [][]byte{layertest.Tar(t, layertest.Symlink("esc", "/"), layertest.File("esc/tmp/pwned", "x"))}, ErrHostile},
+		{"symlink in a lower layer", [][]byte{layertest.Tar(t, layertest.Symlink("esc", "../outside")), layertest.Tar(t, layertest.File("esc/pwned", "x"))}, ErrHostile},
+		{"dir replaced by symlink", [][]byte{layertest.Tar(t, layertest.Dir("d/"), layertest.Symlink("d", "../outside"), layertest.File("d/pwned", "x"))}, ErrHostile},
+		{"symlink then dir", [][]byte{layertest.Tar(t, layertest.Symlink("esc", "../outside"), layertest.Dir("esc/sub/"))}, ErrHostile},
+		{"hardlink out", [][]byte{layertest.Tar(t, layertest.Hardlink("stolen", "../outside/secret"))}, ErrHostile},
+		{"hardlink absolute", [][]byte{layertest.Tar(t, layertest.Hardlink("stolen", "/etc/passwd"))}, ErrHostile},
+		{"hardlink through symlink", [][]byte{layertest.Tar(t, layertest.Symlink("esc", "../outside"), layertest.Hardlink("stolen", "esc/secret"))}, ErrHostile},
+		{"hardlink to nothing", [][]byte{layertest.Tar(t, layertest.Hardlink("stolen", "missing"))}, ErrHostile},
+		{"hardlink to a directory", [][]byte{layertest.Tar(t, layertest.Dir("d/"), layertest.Hardlink("stolen", "d"))}, ErrHostile},
+		{"whiteout through symlink", [][]byte{layertest.Tar(t, layertest.Symlink("esc", "../outside"), layertest.Whiteout("esc/secret"))}, ErrHostile},
+		{"opaque through symlink", [][]byte{layertest.Tar(t, layertest.Symlink("esc", "../outside"), layertest.Opaque("esc"))}, ErrHostile},
+		{"char device", [][]byte{layertest.Tar(t, layertest.Device("usr/mem", tar.TypeChar))}, ErrHostile},
+		{"block device", [][]byte{layertest.Tar(t, layertest.Device("sda", tar.TypeBlock))}, ErrHostile},
+		{"device beside dev", [][]byte{layertest.Tar(t, layertest.Device("devices/null", tar.TypeChar))}, ErrHostile},
+		{"long name", [][]byte{layertest.Tar(t, layertest.File(strings.Repeat("a", maxNameBytes+1), "x"))}, ErrHostile},
+		{"deep name", [][]byte{layertest.Tar(t, layertest.File(strings.Repeat("a/", maxNameDepth)+"x", "x"))}, ErrHostile},
+		{"long symlink", [][]byte{layertest.Tar(t, layertest.Symlink("l", strings.Repeat("a", maxLinkTarget+1)))}, ErrHostile},
+		{"directories made on the way", [][]byte{layertest.Tar(t, layertest.File("1/2/3/4/5", ""))}, ErrTooLarge},
+		{"bytes beyond budget", [][]byte{layertest.Tar(t, layertest.File("big", strings.Repeat("x", 4096)))}, ErrTooLarge},
+		{"entries beyond budget", [][]byte{layertest.Tar(t, layertest.File("1", ""), layertest.File("2", ""), layertest.File("3", ""), layertest.File("4", ""), layertest.File("5", ""))}, ErrTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tree, outside, err := applyLayers(t, Budget{Bytes: 1024, Entries: 4}, tc.layers...)
@@ -269,7 +209,7 @@ func TestNormalizeTree(t *testing.T) {
 	}
 	mkdir(t, filepath.Join(tree, "tmp"))
 	syscall.Chmod(filepath.Join(tree, "tmp"), 0o1777)
-	if err := normalizeTree(tree); err != nil {
+	if err := Normalize(tree); err != nil {
 		t.Fatal(err)
 	}
 	var st syscall.Stat_t
@@ -283,5 +223,19 @@ func TestNormalizeTree(t *testing.T) {
 	}
 	if _, err := syscall.Getxattr(capped, "security.capability", make([]byte, 64)); err == nil {
 		t.Error("the file capability survived")
+	}
+}
+
+func mkdir(tb testing.TB, path string) {
+	tb.Helper()
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func writeFile(tb testing.TB, path, content string) {
+	tb.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		tb.Fatal(err)
 	}
 }

@@ -1,4 +1,4 @@
-package rootfs
+package layer
 
 import (
 	"archive/tar"
@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -14,81 +15,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Layers are applied here, bottom layer first, onto a directory, the way a
-// container runtime's snapshotter does (containerd's archive.Apply): each
-// whiteout removes what lower layers put there, each opaque directory
-// empties its lower contents, and a hard link may point at a file of any
-// lower layer. go-containerregistry's mutate.Extract flattens top-down into
-// one stream instead, which cannot express an opaque directory's lower
-// contents or a hard link to a lower layer's file, so it is not used.
-//
-// Archives are untrusted. Every path is resolved one component at a time
-// from the tree's root with O_NOFOLLOW, so nothing is ever created or
-// removed through a symbolic link and nothing outside the tree is reached;
-// an entry that would need that is refused, as are absolute paths, "..",
-// device nodes outside /dev (those in /dev are left out: the store never
-// holds a device node) and archives beyond a size budget. Nothing is ever
-// followed: symlinks are created as they are, pointing wherever they like,
-// because only the sandbox ever resolves them, inside the run's root.
-
-// whiteout prefixes of the OCI image layer format.
-const (
-	whiteoutPrefix = ".wh."
-	opaqueWhiteout = ".wh..wh..opq"
-)
-
-// Limits of a well-formed archive path: every path the store holds stays
-// well below PATH_MAX (so that path-based tools and the kernel can reach
-// it), and its depth bounds the directories one entry can make.
-const (
-	maxNameBytes  = 3072
-	maxNameDepth  = 256
-	maxLinkTarget = 4095
-)
-
-// Owners in the store. The trees are reachable by every host user (runs
-// have unprivileged host uids), so no host user may own anything in them,
-// or could write to it: an image's uid or gid N other than 0 is stored as
-// ImageIDShift+N, an id no account has, and group and other write bits are
-// dropped. Runs lose nothing: a run sees every owner but its own as nobody,
-// and its root filesystem is read-only. Ids past maxImageID are stored as
-// the shifted nobody (65534).
-const (
-	ImageIDShift = 3_000_000_000
-	maxImageID   = 1<<24 - 1
-)
-
-// storedID is how image id is owned in the store.
-func storedID(id int) int {
-	switch {
-	case id == 0:
-		return 0
-	case id < 0 || id > maxImageID:
-		return ImageIDShift + 65534
-	}
-	return ImageIDShift + id
-}
-
-// ErrHostile is wrapped by errors about archives no well-formed image has:
-// paths leaving the tree, device nodes, links through symlinks.
-var ErrHostile = errors.New("refusing archive")
-
-// ErrTooLarge is wrapped when an image's files pass the store's size budget.
-var ErrTooLarge = errors.New("image too large")
-
-// Budget bounds what one image may write into the store, whatever its
-// archives claim: a decompression bomb stops at the budget.
-type Budget struct {
-	Bytes   int64 // file contents, all layers together
-	Entries int64 // archive entries, all layers together
-}
-
-// DefaultBudget fits the largest language images (a TeX Live or a GHC tree
-// is a few GiB) with room to spare.
-var DefaultBudget = Budget{Bytes: 32 << 30, Entries: 4 << 20}
-
-// applier writes layers into one tree.
-type applier struct {
+// Applier applies layers onto one tree, in order; it holds the tree open
+// and counts what the layers write against the budget.
+type Applier struct {
 	ctx    context.Context
 	root   int // O_DIRECTORY fd of the tree
 	budget Budget
@@ -102,58 +31,34 @@ type applier struct {
 	cacheFD  int
 }
 
-func newApplier(ctx context.Context, tree string, budget Budget) (*applier, error) {
+// Open returns an Applier of the directory tree, which must exist (an
+// empty directory, for an image's first layer). Applying stops, with
+// context.Cause, once ctx ends. The caller closes it.
+func Open(ctx context.Context, tree string, opts Options) (*Applier, error) {
 	fd, err := unix.Open(tree, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", tree, err)
 	}
-	return &applier{ctx: ctx, root: fd, budget: budget, cacheFD: -1}, nil
+	return &Applier{ctx: ctx, root: fd, budget: opts.Budget.withDefaults(), cacheFD: -1}, nil
 }
 
-func (a *applier) Close() {
+// Close lets go of the tree.
+func (a *Applier) Close() {
 	a.dropCache()
 	unix.Close(a.root)
 }
 
-func (a *applier) dropCache() {
+func (a *Applier) dropCache() {
 	if a.cacheFD >= 0 {
 		unix.Close(a.cacheFD)
 	}
 	a.cacheDir, a.cacheFD = "", -1
 }
 
-// cleanName turns an archive path into its components, refusing any path
-// that is absolute or climbs with "..". "./a//b/" is "a/b"; the root is "".
-func cleanName(name string) (string, error) {
-	if strings.HasPrefix(name, "/") {
-		return "", fmt.Errorf("%w: absolute path %q", ErrHostile, name)
-	}
-	if strings.ContainsRune(name, 0) {
-		return "", fmt.Errorf("%w: path %q holds a NUL byte", ErrHostile, name)
-	}
-	if len(name) > maxNameBytes {
-		return "", fmt.Errorf("%w: path %.40q... is longer than %d bytes", ErrHostile, name, maxNameBytes)
-	}
-	var parts []string
-	for _, p := range strings.Split(name, "/") {
-		switch p {
-		case "", ".":
-		case "..":
-			return "", fmt.Errorf("%w: path %q has a .. that climbs out of the tree", ErrHostile, name)
-		default:
-			parts = append(parts, p)
-		}
-	}
-	if len(parts) > maxNameDepth {
-		return "", fmt.Errorf("%w: path %.40q... is more than %d directories deep", ErrHostile, name, maxNameDepth)
-	}
-	return strings.Join(parts, "/"), nil
-}
-
 // dir opens directory rel (cleaned, "" for the root) of the tree, creating
 // missing directories on the way (archives need not list parents first).
 // The caller closes the fd it returns.
-func (a *applier) dir(rel string) (int, error) {
+func (a *Applier) dir(rel string) (int, error) {
 	if rel == "" {
 		return unix.Dup(a.root)
 	}
@@ -234,8 +139,10 @@ func keyOf(p string) pathKey {
 	return pathKey(sum[:16])
 }
 
-// apply applies one uncompressed layer.
-func (a *applier) apply(r io.Reader) error {
+// Apply applies one uncompressed layer, read from r to the end of its tar
+// archive (what follows is left unread). Errors about the archive wrap
+// ErrHostile or ErrTooLarge; on an error the tree holds part of the layer.
+func (a *Applier) Apply(r io.Reader) error {
 	st := layerState{added: map[pathKey]bool{}, opaqued: map[pathKey]bool{}}
 	tr := tar.NewReader(r)
 	for {
@@ -260,7 +167,7 @@ func (a *applier) apply(r io.Reader) error {
 }
 
 // entry applies one archive entry.
-func (a *applier) entry(st *layerState, hdr *tar.Header, body io.Reader) error {
+func (a *Applier) entry(st *layerState, hdr *tar.Header, body io.Reader) error {
 	name, err := cleanName(hdr.Name)
 	if err != nil {
 		return err
@@ -337,7 +244,7 @@ func (a *applier) entry(st *layerState, hdr *tar.Header, body io.Reader) error {
 
 // opaque removes what lower layers put in directory rel, keeping what this
 // layer put there, also below it.
-func (a *applier) opaque(st *layerState, rel string) error {
+func (a *Applier) opaque(st *layerState, rel string) error {
 	k := keyOf(rel)
 	if st.opaqued[k] {
 		return nil
@@ -352,7 +259,7 @@ func (a *applier) opaque(st *layerState, rel string) error {
 }
 
 // removeLower removes what is in directory dfd (rel) but not in st.added.
-func (a *applier) removeLower(st *layerState, dfd int, rel string) error {
+func (a *Applier) removeLower(st *layerState, dfd int, rel string) error {
 	names, err := readDirNames(dfd)
 	if err != nil {
 		return fmt.Errorf("applying opaque marker of %s: %w", rel, err)
@@ -407,7 +314,7 @@ func readDirNames(dfd int) ([]string, error) {
 
 // removeAt removes name in dfd, recursively, without following links. A
 // missing name is not an error (whiteouts may name what is not there).
-func (a *applier) removeAt(dfd int, name, rel string) error {
+func (a *Applier) removeAt(dfd int, name, rel string) error {
 	a.dropCache()
 	err := unix.Unlinkat(dfd, name, 0)
 	if err == nil || errors.Is(err, unix.ENOENT) {
@@ -439,7 +346,7 @@ func (a *applier) removeAt(dfd int, name, rel string) error {
 }
 
 // replace clears the way for a new non-directory at name.
-func (a *applier) replace(dfd int, name, rel string) error {
+func (a *Applier) replace(dfd int, name, rel string) error {
 	var st unix.Stat_t
 	err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
 	if errors.Is(err, unix.ENOENT) {
@@ -451,7 +358,7 @@ func (a *applier) replace(dfd int, name, rel string) error {
 	return a.removeAt(dfd, name, rel)
 }
 
-func (a *applier) mkdir(dfd int, name, rel string, hdr *tar.Header) error {
+func (a *Applier) mkdir(dfd int, name, rel string, hdr *tar.Header) error {
 	var st unix.Stat_t
 	err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
 	switch {
@@ -472,7 +379,7 @@ func (a *applier) mkdir(dfd int, name, rel string, hdr *tar.Header) error {
 	return a.meta(dfd, name, rel, hdr, false)
 }
 
-func (a *applier) file(dfd int, name, rel string, hdr *tar.Header, body io.Reader) error {
+func (a *Applier) file(dfd int, name, rel string, hdr *tar.Header, body io.Reader) error {
 	if hdr.Size < 0 {
 		return fmt.Errorf("%w: %s has size %d", ErrHostile, rel, hdr.Size)
 	}
@@ -491,12 +398,12 @@ func (a *applier) file(dfd int, name, rel string, hdr *tar.Header, body io.Reade
 	defer f.Close()
 	// tar.Reader stops at the entry's size, and the size is budgeted.
 	if n, err := io.Copy(f, body); err != nil {
-		return fmt.Errorf("writing %s: %w", rel, noSpaceHint(err))
+		return fmt.Errorf("writing %s: %w", rel, NoSpaceHint(err))
 	} else if n != hdr.Size {
 		return fmt.Errorf("writing %s: archive ended after %d of %d bytes", rel, n, hdr.Size)
 	}
 	if err := unix.Fchown(fd, storedID(hdr.Uid), storedID(hdr.Gid)); err != nil {
-		return fmt.Errorf("setting owner of %s: %w", rel, writeHint(err))
+		return fmt.Errorf("setting owner of %s: %w", rel, rootHint(err))
 	}
 	if err := unix.Fchmod(fd, fileMode(hdr)); err != nil {
 		return fmt.Errorf("setting mode of %s: %w", rel, err)
@@ -508,7 +415,7 @@ func (a *applier) file(dfd int, name, rel string, hdr *tar.Header, body io.Reade
 	return nil
 }
 
-func (a *applier) symlink(dfd int, name, rel string, hdr *tar.Header) error {
+func (a *Applier) symlink(dfd int, name, rel string, hdr *tar.Header) error {
 	if hdr.Linkname == "" || len(hdr.Linkname) > maxLinkTarget || strings.ContainsRune(hdr.Linkname, 0) {
 		return fmt.Errorf("%w: symlink %s has target %.40q", ErrHostile, rel, hdr.Linkname)
 	}
@@ -521,7 +428,7 @@ func (a *applier) symlink(dfd int, name, rel string, hdr *tar.Header) error {
 	return a.meta(dfd, name, rel, hdr, true)
 }
 
-func (a *applier) hardlink(dfd int, name, rel string, hdr *tar.Header) error {
+func (a *Applier) hardlink(dfd int, name, rel string, hdr *tar.Header) error {
 	target, err := cleanName(hdr.Linkname)
 	if err != nil {
 		return fmt.Errorf("hard link %s: %w", rel, err)
@@ -556,9 +463,9 @@ func (a *applier) hardlink(dfd int, name, rel string, hdr *tar.Header) error {
 }
 
 // meta sets owner, mode and modification time of a new entry.
-func (a *applier) meta(dfd int, name, rel string, hdr *tar.Header, isLink bool) error {
+func (a *Applier) meta(dfd int, name, rel string, hdr *tar.Header, isLink bool) error {
 	if err := unix.Fchownat(dfd, name, storedID(hdr.Uid), storedID(hdr.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("setting owner of %s: %w", rel, writeHint(err))
+		return fmt.Errorf("setting owner of %s: %w", rel, rootHint(err))
 	}
 	if !isLink {
 		if err := unix.Fchmodat(dfd, name, fileMode(hdr), 0); err != nil {
@@ -572,29 +479,49 @@ func (a *applier) meta(dfd int, name, rel string, hdr *tar.Header, isLink bool) 
 	return nil
 }
 
-// fileMode is the permission bits of an entry. Set-id bits are dropped:
-// runs have no_new_privs, so they could never take effect, and the store
-// should hold no set-id file a host user might reach. Group and other write
-// bits are dropped too (see ImageIDShift): runs mount the tree read-only.
-func fileMode(hdr *tar.Header) uint32 {
-	return uint32(hdr.Mode) & 0o1755
-}
-
-func dirOf(rel string) string {
-	d := path.Dir(rel)
-	if d == "." {
-		return ""
+// rootHint adds what to do to a permission error of a write to the tree.
+func rootHint(err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%w (changing the image store needs root)", err)
 	}
-	return d
+	return err
 }
 
-// errNoSpace is what noSpaceHint adds.
+// errNoSpace is what NoSpaceHint adds.
 var errNoSpace = errors.New("no space left for the image; free space on the store's file system and try again")
 
-// noSpaceHint says what to do about a full disk, once.
-func noSpaceHint(err error) error {
+// NoSpaceHint says what to do about a full disk (ENOSPC, EDQUOT) in err,
+// once however often it is called on the same error.
+func NoSpaceHint(err error) error {
 	if (errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT)) && !errors.Is(err, errNoSpace) {
 		return fmt.Errorf("%w: %w", err, errNoSpace)
 	}
 	return err
+}
+
+// ReadFile reads a small regular file of the tree, rel being its path from
+// the tree's root, never following a symbolic link on the way: what an
+// image says about itself (its /etc/passwd, say) can be read from it
+// without reaching outside it.
+func ReadFile(tree, rel string) ([]byte, error) {
+	a, err := Open(context.Background(), tree, Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	dfd, err := a.dir(dirOf(rel))
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(dfd)
+	fd, err := unix.Openat(dfd, path.Base(rel), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), rel)
+	defer f.Close()
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", rel)
+	}
+	return io.ReadAll(io.LimitReader(f, 16<<20))
 }

@@ -1,4 +1,4 @@
-package rootfs
+package layer
 
 import (
 	"archive/tar"
@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atod-project/atod/rootfs/layer/layertest"
 )
 
 // The layer applier's fuzz targets. Each input is a stack of layers, applied
@@ -76,7 +78,7 @@ func FuzzApplyLayers(f *testing.F) {
 // reader makes of arbitrary archives. The seed corpus is in
 // testdata/fuzz/FuzzApplyTar.
 func FuzzApplyTar(f *testing.F) {
-	f.Add(layerTar(f, dir("a/"), file("a/f", "x")), layerTar(f, whiteout("a/f"), symlink("l", "../outside")))
+	f.Add(layertest.Tar(f, layertest.Dir("a/"), layertest.File("a/f", "x")), layertest.Tar(f, layertest.Whiteout("a/f"), layertest.Symlink("l", "../outside")))
 	root := fuzzRoot(f)
 	f.Fuzz(func(t *testing.T, lower, upper []byte) {
 		base := fuzzBase(t, root)
@@ -95,9 +97,6 @@ func fuzzRoot(f *testing.F) string {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		f.Fatal(err)
 	}
-	// An applier that regressed to paths relative to the working
-	// directory climbs from here, inside the temporary directory too.
-	f.Chdir(root)
 	return root
 }
 
@@ -108,6 +107,11 @@ func fuzzBase(t *testing.T, root string) string {
 	if os.Geteuid() != 0 {
 		t.Skip("the applier sets owners: run as root")
 	}
+	// An applier that regressed to paths relative to the working
+	// directory climbs from here, inside the temporary directory too.
+	// Per input, not in fuzzRoot: the seed corpus (testdata/fuzz) is
+	// read from the working directory when f.Fuzz starts.
+	t.Chdir(root)
 	base, err := os.MkdirTemp(root, "")
 	if err != nil {
 		t.Fatal(err)
@@ -140,14 +144,14 @@ func checkApply(t *testing.T, base string, budget Budget, layers [][]byte) {
 	before := snapshot(t, base)
 	tree := filepath.Join(base, "tree")
 
-	a, err := newApplier(context.Background(), tree, budget)
+	a, err := Open(context.Background(), tree, Options{Budget: budget})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var gotErr error
 	gotLayer := -1
 	for i, l := range layers {
-		if gotErr = a.apply(bytes.NewReader(l)); gotErr != nil {
+		if gotErr = a.Apply(bytes.NewReader(l)); gotErr != nil {
 			gotLayer = i
 			break
 		}

@@ -1,4 +1,4 @@
-package rootfs
+package install
 
 import (
 	"archive/tar"
@@ -32,23 +32,27 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/rootfs/layer"
+	"github.com/atod-project/atod/rootfs/layer/layertest"
 )
 
 // testImage is a three-layer image with whiteouts, an opaque directory and
 // a hard link to a lower layer's file, and a config with Env and User.
 func testImage(tb testing.TB, marker string) v1.Image {
 	tb.Helper()
-	l1 := layerTar(tb,
-		dir("etc/"), file("etc/passwd", "root:x:0:0::/root:/bin/sh\nrunner:x:1000:1000::/home/runner:/bin/sh\n"),
-		file("etc/group", "root:x:0:\nrunner:x:1000:\n"),
-		dir("usr/"), dir("usr/bin/"), file("usr/bin/hello", "#!/ATO/bash\necho hello\n"),
-		dir("cache/"), file("cache/stale", "x"), file("gone", "x"),
+	l1 := layertest.Tar(tb,
+		layertest.Dir("etc/"), layertest.File("etc/passwd", "root:x:0:0::/root:/bin/sh\nrunner:x:1000:1000::/home/runner:/bin/sh\n"),
+		layertest.File("etc/group", "root:x:0:\nrunner:x:1000:\n"),
+		layertest.Dir("usr/"), layertest.Dir("usr/bin/"), layertest.File("usr/bin/hello", "#!/ATO/bash\necho hello\n"),
+		layertest.Dir("cache/"), layertest.File("cache/stale", "x"), layertest.File("gone", "x"),
 	)
-	l2 := layerTar(tb,
-		whiteout("gone"), dir("cache/"), opaqueMarker("cache"), file("cache/fresh", "x"),
-		hardlink("usr/bin/hello-again", "usr/bin/hello"),
+	l2 := layertest.Tar(tb,
+		layertest.Whiteout("gone"), layertest.Dir("cache/"), layertest.Opaque("cache"), layertest.File("cache/fresh", "x"),
+		layertest.Hardlink("usr/bin/hello-again", "usr/bin/hello"),
 	)
-	l3 := layerTar(tb, file("marker", marker))
+	l3 := layertest.Tar(tb, layertest.File("marker", marker))
 	img, err := mutate.AppendLayers(empty.Image, gzipLayer(tb, l1), gzipLayer(tb, l2), plainLayer(tb, l3))
 	if err != nil {
 		tb.Fatal(err)
@@ -100,7 +104,7 @@ func push(tb testing.TB, ref string, img v1.Image) {
 	}
 }
 
-func checkTestTree(tb testing.TB, d *Dir, imgName, marker string) Image {
+func checkTestTree(tb testing.TB, d *rootfs.Dir, imgName, marker string) rootfs.Image {
 	tb.Helper()
 	img, err := d.Lookup(imgName)
 	if err != nil {
@@ -144,7 +148,7 @@ func TestPull(t *testing.T) {
 	defer w.Unlock()
 
 	var updates []Update
-	inst, err := w.Pull(context.Background(), ref, "test", InstallOptions{Progress: func(u Update) { updates = append(updates, u) }})
+	inst, err := Pull(context.Background(), w, ref, "test", Options{Progress: func(u Update) { updates = append(updates, u) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +172,7 @@ func TestPull(t *testing.T) {
 	}
 
 	// The same image again is only renamed: nothing is downloaded.
-	inst, err = w.Pull(context.Background(), ref, "test-too", InstallOptions{})
+	inst, err = Pull(context.Background(), w, ref, "test-too", Options{})
 	if err != nil || !inst.Reused || inst.ID != got.ID {
 		t.Errorf("second pull = %+v, %v; want the tree reused", inst, err)
 	}
@@ -176,7 +180,7 @@ func TestPull(t *testing.T) {
 	// A new version under the same name replaces it, and the old tree,
 	// still named test-too, stays.
 	push(t, ref, testImage(t, "v2"))
-	inst, err = w.Pull(context.Background(), ref, "test", InstallOptions{})
+	inst, err = Pull(context.Background(), w, ref, "test", Options{})
 	if err != nil || inst.Previous != got.ID {
 		t.Fatalf("pull of v2 = %+v, %v", inst, err)
 	}
@@ -194,7 +198,7 @@ func TestImportDockerSave(t *testing.T) {
 	d := openDir(t, t.TempDir())
 	w := lock(t, d)
 	defer w.Unlock()
-	if _, err := w.Import(context.Background(), path, "", "saved", InstallOptions{}); err != nil {
+	if _, err := Import(context.Background(), w, path, "", "saved", Options{}); err != nil {
 		t.Fatal(err)
 	}
 	checkTestTree(t, d, "saved", "saved")
@@ -219,12 +223,12 @@ func TestImportOCILayout(t *testing.T) {
 	w := lock(t, d)
 	defer w.Unlock()
 	for _, arch := range []string{"amd64", "arm64"} {
-		if _, err := w.Import(context.Background(), dir, "", "layout-"+arch, InstallOptions{Platform: &v1.Platform{OS: "linux", Architecture: arch}}); err != nil {
+		if _, err := Import(context.Background(), w, dir, "", "layout-"+arch, Options{Platform: &v1.Platform{OS: "linux", Architecture: arch}}); err != nil {
 			t.Fatal(err)
 		}
 		checkTestTree(t, d, "layout-"+arch, arch)
 	}
-	if _, err := w.Import(context.Background(), dir, "", "layout-s390x", InstallOptions{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}}); err == nil {
+	if _, err := Import(context.Background(), w, dir, "", "layout-s390x", Options{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}}); err == nil {
 		t.Error("import of a platform the layout lacks succeeded")
 	}
 	assertEmptyWork(t, d.Root())
@@ -232,13 +236,13 @@ func TestImportOCILayout(t *testing.T) {
 
 // assertNothingInstalled checks that a failed install left no name, no tree
 // and no work files.
-func assertNothingInstalled(tb testing.TB, d *Dir) {
+func assertNothingInstalled(tb testing.TB, d *rootfs.Dir) {
 	tb.Helper()
 	entries, err := d.List()
 	if err != nil || len(entries) != 0 {
 		tb.Errorf("store holds %+v (%v) after a failed install", entries, err)
 	}
-	names, _ := os.ReadDir(filepath.Join(d.Root(), namesDir))
+	names, _ := os.ReadDir(filepath.Join(d.Root(), "names"))
 	if len(names) != 0 {
 		tb.Errorf("names left: %v", names)
 	}
@@ -295,7 +299,7 @@ func TestPullErrors(t *testing.T) {
 			d := openDir(t, t.TempDir())
 			w := lock(t, d)
 			defer w.Unlock()
-			_, err := w.Pull(context.Background(), tc.ref, "test", InstallOptions{})
+			_, err := Pull(context.Background(), w, tc.ref, "test", Options{})
 			if err == nil {
 				t.Fatal("pull succeeded")
 			}
@@ -312,8 +316,8 @@ func TestPullErrors(t *testing.T) {
 }
 
 // TestPullInterrupted: a pull cancelled while a layer streams in leaves
-// nothing; one killed outright leaves a work directory the next writer
-// removes (the daemon's start counts: it takes the writer lock to collect).
+// nothing. (One killed outright leaves a work directory the next writer
+// removes: the store's TestKilledWriterLeavesWork.)
 func TestPullInterrupted(t *testing.T) {
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
@@ -353,23 +357,11 @@ func TestPullInterrupted(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		cancel()
 	}()
-	_, err := w.Pull(ctx, ref, "big", InstallOptions{})
+	_, err := Pull(ctx, w, ref, "big", Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 	w.Unlock()
-	assertNothingInstalled(t, d)
-
-	// What a killed writer leaves: a half-written work directory.
-	w = lock(t, d)
-	work := newWork(t, w, "half")
-	mkdir(t, filepath.Join(work, treeDir, "usr", "lib"))
-	// No Unlock: the process "dies" and its lock goes with its file.
-	w.lock.Close()
-	if _, err := os.Stat(work); err != nil {
-		t.Fatal(err)
-	}
-	lock(t, d).Unlock() // the next start
 	assertNothingInstalled(t, d)
 }
 
@@ -384,7 +376,7 @@ func bigImage(tb testing.TB) v1.Image {
 	for i := range noise {
 		noise[i] = byte(i*7919 + i>>8)
 	}
-	img, err := mutate.AppendLayers(empty.Image, gzipLayer(tb, layerTar(tb, file("noise", string(noise)))))
+	img, err := mutate.AppendLayers(empty.Image, gzipLayer(tb, layertest.Tar(tb, layertest.File("noise", string(noise)))))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -411,8 +403,8 @@ func TestImportBomb(t *testing.T) {
 	if gz.Len() > 1<<20 {
 		t.Fatalf("the bomb is %d bytes compressed", gz.Len())
 	}
-	layer := static.NewLayer(gz.Bytes(), types.OCILayer)
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	bomb := static.NewLayer(gz.Bytes(), types.OCILayer)
+	img, err := mutate.AppendLayers(empty.Image, bomb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,8 +421,8 @@ func TestImportBomb(t *testing.T) {
 	d := openDir(t, t.TempDir())
 	w := lock(t, d)
 	defer w.Unlock()
-	_, err = w.Import(context.Background(), dir, "", "bomb", InstallOptions{Budget: Budget{Bytes: 16 << 20}})
-	if !errors.Is(err, ErrTooLarge) {
+	_, err = Import(context.Background(), w, dir, "", "bomb", Options{Budget: layer.Budget{Bytes: 16 << 20}})
+	if !errors.Is(err, layer.ErrTooLarge) {
 		t.Fatalf("err = %v, want ErrTooLarge", err)
 	}
 	t.Log(err)
@@ -441,7 +433,7 @@ func TestImportBomb(t *testing.T) {
 // whole install, which leaves nothing behind.
 func TestImportHostile(t *testing.T) {
 	outside := t.TempDir()
-	hostile := layerTar(t, symlink("esc", outside), file("esc/pwned", "x"))
+	hostile := layertest.Tar(t, layertest.Symlink("esc", outside), layertest.File("esc/pwned", "x"))
 	img, err := mutate.AppendLayers(empty.Image, gzipLayer(t, hostile))
 	if err != nil {
 		t.Fatal(err)
@@ -454,8 +446,8 @@ func TestImportHostile(t *testing.T) {
 	d := openDir(t, t.TempDir())
 	w := lock(t, d)
 	defer w.Unlock()
-	_, err = w.Import(context.Background(), path, "", "hostile", InstallOptions{})
-	if !errors.Is(err, ErrHostile) {
+	_, err = Import(context.Background(), w, path, "", "hostile", Options{})
+	if !errors.Is(err, layer.ErrHostile) {
 		t.Fatalf("err = %v, want ErrHostile", err)
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
@@ -483,7 +475,7 @@ func TestImportNoSpace(t *testing.T) {
 	d := openDir(t, root)
 	w := lock(t, d)
 	defer w.Unlock()
-	_, err := w.Import(context.Background(), path, "", "big", InstallOptions{})
+	_, err := Import(context.Background(), w, path, "", "big", Options{})
 	if err == nil || !strings.Contains(err.Error(), "no space left") || !strings.Contains(err.Error(), "free space") {
 		t.Fatalf("err = %v, want it to say the store's file system is full", err)
 	}
@@ -515,13 +507,13 @@ func TestPullWithCredentials(t *testing.T) {
 	defer w.Unlock()
 
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	if _, err := w.Pull(context.Background(), ref, "test", InstallOptions{}); err == nil || !strings.Contains(err.Error(), "refused access") {
+	if _, err := Pull(context.Background(), w, ref, "test", Options{}); err == nil || !strings.Contains(err.Error(), "refused access") {
 		t.Fatalf("pull without credentials: %v, want refused access", err)
 	}
 	cfg := filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")
 	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
 	writeFile(t, cfg, `{"auths": {"`+reg+`": {"auth": "`+auth+`"}}}`)
-	if _, err := w.Pull(context.Background(), ref, "test", InstallOptions{}); err != nil {
+	if _, err := Pull(context.Background(), w, ref, "test", Options{}); err != nil {
 		t.Fatalf("pull with credentials in %s: %v", cfg, err)
 	}
 	checkTestTree(t, d, "test", "v1")
@@ -538,7 +530,7 @@ func TestImportOCIArchive(t *testing.T) {
 	if err := p.AppendImage(testImage(t, "archived")); err != nil {
 		t.Fatal(err)
 	}
-	archive := func(extra ...entry) string {
+	archive := func(extra ...layertest.Entry) string {
 		var buf bytes.Buffer
 		tw := tar.NewWriter(&buf)
 		filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
@@ -558,7 +550,7 @@ func TestImportOCIArchive(t *testing.T) {
 			return nil
 		})
 		for _, e := range extra {
-			tw.WriteHeader(&tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode})
+			tw.WriteHeader(&tar.Header{Name: e.Name, Linkname: e.Link, Typeflag: e.Type, Mode: e.Mode})
 		}
 		tw.Close()
 		path := filepath.Join(t.TempDir(), "image.oci.tar")
@@ -568,15 +560,76 @@ func TestImportOCIArchive(t *testing.T) {
 	d := openDir(t, t.TempDir())
 	w := lock(t, d)
 	defer w.Unlock()
-	if _, err := w.Import(context.Background(), archive(), "", "archived", InstallOptions{}); err != nil {
+	if _, err := Import(context.Background(), w, archive(), "", "archived", Options{}); err != nil {
 		t.Fatal(err)
 	}
 	checkTestTree(t, d, "archived", "archived")
 	assertEmptyWork(t, d.Root())
 
-	_, err = w.Import(context.Background(), archive(symlink("blobs/sha256/x", "/etc/passwd")), "", "linked", InstallOptions{})
-	if !errors.Is(err, ErrHostile) {
+	_, err = Import(context.Background(), w, archive(layertest.Symlink("blobs/sha256/x", "/etc/passwd")), "", "linked", Options{})
+	if !errors.Is(err, layer.ErrHostile) {
 		t.Errorf("archive with a symlink: %v, want ErrHostile", err)
 	}
 	assertEmptyWork(t, d.Root())
+}
+
+// TestResolveUser: an image's User is resolved in its own /etc/passwd and
+// /etc/group, by name or by number.
+func TestResolveUser(t *testing.T) {
+	tree := t.TempDir()
+	mkdir(t, filepath.Join(tree, "etc"))
+	writeFile(t, filepath.Join(tree, "etc/passwd"), "root:x:0:0::/root:/bin/sh\nrunner:x:1000:1000::/home:/bin/sh\n")
+	if uid, gid, err := resolveUser(tree, "runner"); err != nil || uid != 1000 || gid != 1000 {
+		t.Errorf("resolveUser(runner) = %d, %d, %v", uid, gid, err)
+	}
+	if uid, gid, err := resolveUser(tree, "1234:5"); err != nil || uid != 1234 || gid != 5 {
+		t.Errorf("resolveUser(1234:5) = %d, %d, %v", uid, gid, err)
+	}
+	if _, _, err := resolveUser(tree, "nobody-here"); err == nil {
+		t.Error("resolveUser of an unknown name succeeded")
+	}
+}
+
+func openDir(tb testing.TB, root string) *rootfs.Dir {
+	tb.Helper()
+	d, err := rootfs.OpenDir(root)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
+func lock(tb testing.TB, d *rootfs.Dir) *rootfs.Writer {
+	tb.Helper()
+	w, err := d.TryLock()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return w
+}
+
+// assertEmptyWork checks that the store's work area holds nothing.
+func assertEmptyWork(tb testing.TB, root string) {
+	tb.Helper()
+	entries, err := os.ReadDir(filepath.Join(root, ".work"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(entries) != 0 {
+		tb.Errorf("work area holds %v", entries)
+	}
+}
+
+func mkdir(tb testing.TB, path string) {
+	tb.Helper()
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func writeFile(tb testing.TB, path, content string) {
+	tb.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		tb.Fatal(err)
+	}
 }
