@@ -7,6 +7,7 @@
 package atodtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -135,4 +136,40 @@ func ByteInts(s string, wide bool) msgp.Raw {
 		}
 	}
 	return b
+}
+
+// HoldCode is shell code that holds its run until the test removes
+// /tmp/name in it (RemoveInRoot): the run is then known to be in flight for
+// as long as the test needs, however slow the machine.
+func HoldCode(name string) string {
+	return fmt.Sprintf("touch /tmp/%[1]s; while [ -e /tmp/%[1]s ]; do sleep 0.01; done", name)
+}
+
+// InRoot reports whether path exists in the root of one of the processes
+// pids (a run's, as the host sees them through /proc).
+func InRoot(pids []int, path string) bool {
+	for _, pid := range pids {
+		if _, err := os.Lstat(fmt.Sprintf("/proc/%d/root%s", pid, path)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// RemoveInRoot removes path, a file in a run's own /tmp, through the root
+// of one of the processes pids, where root on the host sees the run's
+// mounts. (It could not create one there: host root has no uid in the run's
+// user namespace, which owns those tmpfs mounts, so that fails with
+// EOVERFLOW.) The name must be the caller's own: a process that is not in
+// the run, or is gone, finds nothing there.
+func RemoveInRoot(pids []int, path string) error {
+	var errs []error
+	for _, pid := range pids {
+		err := os.Remove(fmt.Sprintf("/proc/%d/root%s", pid, path))
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("removing %s in a run (processes %v): %w", path, pids, errors.Join(errs...))
 }
