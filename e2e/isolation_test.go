@@ -120,7 +120,9 @@ func TestForkBombIsContained(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	bomb := make(chan error, 1)
 	go func() {
-		r, err := executeErr(d, job{language: "bash", code: ":(){ :|:& };:", timeout: scaledTimeout(5)})
+		// The runner waits while the bomb forks: a run ends with its
+		// runner, its processes killed.
+		r, err := executeErr(d, job{language: "bash", code: ":(){ :|:& };:; sleep 60", timeout: scaledTimeout(5)})
 		if err == nil {
 			t.Logf("fork bomb: %s timed out %v", status(r), r.TimedOut)
 		}
