@@ -136,7 +136,7 @@ func ReadV1(ctx context.Context, conn *websocket.Conn) (Frame, error) {
 func checkDoneKeys(done []byte) error {
 	n, rest, err := msgp.ReadMapHeaderBytes(done)
 	if err != nil {
-		return fmt.Errorf("Done is not a map: %w", err)
+		return fmt.Errorf("the Done message is not a map: %w", err)
 	}
 	keys := make([]string, 0, n)
 	for range n {
@@ -146,11 +146,11 @@ func checkDoneKeys(done []byte) error {
 		}
 		keys = append(keys, string(k))
 		if rest, err = msgp.Skip(rest); err != nil {
-			return fmt.Errorf("Done's %s: %w", k, err)
+			return fmt.Errorf("the Done message's %s: %w", k, err)
 		}
 	}
 	if got := strings.Join(keys, " "); got != doneKeys {
-		return fmt.Errorf("Done keys %q, want %q", got, doneKeys)
+		return fmt.Errorf("the Done message's keys %q, want %q", got, doneKeys)
 	}
 	return nil
 }
