@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/leftovers"
 	"github.com/atod-project/atod/internal/timescale"
 )
@@ -622,7 +623,7 @@ func runProbe(t *testing.T, d *daemon, pc poolChecker, p probe, code string, bas
 	start := time.Now()
 	// A slow machine (the VM lane) compiles and runs more slowly, but a
 	// run's timeout is at most 60 s.
-	timeout := min(60, int(float64(p.timeout)*timescale.Factor()))
+	timeout := scaledTimeout(p.timeout)
 	c.send(job{language: p.language, code: code, options: p.options, timeout: timeout}.encode(t))
 	var r probeResult
 	for {
@@ -827,6 +828,7 @@ func wantedLanes() []string {
 // and the host right after it: the canaries, the listeners, leftovers, the
 // daemon's descriptors, memory and answers.
 func TestAttacks(t *testing.T) {
+	needRoot(t)
 	probes := loadProbes(t)
 	if len(probes) == 0 {
 		t.Fatal("no probes")
@@ -839,10 +841,7 @@ func TestAttacks(t *testing.T) {
 	})
 	lanes := wantedLanes()
 	_, daemonPort, _ := net.SplitHostPort(d.addr)
-	images := os.Getenv("ATOD_IMAGES")
-	if images == "" {
-		images = "/var/lib/atod/images"
-	}
+	images := atodtest.ImageStore()
 	runShare := runShares(t, d.slots)
 	daemonPID := d.servingPID(t)
 	hostAddresses := strings.Join(hostAddrs(t), " ")

@@ -18,6 +18,7 @@ import (
 //
 //	go test -tags seccomp -run '^$' -bench RoundTrip -benchtime 100x ./e2e
 func BenchmarkRoundTrip(b *testing.B) {
+	needRoot(b)
 	bwrap, err := exec.LookPath("bwrap")
 	if err != nil {
 		b.Fatalf("bubblewrap is not installed: run scripts/setup-host")

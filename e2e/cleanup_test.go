@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/leftovers"
 	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/protocol"
@@ -22,7 +24,7 @@ func assertNoLeftovers(t testing.TB, d *daemon) {
 	t.Helper()
 	// A run's cleanup finishes just after its result is sent.
 	var found []string
-	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(timescale.D(2 * time.Second)); ; time.Sleep(20 * time.Millisecond) {
 		var err error
 		found, err = leftovers.Find(d.scope())
 		if err != nil {
@@ -66,10 +68,20 @@ func (d *daemon) runProcesses(t testing.TB) []int {
 	return slices.DeleteFunc(pids, func(p int) bool { return p == d.cmd.Process.Pid || p == serving })
 }
 
+// runProcessesOf lists the processes of d's runs whose command line (its
+// arguments, each ended by NUL) starts with cmdline.
+func runProcessesOf(t testing.TB, d *daemon, cmdline string) []int {
+	t.Helper()
+	return slices.DeleteFunc(d.runProcesses(t), func(p int) bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		return !strings.HasPrefix(string(b), cmdline)
+	})
+}
+
 func TestClientVanishingMidRunKillsIt(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	for _, code := range []string{"sleep 10", "yes > /dev/null", "while :; do :; done & sleep 10"} {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), timescale.D(10*time.Second))
 		conn, _, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -90,15 +102,27 @@ func TestClientVanishingMidRunKillsIt(t *testing.T) {
 	assertNoLeftovers(t, d)
 }
 
+// waitFor polls cond until it holds, for at most 5 s stretched by timescale.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitWithin(t, 5*time.Second, what, cond)
+}
+
+// holdCode is shell code that holds its run until the test removes
+// /tmp/name in it (release): the run is known to be in flight for as long
+// as the test needs, however slow the machine.
+func holdCode(name string) string { return atodtest.HoldCode(name) }
+
+// awaitHold waits until one of d's runs holds at name (holdCode).
+func awaitHold(t testing.TB, d *daemon, name string) {
+	t.Helper()
+	waitWithin(t, 20*time.Second, "a run to hold at "+name, func() bool { return inSomeRun(t, d, "/tmp/"+name) })
+}
+
+// release lets the run that holds at name (holdCode) go on.
+func release(t testing.TB, d *daemon, name string) {
+	t.Helper()
+	removeInRun(t, d, "/tmp/"+name)
 }
 
 // TestCgroupNameIsExclusive: a daemon kills the job cgroups it finds under

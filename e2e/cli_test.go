@@ -23,6 +23,7 @@ func atod(t *testing.T, args ...string) (string, int) {
 }
 
 func TestRunCommand(t *testing.T) {
+	needRoot(t)
 	dir := t.TempDir()
 	prog := filepath.Join(dir, "prog.py")
 	input := filepath.Join(dir, "input")
@@ -41,6 +42,7 @@ func TestRunCommand(t *testing.T) {
 }
 
 func TestServeTellsWhatToDo(t *testing.T) {
+	needRoot(t)
 	tests := []struct {
 		name string
 		args []string

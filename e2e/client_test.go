@@ -2,14 +2,16 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/tinylib/msgp/msgp"
 
+	"github.com/atod-project/atod/internal/testclient"
+	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/protocol"
 )
 
@@ -64,6 +66,10 @@ type job struct {
 	customRunner string // "": omitted
 }
 
+// scaledTimeout is a run's timeout of s seconds stretched by timescale, as
+// far as the API's 60 s.
+func scaledTimeout(s int) int { return min(60, int(math.Ceil(float64(s)*timescale.Factor()))) }
+
 func (j job) encode(t testing.TB) []byte {
 	t.Helper()
 	return encodeMap(t, j.fields()...)
@@ -102,56 +108,54 @@ type outcome struct {
 	elapsed time.Duration
 }
 
-// send connects to the v0 endpoint, sends one frame of type typ and reads
-// until the server closes.
-func send(t testing.TB, d *daemon, typ websocket.MessageType, frame []byte) outcome {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+// exchangeV0 connects to d's v0 endpoint, sends one frame of type typ and
+// reads until the server closes. It fails no test, so goroutines may call
+// it.
+func exchangeV0(d *daemon, typ websocket.MessageType, frame []byte) (outcome, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(90*time.Second))
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), nil)
-	if err != nil {
-		t.Fatalf("dialing: %v", err)
-	}
-	defer conn.CloseNow()
-	conn.SetReadLimit(1 << 20)
 	start := time.Now()
-	if err := conn.Write(ctx, typ, frame); err != nil {
-		t.Fatalf("writing request: %v", err)
-	}
-	var out outcome
-	for {
-		mt, msg, err := conn.Read(ctx)
-		if err != nil {
-			out.elapsed = time.Since(start)
-			var ce websocket.CloseError
-			if !errors.As(err, &ce) {
-				t.Fatalf("reading: %v", err)
-			}
-			out.code, out.reason = ce.Code, ce.Reason
-			return out
-		}
-		if mt != websocket.MessageBinary {
-			t.Fatalf("server sent a %v frame", mt)
-		}
-		if out.result != nil {
-			t.Fatalf("server sent a second message")
-		}
-		var r protocol.Result
-		if rest, err := r.UnmarshalMsg(msg); err != nil || len(rest) != 0 {
-			t.Fatalf("decoding result: %v (%d bytes left)", err, len(rest))
-		}
-		out.result = &r
-	}
+	o, err := testclient.V0(ctx, d.url("/api/v0/ws/execute"), typ, frame)
+	return outcome{result: o.Result, code: o.Code, reason: o.Reason, elapsed: time.Since(start)}, err
 }
 
-// execute runs j and fails the test unless a result and close 1000 came.
+// send is exchangeV0 for the test's goroutine: it fails the test on an
+// error.
+func send(t testing.TB, d *daemon, typ websocket.MessageType, frame []byte) outcome {
+	t.Helper()
+	out, err := exchangeV0(d, typ, frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// executeErr runs j and returns its result; it is an error unless a result
+// and close 1000 came. It fails no test, so goroutines may call it.
+func executeErr(d *daemon, j job) (*protocol.Result, error) {
+	frame, err := appendMap(j.fields()...)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the request: %w", err)
+	}
+	out, err := exchangeV0(d, websocket.MessageBinary, frame)
+	if err != nil {
+		return nil, err
+	}
+	if out.result == nil || out.code != websocket.StatusNormalClosure {
+		return nil, fmt.Errorf("no result: close %d %q", out.code, out.reason)
+	}
+	return out.result, nil
+}
+
+// execute is executeErr for the test's goroutine: it fails the test unless
+// a result and close 1000 came.
 func execute(t testing.TB, d *daemon, j job) *protocol.Result {
 	t.Helper()
-	out := send(t, d, websocket.MessageBinary, j.encode(t))
-	if out.result == nil || out.code != websocket.StatusNormalClosure {
-		t.Fatalf("no result: close %d %q", out.code, out.reason)
+	r, err := executeErr(d, j)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out.result
+	return r
 }
 
 func status(r *protocol.Result) string {

@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/tinylib/msgp/msgp"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/protocol"
 )
@@ -19,30 +20,6 @@ import (
 // Compatibility with clients that encode bytes as arrays of integers
 // (Python's list(b"...") through msgpack, say), and the close reasons they
 // and the seed's clients rely on, on every execute endpoint.
-
-// byteInts encodes s as an array of integers: each byte in the smallest
-// msgpack integer (a positive fixint, or a uint8 from 128), or, when wide,
-// as an int16, as clients with one integer type send them.
-func byteInts(s string, wide bool) msgp.Raw {
-	b := msgp.AppendArrayHeader(nil, uint32(len(s)))
-	for i := range len(s) {
-		if wide {
-			b = msgp.AppendInt16(b, int16(s[i]))
-		} else {
-			b = msgp.AppendUint8(b, s[i])
-		}
-	}
-	return b
-}
-
-// rawArray encodes an array of msgpack values, each already encoded.
-func rawArray(elems ...[]byte) msgp.Raw {
-	b := msgp.AppendArrayHeader(nil, uint32(len(elems)))
-	for _, e := range elems {
-		b = append(b, e...)
-	}
-	return b
-}
 
 // jsonInts is s as a JSON array of its bytes.
 func jsonInts(s string) string {
@@ -70,10 +47,10 @@ func compatFrame(t testing.TB) []byte {
 	t.Helper()
 	return encodeMap(t,
 		field{"language", "python"},
-		field{"code", byteInts(compatCode, false)},
-		field{"input", byteInts(compatInput, true)},
-		field{"options", rawArray(byteInts(compatOption, false))},
-		field{"arguments", rawArray(msgp.AppendString(nil, "a"), byteInts(compatArg, false))},
+		field{"code", atodtest.ByteInts(compatCode, false)},
+		field{"input", atodtest.ByteInts(compatInput, true)},
+		field{"options", atodtest.RawArray(atodtest.ByteInts(compatOption, false))},
+		field{"arguments", atodtest.RawArray(msgp.AppendString(nil, "a"), atodtest.ByteInts(compatArg, false))},
 		field{"timeout", 30},
 	)
 }
@@ -104,9 +81,9 @@ func TestCompatByteArrays(t *testing.T) {
 		}
 		// custom_runner is a binary too.
 		c.send(encodeMap(t,
-			field{"language", "python"}, field{"code", ""}, field{"input", byteInts("drawer", false)},
+			field{"language", "python"}, field{"code", ""}, field{"input", atodtest.ByteInts("drawer", false)},
 			field{"options", []string{}}, field{"arguments", []string{}},
-			field{"custom_runner", byteInts(reverser, false)}, field{"timeout", 30},
+			field{"custom_runner", atodtest.ByteInts(reverser, false)}, field{"timeout", 30},
 		))
 		frames = c.untilDone()
 		if out := joined(frames, "Stdout"); string(out) != "reward\n" {
@@ -156,19 +133,19 @@ func TestCompatRefusals(t *testing.T) {
 		},
 		{
 			name:    "NUL in an option given as integers",
-			msgpack: request("", rawArray(byteInts("-a\x00b", false))),
+			msgpack: request("", atodtest.RawArray(atodtest.ByteInts("-a\x00b", false))),
 			json:    fmt.Sprintf(jsonRequest, `""`, "["+jsonInts("-a\x00b")+"]"),
 			reason:  "invalid request: argument contains null byte",
 		},
 		{
 			name:    "256 in the code",
-			msgpack: request(rawArray(msgp.AppendUint8(nil, 'a'), msgp.AppendUint8(nil, 'b'), msgp.AppendUint8(nil, 'c'), msgp.AppendUint16(nil, 256)), []string{}),
+			msgpack: request(atodtest.RawArray(msgp.AppendUint8(nil, 'a'), msgp.AppendUint8(nil, 'b'), msgp.AppendUint8(nil, 'c'), msgp.AppendUint16(nil, 256)), []string{}),
 			json:    fmt.Sprintf(jsonRequest, `[97, 98, 99, 256]`, `[]`),
 			reason:  "invalid request: code[3]: expected a byte 0-255, got 256",
 		},
 		{
 			name:    "256 in an option",
-			msgpack: request("", rawArray(rawArray(msgp.AppendUint8(nil, '-'), msgp.AppendInt16(nil, 256)))),
+			msgpack: request("", atodtest.RawArray(atodtest.RawArray(msgp.AppendUint8(nil, '-'), msgp.AppendInt16(nil, 256)))),
 			json:    fmt.Sprintf(jsonRequest, `""`, `[[45, 256]]`),
 			reason:  "invalid request: options[0][1]: expected a byte 0-255, got 256",
 		},

@@ -22,7 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/leftovers"
+	"github.com/atod-project/atod/internal/timescale"
 )
 
 // binDir holds atod and atod-init: $ATOD_BIN_DIR (make test sets it to
@@ -35,8 +37,9 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	if os.Geteuid() != 0 {
-		fmt.Println("e2e tests need root; skipping")
-		return 0
+		// Every test skips itself (needRoot): go test reports them as
+		// skipped, not passed.
+		return m.Run()
 	}
 	binDir = os.Getenv("ATOD_BIN_DIR")
 	if binDir == "" {
@@ -81,6 +84,14 @@ func uidBaseFromEnv() int {
 	return 2_100_000_000
 }
 
+// needRoot skips the test unless it runs as root, as every test here must
+// (it starts daemons, as root or as another user, and reads their runs'
+// processes); TestMain builds the binaries only for root.
+func needRoot(t testing.TB) {
+	t.Helper()
+	atodtest.NeedRoot(t)
+}
+
 // daemonUser is who the daemon runs as: root, or, when rootless is set, an
 // unprivileged uid and gid (atod is then rootless, and every run has that
 // uid on the host).
@@ -95,6 +106,7 @@ type daemonUser struct {
 // otherwise.
 func daemonUserFromEnv(t testing.TB) daemonUser {
 	t.Helper()
+	needRoot(t)
 	u, g := os.Getenv("ATOD_E2E_DAEMON_UID"), os.Getenv("ATOD_E2E_DAEMON_GID")
 	if u == "" && g == "" {
 		return daemonUser{}
@@ -227,9 +239,9 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	case <-d.exited:
 		<-d.logDone
 		t.Fatalf("atod exited at startup: %v\n%s", d.exitErr, d.logs())
-	case <-time.After(30 * time.Second):
+	case <-time.After(timescale.D(30 * time.Second)):
 		d.kill()
-		t.Fatalf("atod did not start listening within 30 s:\n%s", d.logs())
+		t.Fatalf("atod did not start listening within %v:\n%s", timescale.D(30*time.Second), d.logs())
 	}
 	t.Cleanup(func() {
 		d.stop()
@@ -256,8 +268,8 @@ func (d *daemon) stop() {
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-d.exited:
-	case <-time.After(15 * time.Second):
-		d.t.Errorf("atod did not stop within 15 s of SIGTERM")
+	case <-time.After(timescale.D(15 * time.Second)):
+		d.t.Errorf("atod did not stop within %v of SIGTERM", timescale.D(15*time.Second))
 		d.kill()
 	}
 	<-d.logDone

@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/sys/unix"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/leftovers"
 	"github.com/atod-project/atod/internal/timescale"
 )
@@ -66,6 +67,7 @@ func TestRestartAfterSIGKILLWithTenRuns(t *testing.T) {
 	defer cancel()
 	var clients sync.WaitGroup
 	defer clients.Wait()
+	frame := job{language: "bash", code: "sleep 60 & sleep 60", timeout: 60}.encode(t)
 	for range slots {
 		clients.Go(func() {
 			conn, _, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), nil)
@@ -73,7 +75,7 @@ func TestRestartAfterSIGKILLWithTenRuns(t *testing.T) {
 				return
 			}
 			defer conn.CloseNow()
-			conn.Write(ctx, websocket.MessageBinary, job{language: "bash", code: "sleep 60 & sleep 60", timeout: 60}.encode(t))
+			conn.Write(ctx, websocket.MessageBinary, frame)
 			conn.Read(ctx) // until the daemon dies
 		})
 	}
@@ -113,8 +115,12 @@ func TestRestartAfterSIGKILLWithTenRuns(t *testing.T) {
 	var runs sync.WaitGroup
 	for i := range slots {
 		runs.Go(func() {
-			code := fmt.Sprintf("touch /tmp/hold-%d; while [ -e /tmp/hold-%d ]; do sleep 0.01; done; echo run %d", i, i, i)
-			r := execute(t, d2, job{language: "bash", code: code, timeout: 60})
+			code := fmt.Sprintf("%s; echo run %d", holdCode(fmt.Sprint("hold-", i)), i)
+			r, err := executeErr(d2, job{language: "bash", code: code, timeout: 60})
+			if err != nil {
+				results[i] = err.Error()
+				return
+			}
 			results[i] = status(r) + " " + string(r.Stdout)
 		})
 	}
@@ -124,9 +130,8 @@ func TestRestartAfterSIGKILLWithTenRuns(t *testing.T) {
 		waitWithin(t, 20*time.Second, "a run in every slot", func() bool { return len(runSlots(t, d2)) == slots })
 	}
 	for i := range slots {
-		path := fmt.Sprintf("/tmp/hold-%d", i)
-		waitWithin(t, 10*time.Second, "run "+fmt.Sprint(i)+" to hold", func() bool { return inSomeRun(t, d2, path) })
-		removeInRun(t, d2, path)
+		awaitHold(t, d2, fmt.Sprint("hold-", i))
+		release(t, d2, fmt.Sprint("hold-", i))
 	}
 	runs.Wait()
 	for i, got := range results {
@@ -139,14 +144,7 @@ func TestRestartAfterSIGKILLWithTenRuns(t *testing.T) {
 
 // inSomeRun reports whether path exists in the root of one of d's runs.
 func inSomeRun(t testing.TB, d *daemon, path string) bool {
-	return slices.ContainsFunc(d.runProcesses(t), func(pid int) bool {
-		return fileExists(fmt.Sprintf("/proc/%d/root%s", pid, path))
-	})
-}
-
-func fileExists(path string) bool {
-	_, err := os.Lstat(path)
-	return err == nil
+	return atodtest.InRoot(d.runProcesses(t), path)
 }
 
 // isWaitingRuncInit reports whether pid is runc's init of a run that has
@@ -272,6 +270,7 @@ func TestDescriptorLimit(t *testing.T) {
 	// asks for a run after the others have closed.
 	waiting := make(chan error, 1)
 	closed := make(chan struct{})
+	queued := job{language: "bash", code: "echo queued"}.encode(t)
 	go func() {
 		waiting <- func() error {
 			c, _, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), nil)
@@ -280,7 +279,7 @@ func TestDescriptorLimit(t *testing.T) {
 			}
 			defer c.CloseNow()
 			<-closed
-			if err := c.Write(ctx, websocket.MessageBinary, job{language: "bash", code: "echo queued"}.encode(t)); err != nil {
+			if err := c.Write(ctx, websocket.MessageBinary, queued); err != nil {
 				return err
 			}
 			_, msg, err := c.Read(ctx)
@@ -349,11 +348,15 @@ func TestImageRemovedMidRun(t *testing.T) {
 
 	done := make(chan string, 1)
 	go func() {
-		r := execute(t, d, job{language: "bash", timeout: 60,
-			code: "touch /tmp/hold-rm; while [ -e /tmp/hold-rm ]; do sleep 0.01; done; [ -s /etc/os-release ] && python3 -c 'print(\"in the image\")'"})
+		r, err := executeErr(d, job{language: "bash", timeout: 60,
+			code: holdCode("hold-rm") + "; [ -s /etc/os-release ] && python3 -c 'print(\"in the image\")'"})
+		if err != nil {
+			done <- err.Error()
+			return
+		}
 		done <- status(r) + " " + string(r.Stdout) + string(r.Stderr)
 	}()
-	waitWithin(t, 20*time.Second, "the run to hold", func() bool { return inSomeRun(t, d, "/tmp/hold-rm") })
+	awaitHold(t, d, "hold-rm")
 	out, err := rootfsCmd(t, store, "rm", "debian-12")
 	if err != nil {
 		t.Fatalf("atod rootfs rm while a run uses the image: %v\n%s", err, out)
@@ -365,7 +368,7 @@ func TestImageRemovedMidRun(t *testing.T) {
 	if trees, _ := os.ReadDir(filepath.Join(store, "trees")); len(trees) != 1 {
 		t.Errorf("the tree of the run in flight is gone: trees %v", trees)
 	}
-	removeInRun(t, d, "/tmp/hold-rm")
+	release(t, d, "hold-rm")
 	if got := <-done; got != "exited/0 in the image\n" {
 		t.Errorf("the run whose image was removed: %q, want it to finish in its image", got)
 	}

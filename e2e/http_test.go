@@ -1,34 +1,24 @@
 package e2e
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/atod-project/atod/internal/testclient"
+	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/protocol"
 )
 
 // postExecute sends body to POST /api/v1/execute.
 func postExecute(t *testing.T, d *daemon, contentType, accept string, body []byte) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest("POST", "http://"+d.addr+"/api/v1/execute", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(90*time.Second))
+	defer cancel()
+	resp, b, err := testclient.PostExecute(ctx, http.DefaultClient, "http://"+d.addr, contentType, accept, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,14 +133,15 @@ func TestHTTPExecuteStatuses(t *testing.T) {
 	}
 	// With its one slot taken by a websocket run, the HTTP API answers 503.
 	c := dialV1(t, d)
-	c.send(job{language: "bash", code: "sleep 1", timeout: 10}.encode(t))
-	waitFor(t, "the run to start", func() bool { return len(d.runProcesses(t)) > 0 })
+	c.send(job{language: "bash", code: holdCode("slot"), timeout: 60}.encode(t))
+	awaitHold(t, d, "slot")
 	resp, b := postExecute(t, d, "application/json", "", []byte(`{"language": "bash", "code": "", "input": "", "options": [], "arguments": []}`))
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("at capacity: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), b)
 	}
+	release(t, d, "slot")
+	// A run's slot is free before its Done is sent.
 	c.untilDone()
-	time.Sleep(50 * time.Millisecond)
 	if resp, b := postExecute(t, d, "application/json", "", []byte(`{"language": "bash", "code": "echo free", "input": "", "options": [], "arguments": []}`)); resp.StatusCode != 200 {
 		t.Errorf("after the run: %d %s", resp.StatusCode, b)
 	}

@@ -26,6 +26,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/atod-project/atod/internal/atodtest"
+	"github.com/atod-project/atod/internal/timescale"
 )
 
 // The image tests pull a multi-layer image made from the test rootfs from a
@@ -39,15 +42,11 @@ import (
 // testRootfsTree is the installed debian-12 tree the tests build on.
 func testRootfsTree(t testing.TB) string {
 	t.Helper()
-	images := os.Getenv("ATOD_IMAGES")
-	if images == "" {
-		images = "/var/lib/atod/images"
-	}
-	tree, err := filepath.EvalSymlinks(filepath.Join(images, "names", "debian-12"))
+	tree, err := atodtest.InstalledImage("debian-12")
 	if err != nil {
-		t.Fatalf("no debian-12 image in %s: run atod rootfs build debian-12 (%v)", images, err)
+		t.Fatal(err)
 	}
-	return filepath.Join(tree, "rootfs")
+	return tree
 }
 
 // treeLayer writes dir as an uncompressed layer tar into file, with hard
@@ -363,14 +362,17 @@ func TestReplaceImageWhileRunning(t *testing.T) {
 	}
 	d := startDaemon(t, daemonOptions{args: []string{"--images", store}})
 
-	long := make(chan *struct {
-		stdout, status string
-	}, 1)
+	long := make(chan string, 1)
 	go func() {
-		r := execute(t, d, job{language: "bash", code: "sleep 2; cat /etc/atod-marker; ls /usr/share/doc; echo \" $ATOD_IMAGE_MARK\"", timeout: 20})
-		long <- &struct{ stdout, status string }{string(r.Stdout), status(r)}
+		r, err := executeErr(d, job{language: "bash", code: holdCode("replace") + "; cat /etc/atod-marker; ls /usr/share/doc; echo \" $ATOD_IMAGE_MARK\"", timeout: 60})
+		if err != nil {
+			long <- err.Error()
+			return
+		}
+		long <- status(r) + " " + string(r.Stdout)
 	}()
-	time.Sleep(700 * time.Millisecond)
+	// The run holds its tree until the image has been replaced.
+	awaitHold(t, d, "replace")
 	for _, args := range [][]string{
 		{"pull", "--name", "debian-12", reg.ref("v2")},
 		{"rm", "staging"},
@@ -388,9 +390,9 @@ func TestReplaceImageWhileRunning(t *testing.T) {
 	if string(r.Stdout) != "v2 pulled-v2\n" {
 		t.Errorf("a run after the replacement saw %q (%s), want the new image", r.Stdout, status(r))
 	}
-	got := <-long
-	if got.status != "exited/0" || got.stdout != "v1atod-note\n pulled-v1\n" {
-		t.Errorf("the run across the replacement: %s, stdout %q; want the old image throughout", got.status, got.stdout)
+	release(t, d, "replace")
+	if got := <-long; got != "exited/0 v1atod-note\n pulled-v1\n" {
+		t.Errorf("the run across the replacement: %q; want exited/0 and the old image throughout", got)
 	}
 	// Its tree goes once the run is over.
 	waitFor(t, "the old tree to be collected", func() bool {
@@ -443,12 +445,17 @@ func TestInterruptedPull(t *testing.T) {
 			}
 			select {
 			case <-reg.stalled:
-			case <-time.After(60 * time.Second):
+			case <-time.After(timescale.D(60 * time.Second)):
 				cmd.Process.Kill()
 				cmd.Wait()
 				t.Fatalf("the pull never reached the big layer:\n%s", out.String())
 			}
-			time.Sleep(200 * time.Millisecond)
+			// The signal finds the install under way: its work
+			// directory made, half the big layer in.
+			waitFor(t, "the pull's work directory", func() bool {
+				work, _ := os.ReadDir(filepath.Join(store, ".work"))
+				return len(work) > 0
+			})
 			cmd.Process.Signal(sig)
 			if err := cmd.Wait(); err == nil {
 				t.Fatalf("the interrupted pull succeeded:\n%s", out.String())

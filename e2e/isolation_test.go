@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -98,33 +97,39 @@ func TestIsolation(t *testing.T) {
 
 func TestUIDOutsideIsTheMappedOne(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
-	done := make(chan struct{})
+	done := make(chan error, 1)
 	go func() {
-		defer close(done)
-		execute(t, d, job{language: "bash", code: "sleep 1.5", timeout: 10})
+		_, err := executeErr(d, job{language: "bash", code: holdCode("uid"), timeout: 60})
+		done <- err
 	}()
-	deadline := time.Now().Add(time.Second)
-	var pids []int
-	for time.Now().Before(deadline) && len(pids) == 0 {
-		pids = d.runProcesses(t)
-		time.Sleep(20 * time.Millisecond)
+	// A process of the run is found by its uid: runProcesses lists those
+	// whose uid is one of the daemon's runs'.
+	lo, hi := d.runUIDs()
+	waitFor(t, fmt.Sprintf("a process of the run to run as a uid in [%d, %d) on the host", lo, hi), func() bool {
+		return inSomeRun(t, d, "/tmp/uid")
+	})
+	release(t, d, "uid")
+	if err := <-done; err != nil {
+		t.Error(err)
 	}
-	if lo, hi := d.runUIDs(); len(pids) == 0 {
-		t.Errorf("no process of the run runs as a uid in [%d, %d) on the host", lo, hi)
-	}
-	<-done
 }
 
+// TestForkBombIsContained: runs beside a fork bomb that holds at least half
+// its task limit still work.
 func TestForkBombIsContained(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
-	var wg sync.WaitGroup
-	wg.Add(1)
+	bomb := make(chan error, 1)
 	go func() {
-		defer wg.Done()
-		r := execute(t, d, job{language: "bash", code: ":(){ :|:& };:", timeout: 5})
-		t.Logf("fork bomb: %s timed out %v", status(r), r.TimedOut)
+		// The runner waits while the bomb forks: a run ends with its
+		// runner, its processes killed.
+		r, err := executeErr(d, job{language: "bash", code: ":(){ :|:& };:; sleep 60", timeout: scaledTimeout(5)})
+		if err == nil {
+			t.Logf("fork bomb: %s timed out %v", status(r), r.TimedOut)
+		}
+		bomb <- err
 	}()
-	time.Sleep(time.Second)
+	const pids = 256 // a run's task limit: the default, which startDaemon keeps
+	waitFor(t, "the fork bomb to hold half its task limit", func() bool { return len(d.runProcesses(t)) >= pids/2 })
 	for i := range 3 {
 		start := time.Now()
 		r := execute(t, d, job{language: "python", code: "print('still here')", timeout: 10})
@@ -133,26 +138,29 @@ func TestForkBombIsContained(t *testing.T) {
 		}
 		t.Logf("run beside the fork bomb took %v", time.Since(start))
 	}
-	wg.Wait()
+	if err := <-bomb; err != nil {
+		t.Errorf("the fork bomb's run: %v", err)
+	}
 	assertNoLeftovers(t, d)
 }
 
 func TestMemoryLimitKillsOnlyTheHog(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
-	var wg sync.WaitGroup
-	wg.Add(1)
+	neighbour := make(chan error, 1)
 	go func() {
-		defer wg.Done()
-		r := execute(t, d, job{language: "bash", code: "sleep 2; echo survived", timeout: 10})
-		if string(r.Stdout) != "survived\n" {
-			t.Errorf("neighbour run: %s %q", status(r), r.Stdout)
+		r, err := executeErr(d, job{language: "bash", code: "sleep 2; echo survived", timeout: 10})
+		if err == nil && string(r.Stdout) != "survived\n" {
+			err = fmt.Errorf("%s %q", status(r), r.Stdout)
 		}
+		neighbour <- err
 	}()
 	r := execute(t, d, job{language: "python", code: "x = bytearray(2**31)\nprint('allocated')", timeout: 30})
 	if status(r) != "killed/9" || strings.Contains(string(r.Stdout), "allocated") || r.TimedOut {
 		t.Errorf("hog: %s timed out %v stdout %q stderr %q", status(r), r.TimedOut, r.Stdout, r.Stderr)
 	}
-	wg.Wait()
+	if err := <-neighbour; err != nil {
+		t.Errorf("neighbour run: %v", err)
+	}
 	if d.cmd.ProcessState != nil {
 		t.Fatalf("the daemon died")
 	}
@@ -345,7 +353,7 @@ func TestSocketBuffersAreBounded(t *testing.T) {
 				if n, err := tcpMemory(); err == nil {
 					high = max(high, n)
 				}
-				time.Sleep(time.Millisecond)
+				time.Sleep(time.Millisecond) // the sampling interval: this waits for nothing
 			}
 		}()
 		// At most 4 × the limit in all: safe for the host if nothing bounds it.

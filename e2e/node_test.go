@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/atod-project/atod/internal/timescale"
 )
 
 // nodeModules is where scripts/setup-host installs the Node.js clients'
@@ -31,9 +33,10 @@ func nodeModules(t testing.TB) string {
 // API reference, the document the project started from (its "seed"), as
 // README.md shows it: scripts/js/seed-example.js.
 func TestSeedJavaScriptExample(t *testing.T) {
+	needRoot(t)
 	modules := nodeModules(t)
 	d := startDaemon(t, daemonOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(60*time.Second))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "../scripts/js/seed-example.js", d.url("/api/v0/ws/execute"))
 	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)
@@ -47,9 +50,10 @@ func TestSeedJavaScriptExample(t *testing.T) {
 }
 
 func TestNodeV1Session(t *testing.T) {
+	needRoot(t)
 	modules := nodeModules(t)
 	d := startDaemon(t, daemonOptions{})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(60*time.Second))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "../scripts/js/v1-session.js", d.url("/api/v1/ws/execute"))
 	cmd.Env = append(os.Environ(), "NODE_PATH="+modules)

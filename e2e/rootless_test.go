@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/containerd/cgroups/v3"
+
+	"github.com/atod-project/atod/internal/timescale"
 )
 
 // nobody is the unprivileged user TestRootlessDaemon starts atod as where
@@ -107,23 +109,25 @@ func testRootlessServes(t *testing.T, user daemonUser) {
 
 	stdout := make(chan string, 1)
 	go func() {
-		r := execute(t, d, job{language: "bash", timeout: 30, code: "" +
+		r, err := executeErr(d, job{language: "bash", timeout: 60, code: "" +
 			"cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; " +
-			"grep -E '^(Uid|Gid|Groups):' /proc/self/status; sleep 3; echo end"})
+			"grep -E '^(Uid|Gid|Groups):' /proc/self/status; " + holdCode("rootless") + "; echo end"})
+		if err != nil {
+			stdout <- err.Error()
+			return
+		}
 		stdout <- string(r.Stdout)
 	}()
-	// Once the run's sleep has started, the container's setup is over and
-	// every process of the run is inside it.
-	var pids []int
-	sleep := -1
-	waitFor(t, "the run's sleep", func() bool {
-		pids = d.runProcesses(t)
-		sleep = slices.IndexFunc(pids, func(p int) bool {
-			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
-			return strings.HasPrefix(string(b), "sleep\x003\x00")
-		})
-		return sleep >= 0
-	})
+	// Once the run holds, the container's setup is over and every
+	// process of the run is inside it.
+	awaitHold(t, d, "rootless")
+	pids := d.runProcesses(t)
+	// The hold's sleeps come and go; the shells and init stay.
+	sleeps := runProcessesOf(t, d, "sleep\x00")
+	lasting := slices.IndexFunc(pids, func(p int) bool { return !slices.Contains(sleeps, p) })
+	if lasting < 0 {
+		t.Fatalf("no lasting process among the run's processes %v", pids)
+	}
 	for _, p := range pids {
 		ids, ok := processIDs(p)
 		if ok && (ids.uid != user.uid || ids.gid != user.gid || ids.groups != "") {
@@ -132,9 +136,9 @@ func testRootlessServes(t *testing.T, user daemonUser) {
 	}
 	// The run's cgroup is a job cgroup beside supervisor/, made by the
 	// daemon, so it is the daemon's user's, with the default limits.
-	jobCgroup := cgroupOf(t, pids[sleep])
+	jobCgroup := cgroupOf(t, pids[lasting])
 	if filepath.Dir(jobCgroup) != base || !strings.HasPrefix(filepath.Base(jobCgroup), "atod-") {
-		t.Errorf("run process %d is in cgroup %s, not in a job cgroup of %s", pids[sleep], jobCgroup, base)
+		t.Errorf("run process %d is in cgroup %s, not in a job cgroup of %s", pids[lasting], jobCgroup, base)
 	} else {
 		dir := filepath.Join("/sys/fs/cgroup", jobCgroup)
 		if uid := ownerOf(t, dir); uid != user.uid {
@@ -148,10 +152,11 @@ func testRootlessServes(t *testing.T, user daemonUser) {
 			}
 		}
 	}
+	release(t, d, "rootless")
 	var out string
 	select {
 	case out = <-stdout:
-	case <-time.After(60 * time.Second):
+	case <-time.After(timescale.D(60 * time.Second)):
 		t.Fatal("the run did not end")
 	}
 	// The run's namespace maps its 0 to 0 of the daemon's own user
@@ -191,7 +196,7 @@ func refusal(t *testing.T, user daemonUser, args ...string) string {
 // mustFail runs cmd, which must fail within 30 s, and returns its output.
 func mustFail(t *testing.T, cmd *exec.Cmd) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(30*time.Second))
 	defer cancel()
 	c := exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
 	c.Env, c.SysProcAttr = cmd.Env, cmd.SysProcAttr

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/tinylib/msgp/msgp"
 
 	"github.com/atod-project/atod/internal/leftovers"
+	"github.com/atod-project/atod/internal/testclient"
 	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/protocol"
 )
@@ -99,6 +99,7 @@ func (s *soak) note(r soakResult) {
 }
 
 func TestSoak(t *testing.T) {
+	needRoot(t)
 	if testing.Short() {
 		t.Skip("the soak takes minutes")
 	}
@@ -488,34 +489,8 @@ func clipText(s string) string {
 // v0 runs one v0 connection: dial, send frame as typ, read until the server
 // closes.
 func (s *soak) v0(ctx context.Context, typ websocket.MessageType, frame []byte) (*protocol.Result, websocket.CloseError, error) {
-	conn, _, err := websocket.Dial(ctx, s.d.url("/api/v0/ws/execute"), nil)
-	if err != nil {
-		return nil, websocket.CloseError{}, fmt.Errorf("dialing v0: %w", err)
-	}
-	defer conn.CloseNow()
-	conn.SetReadLimit(1 << 20)
-	if err := conn.Write(ctx, typ, frame); err != nil {
-		return nil, websocket.CloseError{}, fmt.Errorf("writing the request: %w", err)
-	}
-	var res *protocol.Result
-	for {
-		mt, msg, err := conn.Read(ctx)
-		if err != nil {
-			var ce websocket.CloseError
-			if !errors.As(err, &ce) {
-				return nil, ce, fmt.Errorf("reading: %w", err)
-			}
-			return res, ce, nil
-		}
-		if mt != websocket.MessageBinary || res != nil {
-			return nil, websocket.CloseError{}, fmt.Errorf("a second message, or a %v one", mt)
-		}
-		var r protocol.Result
-		if rest, err := r.UnmarshalMsg(msg); err != nil || len(rest) != 0 {
-			return nil, websocket.CloseError{}, fmt.Errorf("decoding the result: %v (%d bytes left)", err, len(rest))
-		}
-		res = &r
-	}
+	o, err := testclient.V0(ctx, s.d.url("/api/v0/ws/execute"), typ, frame)
+	return o.Result, websocket.CloseError{Code: o.Code, Reason: o.Reason}, err
 }
 
 func (s *soak) v0Expect(ctx context.Context, i int, j job, w soakWant) error {
@@ -547,7 +522,7 @@ func (s *soak) dialV1(ctx context.Context) (*soakConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dialing v1: %w", err)
 	}
-	conn.SetReadLimit(1 << 20)
+	conn.SetReadLimit(testclient.ReadLimit)
 	return &soakConn{conn: conn}, nil
 }
 
@@ -560,40 +535,8 @@ func (c *soakConn) send(ctx context.Context, frame []byte) error {
 
 // next reads one server message of a run.
 func (c *soakConn) next(ctx context.Context) (v1Frame, error) {
-	typ, msg, err := c.conn.Read(ctx)
-	if err != nil {
-		return v1Frame{}, err
-	}
-	f := v1Frame{at: time.Now()}
-	if typ != websocket.MessageBinary {
-		return f, fmt.Errorf("server sent a %v message", typ)
-	}
-	n, rest, err := msgp.ReadMapHeaderBytes(msg)
-	if err != nil || n != 1 {
-		return f, fmt.Errorf("server message is not a one-key map: %v (%d keys)", err, n)
-	}
-	key, rest, err := msgp.ReadStringBytes(rest)
-	if err != nil {
-		return f, fmt.Errorf("reading a message's key: %w", err)
-	}
-	f.stream = key
-	switch key {
-	case "Stdout", "Stderr":
-		f.data, rest, err = msgp.ReadBytesBytes(rest, nil)
-		if err == nil && (len(f.data) == 0 || len(f.data) > protocol.MaxChunkSize) {
-			err = fmt.Errorf("a chunk of %d bytes", len(f.data))
-		}
-	case "Done":
-		var dm protocol.DoneMessage
-		rest, err = dm.UnmarshalMsg(msg)
-		f.done = dm.Done
-	default:
-		err = errors.New("unknown message")
-	}
-	if err != nil || len(rest) != 0 {
-		return f, fmt.Errorf("decoding %s: %v (%d bytes left)", key, err, len(rest))
-	}
-	return f, nil
+	f, err := testclient.ReadV1(ctx, c.conn)
+	return v1Frame{at: f.At, stream: f.Stream, data: f.Data, done: f.Done}, err
 }
 
 // untilDone reads a run's messages up to its Done.
@@ -830,22 +773,12 @@ func (s *soak) httpRun(ctx context.Context, i int, j job) (soakResult, error) {
 	}
 }
 
-// post sends body to POST /api/v1/execute.
+// post sends body to POST /api/v1/execute, asking for an answer in the
+// request's format.
 func (s *soak) post(ctx context.Context, contentType string, body []byte) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+s.d.addr+"/api/v1/execute", bytes.NewReader(body))
+	resp, b, err := testclient.PostExecute(ctx, s.http, "http://"+s.d.addr, contentType, contentType, body)
 	if err != nil {
 		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Accept", contentType) // answers in the request's format
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("posting: %w", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, nil, fmt.Errorf("reading the answer: %w", err)
 	}
 	return resp.StatusCode, b, nil
 }

@@ -2,8 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -181,23 +181,30 @@ func TestSeedCExample(t *testing.T) {
 	}
 }
 
+// TestConcurrentConnectionsRunConcurrently: runs on two connections are in
+// flight at once; each holds until the test has seen both.
 func TestConcurrentConnectionsRunConcurrently(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Add(1)
+	results := make(chan error, 2)
+	for i := range 2 {
 		go func() {
-			defer wg.Done()
-			r := execute(t, d, job{language: "bash", code: "sleep 1", timeout: 10})
-			if status(r) != "exited/0" {
-				t.Errorf("status %s", status(r))
+			r, err := executeErr(d, job{language: "bash", code: holdCode(fmt.Sprint("conn-", i)), timeout: 60})
+			if err == nil && status(r) != "exited/0" {
+				err = fmt.Errorf("status %s", status(r))
 			}
+			results <- err
 		}()
 	}
-	wg.Wait()
-	if e := time.Since(start); e > 1600*time.Millisecond {
-		t.Errorf("two sleep 1 runs on two connections took %v", e)
+	for i := range 2 {
+		awaitHold(t, d, fmt.Sprint("conn-", i))
+	}
+	for i := range 2 {
+		release(t, d, fmt.Sprint("conn-", i))
+	}
+	for range 2 {
+		if err := <-results; err != nil {
+			t.Error(err)
+		}
 	}
 }
 

@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/tinylib/msgp/msgp"
 
+	"github.com/atod-project/atod/internal/atodtest"
+	"github.com/atod-project/atod/internal/testclient"
 	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/protocol"
 )
@@ -40,13 +40,13 @@ type v1Conn struct {
 
 func dialV1(t testing.TB, d *daemon) *v1Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(2*time.Minute))
 	t.Cleanup(cancel)
 	conn, _, err := websocket.Dial(ctx, d.url("/api/v1/ws/execute"), nil)
 	if err != nil {
 		t.Fatalf("dialing v1: %v", err)
 	}
-	conn.SetReadLimit(1 << 20)
+	conn.SetReadLimit(testclient.ReadLimit)
 	t.Cleanup(func() { conn.CloseNow() })
 	return &v1Conn{t: t, conn: conn, ctx: ctx}
 }
@@ -60,66 +60,10 @@ func (c *v1Conn) send(frame []byte) {
 
 func (c *v1Conn) kill() { c.send(msgp.AppendString(nil, "Kill")) }
 
-// next reads one server message.
+// next reads one server message; it fails no test.
 func (c *v1Conn) next() (v1Frame, error) {
-	c.t.Helper()
-	typ, msg, err := c.conn.Read(c.ctx)
-	if err != nil {
-		return v1Frame{}, err
-	}
-	f := v1Frame{at: time.Now()}
-	if typ != websocket.MessageBinary {
-		c.t.Fatalf("server sent a %v message", typ)
-	}
-	n, rest, err := msgp.ReadMapHeaderBytes(msg)
-	if err != nil || n != 1 {
-		c.t.Fatalf("server message is not a one-key map: %v (%d keys)", err, n)
-	}
-	key, rest, err := msgp.ReadStringBytes(rest)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	f.stream = key
-	switch key {
-	case "Stdout", "Stderr":
-		if msgp.NextType(rest) != msgp.BinType {
-			c.t.Fatalf("%s is not bin", key)
-		}
-		f.data, rest, err = msgp.ReadBytesBytes(rest, nil)
-	case "Done":
-		var dm protocol.DoneMessage
-		rest, err = dm.UnmarshalMsg(msg)
-		f.done = dm.Done
-		checkDoneKeys(c.t, msg)
-	default:
-		c.t.Fatalf("unknown message %q", key)
-	}
-	if err != nil || len(rest) != 0 {
-		c.t.Fatalf("decoding %s: %v (%d bytes left)", key, err, len(rest))
-	}
-	return f, nil
-}
-
-// checkDoneKeys checks that a Done message holds exactly the contract's keys.
-func checkDoneKeys(t testing.TB, msg []byte) {
-	t.Helper()
-	_, rest, _ := msgp.ReadMapHeaderBytes(msg)
-	_, rest, _ = msgp.ReadStringBytes(rest)
-	n, rest, err := msgp.ReadMapHeaderBytes(rest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	for range n {
-		var k []byte
-		k, rest, _ = msgp.ReadStringZC(rest)
-		keys = append(keys, string(k))
-		rest, _ = msgp.Skip(rest)
-	}
-	want := "status_type status_value timed_out stdout_truncated stderr_truncated real kernel user max_mem waits preemptions major_page_faults minor_page_faults input_ops output_ops"
-	if strings.Join(keys, " ") != want {
-		t.Errorf("Done keys %q, want %q", keys, want)
-	}
+	f, err := testclient.ReadV1(c.ctx, c.conn)
+	return v1Frame{at: f.At, stream: f.Stream, data: f.Data, done: f.Done}, err
 }
 
 // runV1 sends j and reads until Done.
@@ -179,13 +123,15 @@ func TestV1Streaming(t *testing.T) {
 			t.Errorf("message %d: %s %q", i, frames[i].stream, frames[i].data)
 		}
 		if i > 0 {
+			// The lower bound is the program's own second, less the
+			// scheduler's slack: it is not stretched.
 			gap := frames[i].at.Sub(frames[i-1].at)
-			if gap < 800*time.Millisecond || gap > 1300*time.Millisecond {
+			if gap < 800*time.Millisecond || gap > time.Second+timescale.D(300*time.Millisecond) {
 				t.Errorf("gap before message %d: %v, want about 1 s", i, gap)
 			}
 		}
 	}
-	if gap := frames[3].at.Sub(frames[2].at); gap > 100*time.Millisecond {
+	if gap := frames[3].at.Sub(frames[2].at); gap > timescale.D(100*time.Millisecond) {
 		t.Errorf("Done came %v after the last output", gap)
 	}
 	if dn := doneOf(frames); dn.StatusType != "exited" || dn.StatusValue != 0 {
@@ -196,12 +142,13 @@ func TestV1Streaming(t *testing.T) {
 func TestV1Kill(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	c := dialV1(t, d)
-	c.send(job{language: "bash", code: "sleep 3 & sleep 3", timeout: 10}.encode(t))
-	time.Sleep(time.Second)
+	c.send(job{language: "bash", code: "sleep 30 & sleep 30", timeout: 60}.encode(t))
+	// Kill finds the program running, a process in the background.
+	waitFor(t, "the run's two sleeps", func() bool { return len(runProcessesOf(t, d, "sleep\x0030\x00")) == 2 })
 	killed := time.Now()
 	c.kill()
 	frames := c.untilDone()
-	if e := time.Since(killed); e > 100*time.Millisecond {
+	if e := time.Since(killed); e > timescale.D(100*time.Millisecond) {
 		t.Errorf("Done came %v after Kill", e)
 	}
 	if dn := doneOf(frames); dn.StatusType != "killed" || dn.StatusValue != 9 || dn.TimedOut {
@@ -261,7 +208,7 @@ func TestV1OutputBoundaries(t *testing.T) {
 	}
 	start := time.Now()
 	frames = c.run(job{language: "bash", code: "yes", timeout: 30})
-	if !doneOf(frames).StdoutTruncated || time.Since(start) > time.Second {
+	if !doneOf(frames).StdoutTruncated || time.Since(start) > timescale.D(time.Second) {
 		t.Errorf("yes: truncated %v, over after %v", doneOf(frames).StdoutTruncated, time.Since(start))
 	}
 }
@@ -303,36 +250,29 @@ func TestV1ClientVanishing(t *testing.T) {
 		c.conn.CloseNow()
 		start := time.Now()
 		waitFor(t, "the run to be killed", func() bool { return len(d.runProcesses(t)) == 0 })
-		if e := time.Since(start); e > time.Second {
+		if e := time.Since(start); e > timescale.D(time.Second) {
 			t.Errorf("%q outlived its client by %v", code, e)
 		}
 	}
 	assertNoLeftovers(t, d)
 }
 
+// TestV1ConcurrentConnections: runs on two connections are in flight at
+// once; each holds until the test has seen both.
 func TestV1ConcurrentConnections(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
-	c1, c2 := dialV1(t, d), dialV1(t, d)
-	// Warm up: a daemon's first runs pay once for creating its cgroups.
-	c1.run(job{language: "bash", code: "true", timeout: 10})
-	c2.run(job{language: "bash", code: "true", timeout: 10})
-	start := time.Now()
-	var wg sync.WaitGroup
-	for _, c := range []*v1Conn{c1, c2} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.send(job{language: "bash", code: "sleep 1", timeout: 10}.encode(t))
-		}()
+	conns := []*v1Conn{dialV1(t, d), dialV1(t, d)}
+	for i, c := range conns {
+		c.send(job{language: "bash", code: holdCode(fmt.Sprint("conn-", i)) + "; echo done", timeout: 60}.encode(t))
 	}
-	wg.Wait()
-	c1.untilDone()
-	c2.untilDone()
-	t.Logf("two sleep 1 runs on two connections: %v", time.Since(start))
-	// Run one after the other they would take over 2 s; each run's own
-	// setup and teardown take some 100 ms on a slow two-core machine.
-	if e := time.Since(start); e > timescale.D(1500*time.Millisecond) {
-		t.Errorf("two sleep 1 runs on two connections took %v", e)
+	for i := range conns {
+		awaitHold(t, d, fmt.Sprint("conn-", i))
+	}
+	for i, c := range conns {
+		release(t, d, fmt.Sprint("conn-", i))
+		if out := string(joined(c.untilDone(), "Stdout")); out != "done\n" {
+			t.Errorf("connection %d: stdout %q", i, out)
+		}
 	}
 }
 
@@ -367,6 +307,7 @@ func TestV1CustomRunner(t *testing.T) {
 }
 
 func TestV1CustomRunnerWithoutBashInTheImage(t *testing.T) {
+	needRoot(t)
 	// An image with no files at all, imported as atod does it.
 	images := newStoreDir(t)
 	emptyImg, err := mutate.Config(empty.Image, v1.Config{Env: []string{"PATH=/nonexistent"}})
@@ -409,11 +350,13 @@ func TestV1KillWhileQueued(t *testing.T) {
 	d := startDaemon(t, daemonOptions{args: []string{"--concurrency", "1"}})
 	d.slots = 1
 	busy := dialV1(t, d)
-	busy.send(job{language: "bash", code: "sleep 2", timeout: 10}.encode(t))
-	waitFor(t, "the first run to start", func() bool { return len(d.runProcesses(t)) > 0 })
+	busy.send(job{language: "bash", code: holdCode("busy"), timeout: 60}.encode(t))
+	awaitHold(t, d, "busy")
+	// The one slot is held until the test lets the busy run go, so the
+	// request waits for it; and the daemon reads a connection's messages
+	// in order, so the Kill comes to the request, queued.
 	queued := dialV1(t, d)
 	queued.send(job{language: "bash", code: "echo never", timeout: 10}.encode(t))
-	time.Sleep(200 * time.Millisecond)
 	killed := time.Now()
 	queued.kill()
 	frames := queued.untilDone()
@@ -423,6 +366,7 @@ func TestV1KillWhileQueued(t *testing.T) {
 	if e := time.Since(killed); e > timescale.D(100*time.Millisecond) {
 		t.Errorf("Done came %v after Kill", e)
 	}
+	release(t, d, "busy")
 	busy.untilDone()
 }
 
@@ -476,22 +420,11 @@ while [ -e %[1]s ]; do sleep 0.01; done
 	}
 }
 
-// removeInRun removes path, a file in the run's own /tmp, through the root
-// of one of the run's processes, where the test (root) sees the run's
-// mounts. (It could not create one there: host root has no uid in the
-// run's user namespace, which owns those tmpfs mounts, so that fails with
-// EOVERFLOW.) The name is the caller's unique one: a process that is not
-// in the run, or is gone, finds nothing there.
+// removeInRun removes path, a file in a run's own /tmp, through the root of
+// one of d's runs' processes (atodtest.RemoveInRoot).
 func removeInRun(t testing.TB, d *daemon, path string) {
 	t.Helper()
-	pids := d.runProcesses(t)
-	var errs []error
-	for _, pid := range pids {
-		err := os.Remove(fmt.Sprintf("/proc/%d/root%s", pid, path))
-		if err == nil {
-			return
-		}
-		errs = append(errs, err)
+	if err := atodtest.RemoveInRoot(d.runProcesses(t), path); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("removing %s in the run (processes %v): %v", path, pids, errors.Join(errs...))
 }

@@ -191,7 +191,7 @@ func checkDecode(t *testing.T, decode decoder, b []byte) {
 // FuzzDecodeRequest checks DecodeRequest against checkDecode's promises.
 // The seed corpus is in testdata/fuzz/FuzzDecodeRequest.
 func FuzzDecodeRequest(f *testing.F) {
-	f.Add(validMap().bytes())
+	f.Add(validMap().Bytes())
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		checkDecode(t, DecodeRequest, frame)
 	})

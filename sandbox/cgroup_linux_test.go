@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/cgroups/v3"
 	"github.com/containerd/cgroups/v3/cgroup1"
 
+	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/sandbox/job"
 )
 
@@ -95,7 +96,7 @@ func TestKillPaths(t *testing.T) {
 			release()
 			// Wait for the shells to fork: 3 shells and 6 sleeps.
 			var pids []int
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			for deadline := time.Now().Add(timescale.D(10 * time.Second)); ; time.Sleep(5 * time.Millisecond) {
 				pids, err = j.pids()
 				if err != nil || len(pids) >= 9 || time.Now().After(deadline) {
 					break

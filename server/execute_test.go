@@ -15,14 +15,16 @@ import (
 	"github.com/coder/websocket"
 	"github.com/tinylib/msgp/msgp"
 
+	"github.com/atod-project/atod/internal/atodtest"
+	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/protocol"
 	"github.com/atod-project/atod/sandbox/job"
 	"github.com/atod-project/atod/server"
 )
 
 // promptly is how soon a bad request must be refused (API.md: "well under
-// 100 ms").
-const promptly = 100 * time.Millisecond
+// 100 ms"), stretched by timescale.
+func promptly() time.Duration { return timescale.D(100 * time.Millisecond) }
 
 func TestExecuteRefusals(t *testing.T) {
 	valid := validRequest(langPython)
@@ -33,48 +35,48 @@ func TestExecuteRefusals(t *testing.T) {
 		wantCode   websocket.StatusCode
 		wantReason string
 	}{
-		{name: "text frame", typ: websocket.MessageText, msg: valid.bytes(),
+		{name: "text frame", typ: websocket.MessageText, msg: valid.Bytes(),
 			wantCode: 1003, wantReason: "expected a binary message"},
-		{name: "65537 bytes", msg: valid.padded(t, 65537),
+		{name: "65537 bytes", msg: valid.Padded(t, 65537),
 			wantCode: 1009, wantReason: "received message of size 65537, greater than size limit 65536"},
 		{name: "a megabyte", msg: make([]byte, 1<<20),
 			wantCode: 1009, wantReason: "received message of size 1048576, greater than size limit 65536"},
-		{name: "extra data", msg: append(valid.bytes(), 0xc0),
+		{name: "extra data", msg: append(valid.Bytes(), 0xc0),
 			wantCode: 1008, wantReason: "invalid request: found extra data"},
 		{name: "invalid msgpack", msg: []byte{0xc1, 0x00},
 			wantCode: 1008, wantReason: "invalid request: invalid msgpack: invalid type byte 0xc1"},
 		{name: "empty message", msg: []byte{},
 			wantCode: 1008, wantReason: "invalid request: invalid msgpack: unexpected end of data"},
-		{name: "truncated map", msg: func() []byte { b := valid.bytes(); return b[:len(b)-4] }(),
+		{name: "truncated map", msg: func() []byte { b := valid.Bytes(); return b[:len(b)-4] }(),
 			wantCode: 1008, wantReason: "invalid request: invalid msgpack: unexpected end of data"},
-		{name: "not a map", msg: strArray("python"),
+		{name: "not a map", msg: atodtest.StrArray("python"),
 			wantCode: 1008, wantReason: "invalid request: not a msgpack map"},
-		{name: "missing code", msg: valid.del("code").bytes(),
+		{name: "missing code", msg: valid.Del("code").Bytes(),
 			wantCode: 1008, wantReason: "invalid request: missing field: code"},
-		{name: "NUL in option", msg: valid.set("options", strArray("-O", "x\x00")).bytes(),
+		{name: "NUL in option", msg: valid.Set("options", atodtest.StrArray("-O", "x\x00")).Bytes(),
 			wantCode: 1008, wantReason: "invalid request: argument contains null byte"},
-		{name: "NUL in argument", msg: valid.set("arguments", strArray("\x00")).bytes(),
+		{name: "NUL in argument", msg: valid.Set("arguments", atodtest.StrArray("\x00")).Bytes(),
 			wantCode: 1008, wantReason: "invalid request: argument contains null byte"},
-		{name: "unknown language", msg: valid.set("language", msgp.AppendString(nil, "ZSH")).bytes(),
+		{name: "unknown language", msg: valid.Set("language", msgp.AppendString(nil, "ZSH")).Bytes(),
 			wantCode: 1008, wantReason: "invalid request: no such language: ZSH"},
-		{name: "language without image", msg: valid.set("language", msgp.AppendString(nil, langNoImage)).bytes(),
+		{name: "language without image", msg: valid.Set("language", msgp.AppendString(nil, langNoImage)).Bytes(),
 			wantCode: 1008, wantReason: "invalid request: no such language: c_gcc"},
-		{name: "language without script", msg: valid.set("language", msgp.AppendString(nil, langNoScript)).bytes(),
+		{name: "language without script", msg: valid.Set("language", msgp.AppendString(nil, langNoScript)).Bytes(),
 			wantCode: 1008, wantReason: "invalid request: no such language: noscript"},
 		// The store's failure is the server's, not the request's.
-		{name: "language whose image store fails", msg: valid.set("language", msgp.AppendString(nil, langBrokenImg)).bytes(),
+		{name: "language whose image store fails", msg: valid.Set("language", msgp.AppendString(nil, langBrokenImg)).Bytes(),
 			wantCode: 1011, wantReason: "internal server error"},
-		{name: "timeout 0", msg: valid.set("timeout", msgp.AppendInt(nil, 0)).bytes(),
+		{name: "timeout 0", msg: valid.Set("timeout", msgp.AppendInt(nil, 0)).Bytes(),
 			wantCode: 1008, wantReason: "invalid request: timeout not in range 1-60: 0"},
-		{name: "timeout 61", msg: valid.set("timeout", msgp.AppendInt(nil, 61)).bytes(),
+		{name: "timeout 61", msg: valid.Set("timeout", msgp.AppendInt(nil, 61)).Bytes(),
 			wantCode: 1008, wantReason: "invalid request: timeout not in range 1-60: 61"},
-		{name: "timeout -4", msg: valid.set("timeout", msgp.AppendInt(nil, -4)).bytes(),
+		{name: "timeout -4", msg: valid.Set("timeout", msgp.AppendInt(nil, -4)).Bytes(),
 			wantCode: 1008, wantReason: "invalid request: timeout not in range 1-60: -4"},
-		{name: "timeout str", msg: valid.set("timeout", msgp.AppendString(nil, "60")).bytes(),
+		{name: "timeout str", msg: valid.Set("timeout", msgp.AppendString(nil, "60")).Bytes(),
 			wantCode: 1008, wantReason: "invalid request: timeout: expected an integer, got str"},
-		{name: "timeout float", msg: valid.set("timeout", msgp.AppendFloat64(nil, 60.0)).bytes(),
+		{name: "timeout float", msg: valid.Set("timeout", msgp.AppendFloat64(nil, 60.0)).Bytes(),
 			wantCode: 1008, wantReason: "invalid request: timeout: expected an integer, got float"},
-		{name: "timeout nil", msg: valid.set("timeout", msgp.AppendNil(nil)).bytes(),
+		{name: "timeout nil", msg: valid.Set("timeout", msgp.AppendNil(nil)).Bytes(),
 			wantCode: 1008, wantReason: "invalid request: timeout: expected an integer, got nil"},
 	}
 	for _, tt := range tests {
@@ -96,8 +98,8 @@ func TestExecuteRefusals(t *testing.T) {
 				t.Errorf("runner called %d times for a bad request", n)
 			}
 			// The megabyte has to cross the loopback first.
-			if len(tt.msg) <= protocol.MaxRequestSize+1 && out.elapsed >= promptly {
-				t.Errorf("refused after %v, want under %v", out.elapsed, promptly)
+			if len(tt.msg) <= protocol.MaxRequestSize+1 && out.elapsed >= promptly() {
+				t.Errorf("refused after %v, want under %v", out.elapsed, promptly())
 			}
 		})
 	}
@@ -107,7 +109,7 @@ func TestExecuteFragmentedTooBig(t *testing.T) {
 	// The size is the message's, however many frames carry it.
 	ts := newTestServer(t, nil)
 	conn := ts.dial(t, executePath)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(5*time.Second))
 	defer cancel()
 	start := time.Now()
 	w, err := conn.Writer(ctx, websocket.MessageBinary)
@@ -122,7 +124,7 @@ func TestExecuteFragmentedTooBig(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out := readOutcome(t, ctx, conn, start)
+	out := awaitOutcome(t, ctx, conn, start)
 	if out.code != 1009 || out.reason != "received message of size 90000, greater than size limit 65536" {
 		t.Errorf("closed with %d %q", out.code, out.reason)
 	}
@@ -131,7 +133,7 @@ func TestExecuteFragmentedTooBig(t *testing.T) {
 func TestExecuteMaxSizeAllowed(t *testing.T) {
 	ts := newTestServer(t, nil)
 	conn := ts.dial(t, executePath)
-	out := exchange(t, conn, websocket.MessageBinary, validRequest(langPython).padded(t, protocol.MaxRequestSize))
+	out := exchange(t, conn, websocket.MessageBinary, validRequest(langPython).Padded(t, protocol.MaxRequestSize))
 	if out.code != websocket.StatusNormalClosure || out.reason != "" {
 		t.Errorf("closed with %d %q, want 1000", out.code, out.reason)
 	}
@@ -143,12 +145,12 @@ func TestExecuteMaxSizeAllowed(t *testing.T) {
 func TestExecuteSpec(t *testing.T) {
 	tests := []struct {
 		name  string
-		req   request
+		req   atodtest.RawMap
 		check func(t *testing.T, spec job.Spec)
 	}{
 		{
 			name: "python",
-			req:  validRequest(langPython).set("custom_runner", msgp.AppendString(nil, "rm -rf /")),
+			req:  validRequest(langPython).Set("custom_runner", msgp.AppendString(nil, "rm -rf /")),
 			check: func(t *testing.T, spec job.Spec) {
 				want := job.Spec{
 					Rootfs: "/srv/atod/images/python-img/rootfs",
@@ -175,7 +177,7 @@ func TestExecuteSpec(t *testing.T) {
 		},
 		{
 			name: "timeout omitted",
-			req:  validRequest(langPython).del("timeout"),
+			req:  validRequest(langPython).Del("timeout"),
 			check: func(t *testing.T, spec job.Spec) {
 				if spec.Timeout != 60*time.Second {
 					t.Errorf("Timeout = %v, want 60s", spec.Timeout)
@@ -211,7 +213,7 @@ func TestExecuteSpec(t *testing.T) {
 				// StdoutBytes and StderrBytes are overridden by the v0 caps.
 				o.Limits = job.Limits{MemoryBytes: 1 << 30, Pids: 64, StdoutBytes: 1, StderrBytes: 1 << 30}
 			})
-			out := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, tt.req.bytes())
+			out := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, tt.req.Bytes())
 			if out.code != websocket.StatusNormalClosure {
 				t.Fatalf("closed with %d %q", out.code, out.reason)
 			}
@@ -238,7 +240,7 @@ func TestExecuteResult(t *testing.T) {
 		}, nil
 	}}
 	ts := newTestServer(t, runner)
-	out := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, validRequest(langPython).bytes())
+	out := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, validRequest(langPython).Bytes())
 	if out.code != websocket.StatusNormalClosure || out.reason != "" {
 		t.Fatalf("closed with %d %q, want 1000", out.code, out.reason)
 	}
@@ -262,7 +264,7 @@ func TestExecuteRunnerError(t *testing.T) {
 		return job.Result{}, fmt.Errorf("mounting %s: %w", spec.Rootfs, errors.New("permission denied"))
 	}}
 	ts := newTestServer(t, runner)
-	out := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, validRequest(langPython).bytes())
+	out := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, validRequest(langPython).Bytes())
 	if out.code != 1011 || out.reason != "internal server error" {
 		t.Errorf("closed with %d %q, want 1011 internal server error", out.code, out.reason)
 	}
@@ -281,7 +283,7 @@ func TestExecuteUnsupportedUser(t *testing.T) {
 		return job.Result{}, fmt.Errorf("uid 1000: %w", job.ErrUnsupportedUser)
 	}}
 	ts := newTestServer(t, runner)
-	out := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, validRequest(langPython).bytes())
+	out := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, validRequest(langPython).Bytes())
 	if out.code != 1008 || !strings.HasSuffix(out.reason, "language cannot run on this server: python") {
 		t.Errorf("closed with %d %q, want 1008 and the language", out.code, out.reason)
 	}
@@ -300,20 +302,20 @@ func TestExecuteSlowRunDoesNotDelayBadRequest(t *testing.T) {
 	ts := newTestServer(t, runner)
 
 	slow := ts.dial(t, executePath)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(10*time.Second))
 	defer cancel()
-	if err := slow.Write(ctx, websocket.MessageBinary, validRequest(langPython).bytes()); err != nil {
+	if err := slow.Write(ctx, websocket.MessageBinary, validRequest(langPython).Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	recvWithin(t, started, 5*time.Second, "the slow run to start")
 
-	bad := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, validRequest("ZSH").bytes())
-	if bad.code != 1008 || bad.elapsed >= promptly {
-		t.Errorf("bad request closed with %d %q after %v, want 1008 under %v", bad.code, bad.reason, bad.elapsed, promptly)
+	bad := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, validRequest("ZSH").Bytes())
+	if bad.code != 1008 || bad.elapsed >= promptly() {
+		t.Errorf("bad request closed with %d %q after %v, want 1008 under %v", bad.code, bad.reason, bad.elapsed, promptly())
 	}
 
 	close(release)
-	if out := readOutcome(t, ctx, slow, time.Now()); out.code != websocket.StatusNormalClosure || out.result == nil {
+	if out := awaitOutcome(t, ctx, slow, time.Now()); out.code != websocket.StatusNormalClosure || out.result == nil {
 		t.Errorf("slow run closed with %d %q, result %v", out.code, out.reason, out.result)
 	}
 	if n := runner.calls.Load(); n != 1 {
@@ -342,14 +344,18 @@ func TestExecuteConcurrentRuns(t *testing.T) {
 	outcomes := make([]outcome, n)
 	for i, conn := range conns {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), timescale.D(10*time.Second))
 			defer cancel()
-			req := validRequest(langPython).set("code", msgp.AppendString(nil, fmt.Sprint("run ", i)))
-			if err := conn.Write(ctx, websocket.MessageBinary, req.bytes()); err != nil {
+			req := validRequest(langPython).Set("code", msgp.AppendString(nil, fmt.Sprint("run ", i)))
+			if err := conn.Write(ctx, websocket.MessageBinary, req.Bytes()); err != nil {
 				t.Errorf("writing request %d: %v", i, err)
 				return
 			}
-			outcomes[i] = readOutcome(t, ctx, conn, time.Now())
+			out, err := readOutcome(ctx, conn, time.Now())
+			if err != nil {
+				t.Errorf("connection %d: %v", i, err)
+			}
+			outcomes[i] = out
 		})
 	}
 	// Every run is in the runner at once before any may finish.
@@ -382,16 +388,16 @@ func TestExecuteClientGoneCancelsRun(t *testing.T) {
 				case <-ctx.Done():
 					cancelled <- ctx.Err()
 					return job.Result{Status: job.Status{Type: job.StatusKilled, Value: 9}, Killed: true}, nil
-				case <-time.After(10 * time.Second):
+				case <-time.After(timescale.D(10 * time.Second)):
 					cancelled <- errors.New("the run's context was not cancelled")
 					return job.Result{}, nil
 				}
 			}}
 			ts := newTestServer(t, runner)
 			conn := ts.dial(t, executePath)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), timescale.D(5*time.Second))
 			defer cancel()
-			if err := conn.Write(ctx, websocket.MessageBinary, validRequest(langPython).bytes()); err != nil {
+			if err := conn.Write(ctx, websocket.MessageBinary, validRequest(langPython).Bytes()); err != nil {
 				t.Fatal(err)
 			}
 			recvWithin(t, started, 5*time.Second, "the run to start")
@@ -402,7 +408,7 @@ func TestExecuteClientGoneCancelsRun(t *testing.T) {
 			if err := recvWithin(t, cancelled, 5*time.Second, "the run to end"); !errors.Is(err, context.Canceled) {
 				t.Errorf("run ended with %v, want its context cancelled", err)
 			}
-			if d := time.Since(leaving); d > time.Second {
+			if d := time.Since(leaving); d > timescale.D(time.Second) {
 				t.Errorf("run cancelled %v after the client left", d)
 			}
 		})
@@ -424,9 +430,9 @@ func TestExecuteExtraMessagesIgnored(t *testing.T) {
 	}}
 	ts := newTestServer(t, runner)
 	conn := ts.dial(t, executePath)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(5*time.Second))
 	defer cancel()
-	if err := conn.Write(ctx, websocket.MessageBinary, validRequest(langPython).bytes()); err != nil {
+	if err := conn.Write(ctx, websocket.MessageBinary, validRequest(langPython).Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	recvWithin(t, started, 5*time.Second, "the run to start")
@@ -436,7 +442,7 @@ func TestExecuteExtraMessagesIgnored(t *testing.T) {
 		}
 	}
 	close(release)
-	if out := readOutcome(t, ctx, conn, time.Now()); out.code != websocket.StatusNormalClosure || out.result == nil {
+	if out := awaitOutcome(t, ctx, conn, time.Now()); out.code != websocket.StatusNormalClosure || out.result == nil {
 		t.Errorf("closed with %d %q, result %v", out.code, out.reason, out.result)
 	}
 }
@@ -444,14 +450,14 @@ func TestExecuteExtraMessagesIgnored(t *testing.T) {
 func TestExecuteRequestReadTimeout(t *testing.T) {
 	ts := newTestServer(t, nil, func(o *server.Options) { o.RequestReadTimeout = 50 * time.Millisecond })
 	conn := ts.dial(t, executePath)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(5*time.Second))
 	defer cancel()
 	start := time.Now()
 	_, _, err := conn.Read(ctx)
 	if err == nil || ctx.Err() != nil {
 		t.Fatalf("Read() error = %v, want the server to drop the idle connection", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > timescale.D(2*time.Second) {
 		t.Errorf("dropped after %v", d)
 	}
 	if n := ts.runner.calls.Load(); n != 0 {
@@ -461,7 +467,7 @@ func TestExecuteRequestReadTimeout(t *testing.T) {
 
 func TestExecuteAnyOrigin(t *testing.T) {
 	ts := newTestServer(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(5*time.Second))
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+executePath, &websocket.DialOptions{
 		HTTPHeader: http.Header{"Origin": []string{"https://code.golf.example"}},
@@ -470,7 +476,7 @@ func TestExecuteAnyOrigin(t *testing.T) {
 		t.Fatalf("dialing from another origin: %v", err)
 	}
 	defer conn.CloseNow()
-	if out := exchange(t, conn, websocket.MessageBinary, validRequest(langPython).bytes()); out.code != websocket.StatusNormalClosure {
+	if out := exchange(t, conn, websocket.MessageBinary, validRequest(langPython).Bytes()); out.code != websocket.StatusNormalClosure {
 		t.Errorf("closed with %d %q", out.code, out.reason)
 	}
 }

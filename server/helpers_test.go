@@ -18,6 +18,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/tinylib/msgp/msgp"
 
+	"github.com/atod-project/atod/internal/atodtest"
+	"github.com/atod-project/atod/internal/testclient"
+	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/protocol"
 	"github.com/atod-project/atod/rootfs/image"
 	"github.com/atod-project/atod/runners"
@@ -30,7 +33,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		if err := checkGoroutines(5 * time.Second); err != nil {
+		if err := checkGoroutines(timescale.D(5 * time.Second)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = 1
 		}
@@ -216,13 +219,13 @@ func newTestServer(tb testing.TB, runner *fakeRunner, opts ...func(*server.Optio
 // dial opens a websocket to path on ts.
 func (ts *testServer) dial(tb testing.TB, path string) *websocket.Conn {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(5*time.Second))
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+path, nil)
 	if err != nil {
 		tb.Fatalf("dialing %s: %v", path, err)
 	}
-	conn.SetReadLimit(1 << 20) // a result is up to about 160 KiB
+	conn.SetReadLimit(testclient.ReadLimit)
 	tb.Cleanup(func() { conn.CloseNow() })
 	return conn
 }
@@ -240,123 +243,49 @@ type outcome struct {
 // exchange sends one message and reads until the connection closes.
 func exchange(tb testing.TB, conn *websocket.Conn, typ websocket.MessageType, msg []byte) outcome {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(10*time.Second))
 	defer cancel()
 	start := time.Now()
 	if err := conn.Write(ctx, typ, msg); err != nil {
 		tb.Fatalf("writing request: %v", err)
 	}
-	return readOutcome(tb, ctx, conn, start)
+	return awaitOutcome(tb, ctx, conn, start)
 }
 
-// readOutcome reads a result (if one comes) and the close.
-func readOutcome(tb testing.TB, ctx context.Context, conn *websocket.Conn, start time.Time) outcome {
+// awaitOutcome is readOutcome for the test's goroutine: it fails the test
+// on an error.
+func awaitOutcome(tb testing.TB, ctx context.Context, conn *websocket.Conn, start time.Time) outcome {
 	tb.Helper()
-	var out outcome
-	for {
-		typ, msg, err := conn.Read(ctx)
-		if err != nil {
-			var ce websocket.CloseError
-			if !errors.As(err, &ce) {
-				tb.Fatalf("reading: %v (want a close frame)", err)
-			}
-			out.code, out.reason, out.elapsed = ce.Code, ce.Reason, time.Since(start)
-			return out
-		}
-		if typ != websocket.MessageBinary {
-			tb.Fatalf("got a %v message, want binary", typ)
-		}
-		if out.result != nil {
-			tb.Fatalf("got a second message after the result")
-		}
-		var res protocol.Result
-		rest, err := res.UnmarshalMsg(msg)
-		if err != nil || len(rest) != 0 {
-			tb.Fatalf("decoding result: %v (%d bytes left)", err, len(rest))
-		}
-		out.result = &res
-	}
-}
-
-// field is one key of a request map and the msgpack of its value.
-type field struct {
-	key   string
-	value []byte
-}
-
-// request is a request map under construction.
-type request []field
-
-// validRequest asks to run language with a few options and arguments.
-func validRequest(language string) request {
-	return request{
-		{"language", msgp.AppendString(nil, language)},
-		{"code", msgp.AppendBytes(nil, []byte("print(1)"))},
-		{"input", msgp.AppendString(nil, "in")},
-		{"options", strArray("-O")},
-		{"arguments", strArray("a", "b")},
-		{"timeout", msgp.AppendInt(nil, 7)},
-	}
-}
-
-// set replaces key's value, or adds the key.
-func (r request) set(key string, value []byte) request {
-	out := append(request(nil), r...)
-	for i := range out {
-		if out[i].key == key {
-			out[i].value = value
-			return out
-		}
-	}
-	return append(out, field{key, value})
-}
-
-func (r request) del(key string) request {
-	var out request
-	for _, f := range r {
-		if f.key != key {
-			out = append(out, f)
-		}
+	out, err := readOutcome(ctx, conn, start)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return out
 }
 
-func (r request) bytes() []byte {
-	b := msgp.AppendMapHeader(nil, uint32(len(r)))
-	for _, f := range r {
-		b = msgp.AppendString(b, f.key)
-		b = append(b, f.value...)
-	}
-	return b
+// readOutcome reads a result (if one comes) and the close; elapsed counts
+// from start.
+func readOutcome(ctx context.Context, conn *websocket.Conn, start time.Time) (outcome, error) {
+	o, err := testclient.ReadV0(ctx, conn)
+	return outcome{result: o.Result, code: o.Code, reason: o.Reason, elapsed: time.Since(start)}, err
 }
 
-// padded returns r's frame padded to exactly size bytes by the str value of
-// an unknown key.
-func (r request) padded(tb testing.TB, size int) []byte {
-	tb.Helper()
-	base := len(r.set("padding", nil).bytes())
-	n := size - base - 3 // a str16 header is 3 bytes
-	if n < 256 || n > 65535 {
-		tb.Fatalf("cannot pad %d bytes to %d with a str16", base, size)
+// validRequest asks to run language with a few options and arguments.
+func validRequest(language string) atodtest.RawMap {
+	return atodtest.RawMap{
+		{Key: "language", Value: msgp.AppendString(nil, language)},
+		{Key: "code", Value: msgp.AppendBytes(nil, []byte("print(1)"))},
+		{Key: "input", Value: msgp.AppendString(nil, "in")},
+		{Key: "options", Value: atodtest.StrArray("-O")},
+		{Key: "arguments", Value: atodtest.StrArray("a", "b")},
+		{Key: "timeout", Value: msgp.AppendInt(nil, 7)},
 	}
-	b := r.set("padding", msgp.AppendString(nil, strings.Repeat("p", n))).bytes()
-	if len(b) != size {
-		tb.Fatalf("padded request is %d bytes, want %d", len(b), size)
-	}
-	return b
 }
 
-func strArray(ss ...string) []byte {
-	b := msgp.AppendArrayHeader(nil, uint32(len(ss)))
-	for _, s := range ss {
-		b = msgp.AppendString(b, s)
-	}
-	return b
-}
-
-// recvWithin receives from ch or fails after d.
+// recvWithin receives from ch or fails after d, stretched by timescale.
 func recvWithin[T any](tb testing.TB, ch <-chan T, d time.Duration, what string) T {
 	tb.Helper()
+	d = timescale.D(d)
 	select {
 	case v := <-ch:
 		return v

@@ -1,9 +1,9 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -13,33 +13,28 @@ import (
 	"github.com/coder/websocket"
 	"github.com/tinylib/msgp/msgp"
 
+	"github.com/atod-project/atod/internal/testclient"
+	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/protocol"
 	"github.com/atod-project/atod/sandbox/job"
 	"github.com/atod-project/atod/server"
 )
 
+// post sends body to POST /api/v1/execute on ts.
 func post(t *testing.T, ts *testServer, contentType, accept string, body []byte) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest("POST", ts.URL+"/api/v1/execute", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	resp, b, err := postErr(ts, contentType, accept, body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return resp, b
+}
+
+// postErr is post for goroutines.
+func postErr(ts *testServer, contentType, accept string, body []byte) (*http.Response, []byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(10*time.Second))
+	defer cancel()
+	return testclient.PostExecute(ctx, http.DefaultClient, ts.URL, contentType, accept, body)
 }
 
 const jsonHello = `{"language": "python", "code": "print(1)", "input": "", "options": [], "arguments": [], "timeout": 5}`
@@ -129,18 +124,23 @@ func TestHTTPExecuteErrors(t *testing.T) {
 		t.Errorf("bad requests reached the runner %d times", n)
 	}
 	// At capacity: 503 with Retry-After.
-	done := make(chan struct{})
+	blocked := make(chan error, 1)
 	go func() {
-		defer close(done)
-		post(t, ts, "application/json", "", []byte(strings.Replace(jsonHello, "print(1)", "block", 1)))
+		resp, body, err := postErr(ts, "application/json", "", []byte(strings.Replace(jsonHello, "print(1)", "block", 1)))
+		if err == nil && resp.StatusCode != 200 {
+			err = fmt.Errorf("status %d: %s", resp.StatusCode, body)
+		}
+		blocked <- err
 	}()
-	<-started
+	recvWithin(t, started, 5*time.Second, "the blocking run to start")
 	resp, body := post(t, ts, "application/json", "", []byte(jsonHello))
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(body), "at capacity") {
 		t.Errorf("at capacity: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 	close(block)
-	<-done
+	if err := recvWithin(t, blocked, 5*time.Second, "the blocking run to end"); err != nil {
+		t.Errorf("the run that held the slot: %v", err)
+	}
 	if resp, _ := post(t, ts, "application/json", "", []byte(jsonHello)); resp.StatusCode != 200 {
 		t.Errorf("after the slot freed: %d", resp.StatusCode)
 	}
@@ -193,7 +193,7 @@ func TestV1BadRequestsBackToBack(t *testing.T) {
 	ts := newTestServer(t, nil)
 	conn := ts.dial(t, "/api/v1/ws/execute")
 	defer conn.CloseNow()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(5*time.Second))
 	defer cancel()
 	for range 2 {
 		if err := conn.Write(ctx, websocket.MessageBinary, []byte{0xc1}); err != nil {

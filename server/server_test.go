@@ -107,7 +107,7 @@ func TestMetadataAgreesWithExecute(t *testing.T) {
 	}
 	for _, lang := range newFakeCatalogue().All() {
 		_, listed := md[lang.ID]
-		out := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, validRequest(lang.ID).bytes())
+		out := exchange(t, ts.dial(t, executePath), websocket.MessageBinary, validRequest(lang.ID).Bytes())
 		ran := out.code == websocket.StatusNormalClosure
 		if listed != ran {
 			t.Errorf("%s: listed in metadata %v, but executing it closed with %d %q", lang.ID, listed, out.code, out.reason)

@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/atod-project/atod/internal/timescale"
 )
 
 // BenchmarkRun measures one sandboxed run of a trivial runner (bash running
@@ -11,11 +13,11 @@ import (
 // command outside any sandbox.
 func BenchmarkRun(b *testing.B) {
 	sb := newSandbox(b, 1)
-	runScript(b, sb, "true", 10*time.Second) // warm up
+	runScript(b, sb, "true", timescale.D(10*time.Second)) // warm up
 	var sandboxed, plain time.Duration
 	for b.Loop() {
 		start := time.Now()
-		out := runScript(b, sb, "true", 10*time.Second)
+		out := runScript(b, sb, "true", timescale.D(10*time.Second))
 		sandboxed += time.Since(start)
 		if out.res.Status.String() != "exited/0" {
 			b.Fatalf("status %v", out.res.Status)

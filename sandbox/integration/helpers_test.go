@@ -5,11 +5,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/atod-project/atod/internal/atodtest"
+	"github.com/atod-project/atod/internal/leftovers"
+	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/rootfs"
 	"github.com/atod-project/atod/sandbox"
 	"github.com/atod-project/atod/sandbox/job"
@@ -22,15 +26,10 @@ func testRootfs(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("ATOD_TEST_ROOTFS")
 	if dir == "" {
-		images := os.Getenv("ATOD_IMAGES")
-		if images == "" {
-			images = "/var/lib/atod/images"
+		var err error
+		if dir, err = atodtest.InstalledImage("debian-12"); err != nil {
+			t.Fatal(err)
 		}
-		tree, err := filepath.EvalSymlinks(filepath.Join(images, "names", "debian-12"))
-		if err != nil {
-			t.Fatalf("no debian-12 image in %s (%v): run atod rootfs build debian-12", images, err)
-		}
-		dir = filepath.Join(tree, "rootfs")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bin", "bash")); err != nil {
 		t.Fatalf("test rootfs %s has no /bin/bash (%v): run atod rootfs build debian-12", dir, err)
@@ -61,6 +60,7 @@ func testBash() string {
 // parent, closed at the end of the test.
 func newSandbox(t testing.TB, slots int) *testSandbox {
 	t.Helper()
+	atodtest.NeedRoot(t)
 	state := t.TempDir()
 	// Runs' setup reaches their root through the state directory as
 	// their unprivileged host ids; t.TempDir's parent is private to root.
@@ -105,9 +105,18 @@ func runScript(t testing.TB, sb *testSandbox, script string, timeout time.Durati
 
 func runScriptCtx(t testing.TB, ctx context.Context, sb *testSandbox, script string, timeout time.Duration, mod ...func(*job.Spec)) *output {
 	t.Helper()
+	out, err := runScriptErr(ctx, sb, testRootfs(t), script, timeout, mod...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// runScriptErr is runScriptCtx for goroutines: it fails no test.
+func runScriptErr(ctx context.Context, sb *testSandbox, rootfs, script string, timeout time.Duration, mod ...func(*job.Spec)) (*output, error) {
 	var out output
 	spec := job.Spec{
-		Rootfs:  testRootfs(t),
+		Rootfs:  rootfs,
 		Files:   job.Files{Code: []byte(script), Runner: []byte("exec bash /ATO/code\n")},
 		Command: job.RunnerCommand(),
 		Env:     []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/ATO/context", "LANG=C.UTF-8"},
@@ -120,8 +129,58 @@ func runScriptCtx(t testing.TB, ctx context.Context, sb *testSandbox, script str
 	}
 	res, err := sb.Run(ctx, spec)
 	if err != nil {
-		t.Fatalf("Run: %v (stderr %q)", err, out.stderr.String())
+		return nil, fmt.Errorf("Run: %w (stderr %q)", err, out.stderr.String())
 	}
 	out.res = res
-	return &out
+	return &out, nil
+}
+
+// runProcesses lists the host processes of sb's runs: those running as one
+// of its slots' uids (a run's own, or its namespace root's).
+func (sb *testSandbox) runProcesses(t testing.TB) []int {
+	t.Helper()
+	pids, err := leftovers.Processes(testUIDBase, testUIDBase+2*sb.slots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pids
+}
+
+// awaitHold waits until one of sb's runs holds at name (atodtest.HoldCode).
+func awaitHold(t testing.TB, sb *testSandbox, name string) {
+	t.Helper()
+	waitFor(t, "a run to hold at "+name, func() bool { return atodtest.InRoot(sb.runProcesses(t), "/tmp/"+name) })
+}
+
+// release lets the run that holds at name go on.
+func release(t testing.TB, sb *testSandbox, name string) {
+	t.Helper()
+	if err := atodtest.RemoveInRoot(sb.runProcesses(t), "/tmp/"+name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds, for at most 10 s stretched by
+// timescale.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	bound := timescale.D(10 * time.Second)
+	for deadline := time.Now().Add(bound); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", bound, what)
+		}
+	}
+}
+
+// forkBomb is a runner that forks until its task limit stops it, for as
+// long as it may run.
+const forkBomb = ":(){ :|:& };:; sleep 30"
+
+// awaitForkBomb waits until the fork bomb of sb's runs holds at least half
+// a run's task limit.
+func awaitForkBomb(t testing.TB, sb *testSandbox) {
+	t.Helper()
+	waitFor(t, "the fork bomb to hold half its task limit", func() bool {
+		return int64(len(sb.runProcesses(t))) >= job.DefaultLimits.Pids/2
+	})
 }

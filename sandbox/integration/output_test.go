@@ -69,7 +69,7 @@ func TestOutputChunkSizes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var c chunks
-		out := runScript(t, sb, tt.script, 10*time.Second, func(s *job.Spec) {
+		out := runScript(t, sb, tt.script, timescale.D(10*time.Second), func(s *job.Spec) {
 			s.Limits.StdoutBytes, s.Limits.StderrBytes = 128<<10, 32<<10
 			if tt.stderr {
 				s.Stderr = &c
