@@ -93,6 +93,14 @@ var rules = []rule{
 		importers: []string{},
 	},
 	{
+		pkg: "internal/atodtest", why: "helpers for tests (protocol's own among them): only tests import it, and it imports nothing of the module",
+		importers: []string{}, mayImport: []string{}, thirdParty: []string{"github.com/tinylib/msgp/msgp"},
+	},
+	{
+		pkg: "internal/testclient", why: "the tests' clients of the three APIs: only tests import it",
+		importers: []string{}, mayImport: []string{"protocol"}, thirdParty: []string{"github.com/coder/websocket/...", "github.com/tinylib/msgp/msgp"},
+	},
+	{
 		pkg: "rootfs", why: "the store knows no way trees get there (pull, import, build)",
 		mayImport: []string{"rootfs/image", "rootfs/layer", "internal/mkdirs"},
 		noDeps:    []string{"github.com/google/go-containerregistry", "github.com/klauspost/compress"},
