@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/rootfs/layer"
 )
 
@@ -211,7 +212,7 @@ func TestAcquireKeepsTree(t *testing.T) {
 	lease.Release() // twice is harmless
 	select {
 	case <-d.Orphaned():
-	case <-time.After(time.Second):
+	case <-time.After(timescale.D(time.Second)):
 		t.Fatal("no Orphaned signal after releasing the last lease of an unnamed tree")
 	}
 	w = lock(t, d)
@@ -324,6 +325,7 @@ func TestTryLockBusy(t *testing.T) {
 	if _, err := d.TryLock(); !errors.Is(err, ErrBusy) {
 		t.Errorf("TryLock while locked = %v, want ErrBusy", err)
 	}
+	// The timeout is what is under test: Lock gives up when ctx ends.
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	waited := false
@@ -450,10 +452,13 @@ func TestLeaseIsRootsAlone(t *testing.T) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
+	d := openDir(t, root)
 	done := make(chan error, 1)
 	go func() {
-		l, err := openDir(t, root).Acquire("img")
-		l.Release()
+		l, err := d.Acquire("img")
+		if err == nil {
+			l.Release()
+		}
 		done <- err
 	}()
 	select {
@@ -461,7 +466,7 @@ func TestLeaseIsRootsAlone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(timescale.D(5 * time.Second)):
 		t.Fatal("Acquire waits for a lock on image.json")
 	}
 }
