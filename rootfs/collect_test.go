@@ -134,7 +134,11 @@ func TestKeepCollected(t *testing.T) {
 
 	// Nothing signals Orphaned for a tree whose name is removed by
 	// another writer while no run holds it: a wake (SIGHUP) collects it.
-	w := lock(t, d)
+	// (The collector logs before it lets go of the store: wait for it.)
+	w, err := d.Lock(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	other, err := w.Remove("other")
 	w.Unlock()
 	if err != nil {
