@@ -189,7 +189,7 @@ func (d *Dir) imageOf(name, id string, m *manifest, file string) (Image, error) 
 	if err != nil || !info.IsDir() {
 		return Image{}, fmt.Errorf("%w: %s is not a directory; reinstall it with `%s`", ErrNotFound, tree, FetchHint(name))
 	}
-	return Image{Name: name, ID: id, Path: tree, Env: m.Env, WorkingDir: m.WorkingDir, UID: m.UID, GID: m.GID}, nil
+	return Image{Name: name, ID: id, Path: tree, Env: m.Env, WorkingDir: m.WorkingDir, UID: m.UID, GID: m.GID, Versions: m.Versions}, nil
 }
 
 // Acquire returns the image called name, held until the lease is released.
@@ -406,8 +406,11 @@ type manifest struct {
 	UID        uint32   `json:"uid"`
 	GID        uint32   `json:"gid"`
 	RecipeHash string   `json:"recipe_hash,omitempty"` // what a built tree was built from
-	Created    string   `json:"created"`               // RFC 3339
-	SizeBytes  int64    `json:"size_bytes"`            // disk usage of the tree
+	// Versions: by language id, the versions a built tree's languages
+	// reported (its recipe's version lines).
+	Versions  map[string]string `json:"versions,omitempty"`
+	Created   string            `json:"created"`    // RFC 3339
+	SizeBytes int64             `json:"size_bytes"` // disk usage of the tree
 }
 
 func readManifest(f *os.File) (*manifest, error) {

@@ -180,12 +180,15 @@ func TestAcquireKeepsTree(t *testing.T) {
 
 	w := lock(t, d)
 	work := newWork(t, w, "v2")
-	inst, err := w.Install(work, "img", randomID(), Meta{Source: "test"})
+	inst, err := w.Install(work, "img", randomID(), Meta{Source: "test", Versions: map[string]string{"lang": "1.2.3"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if inst != old {
 		t.Errorf("Install returned previous %q, want %q", inst, old)
+	}
+	if img, err := d.Lookup("img"); err != nil || img.Versions["lang"] != "1.2.3" {
+		t.Errorf("Lookup after installing with versions = %+v, %v", img, err)
 	}
 	c, err := w.GC()
 	if err != nil {

@@ -285,6 +285,7 @@ type Meta struct {
 	Env                        []string
 	WorkingDir, User           string
 	UID, GID                   uint32
+	Versions                   map[string]string // by language id (builds)
 }
 
 // Install makes the tree in work (a WorkDir holding rootfs/) the image
@@ -327,7 +328,7 @@ func (w *Writer) Install(work, name, id string, meta Meta) (previous string, err
 		m := &manifest{
 			Format: storeFormat, ID: id, Source: meta.Source, Digest: meta.Digest, Env: meta.Env,
 			WorkingDir: meta.WorkingDir, User: meta.User, UID: meta.UID, GID: meta.GID,
-			RecipeHash: meta.RecipeHash, Created: time.Now().UTC().Format(time.RFC3339), SizeBytes: size,
+			RecipeHash: meta.RecipeHash, Versions: meta.Versions, Created: time.Now().UTC().Format(time.RFC3339), SizeBytes: size,
 		}
 		if err := writeManifest(filepath.Join(work, manifestFile), m); err != nil {
 			return "", err

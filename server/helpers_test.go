@@ -125,7 +125,8 @@ func (fakeImages) Lookup(name string) (image.Image, error) {
 	switch name {
 	case "python-img":
 		return image.Image{Name: name, Path: "/srv/atod/images/python-img/rootfs",
-			Env: []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONUNBUFFERED=1"}}, nil
+			Env:      []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONUNBUFFERED=1"},
+			Versions: map[string]string{langPython: "3.11.2", "other": "9"}}, nil
 	case "bare-img":
 		return image.Image{Name: name, Path: "/srv/atod/images/bare-img/rootfs"}, nil
 	case "broken-img":

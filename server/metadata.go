@@ -35,18 +35,25 @@ func (s *Server) metadataV1(w http.ResponseWriter, r *http.Request) {
 	writeHTTP(w, s.log, prefersMsgpack(r.Header.Get("Accept"), true), http.StatusOK, md)
 }
 
-// runnableMetadata describes every runnable language.
+// runnableMetadata describes every runnable language. Its version is the
+// one its image recorded when it was built, where the image has one: what
+// runs, not the catalogue's constraint.
 func (s *Server) runnableMetadata() protocol.Metadata {
 	langs := s.catalogue.All()
 	md := make(protocol.Metadata, len(langs))
 	for _, l := range langs {
-		if !s.runnable(l.ID) {
+		t, ok := s.runnable(l.ID)
+		if !ok {
 			continue
+		}
+		version := l.Version
+		if v := t.image.Versions[l.ID]; v != "" {
+			version = v
 		}
 		md[l.ID] = protocol.LanguageInfo{
 			Name:    l.Name,
 			Image:   l.Image,
-			Version: l.Version,
+			Version: version,
 			URL:     l.URL,
 			SBCS:    l.SBCS,
 			SEClass: l.SEClass,

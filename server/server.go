@@ -197,16 +197,17 @@ func (s *Server) resolve(id string, forRun bool) (target, error) {
 	return target{lang: lang, script: script, image: img, lease: lease}, nil
 }
 
-// runnable reports whether language id can be run: the predicate of the
-// metadata endpoints, which publish only the languages that can run.
-func (s *Server) runnable(id string) bool {
-	_, err := s.resolve(id, false)
+// runnable is the target of language id, and whether it can be run: the
+// predicate of the metadata endpoints, which publish only the languages
+// that can run.
+func (s *Server) runnable(id string) (target, bool) {
+	t, err := s.resolve(id, false)
 	if err != nil && !errors.Is(err, errNotRunnable) {
 		// The store failed: the language is left out, and the operator
 		// has to know why.
 		s.log.Warn("language unavailable", "language", id, "err", err)
 	}
-	return err == nil
+	return t, err == nil
 }
 
 // requestable reports whether a request for language id may go on to its

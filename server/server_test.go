@@ -69,9 +69,10 @@ func TestMetadata(t *testing.T) {
 		t.Fatalf("decoding metadata: %v (%d bytes left)", err, len(rest))
 	}
 	// Only the runnable languages: not those without an image, without a
-	// script, or whose image the store fails to read.
+	// script, or whose image the store fails to read. The version is the
+	// one the image recorded, where it has one.
 	want := protocol.Metadata{
-		langPython: {Name: "Name of python", Image: "python-img", Version: "1", URL: "https://example.com/python", SEClass: "lang-py"},
+		langPython: {Name: "Name of python", Image: "python-img", Version: "3.11.2", URL: "https://example.com/python", SEClass: "lang-py"},
 		langBash:   {Name: "Name of bash", Image: "bare-img", Version: "1", URL: "https://example.com/bash", SBCS: true},
 	}
 	if !reflect.DeepEqual(md, want) {

@@ -39,6 +39,10 @@ type Image struct {
 	// sandbox: the image's configured User, resolved against its own
 	// /etc/passwd and /etc/group when it pulled, or 0.
 	UID, GID uint32
+	// Versions are the versions of the languages a built image holds,
+	// by language id, as its recipe's version commands printed them when
+	// it was built (nil for pulled and imported images).
+	Versions map[string]string
 }
 
 // Lease is an image held for a run: the store does not collect its tree,
