@@ -34,7 +34,7 @@ var debootstrapScript []byte
 // builderVersion is part of every built image's recipe hash: bump it when a
 // change to debootstrap.sh or Build changes the trees built, so that
 // existing images count as out of date.
-const builderVersion = "5"
+const builderVersion = "6"
 
 // builtEnv is the environment of runs in a built image.
 var builtEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "HOME=/ATO/context"}
@@ -123,7 +123,12 @@ func Build(ctx context.Context, w *rootfs.Writer, name string, opts Options) (in
 		}
 		return inst, fmt.Errorf("building image %s: %w", name, runErr)
 	}
-	for _, f := range []string{script, recipeFile} {
+	versionsFile := filepath.Join(work, "versions")
+	versions, err := readVersions(versionsFile)
+	if err != nil {
+		return inst, fmt.Errorf("building image %s: %w", name, err)
+	}
+	for _, f := range []string{script, recipeFile, versionsFile} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return inst, err
 		}
@@ -132,12 +137,36 @@ func Build(ctx context.Context, w *rootfs.Writer, name string, opts Options) (in
 		return inst, err
 	}
 	inst.ID = digestHex("build", name, hash, randomID())
-	prev, err := w.Install(work, name, inst.ID, rootfs.Meta{Source: "build " + name, RecipeHash: hash, Env: builtEnv})
+	prev, err := w.Install(work, name, inst.ID, rootfs.Meta{Source: "build " + name, RecipeHash: hash, Env: builtEnv, Versions: versions})
 	if err != nil {
 		return inst, err
 	}
 	w.CollectPrevious(&inst, prev)
 	return inst, nil
+}
+
+// readVersions reads the versions debootstrap.sh found (its recipe's
+// version lines): a line "ID<TAB>VERSION" each. Nil when there are none.
+func readVersions(file string) (map[string]string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the versions of the languages: %w", err)
+	}
+	var versions map[string]string
+	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		id, v, ok := strings.Cut(line, "\t")
+		if !ok || id == "" || v == "" {
+			return nil, fmt.Errorf("reading the versions of the languages: malformed line %q", line)
+		}
+		if versions == nil {
+			versions = map[string]string{}
+		}
+		versions[id] = v
+	}
+	return versions, nil
 }
 
 // debCacheMark marks a .deb cache that atod made, the only kind whose

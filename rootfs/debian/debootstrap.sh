@@ -6,8 +6,10 @@
 # `atod rootfs build NAME` runs this (it is embedded in atod) and installs the
 # tree into the image store itself; this script only makes the tree. It runs
 # debootstrap --variant=minbase with the recipe's packages, applies the
-# recipe's update suites, cleans the tree and runs the recipe's checks in it
-# as an unprivileged user. TREE must not exist yet; its parent gets build.log.
+# recipe's update suites, cleans the tree and runs the recipe's checks and
+# version commands in it as an unprivileged user. TREE must not exist yet;
+# its parent gets build.log, and `versions`: a line "ID<TAB>VERSION" per
+# version directive, which atod records in the image's manifest.
 #
 # Packages come from the mirror the host's own apt uses for the recipe's
 # suite (/etc/apt/sources.list, /etc/apt/sources.list.d/*.list or *.sources);
@@ -42,7 +44,7 @@ done
 
 # --- the recipe --------------------------------------------------------------
 
-suite='' packages=() updates=() checks=()
+suite='' packages=() updates=() checks=() version_ids=() version_cmds=()
 lineno=0
 while IFS= read -r line || [[ -n $line ]]; do
 	lineno=$((lineno + 1))
@@ -53,7 +55,11 @@ while IFS= read -r line || [[ -n $line ]]; do
 	packages) read -ra words <<<"$rest"; packages+=("${words[@]}") ;;
 	updates) read -ra words <<<"$rest"; updates+=("${words[@]}") ;;
 	check) checks+=("$rest") ;;
-	*) die "$recipe:$lineno: unknown directive '$key' (want suite, packages, updates or check)" ;;
+	version)
+		read -r id cmd <<<"$rest"
+		[[ $id =~ ^[a-z0-9][a-z0-9_]*$ && -n $cmd ]] || die "$recipe:$lineno: want 'version LANGUAGE_ID COMMAND'"
+		version_ids+=("$id") version_cmds+=("$cmd") ;;
+	*) die "$recipe:$lineno: unknown directive '$key' (want suite, packages, updates, check or version)" ;;
 	esac
 done <"$recipe"
 [[ $suite =~ ^[a-z][a-z0-9-]*$ ]] || die "$recipe: missing or invalid 'suite'"
@@ -248,11 +254,11 @@ find "$tree" -xdev -type f -perm /6000 -exec chmod ug-s {} +
 
 # --- check -------------------------------------------------------------------
 
-# Each check runs as nobody in a read-only view of the tree, with a fresh
-# /tmp, as a sandboxed run would see it, and without fd 3 (atod's lock on
-# the image store, which only the build's root processes may hold).
-for c in "${checks[@]}"; do
-	printf '+ %s\n' "$c" >>"$log"
+# as_nobody CMD: run the shell command CMD as nobody in a read-only view of
+# the tree, with a fresh /tmp and the /dev nodes a run has, as a sandboxed
+# run would see it, and without fd 3 (atod's lock on the image store, which
+# only the build's root processes may hold). Its stderr goes to the log.
+as_nobody() {
 	# shellcheck disable=SC2016 # the inner shell expands it
 	unshare --mount --propagation private -- /bin/sh -c '
 		t=$1 u=$2; shift 2
@@ -260,11 +266,35 @@ for c in "${checks[@]}"; do
 		mount -t proc proc "$t/proc" &&
 		mount -t tmpfs -o mode=1777 tmpfs "$t/tmp" &&
 		mount -t tmpfs -o mode=1777 tmpfs "$t/var/tmp" &&
+		mount -t tmpfs -o mode=755,size=64k tmpfs "$t/dev" &&
+		for n in null zero full random urandom; do
+			: >"$t/dev/$n" && mount --bind "/dev/$n" "$t/dev/$n" || exit 1
+		done &&
 		exec chroot --userspec="$u" "$t" "$@"' sh "$tree" "$NOBODY" \
-		/usr/bin/env -i PATH="$TREE_PATH" LANG=C.UTF-8 HOME=/tmp /bin/sh -c "cd /tmp && $c" >>"$log" 2>&1 3>&- ||
-		fail "check '$c'"
+		/usr/bin/env -i PATH="$TREE_PATH" LANG=C.UTF-8 HOME=/tmp /bin/sh -c "cd /tmp && $1" 2>>"$log" 3>&-
+}
+
+for c in "${checks[@]}"; do
+	printf '+ %s\n' "$c" >>"$log"
+	as_nobody "$c" >>"$log" || fail "check '$c'"
 done
 ((${#checks[@]} == 0)) || say "${#checks[@]} checks passed"
+
+# Each version command prints its language's version: the first line it
+# prints, which must be a short line of printable characters.
+versions=$(dirname -- "$tree")/versions
+: >"$versions"
+for i in "${!version_ids[@]}"; do
+	id=${version_ids[i]} c=${version_cmds[i]}
+	printf '+ %s\n' "$c" >>"$log"
+	out=$(as_nobody "$c") || fail "version of $id: '$c'"
+	v=$(printf '%s\n' "$out" | sed -n '/[^[:space:]]/{s/^[[:space:]]*//;s/[[:space:]]*$//;p;q}')
+	[[ -n $v && ${#v} -le 100 && $v =~ ^[[:print:]]+$ ]] ||
+		die "version of $id: '$c' printed no version (a first line of 1-100 printable characters): $(printf '%q' "${out:0:200}")"
+	printf '%s\t%s\n' "$id" "$v" >>"$versions"
+	printf '%s\n' "$v" >>"$log"
+done
+((${#version_ids[@]} == 0)) || say "versions: $(tr '\t\n' '  ' <"$versions")"
 
 rm -f -- "$log"
 say "built $name in ${SECONDS}s"
