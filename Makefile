@@ -67,7 +67,7 @@ fuzz:
 
 # Rewrites the Go files gofmt would change, and names them (lint checks it).
 fmt:
-	@git ls-files -z '*.go' | xargs -0 gofmt -l -w
+	@git ls-files -z --cached --others --exclude-standard '*.go' | xargs -0 gofmt -l -w
 
 vet:
 	$(GO) vet -tags $(TAGS) ./...
