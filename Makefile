@@ -1,65 +1,76 @@
-# atod: build, run and test. Everything here runs as root on Debian 12.
+# atod: build, run and test, on Debian 12. `make setup` and the lanes that
+# run atod need root; `make build`, `make unit`, `make race` and `make fmt`
+# do not. The lanes are scripts/test's (see there, and the README's
+# "Developing atod").
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 TAGS := seccomp
 # The sandbox's packages need cgo (libcontainer's nsenter, libseccomp).
 export CGO_ENABLED := 1
+# The binaries `make setup` builds, for the lanes that run them: scripts/test
+# and scripts/vmtest build them only when this is unset.
+WITH_BINARIES := ATOD_BIN_DIR=$(CURDIR)/bin
 
-.PHONY: all build setup run test fresh vmtest unit race e2e bench fuzz soak fmt vet generate clean
+.PHONY: all build setup run test lint fmt vet unit race integration e2e fuzz fresh vmtest \
+	bench soak generate clean
 
 all: build
 
+# -v: the packages it compiles; nothing when the binaries are up to date.
 build:
-	$(GO) build -tags $(TAGS) -o bin/atod ./cmd/atod
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/atod-init ./cmd/atod-init
+	$(GO) build -v -tags $(TAGS) -o bin/atod ./cmd/atod
+	CGO_ENABLED=0 $(GO) build -v -trimpath -ldflags='-s -w' -o bin/atod-init ./cmd/atod-init
 	chmod 0755 bin/atod-init
 
-# Installs apt packages, the Node.js test client's packages and the default
-# language image (cached outside the clone; reused when intact).
+# Installs the apt packages, the pinned linters, the Node.js test clients'
+# packages, builds atod and the default language image (cached outside the
+# clone; reused while current). Says nothing when there is nothing to do.
 setup:
-	scripts/setup-host
+	@scripts/setup-host
 
 # Starts the daemon on its defaults: 127.0.0.1:8500, images from /var/lib/atod/images.
-run: setup build
+run: setup
 	bin/atod serve
 
-# The whole test suite: formatting, vet, unit tests, race detector, the real
-# sandbox and the end-to-end tests against a listening daemon, the
-# fresh-machine lane, then the cgroup v2 lane.
-test: setup build
-	scripts/test
-	scripts/fresh-root
-	scripts/vmtest
+# The CI command: every lane, in this order, then a table of their times:
+# lint, unit, race, integration, e2e, fuzz (8 s a target), fresh, vmtest.
+test: setup
+	@$(WITH_BINARIES) scripts/test
 
+# The lanes on their own (what each needs and takes: the README).
+lint: setup
+	@scripts/test lint
+unit:
+	@scripts/test unit
+race:
+	@scripts/test race
+integration: setup
+	@$(WITH_BINARIES) scripts/test integration
+e2e: setup
+	@$(WITH_BINARIES) scripts/test e2e
 # The README's set-up and first runs with none of atod's directories on the
 # host (/var/lib/atod, /var/cache/atod, /run/atod hidden in a private mount
-# namespace); 2-3 minutes.
+# namespace).
 fresh: setup
-	scripts/fresh-root
-
-# Single steps of scripts/test.
-fmt vet race:
-	scripts/test $@
-
-# Tests that need no root, image or network.
-unit:
-	$(GO) test -count=1 ./protocol/... ./server/... ./runners/... ./internal/... ./cmd/... ./sandbox/seccompprofile/
-
-# The end-to-end tests against a real daemon (root, and the default image).
-e2e: setup build
-	ATOD_BIN_DIR=$(CURDIR)/bin $(GO) test -tags $(TAGS) -count=1 -p 1 -timeout 30m ./e2e/
-
+	@scripts/test fresh
 # The cgroup v2 lane: the sandbox's and the daemon's tests in a VM whose
-# stock Debian kernel runs pure cgroup v2 (about 5 minutes; the kernel is
-# cached in /var/cache/atod/vmtest).
-vmtest: setup build
-	scripts/vmtest
-
-# Every fuzz target for ATOD_FUZZ_TIME each (default 30s; e.g.
-# `make fuzz ATOD_FUZZ_TIME=10m`, or a count of inputs: 50000x).
+# stock Debian kernel runs pure cgroup v2 (the kernel, the image store's
+# disks and the initramfs are cached in /var/cache/atod/vmtest).
+vmtest: setup
+	@$(WITH_BINARIES) scripts/test vmtest
+# Every fuzz target for ATOD_FUZZ_TIME each (default 30s here, 8s in make
+# test; e.g. `make fuzz ATOD_FUZZ_TIME=10m`, or a count of inputs: 50000x).
+ATOD_FUZZ_TIME ?= 30s
 fuzz:
-	scripts/fuzz
+	@ATOD_FUZZ_TIME=$(ATOD_FUZZ_TIME) scripts/test fuzz
+
+# Rewrites the Go files gofmt would change, and names them (lint checks it).
+fmt:
+	@git ls-files -z --cached --others --exclude-standard '*.go' | xargs -0 gofmt -l -w
+
+vet:
+	$(GO) vet -tags $(TAGS) ./...
 
 # The soak: 5,000 mixed runs at concurrency 8 against one daemon, every
 # result checked, then a summary table (runs per kind, runs/s, the daemon's
@@ -68,15 +79,15 @@ fuzz:
 # number of runs and the mix.
 SOAK_RUNS ?= 5000
 SOAK_SEED ?= 1
-soak: setup build
-	ATOD_BIN_DIR=$(CURDIR)/bin ATOD_SOAK_RUNS=$(SOAK_RUNS) ATOD_SOAK_SEED=$(SOAK_SEED) \
+soak: setup
+	$(WITH_BINARIES) ATOD_SOAK_RUNS=$(SOAK_RUNS) ATOD_SOAK_SEED=$(SOAK_SEED) \
 		$(GO) test -tags $(TAGS) -count=1 -v -timeout 3h -run '^TestSoak$$' ./e2e/
 
 generate:
 	$(GO) generate ./...
 
-bench: setup build
-	scripts/bench
+bench: setup
+	$(WITH_BINARIES) scripts/bench
 
 clean:
 	rm -rf bin
