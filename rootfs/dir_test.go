@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/rootfs/layer"
 )
@@ -494,6 +495,7 @@ func TestNamesWithSuffixes(t *testing.T) {
 // TestGCLeavesOthersAlone: GC removes only trees, and never empties a
 // mount inside one.
 func TestGCLeavesOthersAlone(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners or mounts
 	root := t.TempDir()
 	d := openDir(t, root)
 	lock(t, d).Unlock()
@@ -507,6 +509,7 @@ func TestGCLeavesOthersAlone(t *testing.T) {
 // TestGCMountBehindSymlink: the mount check sees through a store root
 // reached by a symlink.
 func TestGCMountBehindSymlink(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners or mounts
 	real := t.TempDir()
 	link := filepath.Join(t.TempDir(), "store")
 	if err := os.Symlink(real, link); err != nil {
@@ -544,6 +547,7 @@ func assertGCKeepsMount(t *testing.T, d *Dir, real string) {
 
 // TestStoreMustBeOurs: a store directory others may write is refused.
 func TestStoreMustBeOurs(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners or mounts
 	root := t.TempDir()
 	d := openDir(t, root)
 	lock(t, d).Unlock()

@@ -72,6 +72,10 @@ var rules = []rule{
 		mayImport: []string{}, thirdParty: []string{}, noDeps: sandboxModules, pure: true,
 	},
 	{
+		pkg: "sandbox/seccompprofile", why: "the system call policy is data, checked on any OS and for every architecture",
+		mayImport: []string{}, thirdParty: []string{}, noDeps: sandboxModules, pure: true,
+	},
+	{
 		pkg: "sandbox/...", why: "the sandbox takes a self-contained spec",
 		mayNotImport: []string{"protocol", "server", "runners", "rootfs/..."},
 	},

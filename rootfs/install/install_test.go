@@ -32,6 +32,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/rootfs"
 	"github.com/atod-project/atod/rootfs/layer"
 	"github.com/atod-project/atod/rootfs/layer/layertest"
@@ -138,6 +139,7 @@ func checkTestTree(tb testing.TB, d *rootfs.Dir, imgName, marker string) rootfs.
 }
 
 func TestPull(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners or mounts
 	reg := testRegistry(t, nil)
 	ref := reg + "/atod/test:v1"
 	img := testImage(t, "v1")
@@ -189,6 +191,7 @@ func TestPull(t *testing.T) {
 }
 
 func TestImportDockerSave(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners or mounts
 	path := filepath.Join(t.TempDir(), "image.tar")
 	tag, _ := name.NewTag("example.org/atod/test:v1")
 	if err := tarball.WriteToFile(path, tag, testImage(t, "saved")); err != nil {
@@ -205,6 +208,7 @@ func TestImportDockerSave(t *testing.T) {
 }
 
 func TestImportOCILayout(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners or mounts
 	dir := t.TempDir()
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
@@ -249,6 +253,7 @@ func assertNothingInstalled(tb testing.TB, d *rootfs.Dir) {
 }
 
 func TestPullErrors(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners or mounts
 	var corrupt, refuse atomic.Bool
 	reg := testRegistry(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -432,6 +437,7 @@ func TestImportBomb(t *testing.T) {
 // TestImportHostile: a hostile layer in a real image is refused through the
 // whole install, which leaves nothing behind.
 func TestImportHostile(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners or mounts
 	outside := t.TempDir()
 	hostile := layertest.Tar(t, layertest.Symlink("esc", outside), layertest.File("esc/pwned", "x"))
 	img, err := mutate.AppendLayers(empty.Image, gzipLayer(t, hostile))
@@ -486,6 +492,7 @@ func TestImportNoSpace(t *testing.T) {
 // TestPullWithCredentials: a registry that wants a login gets the one in
 // the Docker config ($DOCKER_CONFIG/config.json).
 func TestPullWithCredentials(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners or mounts
 	const user, pass = "atod", "s3cret"
 	reg := testRegistry(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -522,6 +529,7 @@ func TestPullWithCredentials(t *testing.T) {
 // TestImportOCIArchive: an OCI layout in a tar file imports like the
 // directory; the archive may hold nothing but the layout's regular files.
 func TestImportOCIArchive(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners or mounts
 	dir := t.TempDir()
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/rootfs/layer/layertest"
 )
 
@@ -37,6 +38,7 @@ func applyLayers(tb testing.TB, budget Budget, layers ...[]byte) (tree, outside 
 }
 
 func TestApplyLayers(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners or mounts
 	lower := layertest.Tar(t,
 		layertest.Dir("etc/"), layertest.File("etc/passwd", "root:x:0:0::/root:/bin/sh\n"),
 		layertest.Dir("a/"), layertest.Dir("a/b/"), layertest.File("a/b/gone", "x"), layertest.File("a/b/stays", "x"), layertest.File("a/lower", "x"),
@@ -129,6 +131,7 @@ func TestApplyLayers(t *testing.T) {
 // TestApplyHostile: archives no image builder makes are refused, and
 // nothing outside the tree is written, read into it or removed.
 func TestApplyHostile(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners or mounts
 	for _, tc := range []struct {
 		name   string
 		layers [][]byte
@@ -188,6 +191,7 @@ func TestApplyHostile(t *testing.T) {
 // TestNormalizeTree: a built tree gets the owners and modes an unpacked one
 // gets, hard links shifted once, file capabilities dropped.
 func TestNormalizeTree(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners or mounts
 	tree := t.TempDir()
 	f := filepath.Join(tree, "f")
 	writeFile(t, f, "x")
