@@ -51,7 +51,8 @@ type Options struct {
 	// DebCache is a directory, created with its parents if missing, that
 	// keeps the .deb files the build downloads, so the next build of an
 	// unchanged package set downloads nothing. After a build it holds
-	// exactly the packages of that build's tree. Empty keeps none.
+	// exactly the packages of the latest build of each image (one that
+	// atod made; another directory only gains files). Empty keeps none.
 	DebCache string
 }
 

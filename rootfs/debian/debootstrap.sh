@@ -16,7 +16,7 @@
 # set ATOD_DEBIAN_MIRROR to override. ATOD_DEB_CACHE, if set, is a directory
 # that keeps the downloaded .deb files between builds (debootstrap's and
 # apt's); after a build, one that atod made holds exactly the packages the
-# build used. Release files are checked against
+# latest build of each image used. Release files are checked against
 # /usr/share/keyrings/debian-archive-keyring.gpg. Needs root, debootstrap,
 # unshare and chroot (scripts/setup-host installs them).
 set -euo pipefail
@@ -159,21 +159,24 @@ fi
 
 # prune_cache: in a cache atod made (marked .atod-deb-cache by atod rootfs
 # build; a directory that held other things only gains files), keep only
-# what this build used: the packages
-# debootstrap fetched (its deburis, "PACKAGE VERSION URI") and those now
-# installed in the tree (after updates), so that the cache does not grow by
-# every superseded version. Names as debootstrap and apt give them, with
-# an epoch's ':' as %3a.
+# what the latest build of each image used: this build's packages are
+# those debootstrap fetched (its deburis, "PACKAGE VERSION URI") and those
+# now installed in the tree (after updates), listed in .atod-used/NAME, so
+# that the cache does not grow by every superseded version while the
+# builds of other images find theirs. Names as debootstrap and apt give
+# them, with an epoch's ':' as %3a.
 prune_cache() {
 	[[ -n $cache && -f $cache/.atod-deb-cache ]] || return 0
-	local keep=() f
-	mapfile -t keep < <(
+	local f
+	install -d -m 0755 -- "$cache/.atod-used"
+	{
 		awk '{ n = split($3, u, "_"); sub(/\.deb$/, "", u[n]); print $1 "_" $2 "_" u[n] ".deb" }' \
 			"$tree/debootstrap/deburis"
 		dpkg-query --admindir="$tree/var/lib/dpkg" -W -f '${Package}_${Version}_${Architecture}.deb\n'
-	)
+	} | sed 's/:/%3a/g' | sort -u >"$cache/.atod-used/$name.tmp"
+	mv -f -- "$cache/.atod-used/$name.tmp" "$cache/.atod-used/$name"
 	declare -A kept=()
-	for f in "${keep[@]}"; do kept[${f//:/%3a}]=1; done
+	while IFS= read -r f; do kept[$f]=1; done < <(cat -- "$cache/.atod-used"/*)
 	for f in "$cache"/*.deb; do
 		[[ -n ${kept[$(basename -- "$f")]:-} ]] || rm -f -- "$f"
 	done
