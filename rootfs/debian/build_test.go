@@ -2,8 +2,12 @@ package debian
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/atod-project/atod/internal/atodtest"
 )
 
 func TestClaimDebCache(t *testing.T) {
@@ -57,5 +61,43 @@ func TestReadVersions(t *testing.T) {
 	}
 	if _, err := readVersions(filepath.Join(t.TempDir(), "none")); err == nil {
 		t.Error("readVersions of a missing file succeeded: the builder always writes one")
+	}
+}
+
+// TestRecipeErrors: a recipe the builder cannot follow fails before it
+// fetches or builds anything, with the line and what it wants.
+func TestRecipeErrors(t *testing.T) {
+	atodtest.NeedRoot(t) // debootstrap.sh refuses to start otherwise
+	if _, err := exec.LookPath("debootstrap"); err != nil {
+		t.Skip("no debootstrap (scripts/setup-host installs it)")
+	}
+	const integrity = "sha512-3md4TKLCuzsLDmfOoC5KN7NAZaxSVkMgm64vg6foD00JBADCpYS2/5QqXfzgnP5ZQz3iLP9vBQJtEgc116OAoQ=="
+	for _, tt := range []struct{ recipe, want string }{
+		{"suite bookworm\nbogus x\n", "recipe:2: unknown directive 'bogus'"},
+		{"packages bash\n", "missing or invalid 'suite'"},
+		{"suite bookworm\npackages --force-yes\n", "invalid package or suite name '--force-yes'"},
+		{"suite bookworm\nversion Python python3 -V\n", "recipe:2: want 'version LANGUAGE_ID COMMAND'"},
+		{"suite bookworm\nversion python\n", "recipe:2: want 'version LANGUAGE_ID COMMAND'"},
+		{"suite bookworm\nnpm deno@^2 " + integrity + " package/deno /usr/local/bin/deno\n", "recipe:2: want 'npm PACKAGE@X.Y.Z"},
+		{"suite bookworm\nnpm deno@2.9.6 sha1-abc package/deno /usr/local/bin/deno\n", "recipe:2: want 'npm PACKAGE@X.Y.Z"},
+		{"suite bookworm\nnpm deno@2.9.6 " + integrity + " package/../../etc/passwd /usr/local/bin/deno\n", "no '..'"},
+		{"suite bookworm\nnpm deno@2.9.6 " + integrity + " package/deno /usr/../../etc/cron.d/x\n", "no '..'"},
+		{"suite bookworm\nnpm deno@2.9.6 " + integrity + " package/deno usr/local/bin/deno\n", "recipe:2: want 'npm PACKAGE@X.Y.Z"},
+	} {
+		work := t.TempDir()
+		script, recipe := filepath.Join(work, "debootstrap.sh"), filepath.Join(work, "recipe")
+		if err := os.WriteFile(script, debootstrapScript, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(recipe, []byte(tt.recipe), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("/bin/bash", script, recipe, filepath.Join(work, "rootfs"), "test").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tt.want) {
+			t.Errorf("recipe %q: %v, output %q; want an error saying %q", tt.recipe, err, out, tt.want)
+		}
+		if _, err := os.Stat(filepath.Join(work, "rootfs")); err == nil {
+			t.Errorf("recipe %q: the builder made a tree", tt.recipe)
+		}
 	}
 }

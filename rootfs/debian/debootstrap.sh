@@ -44,7 +44,7 @@ done
 
 # --- the recipe --------------------------------------------------------------
 
-suite='' packages=() updates=() checks=() version_ids=() version_cmds=()
+suite='' packages=() updates=() checks=() version_ids=() version_cmds=() npms=()
 lineno=0
 while IFS= read -r line || [[ -n $line ]]; do
 	lineno=$((lineno + 1))
@@ -59,7 +59,18 @@ while IFS= read -r line || [[ -n $line ]]; do
 		read -r id cmd <<<"$rest"
 		[[ $id =~ ^[a-z0-9][a-z0-9_]*$ && -n $cmd ]] || die "$recipe:$lineno: want 'version LANGUAGE_ID COMMAND'"
 		version_ids+=("$id") version_cmds+=("$cmd") ;;
-	*) die "$recipe:$lineno: unknown directive '$key' (want suite, packages, updates, check or version)" ;;
+	npm)
+		read -r spec integrity src dest extra <<<"$rest"
+		# An exact version, npm's own integrity string, a file of the
+		# package and an absolute destination, without '..' anywhere.
+		[[ -z ${extra:-} &&
+			$spec =~ ^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*@[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ &&
+			$integrity =~ ^sha512-[A-Za-z0-9+/]{86}==$ &&
+			$src =~ ^package/[A-Za-z0-9._/-]+$ && $dest =~ ^/[A-Za-z0-9._/-]+$ &&
+			$src/ != *../* && $dest/ != *../* && $dest/ != */./* ]] ||
+			die "$recipe:$lineno: want 'npm PACKAGE@X.Y.Z sha512-INTEGRITY package/FILE /DEST' (an exact version, npm's integrity string, no '..')"
+		npms+=("$spec $integrity $src $dest") ;;
+	*) die "$recipe:$lineno: unknown directive '$key' (want suite, packages, updates, check, version or npm)" ;;
 	esac
 done <"$recipe"
 [[ $suite =~ ^[a-z][a-z0-9-]*$ ]] || die "$recipe: missing or invalid 'suite'"
@@ -88,6 +99,47 @@ in_tree() {
 		/usr/bin/env -i PATH="$TREE_PATH" HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
 		${http_proxy:+http_proxy="$http_proxy"} ${https_proxy:+https_proxy="$https_proxy"} "$@"
 }
+
+# --- npm packages -------------------------------------------------------------
+
+# Each npm line's package is fetched before anything else, through the
+# host's own npm configuration (its registry), and checked against the
+# integrity the recipe pins: a wrong or unreachable package fails the build
+# before debootstrap runs. Its file is installed after the tree is cleaned.
+npm_dir=$(dirname -- "$tree")/npm
+fetch_npm() {
+	local spec integrity src dest tgz got
+	read -r spec integrity src dest <<<"$1"
+	command -v npm >/dev/null || die "npm package $spec: npm not found; run scripts/setup-host"
+	install -d -m 0700 -- "$npm_dir/$2"
+	npm pack --silent --ignore-scripts --pack-destination "$npm_dir/$2" -- "$spec" >>"$log" 2>&1 ||
+		{ tail -n 5 -- "$log" >&2; die "npm package $spec: npm pack failed (is it in the registry the host's npm uses?)"; }
+	tgz=("$npm_dir/$2"/*.tgz)
+	((${#tgz[@]} == 1)) || die "npm package $spec: npm pack left ${#tgz[@]} tarballs"
+	got=sha512-$(sha512sum -- "${tgz[0]}" | cut -d' ' -f1 | tr a-f A-F | basenc --base16 -d | base64 -w0)
+	[[ $got == "$integrity" ]] || die "npm package $spec: its integrity is $got, not the recipe's $integrity"
+	tar -xzf "${tgz[0]}" -C "$npm_dir/$2" --no-same-owner --no-same-permissions -- "$src" 2>>"$log" ||
+		die "npm package $spec has no $src"
+	[[ -f $npm_dir/$2/$src && ! -L $npm_dir/$2/$src ]] || die "npm package $spec: $src is not a regular file"
+	say "npm package $spec: integrity checked"
+}
+# install_npm LINE N: put the file of the Nth npm line at its destination.
+install_npm() {
+	local spec integrity src dest parent
+	read -r spec integrity src dest <<<"$1"
+	parent=$(dirname -- "$dest")
+	install -d -m 0755 -- "$tree$parent"
+	# No symbolic link may take the file out of the tree.
+	[[ $(realpath -e -- "$tree$parent") == "$(realpath -e -- "$tree")$parent" ]] ||
+		die "npm package $spec: $parent is a symbolic link in the tree"
+	install -m 0755 -- "$npm_dir/$2/$src" "$tree$dest"
+	say "npm package $spec: $dest"
+}
+
+: >"$log"
+for i in "${!npms[@]}"; do
+	fetch_npm "${npms[i]}" "$i"
+done
 
 # --- the mirror --------------------------------------------------------------
 
@@ -242,6 +294,11 @@ echo localhost >"$tree/etc/hostname"
 # The sandbox mounts its own /dev: the nodes debootstrap made there would
 # only be device nodes in the image store.
 find "$tree/dev" -xdev -mindepth 1 -delete
+
+for i in "${!npms[@]}"; do
+	install_npm "${npms[i]}" "$i"
+done
+rm -rf -- "$npm_dir"
 
 # The sandbox mounts the tree read-only and each run's files on /ATO, so the
 # mountpoint must be in the image (as /proc, /dev and /tmp are).
