@@ -65,17 +65,6 @@ func (o *Options) platform() v1.Platform {
 	return v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 }
 
-func (o *Options) budget() layer.Budget {
-	b := o.Budget
-	if b.Bytes == 0 {
-		b.Bytes = layer.DefaultBudget.Bytes
-	}
-	if b.Entries == 0 {
-		b.Entries = layer.DefaultBudget.Entries
-	}
-	return b
-}
-
 // origin is an image to install and where it comes from.
 type origin struct {
 	image v1.Image
@@ -185,14 +174,15 @@ func applyImage(ctx context.Context, from origin, cfg *v1.ConfigFile, tree strin
 	if len(layers) != len(cfg.RootFS.DiffIDs) {
 		return fmt.Errorf("the image has %d layers but its config lists %d", len(layers), len(cfg.RootFS.DiffIDs))
 	}
-	a, err := layer.Open(ctx, tree, layer.Options{Budget: opts.budget()})
+	budget := opts.Budget.WithDefaults()
+	a, err := layer.Open(ctx, tree, layer.Options{Budget: budget})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	ia := &imageApply{
 		ctx: ctx, applier: a, downloaded: from.downloaded, progress: opts.Progress, layers: len(layers),
-		stream: &streamBudget{left: opts.budget().Bytes + opts.budget().Entries*1024},
+		stream: &streamBudget{left: budget.Bytes + budget.Entries*1024},
 	}
 	for i, l := range layers {
 		if err := ctx.Err(); err != nil {

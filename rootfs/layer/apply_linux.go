@@ -39,7 +39,7 @@ func Open(ctx context.Context, tree string, opts Options) (*Applier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", tree, err)
 	}
-	return &Applier{ctx: ctx, root: fd, budget: opts.Budget.withDefaults(), cacheFD: -1}, nil
+	return &Applier{ctx: ctx, root: fd, budget: opts.Budget.WithDefaults(), cacheFD: -1}, nil
 }
 
 // Close lets go of the tree.

@@ -92,8 +92,8 @@ type Budget struct {
 // is a few GiB) with room to spare.
 var DefaultBudget = Budget{Bytes: 32 << 30, Entries: 4 << 20}
 
-// withDefaults is b with DefaultBudget's bounds where b has none.
-func (b Budget) withDefaults() Budget {
+// WithDefaults is b with DefaultBudget's bounds where b has none.
+func (b Budget) WithDefaults() Budget {
 	if b.Bytes <= 0 {
 		b.Bytes = DefaultBudget.Bytes
 	}
