@@ -828,7 +828,7 @@ func wantedLanes() []string {
 // and the host right after it: the canaries, the listeners, leftovers, the
 // daemon's descriptors, memory and answers.
 func TestAttacks(t *testing.T) {
-	needRoot(t)
+	atodtest.NeedRoot(t)
 	probes := loadProbes(t)
 	if len(probes) == 0 {
 		t.Fatal("no probes")

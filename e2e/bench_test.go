@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/atod-project/atod/internal/atodtest"
 )
 
 // BenchmarkRoundTrip measures a trivial program's round trip over the v0
@@ -18,7 +20,7 @@ import (
 //
 //	go test -tags seccomp -run '^$' -bench RoundTrip -benchtime 100x ./e2e
 func BenchmarkRoundTrip(b *testing.B) {
-	needRoot(b)
+	atodtest.NeedRoot(b)
 	bwrap, err := exec.LookPath("bwrap")
 	if err != nil {
 		b.Fatalf("bubblewrap is not installed: run scripts/setup-host")

@@ -105,7 +105,7 @@ func TestClientVanishingMidRunKillsIt(t *testing.T) {
 // waitFor polls cond until it holds, for at most 5 s stretched by timescale.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	waitWithin(t, 5*time.Second, what, cond)
+	atodtest.WaitFor(t, 5*time.Second, what, cond)
 }
 
 // holdCode is shell code that holds its run until the test removes
@@ -116,7 +116,7 @@ func holdCode(name string) string { return atodtest.HoldCode(name) }
 // awaitHold waits until one of d's runs holds at name (holdCode).
 func awaitHold(t testing.TB, d *daemon, name string) {
 	t.Helper()
-	waitWithin(t, 20*time.Second, "a run to hold at "+name, func() bool { return inSomeRun(t, d, "/tmp/"+name) })
+	atodtest.WaitFor(t, 20*time.Second, "a run to hold at "+name, func() bool { return inSomeRun(t, d, "/tmp/"+name) })
 }
 
 // release lets the run that holds at name (holdCode) go on.

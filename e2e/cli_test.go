@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/atod-project/atod/internal/atodtest"
 )
 
 // atod runs the atod binary and returns its combined output and exit code.
@@ -23,7 +25,7 @@ func atod(t *testing.T, args ...string) (string, int) {
 }
 
 func TestRunCommand(t *testing.T) {
-	needRoot(t)
+	atodtest.NeedRoot(t)
 	dir := t.TempDir()
 	prog := filepath.Join(dir, "prog.py")
 	input := filepath.Join(dir, "input")
@@ -42,7 +44,7 @@ func TestRunCommand(t *testing.T) {
 }
 
 func TestServeTellsWhatToDo(t *testing.T) {
-	needRoot(t)
+	atodtest.NeedRoot(t)
 	tests := []struct {
 		name string
 		args []string

@@ -84,14 +84,6 @@ func uidBaseFromEnv() int {
 	return 2_100_000_000
 }
 
-// needRoot skips the test unless it runs as root, as every test here must
-// (it starts daemons, as root or as another user, and reads their runs'
-// processes); TestMain builds the binaries only for root.
-func needRoot(t testing.TB) {
-	t.Helper()
-	atodtest.NeedRoot(t)
-}
-
 // daemonUser is who the daemon runs as: root, or, when rootless is set, an
 // unprivileged uid and gid (atod is then rootless, and every run has that
 // uid on the host).
@@ -106,7 +98,7 @@ type daemonUser struct {
 // otherwise.
 func daemonUserFromEnv(t testing.TB) daemonUser {
 	t.Helper()
-	needRoot(t)
+	atodtest.NeedRoot(t)
 	u, g := os.Getenv("ATOD_E2E_DAEMON_UID"), os.Getenv("ATOD_E2E_DAEMON_GID")
 	if u == "" && g == "" {
 		return daemonUser{}

@@ -43,18 +43,6 @@ func runSlots(t testing.TB, d *daemon) map[int]bool {
 	return slots
 }
 
-// waitWithin is waitFor with a bound of its own, stretched by timescale.
-func waitWithin(t testing.TB, bound time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timescale.D(bound))
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timescale.D(bound), what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestRestartAfterSIGKILLWithTenRuns kills the daemon with SIGKILL while ten
 // runs are in flight, one in each slot, and starts it again on the same
 // state directory and cgroup name: the runs die with the daemon, the new
@@ -80,9 +68,9 @@ func TestRestartAfterSIGKILLWithTenRuns(t *testing.T) {
 		})
 	}
 	if d.user.rootless {
-		waitWithin(t, 20*time.Second, "the runs to start", func() bool { return len(d.runProcesses(t)) >= 2*slots })
+		atodtest.WaitFor(t, 20*time.Second, "the runs to start", func() bool { return len(d.runProcesses(t)) >= 2*slots })
 	} else {
-		waitWithin(t, 20*time.Second, "a run in every slot", func() bool { return len(runSlots(t, d)) == slots })
+		atodtest.WaitFor(t, 20*time.Second, "a run in every slot", func() bool { return len(runSlots(t, d)) == slots })
 	}
 	d.kill()
 	// A run caught between its setup and its start stays behind: runc's
@@ -90,7 +78,7 @@ func TestRestartAfterSIGKILLWithTenRuns(t *testing.T) {
 	// one will, and nothing of atod watches it yet (atod-init does that,
 	// once it runs). Every run whose program started dies with the
 	// daemon; the rest goes at the next start.
-	waitWithin(t, 10*time.Second, "the runs to die with the daemon", func() bool {
+	atodtest.WaitFor(t, 10*time.Second, "the runs to die with the daemon", func() bool {
 		return len(slices.DeleteFunc(d.runProcesses(t), isWaitingRuncInit)) == 0
 	})
 	if waiting := d.runProcesses(t); len(waiting) > 0 {
@@ -125,9 +113,9 @@ func TestRestartAfterSIGKILLWithTenRuns(t *testing.T) {
 		})
 	}
 	if d2.user.rootless {
-		waitWithin(t, 20*time.Second, "every run to start", func() bool { return len(d2.runProcesses(t)) >= slots })
+		atodtest.WaitFor(t, 20*time.Second, "every run to start", func() bool { return len(d2.runProcesses(t)) >= slots })
 	} else {
-		waitWithin(t, 20*time.Second, "a run in every slot", func() bool { return len(runSlots(t, d2)) == slots })
+		atodtest.WaitFor(t, 20*time.Second, "a run in every slot", func() bool { return len(runSlots(t, d2)) == slots })
 	}
 	for i := range slots {
 		awaitHold(t, d2, fmt.Sprint("hold-", i))
@@ -372,7 +360,7 @@ func TestImageRemovedMidRun(t *testing.T) {
 	if got := <-done; got != "exited/0 in the image\n" {
 		t.Errorf("the run whose image was removed: %q, want it to finish in its image", got)
 	}
-	waitWithin(t, 10*time.Second, "the tree to be collected after its run", func() bool {
+	atodtest.WaitFor(t, 10*time.Second, "the tree to be collected after its run", func() bool {
 		trees, _ := os.ReadDir(filepath.Join(store, "trees"))
 		return len(trees) == 0
 	})

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/atod-project/atod/internal/atodtest"
 )
 
 // atodLanguages runs `atod languages ARGS` (ARGS may start with "verify"),
@@ -65,7 +67,7 @@ func tableRows(t *testing.T, table string) map[string]string {
 var catalogueIDs = []string{"bash", "c_gcc", "python", "zsh"}
 
 func TestLanguagesListsRunnableOnes(t *testing.T) {
-	needRoot(t)
+	atodtest.NeedRoot(t)
 	out, errOut, code := atodLanguages(t)
 	if code != 0 {
 		t.Fatalf("atod languages: exit %d\n%s%s", code, out, errOut)
@@ -116,7 +118,7 @@ func TestLanguagesListsRunnableOnes(t *testing.T) {
 var passRow = regexp.MustCompile(`^pass [0-9]+ ms$`)
 
 func TestLanguagesVerifyPasses(t *testing.T) {
-	needRoot(t)
+	atodtest.NeedRoot(t)
 	out, errOut, code := atodLanguages(t, append([]string{"verify"}, verifyFlags(t)...)...)
 	if code != 0 {
 		t.Fatalf("verify: exit %d\n%s%s", code, out, errOut)
@@ -139,7 +141,7 @@ func TestLanguagesVerifyPasses(t *testing.T) {
 }
 
 func TestLanguagesVerifyFails(t *testing.T) {
-	needRoot(t)
+	atodtest.NeedRoot(t)
 	out, errOut, code := atodLanguages(t, append([]string{"verify", "nosuchlang", "bash"}, verifyFlags(t)...)...)
 	rows := tableRows(t, out)
 	if code != 1 || rows["nosuchlang"] != "fail: unknown language -" || !passRow.MatchString(rows["bash"]) ||
@@ -186,7 +188,7 @@ func writeCatalogue(t *testing.T, scripts map[string]string) string {
 }
 
 func TestLanguagesVerifyFailingHelloCases(t *testing.T) {
-	needRoot(t)
+	atodtest.NeedRoot(t)
 	runnersDir := writeCatalogue(t, map[string]string{
 		"echoes": "exec cat /ATO/input\n",
 		"wrong":  "echo 'Goodbye, World!'\n",

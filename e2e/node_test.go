@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/timescale"
 )
 
@@ -33,7 +34,7 @@ func nodeModules(t testing.TB) string {
 // API reference, the document the project started from (its "seed"), as
 // README.md shows it: scripts/js/seed-example.js.
 func TestSeedJavaScriptExample(t *testing.T) {
-	needRoot(t)
+	atodtest.NeedRoot(t)
 	modules := nodeModules(t)
 	d := startDaemon(t, daemonOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(60*time.Second))
@@ -50,7 +51,7 @@ func TestSeedJavaScriptExample(t *testing.T) {
 }
 
 func TestNodeV1Session(t *testing.T) {
-	needRoot(t)
+	atodtest.NeedRoot(t)
 	modules := nodeModules(t)
 	d := startDaemon(t, daemonOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(60*time.Second))

@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/tinylib/msgp/msgp"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/leftovers"
 	"github.com/atod-project/atod/internal/testclient"
 	"github.com/atod-project/atod/internal/timescale"
@@ -99,7 +100,7 @@ func (s *soak) note(r soakResult) {
 }
 
 func TestSoak(t *testing.T) {
-	needRoot(t)
+	atodtest.NeedRoot(t)
 	if testing.Short() {
 		t.Skip("the soak takes minutes")
 	}

@@ -307,7 +307,7 @@ func TestV1CustomRunner(t *testing.T) {
 }
 
 func TestV1CustomRunnerWithoutBashInTheImage(t *testing.T) {
-	needRoot(t)
+	atodtest.NeedRoot(t)
 	// An image with no files at all, imported as atod does it.
 	images := newStoreDir(t)
 	emptyImg, err := mutate.Config(empty.Image, v1.Config{Env: []string{"PATH=/nonexistent"}})

@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/timescale"
 )
 
 // logLines is a logger whose lines arrive on a channel, for tests to wait
 // for what a collector logs.
-func logLines(tb testing.TB) (*slog.Logger, <-chan string) {
+func logLines() (*slog.Logger, <-chan string) {
 	lines := make(chan string, 64)
 	return slog.New(slog.NewTextHandler(lineWriter(lines), &slog.HandlerOptions{Level: slog.LevelDebug})), lines
 }
@@ -71,8 +72,8 @@ func TestCollect(t *testing.T) {
 	addImage(t, root, "img", `{"size_bytes": 4096}`)
 	d := openDir(t, root)
 	old := replaced(t, d, "img")
-	mkdir(t, filepath.Join(root, workDir, "install-1", TreeDir))
-	log, lines := logLines(t)
+	atodtest.MkdirAll(t, filepath.Join(root, workDir, "install-1", TreeDir))
+	log, lines := logLines()
 
 	w := lock(t, d)
 	if d.Collect(log) {
@@ -116,7 +117,7 @@ func TestKeepCollected(t *testing.T) {
 	}
 	held := replaced(t, d, "img")
 
-	log, lines := logLines(t)
+	log, lines := logLines()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	wake := make(chan struct{}, 1)

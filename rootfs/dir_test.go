@@ -78,7 +78,7 @@ func TestLookupDamaged(t *testing.T) {
 	addImage(t, root, "empty-key", `{"env": ["=x"]}`)
 	addImage(t, root, "huge", `{"pad": "`+strings.Repeat("x", maxManifestBytes)+`"}`)
 	wrong := addImage(t, root, "wrong-id", `{}`)
-	writeFile(t, filepath.Join(root, treesDir, wrong, manifestFile), `{"id": "`+strings.Repeat("0", 64)+`"}`)
+	atodtest.WriteFile(t, filepath.Join(root, treesDir, wrong, manifestFile), `{"id": "`+strings.Repeat("0", 64)+`"}`)
 	gone := addImage(t, root, "tree-gone", `{}`)
 	if err := os.RemoveAll(filepath.Join(root, treesDir, gone)); err != nil {
 		t.Fatal(err)
@@ -294,16 +294,16 @@ func TestRemoveAndGC(t *testing.T) {
 // work area and removes it, and moves flat-layout images into trees.
 func TestWriterCleansUp(t *testing.T) {
 	root := t.TempDir()
-	mkdir(t, filepath.Join(root, workDir, "install-123", TreeDir, "usr", "bin"))
+	atodtest.MkdirAll(t, filepath.Join(root, workDir, "install-123", TreeDir, "usr", "bin"))
 	locked := filepath.Join(root, workDir, "gc-x", "d")
-	mkdir(t, locked)
+	atodtest.MkdirAll(t, locked)
 	if err := os.Chmod(locked, 0); err != nil {
 		t.Fatal(err)
 	}
 	// The flat layout of earlier atod versions.
-	mkdir(t, filepath.Join(root, "debian-12", TreeDir, "bin"))
-	writeFile(t, filepath.Join(root, "debian-12", manifestFile), `{"name": "debian-12", "env": ["A=1"], "recipe_hash": "ab", "created": "2025-01-02T03:04:05Z"}`)
-	mkdir(t, filepath.Join(root, "unfinished", TreeDir))
+	atodtest.MkdirAll(t, filepath.Join(root, "debian-12", TreeDir, "bin"))
+	atodtest.WriteFile(t, filepath.Join(root, "debian-12", manifestFile), `{"name": "debian-12", "env": ["A=1"], "recipe_hash": "ab", "created": "2025-01-02T03:04:05Z"}`)
+	atodtest.MkdirAll(t, filepath.Join(root, "unfinished", TreeDir))
 	d := openDir(t, root)
 
 	w := lock(t, d)
@@ -348,7 +348,7 @@ func TestKilledWriterLeavesWork(t *testing.T) {
 	d := openDir(t, root)
 	w := lock(t, d)
 	work := newWork(t, w, "half")
-	mkdir(t, filepath.Join(work, TreeDir, "usr", "lib"))
+	atodtest.MkdirAll(t, filepath.Join(work, TreeDir, "usr", "lib"))
 	// No Unlock: the process "dies" and its lock goes with its file.
 	w.lock.Close()
 	if _, err := os.Stat(work); err != nil {
@@ -367,16 +367,16 @@ func addImage(tb testing.TB, root, name, manifest string) string {
 	tb.Helper()
 	id := digestHex("test", name)
 	dir := filepath.Join(root, treesDir, id)
-	mkdir(tb, filepath.Join(dir, TreeDir, "bin"))
+	atodtest.MkdirAll(tb, filepath.Join(dir, TreeDir, "bin"))
 	if strings.HasPrefix(manifest, "{") && strings.Contains(manifest, "}") && !strings.Contains(manifest, `"id"`) {
 		manifest = `{"format": 2, "id": "` + id + `", ` + strings.TrimPrefix(manifest, "{")
 		manifest = strings.Replace(manifest, `, }`, `}`, 1)
 	}
-	writeFile(tb, filepath.Join(dir, manifestFile), manifest)
+	atodtest.WriteFile(tb, filepath.Join(dir, manifestFile), manifest)
 	if err := createLease(dir); err != nil {
 		tb.Fatal(err)
 	}
-	mkdir(tb, filepath.Join(root, namesDir))
+	atodtest.MkdirAll(tb, filepath.Join(root, namesDir))
 	if err := os.Symlink("../"+treesDir+"/"+id, filepath.Join(root, namesDir, name)); err != nil {
 		tb.Fatal(err)
 	}
@@ -399,8 +399,8 @@ func newWork(tb testing.TB, w *Writer, marker string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	mkdir(tb, filepath.Join(work, TreeDir, "bin"))
-	writeFile(tb, filepath.Join(work, TreeDir, "marker"), marker)
+	atodtest.MkdirAll(tb, filepath.Join(work, TreeDir, "bin"))
+	atodtest.WriteFile(tb, filepath.Join(work, TreeDir, "marker"), marker)
 	return work
 }
 
@@ -422,20 +422,6 @@ func openDir(tb testing.TB, root string) *Dir {
 		tb.Fatal(err)
 	}
 	return d
-}
-
-func mkdir(tb testing.TB, path string) {
-	tb.Helper()
-	if err := os.MkdirAll(path, 0o755); err != nil {
-		tb.Fatal(err)
-	}
-}
-
-func writeFile(tb testing.TB, path, content string) {
-	tb.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		tb.Fatal(err)
-	}
 }
 
 // TestLeaseIsRootsAlone: the lease file cannot be opened by other users,
@@ -499,7 +485,7 @@ func TestGCLeavesOthersAlone(t *testing.T) {
 	root := t.TempDir()
 	d := openDir(t, root)
 	lock(t, d).Unlock()
-	mkdir(t, filepath.Join(root, treesDir, "lost+found"))
+	atodtest.MkdirAll(t, filepath.Join(root, treesDir, "lost+found"))
 	assertGCKeepsMount(t, d, root)
 	if _, err := os.Stat(filepath.Join(root, treesDir, "lost+found")); err != nil {
 		t.Errorf("GC removed lost+found: %v", err)
@@ -534,7 +520,7 @@ func assertGCKeepsMount(t *testing.T, d *Dir, real string) {
 		t.Fatal(err)
 	}
 	defer syscall.Unmount(mnt, syscall.MNT_DETACH)
-	writeFile(t, filepath.Join(mnt, "precious"), "x")
+	atodtest.WriteFile(t, filepath.Join(mnt, "precious"), "x")
 	w := lock(t, d)
 	defer w.Unlock()
 	if _, err := w.GC(); err == nil || !strings.Contains(err.Error(), "mount point") {

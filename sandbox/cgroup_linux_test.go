@@ -12,16 +12,10 @@ import (
 	"github.com/containerd/cgroups/v3"
 	"github.com/containerd/cgroups/v3/cgroup1"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/sandbox/job"
 )
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create cgroups")
-	}
-}
 
 // startInCgroup starts n shells inside j; each forks two sleeping children
 // once released (after it has been moved, so the children start inside).
@@ -66,7 +60,7 @@ func startInCgroup(t *testing.T, j *jobCgroup, n int) (cmds []*exec.Cmd, release
 // offers: cgroup.kill (v2, or the hybrid layout's cgroup2 mount) and freeze
 // + kill (v1).
 func TestKillPaths(t *testing.T) {
-	needRoot(t)
+	atodtest.NeedRoot(t) // it creates cgroups
 	tree, err := newCgroupTree("atod-unit-test-"+strconv.Itoa(os.Getpid()), false, false, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

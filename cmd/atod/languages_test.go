@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/rootfs"
 	"github.com/atod-project/atod/runners"
 )
@@ -18,7 +17,6 @@ import (
 // "here", "gone" in "absent" and "sick" in "broken".
 func testCatalogue(t testing.TB) *runners.Catalogue {
 	t.Helper()
-	dir := t.TempDir()
 	const langs = `{
   "ok":   {"name": "OK Lang", "image": "here", "version": "1",
            "hello": {"code": "say hi", "input": "in\n", "options": ["-o", "x"], "arguments": ["a b"], "stdout": "Hello, World!\n"}},
@@ -27,18 +25,7 @@ func testCatalogue(t testing.TB) *runners.Catalogue {
   "sick": {"name": "Sick", "image": "broken", "version": "3",
            "hello": {"code": "x", "input": "", "options": [], "arguments": [], "stdout": "x"}}
 }`
-	if err := os.WriteFile(filepath.Join(dir, "languages.json"), []byte(langs), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(dir, "scripts"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"ok", "gone", "sick"} {
-		if err := os.WriteFile(filepath.Join(dir, "scripts", id), []byte("exec true\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cat, err := runners.LoadDir(dir)
+	cat, err := runners.LoadDir(atodtest.CatalogueDir(t, langs, "ok", "gone", "sick"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package atodtest holds the helpers that the tests of several packages
 // share: hand-built msgpack request maps, the installed image the tests run
-// in, and the skip of tests that need root. Only tests import it. It imports
-// msgp and the standard library alone, so that the pure packages' tests
+// in, the skip of tests that need root, waiting for a condition, files and
+// catalogues. Only tests import it. It imports msgp, internal/timescale and
+// the standard library alone, so that the pure packages' tests
 // (protocol's own included) can use it; the client side of the protocol is
 // internal/testclient.
 package atodtest
@@ -13,7 +14,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/atod-project/atod/internal/timescale"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -172,4 +175,46 @@ func RemoveInRoot(pids []int, path string) error {
 		errs = append(errs, err)
 	}
 	return fmt.Errorf("removing %s in a run (processes %v): %w", path, pids, errors.Join(errs...))
+}
+
+// WaitFor polls cond every 10 ms until it holds, and fails the test when
+// it has not after bound, stretched by timescale.
+func WaitFor(tb testing.TB, bound time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	bound = timescale.D(bound)
+	for deadline := time.Now().Add(bound); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", bound, what)
+		}
+	}
+}
+
+// MkdirAll makes path and its missing parents (mode 0755).
+func MkdirAll(tb testing.TB, path string) {
+	tb.Helper()
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// WriteFile writes content to path (mode 0644).
+func WriteFile(tb testing.TB, path, content string) {
+	tb.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// CatalogueDir makes a language catalogue directory (as runners.LoadDir
+// reads): languagesJSON as languages.json and a runner script, `exec true`,
+// for each of ids.
+func CatalogueDir(tb testing.TB, languagesJSON string, ids ...string) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	WriteFile(tb, filepath.Join(dir, "languages.json"), languagesJSON)
+	MkdirAll(tb, filepath.Join(dir, "scripts"))
+	for _, id := range ids {
+		WriteFile(tb, filepath.Join(dir, "scripts", id), "exec true\n")
+	}
+	return dir
 }

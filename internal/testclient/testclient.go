@@ -53,7 +53,7 @@ func ReadV0(ctx context.Context, conn *websocket.Conn) (Outcome, error) {
 		}
 		var r protocol.Result
 		if rest, err := r.UnmarshalMsg(msg); err != nil || len(rest) != 0 {
-			return out, fmt.Errorf("decoding result: %v (%d bytes left)", err, len(rest))
+			return out, fmt.Errorf("decoding result: %w (%d bytes left)", err, len(rest))
 		}
 		out.Result = &r
 	}
@@ -126,7 +126,7 @@ func ReadV1(ctx context.Context, conn *websocket.Conn) (Frame, error) {
 		err = errors.New("unknown message")
 	}
 	if err != nil || len(rest) != 0 {
-		return f, fmt.Errorf("decoding %s: %v (%d bytes left)", key, err, len(rest))
+		return f, fmt.Errorf("decoding %s: %w (%d bytes left)", key, err, len(rest))
 	}
 	return f, nil
 }

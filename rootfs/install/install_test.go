@@ -323,6 +323,12 @@ func TestPullErrors(t *testing.T) {
 // nothing. (One killed outright leaves a work directory the next writer
 // removes: the store's TestKilledWriterLeavesWork.)
 func TestPullInterrupted(t *testing.T) {
+	img := bigImage(t)
+	cfg, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	configHex := cfg.Hex // the interrupting registry serves the config whole
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
 	reg := testRegistry(t, func(next http.Handler) http.Handler {
@@ -349,7 +355,6 @@ func TestPullInterrupted(t *testing.T) {
 		})
 	})
 	defer close(release)
-	img := bigImage(t)
 	ref := reg + "/atod/big:v1"
 	push(t, ref, img)
 
@@ -362,17 +367,13 @@ func TestPullInterrupted(t *testing.T) {
 		<-started
 		cancel()
 	}()
-	_, err := Pull(ctx, w, ref, "big", Options{})
+	_, err = Pull(ctx, w, ref, "big", Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 	w.Unlock()
 	assertNothingInstalled(t, d)
 }
-
-// configHex is filled by bigImage: the interrupting registry serves the
-// config whole.
-var configHex string
 
 // bigImage has one layer of a few MiB, so that it streams in several reads.
 func bigImage(tb testing.TB) v1.Image {
@@ -385,8 +386,6 @@ func bigImage(tb testing.TB) v1.Image {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg, _ := img.ConfigName()
-	configHex = cfg.Hex
 	return img
 }
 
@@ -465,9 +464,7 @@ func TestImportHostile(t *testing.T) {
 // TestImportNoSpace: a store whose file system fills up says so, and keeps
 // nothing of the image.
 func TestImportNoSpace(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small file system needs root")
-	}
+	atodtest.NeedRoot(t) // it mounts a small file system
 	root := t.TempDir()
 	if err := syscall.Mount("tmpfs", root, "tmpfs", 0, "size=1m,mode=755"); err != nil {
 		t.Fatal(err)
@@ -519,7 +516,7 @@ func TestPullWithCredentials(t *testing.T) {
 	}
 	cfg := filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")
 	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
-	writeFile(t, cfg, `{"auths": {"`+reg+`": {"auth": "`+auth+`"}}}`)
+	atodtest.WriteFile(t, cfg, `{"auths": {"`+reg+`": {"auth": "`+auth+`"}}}`)
 	if _, err := Pull(context.Background(), w, ref, "test", Options{}); err != nil {
 		t.Fatalf("pull with credentials in %s: %v", cfg, err)
 	}
@@ -562,7 +559,7 @@ func TestImportOCIArchive(t *testing.T) {
 		}
 		tw.Close()
 		path := filepath.Join(t.TempDir(), "image.oci.tar")
-		writeFile(t, path, buf.String())
+		atodtest.WriteFile(t, path, buf.String())
 		return path
 	}
 	d := openDir(t, t.TempDir())
@@ -585,8 +582,8 @@ func TestImportOCIArchive(t *testing.T) {
 // /etc/group, by name or by number.
 func TestResolveUser(t *testing.T) {
 	tree := t.TempDir()
-	mkdir(t, filepath.Join(tree, "etc"))
-	writeFile(t, filepath.Join(tree, "etc/passwd"), "root:x:0:0::/root:/bin/sh\nrunner:x:1000:1000::/home:/bin/sh\n")
+	atodtest.MkdirAll(t, filepath.Join(tree, "etc"))
+	atodtest.WriteFile(t, filepath.Join(tree, "etc/passwd"), "root:x:0:0::/root:/bin/sh\nrunner:x:1000:1000::/home:/bin/sh\n")
 	if uid, gid, err := resolveUser(tree, "runner"); err != nil || uid != 1000 || gid != 1000 {
 		t.Errorf("resolveUser(runner) = %d, %d, %v", uid, gid, err)
 	}
@@ -625,19 +622,5 @@ func assertEmptyWork(tb testing.TB, root string) {
 	}
 	if len(entries) != 0 {
 		tb.Errorf("work area holds %v", entries)
-	}
-}
-
-func mkdir(tb testing.TB, path string) {
-	tb.Helper()
-	if err := os.MkdirAll(path, 0o755); err != nil {
-		tb.Fatal(err)
-	}
-}
-
-func writeFile(tb testing.TB, path, content string) {
-	tb.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		tb.Fatal(err)
 	}
 }

@@ -21,9 +21,9 @@ func applyLayers(tb testing.TB, budget Budget, layers ...[]byte) (tree, outside 
 	tb.Helper()
 	base := tb.TempDir()
 	tree, outside = filepath.Join(base, "tree"), filepath.Join(base, "outside")
-	mkdir(tb, tree)
-	mkdir(tb, outside)
-	writeFile(tb, filepath.Join(outside, "secret"), "host secret")
+	atodtest.MkdirAll(tb, tree)
+	atodtest.MkdirAll(tb, outside)
+	atodtest.WriteFile(tb, filepath.Join(outside, "secret"), "host secret")
 	a, err := Open(context.Background(), tree, Options{Budget: budget})
 	if err != nil {
 		tb.Fatal(err)
@@ -194,7 +194,7 @@ func TestNormalizeTree(t *testing.T) {
 	atodtest.NeedRoot(t) // it sets owners or mounts
 	tree := t.TempDir()
 	f := filepath.Join(tree, "f")
-	writeFile(t, f, "x")
+	atodtest.WriteFile(t, f, "x")
 	if err := os.Link(f, filepath.Join(tree, "g")); err != nil {
 		t.Fatal(err)
 	}
@@ -205,13 +205,13 @@ func TestNormalizeTree(t *testing.T) {
 		t.Fatal(err)
 	}
 	capped := filepath.Join(tree, "ping")
-	writeFile(t, capped, "x")
+	atodtest.WriteFile(t, capped, "x")
 	// cap_net_raw=ep, as setcap writes it (VFS_CAP_REVISION_2).
 	capability := []byte{0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0}
 	if err := syscall.Setxattr(capped, "security.capability", capability, 0); err != nil {
 		t.Skipf("setting a file capability: %v", err)
 	}
-	mkdir(t, filepath.Join(tree, "tmp"))
+	atodtest.MkdirAll(t, filepath.Join(tree, "tmp"))
 	syscall.Chmod(filepath.Join(tree, "tmp"), 0o1777)
 	if err := Normalize(tree); err != nil {
 		t.Fatal(err)
@@ -227,19 +227,5 @@ func TestNormalizeTree(t *testing.T) {
 	}
 	if _, err := syscall.Getxattr(capped, "security.capability", make([]byte, 64)); err == nil {
 		t.Error("the file capability survived")
-	}
-}
-
-func mkdir(tb testing.TB, path string) {
-	tb.Helper()
-	if err := os.MkdirAll(path, 0o755); err != nil {
-		tb.Fatal(err)
-	}
-}
-
-func writeFile(tb testing.TB, path, content string) {
-	tb.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		tb.Fatal(err)
 	}
 }

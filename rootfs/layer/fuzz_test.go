@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/rootfs/layer/layertest"
 )
 
@@ -104,9 +105,7 @@ func fuzzRoot(f *testing.F) string {
 // (empty, 0755) and the sentinels no layer may reach. It is removed when
 // the input is done.
 func fuzzBase(t *testing.T, root string) string {
-	if os.Geteuid() != 0 {
-		t.Skip("the applier sets owners: run as root")
-	}
+	atodtest.NeedRoot(t) // the applier sets owners
 	// An applier that regressed to paths relative to the working
 	// directory climbs from here, inside the temporary directory too.
 	// Per input, not in fuzzRoot: the seed corpus (testdata/fuzz) is

@@ -5,12 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/protocol"
 	"github.com/atod-project/atod/runners"
 )
@@ -18,25 +17,13 @@ import (
 // testCatalogue loads a catalogue of two languages, "ok" and "gone".
 func testCatalogue(t testing.TB) *runners.Catalogue {
 	t.Helper()
-	dir := t.TempDir()
 	const langs = `{
   "ok":   {"name": "OK Lang", "image": "here", "version": "1",
            "hello": {"code": "say hi", "input": "in\n", "options": ["-o", "x"], "arguments": ["a b"], "stdout": "Hello, World!\n"}},
   "gone": {"name": "Gone", "image": "absent", "version": "2",
            "hello": {"code": "x", "input": "", "options": [], "arguments": [], "stdout": "x"}}
 }`
-	if err := os.WriteFile(filepath.Join(dir, "languages.json"), []byte(langs), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(dir, "scripts"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"ok", "gone"} {
-		if err := os.WriteFile(filepath.Join(dir, "scripts", id), []byte("exec true\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cat, err := runners.LoadDir(dir)
+	cat, err := runners.LoadDir(atodtest.CatalogueDir(t, langs, "ok", "gone"))
 	if err != nil {
 		t.Fatal(err)
 	}

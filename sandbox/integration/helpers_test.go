@@ -13,7 +13,6 @@ import (
 
 	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/leftovers"
-	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/rootfs"
 	"github.com/atod-project/atod/sandbox"
 	"github.com/atod-project/atod/sandbox/job"
@@ -164,12 +163,7 @@ func release(t testing.TB, sb *testSandbox, name string) {
 // timescale.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	bound := timescale.D(10 * time.Second)
-	for deadline := time.Now().Add(bound); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", bound, what)
-		}
-	}
+	atodtest.WaitFor(t, 10*time.Second, what, cond)
 }
 
 // forkBomb is a runner that forks until its task limit stops it, for as
