@@ -134,34 +134,17 @@ func TestCgroupNameIsExclusive(t *testing.T) {
 		t.Skip("a rootless daemon's job cgroups are beside its own, in its delegated cgroup")
 	}
 	d := startDaemon(t, daemonOptions{})
-	runningJob := job{language: "bash", code: "sleep 3; echo survived", timeout: 30}.encode(t)
-	done := make(chan *protocol.Result, 1)
+	type outcome struct {
+		r   *protocol.Result
+		err error
+	}
+	done := make(chan outcome, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timescale.D(30*time.Second))
-		defer cancel()
-		conn, _, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), nil)
-		if err != nil {
-			done <- nil
-			return
-		}
-		defer conn.CloseNow()
-		if err := conn.Write(ctx, websocket.MessageBinary, runningJob); err != nil {
-			done <- nil
-			return
-		}
-		_, b, err := conn.Read(ctx)
-		if err != nil {
-			done <- nil
-			return
-		}
-		var r protocol.Result
-		if _, err := r.UnmarshalMsg(b); err != nil {
-			done <- nil
-			return
-		}
-		done <- &r
+		r, err := executeErr(d, job{language: "bash", code: holdCode("first") + "; echo survived", timeout: 60})
+		done <- outcome{r, err}
 	}()
-	waitFor(t, "the run to start", func() bool { return len(d.runProcesses(t)) > 0 })
+	// The run holds until the second daemon has had its say.
+	awaitHold(t, d, "first")
 
 	second := exec.Command(filepath.Join(binDir, "atod"), "serve", "--listen", "127.0.0.1:0", "--state", d.user.stateDir(t),
 		"--cgroup-name", d.cgroup, "--uid-base", fmt.Sprint(e2eUIDBase+1000), "--concurrency", "1")
@@ -183,8 +166,9 @@ func TestCgroupNameIsExclusive(t *testing.T) {
 		<-exited
 		t.Errorf("a second daemon of the same cgroup name started:\n%s", stderr.String())
 	}
-	if r := <-done; r == nil || string(r.Stdout) != "survived\n" {
-		t.Errorf("the first daemon's run: %+v", r)
+	release(t, d, "first")
+	if o := <-done; o.err != nil || string(o.r.Stdout) != "survived\n" {
+		t.Errorf("the first daemon's run: %+v, %v", o.r, o.err)
 	}
 	assertNoLeftovers(t, d)
 }

@@ -148,16 +148,19 @@ func TestMemoryLimitKillsOnlyTheHog(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	neighbour := make(chan error, 1)
 	go func() {
-		r, err := executeErr(d, job{language: "bash", code: "sleep 2; echo survived", timeout: 10})
+		r, err := executeErr(d, job{language: "bash", code: holdCode("neighbour") + "; echo survived", timeout: 60})
 		if err == nil && string(r.Stdout) != "survived\n" {
 			err = fmt.Errorf("%s %q", status(r), r.Stdout)
 		}
 		neighbour <- err
 	}()
+	// The neighbour holds while the hog runs and is killed.
+	awaitHold(t, d, "neighbour")
 	r := execute(t, d, job{language: "python", code: "x = bytearray(2**31)\nprint('allocated')", timeout: 30})
 	if status(r) != "killed/9" || strings.Contains(string(r.Stdout), "allocated") || r.TimedOut {
 		t.Errorf("hog: %s timed out %v stdout %q stderr %q", status(r), r.TimedOut, r.Stdout, r.Stderr)
 	}
+	release(t, d, "neighbour")
 	if err := <-neighbour; err != nil {
 		t.Errorf("neighbour run: %v", err)
 	}

@@ -222,8 +222,10 @@ func TestV1ConnectionReuse(t *testing.T) {
 		t.Errorf("statistics are not per run: busy %+v, idle %+v", busy, idle)
 	}
 	// A request sent while one runs is ignored.
-	c.send(job{language: "bash", code: "sleep 0.5; echo first", timeout: 10}.encode(t))
+	c.send(job{language: "bash", code: holdCode("first") + "; echo first", timeout: 60}.encode(t))
+	awaitHold(t, d, "first")
 	c.send(job{language: "bash", code: "echo second", timeout: 10}.encode(t))
+	release(t, d, "first")
 	frames := c.untilDone()
 	if out := string(joined(frames, "Stdout")); out != "first\n" {
 		t.Errorf("stdout %q, want only the first run's", out)

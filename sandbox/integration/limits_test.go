@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/sandbox/job"
 )
@@ -45,14 +46,17 @@ func TestMemoryLimitAndOOMReport(t *testing.T) {
 	rootfs := testRootfs(t)
 	neighbour := make(chan error, 1)
 	go func() {
-		out, err := runScriptErr(context.Background(), sb, rootfs, "sleep 1; echo alive", timescale.D(10*time.Second))
+		out, err := runScriptErr(context.Background(), sb, rootfs, atodtest.HoldCode("neighbour")+"; echo alive", timescale.D(30*time.Second))
 		if err == nil && out.stdout.String() != "alive\n" {
 			err = fmt.Errorf("%v %q", out.res.Status, out.stdout.String())
 		}
 		neighbour <- err
 	}()
+	// The neighbour holds while the hog runs and is killed.
+	awaitHold(t, sb, "neighbour")
 	out := runScript(t, sb, "exec python3 -c 'x = bytearray(200 * 2**20); print(\"allocated\")'", timescale.D(20*time.Second),
 		func(s *job.Spec) { s.Limits.MemoryBytes = 64 << 20 })
+	release(t, sb, "neighbour")
 	if out.res.Status.String() != "killed/9" || !out.res.Stats.OOMKilled || strings.Contains(out.stdout.String(), "allocated") {
 		t.Errorf("200 MiB under a 64 MiB limit: %v OOMKilled %v stdout %q", out.res.Status, out.res.Stats.OOMKilled, out.stdout.String())
 	}
