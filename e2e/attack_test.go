@@ -81,7 +81,7 @@ func loadProbes(t *testing.T) []probe {
 			category: filepath.Base(filepath.Dir(f)),
 			name:     strings.TrimSuffix(filepath.Base(f), filepath.Ext(f)),
 			language: lang, code: string(b),
-			status: []string{"exited/0"}, timedOut: "no", timeout: 10, contained: 1,
+			status: []string{"exited/0"}, timedOut: "no", timeout: scaledTimeout(10), contained: 1,
 		}
 		seen := map[string]bool{}
 		for _, line := range strings.Split(p.code, "\n") {
@@ -875,7 +875,7 @@ func TestAttacks(t *testing.T) {
 	}
 	// A warm-up run, so that the daemon's own memory and descriptors have
 	// their working size before the baseline.
-	if r := execute(t, d, job{language: "bash", code: "echo warm", timeout: 10}); string(r.Stdout) != "warm\n" {
+	if r := execute(t, d, job{language: "bash", code: "echo warm", timeout: scaledTimeout(10)}); string(r.Stdout) != "warm\n" {
 		t.Fatalf("warm-up run: %s %q %q", status(r), r.Stdout, r.Stderr)
 	}
 	baseHealth := healthOf(t, d)

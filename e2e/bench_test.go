@@ -26,11 +26,11 @@ func BenchmarkRoundTrip(b *testing.B) {
 		b.Fatalf("bubblewrap is not installed: run scripts/setup-host")
 	}
 	d := startDaemon(b, daemonOptions{})
-	j := job{language: "bash", code: "true", timeout: 10}.encode(b)
+	j := job{language: "bash", code: "true", timeout: scaledTimeout(10)}.encode(b)
 	bw := []string{"--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "/bin/true"}
 	// Warm up both paths (first cgroup creation, page cache).
 	for range 3 {
-		execute(b, d, job{language: "bash", code: "true", timeout: 10})
+		execute(b, d, job{language: "bash", code: "true", timeout: scaledTimeout(10)})
 		exec.Command(bwrap, bw...).Run()
 	}
 	var ws, bwt []time.Duration

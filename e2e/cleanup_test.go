@@ -86,7 +86,7 @@ func TestClientVanishingMidRunKillsIt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := conn.Write(ctx, websocket.MessageBinary, job{language: "bash", code: code, timeout: 30}.encode(t)); err != nil {
+		if err := conn.Write(ctx, websocket.MessageBinary, job{language: "bash", code: code, timeout: scaledTimeout(30)}.encode(t)); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "the run to start", func() bool { return len(d.runProcesses(t)) > 0 })

@@ -56,7 +56,7 @@ func TestHTTPExecute(t *testing.T) {
 		}
 	})
 	t.Run("msgpack", func(t *testing.T) {
-		resp, b := postExecute(t, d, "application/msgpack", "application/msgpack", job{language: "bash", code: "printf '\\xff'; exit 4", timeout: 10}.encode(t))
+		resp, b := postExecute(t, d, "application/msgpack", "application/msgpack", job{language: "bash", code: "printf '\\xff'; exit 4", timeout: scaledTimeout(10)}.encode(t))
 		var r protocol.ExecuteResponse
 		if _, err := r.UnmarshalMsg(b); err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%d %v", resp.StatusCode, err)

@@ -132,7 +132,7 @@ func TestForkBombIsContained(t *testing.T) {
 	waitFor(t, "the fork bomb to hold half its task limit", func() bool { return len(d.runProcesses(t)) >= pids/2 })
 	for i := range 3 {
 		start := time.Now()
-		r := execute(t, d, job{language: "python", code: "print('still here')", timeout: 10})
+		r := execute(t, d, job{language: "python", code: "print('still here')", timeout: scaledTimeout(10)})
 		if string(r.Stdout) != "still here\n" {
 			t.Errorf("run %d beside the fork bomb: %s %q %q", i, status(r), r.Stdout, r.Stderr)
 		}
@@ -156,7 +156,7 @@ func TestMemoryLimitKillsOnlyTheHog(t *testing.T) {
 	}()
 	// The neighbour holds while the hog runs and is killed.
 	awaitHold(t, d, "neighbour")
-	r := execute(t, d, job{language: "python", code: "x = bytearray(2**31)\nprint('allocated')", timeout: 30})
+	r := execute(t, d, job{language: "python", code: "x = bytearray(2**31)\nprint('allocated')", timeout: scaledTimeout(30)})
 	if status(r) != "killed/9" || strings.Contains(string(r.Stdout), "allocated") || r.TimedOut {
 		t.Errorf("hog: %s timed out %v stdout %q stderr %q", status(r), r.TimedOut, r.Stdout, r.Stderr)
 	}
@@ -172,7 +172,7 @@ func TestMemoryLimitKillsOnlyTheHog(t *testing.T) {
 
 func TestOutputFloodKeepsDaemonMemoryFlat(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
-	execute(t, d, job{language: "bash", code: "head -c 200000 /dev/zero; head -c 50000 /dev/zero >&2", timeout: 10}) // warm up
+	execute(t, d, job{language: "bash", code: "head -c 200000 /dev/zero; head -c 50000 /dev/zero >&2", timeout: scaledTimeout(10)}) // warm up
 	before := rssKiB(t, d.servingPID(t))
 	for _, code := range []string{
 		"head -c 10000000 /dev/urandom",
@@ -180,7 +180,7 @@ func TestOutputFloodKeepsDaemonMemoryFlat(t *testing.T) {
 		"yes",
 		"python3 -c 'import sys\nfor _ in range(100): sys.stdout.write(\"x\" * 100000)'",
 	} {
-		r := execute(t, d, job{language: "bash", code: code, timeout: 10})
+		r := execute(t, d, job{language: "bash", code: code, timeout: scaledTimeout(10)})
 		if len(r.Stdout) > 128<<10 || len(r.Stderr) > 32<<10 {
 			t.Errorf("%q: %d bytes of stdout, %d of stderr", code, len(r.Stdout), len(r.Stderr))
 		}
@@ -244,7 +244,7 @@ int main(void){
 // (issue 10).
 func TestDefaultMessageQueueFitsTheShare(t *testing.T) {
 	d := startDaemon(t, daemonOptions{slots: 8})
-	r := execute(t, d, job{language: "c_gcc", code: defaultQueueProbe, options: []string{"-lrt"}, timeout: 30})
+	r := execute(t, d, job{language: "c_gcc", code: defaultQueueProbe, options: []string{"-lrt"}, timeout: scaledTimeout(30)})
 	if !strings.HasPrefix(string(r.Stdout), "queue of 10 messages of ") {
 		t.Errorf("%s: %q %s", status(r), r.Stdout, r.Stderr)
 	}
@@ -262,7 +262,7 @@ func TestPerUserBudgetsAreShared(t *testing.T) {
 	if err := syscall.Getrlimit(unix.RLIMIT_SIGPENDING, &sig); err != nil {
 		t.Fatal(err)
 	}
-	r := execute(t, d, job{language: "c_gcc", code: perUserProbe, options: []string{"-lrt"}, timeout: 30})
+	r := execute(t, d, job{language: "c_gcc", code: perUserProbe, options: []string{"-lrt"}, timeout: scaledTimeout(30)})
 	var queues, signals int
 	var mqErr, sigErr, inotify string
 	_, err := fmt.Sscanf(strings.ReplaceAll(string(r.Stdout), " ", "_"), "mq_%d_%s\nsig_%d_%s\ninotify_%s\n", &queues, &mqErr, &signals, &sigErr, &inotify)
@@ -422,7 +422,7 @@ func tcpMemory() (int64, error) {
 // (issue 10: three runs filled it, and the host's programs got ENFILE).
 func TestFileTableShare(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
-	r := execute(t, d, job{language: "bash", code: "ulimit -n; cat /proc/sys/fs/file-max", timeout: 10})
+	r := execute(t, d, job{language: "bash", code: "ulimit -n; cat /proc/sys/fs/file-max", timeout: scaledTimeout(10)})
 	var nofile, fileMax uint64
 	if _, err := fmt.Sscan(string(r.Stdout), &nofile, &fileMax); err != nil {
 		t.Fatalf("%q: %v", r.Stdout, err)

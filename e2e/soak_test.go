@@ -309,17 +309,17 @@ func soakKinds() []soakKind {
 	return []soakKind{
 		{"normal", 4, []soakVariant{
 			{"v0 bash", func(ctx context.Context, s *soak, i int) error {
-				return s.v0Expect(ctx, i, job{language: "bash", code: soakEcho, input: "in", timeout: 10}, echoWant("in", i))
+				return s.v0Expect(ctx, i, job{language: "bash", code: soakEcho, input: "in", timeout: scaledTimeout(10)}, echoWant("in", i))
 			}},
 			{"v1 bash", func(ctx context.Context, s *soak, i int) error {
-				return s.v1Expect(ctx, i, job{language: "bash", code: soakEcho, input: "in", timeout: 10}, echoWant("in", i))
+				return s.v1Expect(ctx, i, job{language: "bash", code: soakEcho, input: "in", timeout: scaledTimeout(10)}, echoWant("in", i))
 			}},
 			{"v1 python", func(ctx context.Context, s *soak, i int) error {
-				return s.v1Expect(ctx, i, job{language: "python", code: soakPython, input: "olleh", timeout: 10},
+				return s.v1Expect(ctx, i, job{language: "python", code: soakPython, input: "olleh", timeout: scaledTimeout(10)},
 					soakWant{stdout: fmt.Sprintf("hello %d\n", i), status: fmt.Sprintf("exited/%d", i%3)})
 			}},
 			{"HTTP bash", func(ctx context.Context, s *soak, i int) error {
-				return s.httpExpect(ctx, i, job{language: "bash", code: soakEcho, input: "in", timeout: 10}, echoWant("in", i))
+				return s.httpExpect(ctx, i, job{language: "bash", code: soakEcho, input: "in", timeout: scaledTimeout(10)}, echoWant("in", i))
 			}},
 		}},
 		{"timeout", 1, []soakVariant{
@@ -338,15 +338,15 @@ func soakKinds() []soakKind {
 		}},
 		{"OOM", 1, []soakVariant{
 			{"v0 python", func(ctx context.Context, s *soak, i int) error {
-				return s.v0Expect(ctx, i, job{language: "python", code: soakHog, timeout: 30},
+				return s.v0Expect(ctx, i, job{language: "python", code: soakHog, timeout: scaledTimeout(30)},
 					soakWant{stdout: fmt.Sprintf("o%d\n", i), status: "killed/9"})
 			}},
 			{"v1 python", func(ctx context.Context, s *soak, i int) error {
-				return s.v1Expect(ctx, i, job{language: "python", code: soakHog, timeout: 30},
+				return s.v1Expect(ctx, i, job{language: "python", code: soakHog, timeout: scaledTimeout(30)},
 					soakWant{stdout: fmt.Sprintf("o%d\n", i), status: "killed/9"})
 			}},
 			{"HTTP python", func(ctx context.Context, s *soak, i int) error {
-				return s.httpExpect(ctx, i, job{language: "python", code: soakHog, timeout: 30},
+				return s.httpExpect(ctx, i, job{language: "python", code: soakHog, timeout: scaledTimeout(30)},
 					soakWant{stdout: fmt.Sprintf("o%d\n", i), status: "killed/9", oomKilled: true})
 			}},
 		}},
@@ -362,15 +362,15 @@ func soakKinds() []soakKind {
 		}},
 		{"output flood", 1, []soakVariant{
 			{"v1 stdout", func(ctx context.Context, s *soak, i int) error {
-				return s.v1Expect(ctx, i, job{language: "bash", code: soakFlood, timeout: 10},
+				return s.v1Expect(ctx, i, job{language: "bash", code: soakFlood, timeout: scaledTimeout(10)},
 					soakWant{stdout: repeatTo(fmt.Sprintf("f%d\n", i), soakStreamCap), status: "killed/13", stdoutTruncated: true})
 			}},
 			{"v0 stderr", func(ctx context.Context, s *soak, i int) error {
-				return s.v0Expect(ctx, i, job{language: "bash", code: soakFloodErr, timeout: 10},
+				return s.v0Expect(ctx, i, job{language: "bash", code: soakFloodErr, timeout: scaledTimeout(10)},
 					soakWant{stderr: repeatTo(fmt.Sprintf("e%d\n", i), soakV0StderrCap), status: "killed/13"})
 			}},
 			{"v1 exactly the cap", func(ctx context.Context, s *soak, i int) error {
-				return s.v1Expect(ctx, i, job{language: "bash", code: soakExactCap, timeout: 10},
+				return s.v1Expect(ctx, i, job{language: "bash", code: soakExactCap, timeout: scaledTimeout(10)},
 					soakWant{stdout: strings.Repeat("\x00", soakStreamCap), status: "exited/0"})
 			}},
 		}},
@@ -607,7 +607,7 @@ func (s *soak) v1Kill(ctx context.Context, i int, code string) error {
 		return err
 	}
 	defer c.conn.CloseNow()
-	j := withIndex(job{language: "bash", code: code, timeout: 30}, i)
+	j := withIndex(job{language: "bash", code: code, timeout: scaledTimeout(30)}, i)
 	if err := c.send(ctx, mustEncode(j)); err != nil {
 		return err
 	}
@@ -630,7 +630,7 @@ func (s *soak) v1Kill(ctx context.Context, i int, code string) error {
 	if err := v1Result(frames, j.timeout).expect(soakWant{stdout: fmt.Sprintf("t%d\n", i), status: "killed/9"}); err != nil {
 		return fmt.Errorf("after Kill: %w", err)
 	}
-	j = withIndex(job{language: "bash", code: soakEcho, input: "next", timeout: 10}, i)
+	j = withIndex(job{language: "bash", code: soakEcho, input: "next", timeout: scaledTimeout(10)}, i)
 	if err := c.send(ctx, mustEncode(j)); err != nil {
 		return err
 	}
@@ -652,7 +652,7 @@ func (s *soak) v1Gone(ctx context.Context, i int, code string, closeFrame bool) 
 		return err
 	}
 	defer c.conn.CloseNow()
-	if err := c.send(ctx, mustEncode(withIndex(job{language: "bash", code: code, timeout: 30}, i))); err != nil {
+	if err := c.send(ctx, mustEncode(withIndex(job{language: "bash", code: code, timeout: scaledTimeout(30)}, i))); err != nil {
 		return err
 	}
 	if _, err := c.next(ctx); err != nil {
@@ -677,7 +677,7 @@ func (s *soak) v0Gone(ctx context.Context, i int) error {
 		return fmt.Errorf("dialing v0: %w", err)
 	}
 	defer conn.CloseNow()
-	if err := conn.Write(ctx, websocket.MessageBinary, mustEncode(withIndex(job{language: "bash", code: soakGone, timeout: 30}, i))); err != nil {
+	if err := conn.Write(ctx, websocket.MessageBinary, mustEncode(withIndex(job{language: "bash", code: soakGone, timeout: scaledTimeout(30)}, i))); err != nil {
 		return fmt.Errorf("writing: %w", err)
 	}
 	for len(s.goneProcesses(i)) == 0 {
@@ -871,7 +871,7 @@ func soakBadVariants() []soakVariant {
 			if i%2 == 0 {
 				// A run first: a bad request on a used connection ends it
 				// as on a new one.
-				if err := conn.send(ctx, mustEncode(withIndex(job{language: "bash", code: `echo "$1"`, timeout: 10}, i))); err != nil {
+				if err := conn.send(ctx, mustEncode(withIndex(job{language: "bash", code: `echo "$1"`, timeout: scaledTimeout(10)}, i))); err != nil {
 					return err
 				}
 				frames, err := conn.untilDone(ctx, nil)

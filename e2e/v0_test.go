@@ -127,7 +127,7 @@ func TestHelloWorldOfEveryLanguage(t *testing.T) {
 	for _, l := range cat.All() {
 		t.Run(l.ID, func(t *testing.T) {
 			h := l.Hello
-			r := execute(t, d, job{language: l.ID, code: h.Code, input: h.Input, options: h.Options, arguments: h.Arguments, timeout: 30})
+			r := execute(t, d, job{language: l.ID, code: h.Code, input: h.Input, options: h.Options, arguments: h.Arguments, timeout: scaledTimeout(30)})
 			if string(r.Stdout) != h.Stdout || status(r) != "exited/0" {
 				t.Errorf("%s: %s stdout %q (want %q) stderr %q", l.ID, status(r), r.Stdout, h.Stdout, r.Stderr)
 			}
@@ -210,8 +210,8 @@ func TestConcurrentConnectionsRunConcurrently(t *testing.T) {
 
 func TestStatisticsDescribeOneRun(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
-	busy := execute(t, d, job{language: "python", code: "x = 0\nfor i in range(3_000_000): x += i", timeout: 30})
-	idle := execute(t, d, job{language: "bash", code: "true", timeout: 30})
+	busy := execute(t, d, job{language: "python", code: "x = 0\nfor i in range(3_000_000): x += i", timeout: scaledTimeout(30)})
+	idle := execute(t, d, job{language: "bash", code: "true", timeout: scaledTimeout(30)})
 	t.Logf("busy: real %d user %d kernel %d max_mem %d minflt %d", busy.Real, busy.User, busy.Kernel, busy.MaxMem, busy.MinorPageFaults)
 	t.Logf("idle: real %d user %d kernel %d max_mem %d minflt %d", idle.Real, idle.User, idle.Kernel, idle.MaxMem, idle.MinorPageFaults)
 	if busy.User < 50e6 || busy.Real < busy.User/2 || busy.MaxMem < 1000 || busy.MinorPageFaults == 0 {

@@ -114,7 +114,7 @@ func frameSizes(frames []v1Frame) []int {
 func TestV1Streaming(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	c := dialV1(t, d)
-	frames := c.run(job{language: "zsh", code: "repeat 3 { sleep 1; echo hi }", timeout: 10})
+	frames := c.run(job{language: "zsh", code: "repeat 3 { sleep 1; echo hi }", timeout: scaledTimeout(10)})
 	if len(frames) != 4 {
 		t.Fatalf("got %d messages, want 3 Stdout and Done", len(frames))
 	}
@@ -157,7 +157,7 @@ func TestV1Kill(t *testing.T) {
 	assertNoLeftovers(t, d)
 	// The connection carries on, also past a Kill that comes too late.
 	c.kill()
-	frames = c.run(job{language: "bash", code: "echo again", timeout: 10})
+	frames = c.run(job{language: "bash", code: "echo again", timeout: scaledTimeout(10)})
 	if string(joined(frames, "Stdout")) != "again\n" {
 		t.Errorf("run after Kill: %q", joined(frames, "Stdout"))
 	}
@@ -170,14 +170,14 @@ func TestV1OutputBoundaries(t *testing.T) {
 	// writes unless output piles up in the pipe. A pipe write that fits
 	// (a 64 KiB pipe) is never seen half done: one write of 48 KiB is all
 	// in the pipe when the daemon reads, whatever the timing.
-	frames := c.run(job{language: "bash", code: "dd if=/dev/zero bs=48k count=1 status=none", timeout: 10})
+	frames := c.run(job{language: "bash", code: "dd if=/dev/zero bs=48k count=1 status=none", timeout: scaledTimeout(10)})
 	if sizes := frameSizes(frames); !slices.Equal(sizes, []int{16384, 16384, 16384}) {
 		t.Errorf("48 KiB written at once arrived in messages of %v bytes, want three of 16384", sizes)
 	}
 	// A flood written 16 KiB at a time leaves only whole 16 KiB pieces in
 	// the pipe, so every read takes one: the capped 128 KiB arrives in
 	// eight full messages, however fast the program or the daemon is.
-	frames = c.run(job{language: "bash", code: "dd if=/dev/zero bs=16k count=64 status=none", timeout: 10})
+	frames = c.run(job{language: "bash", code: "dd if=/dev/zero bs=16k count=64 status=none", timeout: scaledTimeout(10)})
 	if sizes := frameSizes(frames); !slices.Equal(sizes, slices.Repeat([]int{16384}, 8)) || !doneOf(frames).StdoutTruncated {
 		t.Errorf("a flood in 16 KiB writes arrived in messages of %v bytes (truncated %v), want eight of 16384",
 			sizes, doneOf(frames).StdoutTruncated)
@@ -187,7 +187,7 @@ func TestV1OutputBoundaries(t *testing.T) {
 		if stream == "Stderr" {
 			redirect = " >&2"
 		}
-		frames = c.run(job{language: "bash", code: "head -c 1M /dev/zero" + redirect, timeout: 10})
+		frames = c.run(job{language: "bash", code: "head -c 1M /dev/zero" + redirect, timeout: scaledTimeout(10)})
 		// head writes a few KiB at a time: how much piles up in the
 		// pipe depends on the scheduling, so the sizes are only logged.
 		t.Logf("%s: head -c 1M arrived in messages of %v bytes", stream, frameSizes(frames))
@@ -207,7 +207,7 @@ func TestV1OutputBoundaries(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	frames = c.run(job{language: "bash", code: "yes", timeout: 30})
+	frames = c.run(job{language: "bash", code: "yes", timeout: scaledTimeout(30)})
 	if !doneOf(frames).StdoutTruncated || time.Since(start) > timescale.D(time.Second) {
 		t.Errorf("yes: truncated %v, over after %v", doneOf(frames).StdoutTruncated, time.Since(start))
 	}
@@ -216,21 +216,21 @@ func TestV1OutputBoundaries(t *testing.T) {
 func TestV1ConnectionReuse(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	c := dialV1(t, d)
-	busy := doneOf(c.run(job{language: "python", code: "x = 0\nfor i in range(2_000_000): x += i", timeout: 30}))
-	idle := doneOf(c.run(job{language: "bash", code: "true", timeout: 30}))
+	busy := doneOf(c.run(job{language: "python", code: "x = 0\nfor i in range(2_000_000): x += i", timeout: scaledTimeout(30)}))
+	idle := doneOf(c.run(job{language: "bash", code: "true", timeout: scaledTimeout(30)}))
 	if busy.User < 50e6 || idle.User+idle.Kernel >= busy.User || idle.Real >= busy.Real {
 		t.Errorf("statistics are not per run: busy %+v, idle %+v", busy, idle)
 	}
 	// A request sent while one runs is ignored.
 	c.send(job{language: "bash", code: holdCode("first") + "; echo first", timeout: 60}.encode(t))
 	awaitHold(t, d, "first")
-	c.send(job{language: "bash", code: "echo second", timeout: 10}.encode(t))
+	c.send(job{language: "bash", code: "echo second", timeout: scaledTimeout(10)}.encode(t))
 	release(t, d, "first")
 	frames := c.untilDone()
 	if out := string(joined(frames, "Stdout")); out != "first\n" {
 		t.Errorf("stdout %q, want only the first run's", out)
 	}
-	frames = c.run(job{language: "bash", code: "echo third", timeout: 10})
+	frames = c.run(job{language: "bash", code: "echo third", timeout: scaledTimeout(10)})
 	if out := string(joined(frames, "Stdout")); out != "third\n" {
 		t.Errorf("stdout after an ignored request: %q", out)
 	}
@@ -247,7 +247,7 @@ func TestV1ClientVanishing(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	for _, code := range []string{"sleep 10", "yes"} {
 		c := dialV1(t, d)
-		c.send(job{language: "bash", code: code, timeout: 30}.encode(t))
+		c.send(job{language: "bash", code: code, timeout: scaledTimeout(30)}.encode(t))
 		waitFor(t, "the run to start", func() bool { return len(d.runProcesses(t)) > 0 })
 		c.conn.CloseNow()
 		start := time.Now()
@@ -281,7 +281,7 @@ func TestV1ConcurrentConnections(t *testing.T) {
 func TestV1SandboxBasics(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	c := dialV1(t, d)
-	frames := c.run(job{language: "python", timeout: 20, code: `import socket, os
+	frames := c.run(job{language: "python", timeout: scaledTimeout(20), code: `import socket, os
 s = socket.create_server(("127.0.0.1", 0)); c = socket.create_connection(s.getsockname()); a, _ = s.accept()
 c.sendall(b"lo up"); print(a.recv(5).decode())
 open("/tmp/t", "w").write("x"); open("here", "w").write("y"); print(os.getcwd(), open("/tmp/t").read(), open("here").read())`})
@@ -297,12 +297,12 @@ const reverser = `s=$(</ATO/input); r=; for ((i=${#s}-1; i>=0; i--)); do r+=${s:
 func TestV1CustomRunner(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	c := dialV1(t, d)
-	frames := c.run(job{language: "python", input: "stressed", timeout: 10, customRunner: reverser})
+	frames := c.run(job{language: "python", input: "stressed", timeout: scaledTimeout(10), customRunner: reverser})
 	if out := string(joined(frames, "Stdout")); out != "desserts\n" {
 		t.Errorf("custom runner: %q %q", out, joined(frames, "Stderr"))
 	}
 	// v0 ignores custom_runner.
-	r := execute(t, d, job{language: "python", code: "print('ran python')", timeout: 10, customRunner: reverser})
+	r := execute(t, d, job{language: "python", code: "print('ran python')", timeout: scaledTimeout(10), customRunner: reverser})
 	if string(r.Stdout) != "ran python\n" {
 		t.Errorf("v0 with custom_runner: %q", r.Stdout)
 	}
@@ -335,11 +335,11 @@ func TestV1CustomRunnerWithoutBashInTheImage(t *testing.T) {
 		"hello": {"code": "unused", "input": "olleh", "options": [], "arguments": [], "stdout": "hello\n"}}}`), 0o644)
 	d := startDaemon(t, daemonOptions{args: []string{"--images", images, "--runners", catalogue}})
 	c := dialV1(t, d)
-	frames := c.run(job{language: "reverse", input: "olleh", timeout: 10})
+	frames := c.run(job{language: "reverse", input: "olleh", timeout: scaledTimeout(10)})
 	if out := string(joined(frames, "Stdout")); out != "hello\n" {
 		t.Errorf("runner in an image without bash: %q %q %+v", out, joined(frames, "Stderr"), doneOf(frames))
 	}
-	frames = c.run(job{language: "reverse", input: "abc", timeout: 10, customRunner: reverser + "; echo custom"})
+	frames = c.run(job{language: "reverse", input: "abc", timeout: scaledTimeout(10), customRunner: reverser + "; echo custom"})
 	if out := string(joined(frames, "Stdout")); out != "cba\ncustom\n" {
 		t.Errorf("custom runner in an image without bash: %q %q", out, joined(frames, "Stderr"))
 	}
@@ -358,7 +358,7 @@ func TestV1KillWhileQueued(t *testing.T) {
 	// request waits for it; and the daemon reads a connection's messages
 	// in order, so the Kill comes to the request, queued.
 	queued := dialV1(t, d)
-	queued.send(job{language: "bash", code: "echo never", timeout: 10}.encode(t))
+	queued.send(job{language: "bash", code: "echo never", timeout: scaledTimeout(10)}.encode(t))
 	killed := time.Now()
 	queued.kill()
 	frames := queued.untilDone()

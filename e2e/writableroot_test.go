@@ -107,7 +107,7 @@ func TestWritableRoot(t *testing.T) {
 	tree := testRootfsTree(t)
 	before := treeDigest(t, tree)
 
-	r := execute(t, d, job{language: "bash", code: vandal, timeout: 30})
+	r := execute(t, d, job{language: "bash", code: vandal, timeout: scaledTimeout(30)})
 	out := string(r.Stdout)
 	wants := []string{
 		"hi\n", "wrote /\n", "wrote /etc\n", "wrote /usr/lib\n", "wrote /usr/bin\n", "wrote /var\n", "wrote /root\n",
@@ -137,7 +137,7 @@ func TestWritableRoot(t *testing.T) {
 
 	// The next runs (in every slot) see the image as it is.
 	for i := range d.slots {
-		r := execute(t, d, job{language: "bash", timeout: 30, code: `
+		r := execute(t, d, job{language: "bash", timeout: scaledTimeout(30), code: `
 			ls /foo /atod-vandal /etc/atod-vandal /atod-link 2>/dev/null
 			test -d /usr/share/doc && test -x /usr/bin/python3 && echo intact
 			grep -c evil /etc/passwd`})
@@ -156,7 +156,7 @@ func TestWritableRootOwnership(t *testing.T) {
 	needImageOwnership(t, d)
 	// Root of the run owns the image's files, so /etc is writable as it
 	// would be in the image; /ATO/code stays the sandbox's.
-	r := execute(t, d, job{language: "bash", timeout: 30, code: `stat -c '%U:%G %a %n' / /etc /usr/lib /etc/passwd; touch /etc/new && echo ok`})
+	r := execute(t, d, job{language: "bash", timeout: scaledTimeout(30), code: `stat -c '%U:%G %a %n' / /etc /usr/lib /etc/passwd; touch /etc/new && echo ok`})
 	want := "root:root 755 /\nroot:root 755 /etc\nroot:root 755 /usr/lib\nroot:root 644 /etc/passwd\nok\n"
 	if got := string(r.Stdout); got != want {
 		t.Errorf("got\n%s\nwant\n%s\nstderr: %s", got, want, r.Stderr)
@@ -165,7 +165,7 @@ func TestWritableRootOwnership(t *testing.T) {
 
 func TestWritableRootHidesHostPaths(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
-	r := execute(t, d, job{language: "bash", timeout: 30, code: `grep ' / / ' /proc/self/mountinfo`})
+	r := execute(t, d, job{language: "bash", timeout: scaledTimeout(30), code: `grep ' / / ' /proc/self/mountinfo`})
 	line := string(r.Stdout)
 	if !strings.Contains(line, " - overlay ") {
 		t.Fatalf("the root is not an overlay: %q (stderr %s)", line, r.Stderr)
@@ -178,7 +178,7 @@ func TestWritableRootHidesHostPaths(t *testing.T) {
 	}
 	// Nor do the /ATO files' bind mounts name where the daemon keeps them,
 	// or where atod-init and the static Bash were installed (issue 10).
-	r = execute(t, d, job{language: "bash", timeout: 30, code: `cat /proc/self/mountinfo`})
+	r = execute(t, d, job{language: "bash", timeout: scaledTimeout(30), code: `cat /proc/self/mountinfo`})
 	for _, host := range []string{d.state, binDir, "bash-static", "/usr/bin", "/bin/"} {
 		if strings.Contains(string(r.Stdout), host) {
 			t.Errorf("the run's mount table shows host path %q:\n%s", host, r.Stdout)
@@ -189,7 +189,7 @@ func TestWritableRootHidesHostPaths(t *testing.T) {
 func TestWritableRootFillsUp(t *testing.T) {
 	d := startDaemon(t, daemonOptions{args: []string{"--root-mib", "32"}})
 	needImageOwnership(t, d)
-	r := execute(t, d, job{language: "bash", timeout: 30, code: `
+	r := execute(t, d, job{language: "bash", timeout: scaledTimeout(30), code: `
 		head -c 64M /dev/zero > /big; echo "rc=$?"
 		echo small > /etc/small || echo full
 		rm /big && echo small > /etc/small && cat /etc/small`})
@@ -201,7 +201,7 @@ func TestWritableRootFillsUp(t *testing.T) {
 		t.Errorf("status %s, timed out %v", status(r), r.TimedOut)
 	}
 	// The daemon carries on.
-	if r := execute(t, d, job{language: "bash", code: "echo alive", timeout: 10}); string(r.Stdout) != "alive\n" {
+	if r := execute(t, d, job{language: "bash", code: "echo alive", timeout: scaledTimeout(10)}); string(r.Stdout) != "alive\n" {
 		t.Errorf("after a full root: %q", r.Stdout)
 	}
 	assertNoLeftovers(t, d)
@@ -235,7 +235,7 @@ func kernelAtLeast(t *testing.T, major, minor int) bool {
 // and no way to undo the mounts.
 func TestWritableRootKeepsProtections(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
-	r := execute(t, d, job{language: "bash", timeout: 30, code: `
+	r := execute(t, d, job{language: "bash", timeout: scaledTimeout(30), code: `
 		for f in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug; do
 			printf '%s:%s\n' "$f" "$(head -c 16 "$f" 2>/dev/null | wc -c)"
 		done
