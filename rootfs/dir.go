@@ -15,37 +15,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/rootfs/image"
-	"github.com/atod-project/atod/rootfs/layer"
 )
-
-// The image types are package image's, so that front ends can use them
-// without the store; the aliases spare the store's callers a second import.
-type (
-	// Image is a root filesystem ready to run in.
-	Image = image.Image
-	// Lease is an image held for a run (see Dir.Acquire).
-	Lease = image.Lease
-)
-
-// ErrNotFound is wrapped by lookups of an image the store does not hold.
-// ErrInvalidName is wrapped by lookups of a name no image can have (which
-// wrap ErrNotFound too).
-var (
-	ErrNotFound    = image.ErrNotFound
-	ErrInvalidName = image.ErrInvalidName
-)
-
-// CheckName reports whether name can name an image (image.CheckName).
-func CheckName(name string) error { return image.CheckName(name) }
-
-// ImageIDShift is how the store keeps the owners of an image's files: the
-// image's uid or gid N (N > 0) is stored as ImageIDShift+N (see package
-// layer), so that no host user owns anything in a tree.
-const ImageIDShift = layer.ImageIDShift
 
 // Store finds images by name.
 type Store interface {
-	Lookup(name string) (Image, error)
+	Lookup(name string) (image.Image, error)
 }
 
 // Dir is a Store of images kept in a directory on the host, laid out as the
@@ -115,12 +89,12 @@ func (d *Dir) treePath(id string) string   { return filepath.Join(d.root, treesD
 
 // resolveName returns the id of the tree name points at.
 func (d *Dir) resolveName(name string) (string, error) {
-	if err := CheckName(name); err != nil {
-		return "", fmt.Errorf("%w: %w", err, ErrNotFound)
+	if err := image.CheckName(name); err != nil {
+		return "", fmt.Errorf("%w: %w", err, image.ErrNotFound)
 	}
 	target, err := os.Readlink(d.namePath(name))
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("%w; install it with `%s`", ErrNotFound, FetchHint(name))
+		return "", fmt.Errorf("%w; install it with `%s`", image.ErrNotFound, FetchHint(name))
 	}
 	if err != nil {
 		return "", err
@@ -136,7 +110,7 @@ func (d *Dir) resolveName(name string) (string, error) {
 // Lookup returns the image called name. It costs a readlink, a stat and the
 // read of a small JSON file, so it may be called for every request; a run
 // uses Acquire instead, which keeps the tree from being collected.
-func (d *Dir) Lookup(name string) (img Image, err error) {
+func (d *Dir) Lookup(name string) (img image.Image, err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("looking up image %q in %s: %w", name, d.root, err)
@@ -144,11 +118,11 @@ func (d *Dir) Lookup(name string) (img Image, err error) {
 	}()
 	id, err := d.resolveName(name)
 	if err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
 	f, err := os.Open(filepath.Join(d.treePath(id), manifestFile))
 	if err != nil {
-		return Image{}, d.missingTree(name, id, err)
+		return image.Image{}, d.missingTree(name, id, err)
 	}
 	defer f.Close()
 	return d.image(name, id, f)
@@ -159,37 +133,37 @@ func (d *Dir) Lookup(name string) (img Image, err error) {
 // a writer that moved the name meanwhile, which a retry resolves).
 func (d *Dir) missingTree(name, id string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: its tree %s is gone; reinstall it with `%s`", ErrNotFound, id, FetchHint(name))
+		return fmt.Errorf("%w: its tree %s is gone; reinstall it with `%s`", image.ErrNotFound, id, FetchHint(name))
 	}
 	return err
 }
 
 // image reads the manifest of tree id from f and checks its tree.
-func (d *Dir) image(name, id string, f *os.File) (Image, error) {
+func (d *Dir) image(name, id string, f *os.File) (image.Image, error) {
 	m, err := readManifest(f)
 	if err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
 	return d.imageOf(name, id, m, f.Name())
 }
 
 // imageOf checks manifest m (read from file) of tree id and its tree.
-func (d *Dir) imageOf(name, id string, m *manifest, file string) (Image, error) {
+func (d *Dir) imageOf(name, id string, m *manifest, file string) (image.Image, error) {
 	if m.Format < storeFormat {
 		// Its owners and modes are the image's own, which host users
 		// could match (see ImageIDShift).
-		return Image{}, fmt.Errorf("%w: tree %.12s was installed by an older atod that kept image owners and write bits as they were; reinstall it with `%s`",
-			ErrNotFound, id, FetchHint(name))
+		return image.Image{}, fmt.Errorf("%w: tree %.12s was installed by an older atod that kept image owners and write bits as they were; reinstall it with `%s`",
+			image.ErrNotFound, id, FetchHint(name))
 	}
 	if m.ID != id {
-		return Image{}, fmt.Errorf("%s names tree %q; reinstall the image with `%s`", file, m.ID, FetchHint(name))
+		return image.Image{}, fmt.Errorf("%s names tree %q; reinstall the image with `%s`", file, m.ID, FetchHint(name))
 	}
 	tree := filepath.Join(d.treePath(id), TreeDir)
 	info, err := os.Stat(tree)
 	if err != nil || !info.IsDir() {
-		return Image{}, fmt.Errorf("%w: %s is not a directory; reinstall it with `%s`", ErrNotFound, tree, FetchHint(name))
+		return image.Image{}, fmt.Errorf("%w: %s is not a directory; reinstall it with `%s`", image.ErrNotFound, tree, FetchHint(name))
 	}
-	return Image{Name: name, ID: id, Path: tree, Env: m.Env, WorkingDir: m.WorkingDir, UID: m.UID, GID: m.GID, Versions: m.Versions}, nil
+	return image.Image{Name: name, ID: id, Path: tree, Env: m.Env, WorkingDir: m.WorkingDir, UID: m.UID, GID: m.GID, Versions: m.Versions}, nil
 }
 
 // Acquire returns the image called name, held until the lease is released.
@@ -198,7 +172,7 @@ func (d *Dir) imageOf(name, id string, m *manifest, file string) (Image, error) 
 // not open lease files (rootless, on root's store) gets the image unheld:
 // GC may then remove a tree a run is using, so replace images under such
 // a daemon only when it is idle.
-func (d *Dir) Acquire(name string) (l *Lease, err error) {
+func (d *Dir) Acquire(name string) (l *image.Lease, err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("acquiring image %q in %s: %w", name, d.root, err)
@@ -259,7 +233,7 @@ func (d *Dir) Acquire(name string) (l *Lease, err error) {
 
 // release lets go of a lease's lock on the tree of img, and signals
 // Orphaned if no name points at the tree any more.
-func (d *Dir) release(img Image, lock *os.File) {
+func (d *Dir) release(img image.Image, lock *os.File) {
 	lock.Close()
 	// The common case, on every run's path: the name still points here.
 	if id, err := d.resolveName(img.Name); err == nil && id == img.ID {
@@ -301,7 +275,7 @@ func (d *Dir) names() ([]nameLink, error) {
 	}
 	var links []nameLink
 	for _, e := range entries { // sorted by name
-		if CheckName(e.Name()) != nil {
+		if image.CheckName(e.Name()) != nil {
 			continue // a writer's temporary link
 		}
 		id, _ := d.resolveName(e.Name())
@@ -322,7 +296,7 @@ type Entry struct {
 	Digest    string
 	SizeBytes int64
 	Created   time.Time
-	Image     Image // Name is the first of Names
+	Image     image.Image // Name is the first of Names
 	// Err says why the tree is unusable (a damaged manifest or tree).
 	Err error
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/timescale"
+	"github.com/atod-project/atod/rootfs/image"
 	"github.com/atod-project/atod/rootfs/layer"
 )
 
@@ -29,7 +30,7 @@ func TestLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Image{Name: "debian-12", ID: id, Path: filepath.Join(root, treesDir, id, TreeDir), Env: testEnv, WorkingDir: "/src", UID: 1000, GID: 100}
+	want := image.Image{Name: "debian-12", ID: id, Path: filepath.Join(root, treesDir, id, TreeDir), Env: testEnv, WorkingDir: "/src", UID: 1000, GID: 100}
 	if img.Name != want.Name || img.ID != want.ID || img.Path != want.Path || !slices.Equal(img.Env, want.Env) ||
 		img.WorkingDir != want.WorkingDir || img.UID != want.UID || img.GID != want.GID {
 		t.Errorf("Lookup = %+v, want %+v", img, want)
@@ -42,8 +43,8 @@ func TestLookup(t *testing.T) {
 func TestLookupNotFound(t *testing.T) {
 	d := openDir(t, t.TempDir())
 	_, err := d.Lookup("debian-12")
-	if !errors.Is(err, ErrNotFound) {
-		t.Fatalf("err = %v, want ErrNotFound", err)
+	if !errors.Is(err, image.ErrNotFound) {
+		t.Fatalf("err = %v, want image.ErrNotFound", err)
 	}
 	// The operator must learn how to get the image.
 	if !strings.Contains(err.Error(), "atod rootfs build debian-12") {
@@ -58,8 +59,8 @@ func TestLookupNotFound(t *testing.T) {
 func TestLookupRootMissing(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "not", "yet")
 	d := openDir(t, root)
-	if _, err := d.Lookup("debian-12"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("err = %v, want ErrNotFound", err)
+	if _, err := d.Lookup("debian-12"); !errors.Is(err, image.ErrNotFound) {
+		t.Errorf("err = %v, want image.ErrNotFound", err)
 	}
 	if entries, err := d.List(); err != nil || len(entries) != 0 {
 		t.Errorf("List = %v, %v; want nothing", entries, err)
@@ -121,13 +122,13 @@ func TestLookupInvalidName(t *testing.T) {
 	for _, name := range []string{"", ".", "..", "../x", "a/b", "/etc", ".tmp-abc", "Debian",
 		"-x", "_x", "a b", "a\x00", "débian", "x.new" + "/", strings.Repeat("a", 251)} {
 		_, err := d.Lookup(name)
-		if !errors.Is(err, ErrInvalidName) || !errors.Is(err, ErrNotFound) {
-			t.Errorf("Lookup(%q) err = %v, want ErrInvalidName and ErrNotFound", name, err)
+		if !errors.Is(err, image.ErrInvalidName) || !errors.Is(err, image.ErrNotFound) {
+			t.Errorf("Lookup(%q) err = %v, want image.ErrInvalidName and image.ErrNotFound", name, err)
 		}
 	}
 	for _, name := range []string{"a", "0", "debian-12", "python3.12_slim", strings.Repeat("a", 250)} {
-		if err := CheckName(name); err != nil {
-			t.Errorf("CheckName(%q) = %v, want nil", name, err)
+		if err := image.CheckName(name); err != nil {
+			t.Errorf("image.CheckName(%q) = %v, want nil", name, err)
 		}
 	}
 }
@@ -278,11 +279,11 @@ func TestRemoveAndGC(t *testing.T) {
 	if err != nil || got != id {
 		t.Fatalf("Remove = %q, %v; want %q", got, err, id)
 	}
-	if _, err := d.Lookup("img"); !errors.Is(err, ErrNotFound) {
+	if _, err := d.Lookup("img"); !errors.Is(err, image.ErrNotFound) {
 		t.Errorf("Lookup after Remove: %v", err)
 	}
-	if _, err := w.Remove("img"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("second Remove: %v, want ErrNotFound", err)
+	if _, err := w.Remove("img"); !errors.Is(err, image.ErrNotFound) {
+		t.Errorf("second Remove: %v, want image.ErrNotFound", err)
 	}
 	c, err := w.GC()
 	if err != nil || !slices.Equal(c.Removed, []string{id}) || c.Freed != 8192 {
@@ -311,7 +312,7 @@ func TestWriterCleansUp(t *testing.T) {
 	assertEmptyWork(t, root)
 	// Adopted, so that GC can remove it once it is rebuilt, but refused:
 	// its owners and modes are as the old layout kept them.
-	if _, err := d.Lookup("debian-12"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "atod rootfs build debian-12") {
+	if _, err := d.Lookup("debian-12"); !errors.Is(err, image.ErrNotFound) || !strings.Contains(err.Error(), "atod rootfs build debian-12") {
 		t.Errorf("Lookup of an adopted flat image: %v, want a refusal saying to rebuild it", err)
 	}
 	entries, err := d.List()
@@ -563,7 +564,7 @@ func TestManifestTooLarge(t *testing.T) {
 	if _, err := w.Install(newWork(t, w, "x"), "big-env", randomID(), Meta{Env: env}); !errors.Is(err, layer.ErrHostile) {
 		t.Fatalf("Install: %v, want ErrHostile", err)
 	}
-	if _, err := d.Lookup("big-env"); !errors.Is(err, ErrNotFound) {
+	if _, err := d.Lookup("big-env"); !errors.Is(err, image.ErrNotFound) {
 		t.Errorf("Lookup after a refused install: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/rootfs/image"
 )
 
 func ExampleWriter_Install() {
@@ -47,7 +48,7 @@ func ExampleWriter_Install() {
 	lease.Release()
 
 	_, err = store.Lookup("alpine")
-	fmt.Println(errors.Is(err, rootfs.ErrNotFound))
+	fmt.Println(errors.Is(err, image.ErrNotFound))
 	// Output:
 	// tiny true rootfs [LANG=C.UTF-8]
 	// true

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+
+	"github.com/atod-project/atod/rootfs/image"
 )
 
 // recipeFS holds the Debian recipes `atod rootfs build` builds from, so an
@@ -16,7 +18,7 @@ var recipeFS embed.FS
 
 // Recipe returns the recipe file that builds image name, if atod has one.
 func Recipe(name string) ([]byte, bool) {
-	if CheckName(name) != nil {
+	if image.CheckName(name) != nil {
 		return nil, false
 	}
 	data, err := fs.ReadFile(recipeFS, "recipes/"+name)
@@ -28,7 +30,7 @@ func Recipes() []string {
 	entries, _ := fs.ReadDir(recipeFS, "recipes") // embedded: cannot fail
 	var names []string
 	for _, e := range entries {
-		if !e.IsDir() && CheckName(e.Name()) == nil {
+		if !e.IsDir() && image.CheckName(e.Name()) == nil {
 			names = append(names, e.Name())
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/internal/mkdirs"
+	"github.com/atod-project/atod/rootfs/image"
 	"github.com/atod-project/atod/rootfs/layer"
 )
 
@@ -191,7 +192,7 @@ func (w *Writer) adoptFlat() error {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		if !e.IsDir() || CheckName(name) != nil || name == namesDir || name == treesDir {
+		if !e.IsDir() || image.CheckName(name) != nil || name == namesDir || name == treesDir {
 			continue
 		}
 		dir := filepath.Join(w.d.root, name)
@@ -300,7 +301,7 @@ func (w *Writer) Install(work, name, id string, meta Meta) (previous string, err
 			err = fmt.Errorf("installing image %s: %w", name, err)
 		}
 	}()
-	if err := CheckName(name); err != nil {
+	if err := image.CheckName(name); err != nil {
 		return "", err
 	}
 	if err := CheckTreeID(id); err != nil {
@@ -404,7 +405,7 @@ func (w *Writer) setName(name, id string) error {
 // point at it; GC removes it after.
 func (w *Writer) Remove(name string) (id string, err error) {
 	id, err = w.d.resolveName(name)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, image.ErrNotFound) {
 		// A damaged link is removed all the same.
 		if _, lerr := os.Lstat(w.d.namePath(name)); lerr != nil {
 			return "", fmt.Errorf("removing image %s: %w", name, err)

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/rootfs/layer"
 	"github.com/atod-project/atod/runners"
 	"github.com/atod-project/atod/sandbox"
 	"github.com/atod-project/atod/sandbox/job"
@@ -135,8 +136,8 @@ func (c *config) validate() error {
 	// when the image's user is not root (see sandbox.Options.UIDBase).
 	if c.UIDBase < 1 || int64(c.UIDBase)+2*int64(c.Slots) > 1<<32-2 {
 		errs = append(errs, fmt.Sprintf("uid-base %d leaves no room for %d uids", c.UIDBase, 2*c.Slots))
-	} else if lo, hi := int64(c.UIDBase), int64(c.UIDBase)+2*int64(c.Slots); lo < rootfs.ImageIDShift+1<<24 && hi > rootfs.ImageIDShift {
-		errs = append(errs, fmt.Sprintf("uid-base %d: runs' uids would overlap the owners of image files (%d and up)", c.UIDBase, rootfs.ImageIDShift))
+	} else if lo, hi := int64(c.UIDBase), int64(c.UIDBase)+2*int64(c.Slots); lo < layer.ImageIDShift+1<<24 && hi > layer.ImageIDShift {
+		errs = append(errs, fmt.Sprintf("uid-base %d: runs' uids would overlap the owners of image files (%d and up)", c.UIDBase, layer.ImageIDShift))
 	}
 	if c.MemoryMiB < 8 {
 		errs = append(errs, fmt.Sprintf("memory-mib must be at least 8, not %d", c.MemoryMiB))
@@ -290,7 +291,7 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string) (*sandbox.Sandbox,
 		Rootless:     rootless,
 		Slots:        c.Slots,
 		Limits:       c.limits(),
-		ImageIDShift: rootfs.ImageIDShift,
+		ImageIDShift: layer.ImageIDShift,
 		CgroupName:   c.CgroupName,
 		CgroupView:   cgroupView,
 		Logger:       log,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/atod-project/atod/protocol"
 	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/rootfs/image"
 	"github.com/atod-project/atod/runners"
 	"github.com/atod-project/atod/runners/hello"
 )
@@ -114,10 +115,10 @@ func (a availability) status() string {
 	switch {
 	case a.err == nil:
 		return "runnable"
-	case errors.Is(a.err, rootfs.ErrInvalidName):
+	case errors.Is(a.err, image.ErrInvalidName):
 		// No command can fetch an image no store can hold.
 		return "invalid image name: fix the catalogue: " + a.err.Error()
-	case errors.Is(a.err, rootfs.ErrNotFound):
+	case errors.Is(a.err, image.ErrNotFound):
 		return "image missing: " + rootfs.FetchHint(a.Image)
 	default:
 		return "image unreadable: " + a.err.Error()

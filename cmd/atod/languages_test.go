@@ -10,6 +10,7 @@ import (
 
 	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/rootfs/image"
 	"github.com/atod-project/atod/runners"
 )
 
@@ -36,14 +37,14 @@ func testCatalogue(t testing.TB) *runners.Catalogue {
 // and every other name is missing.
 type fakeStore struct{}
 
-func (fakeStore) Lookup(name string) (rootfs.Image, error) {
+func (fakeStore) Lookup(name string) (image.Image, error) {
 	switch name {
 	case "here":
-		return rootfs.Image{Name: name, Path: "/nonexistent/here/rootfs"}, nil
+		return image.Image{Name: name, Path: "/nonexistent/here/rootfs"}, nil
 	case "broken":
-		return rootfs.Image{}, errors.New("decoding image.json: unexpected end of JSON input;\nrebuild the image")
+		return image.Image{}, errors.New("decoding image.json: unexpected end of JSON input;\nrebuild the image")
 	default:
-		return rootfs.Image{}, fmt.Errorf("looking up image %q: %w", name, rootfs.ErrNotFound)
+		return image.Image{}, fmt.Errorf("looking up image %q: %w", name, image.ErrNotFound)
 	}
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/moby/sys/user"
 
 	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/rootfs/image"
 	"github.com/atod-project/atod/rootfs/layer"
 )
 
@@ -90,7 +91,7 @@ const (
 // new tree stays behind.
 func installImage(ctx context.Context, w *rootfs.Writer, name string, from origin, opts Options) (inst rootfs.Installed, err error) {
 	inst.Name = name
-	if err := rootfs.CheckName(name); err != nil {
+	if err := image.CheckName(name); err != nil {
 		return inst, err
 	}
 	img := from.image

@@ -34,6 +34,7 @@ import (
 
 	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/rootfs/image"
 	"github.com/atod-project/atod/rootfs/layer"
 	"github.com/atod-project/atod/rootfs/layer/layertest"
 )
@@ -104,7 +105,7 @@ func push(tb testing.TB, ref string, img v1.Image) {
 	}
 }
 
-func checkTestTree(tb testing.TB, d *rootfs.Dir, imgName, marker string) rootfs.Image {
+func checkTestTree(tb testing.TB, d *rootfs.Dir, imgName, marker string) image.Image {
 	tb.Helper()
 	img, err := d.Lookup(imgName)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/rootfs/image"
 )
 
 // Pull installs the image ref names from its registry as image name, with
@@ -94,7 +95,7 @@ func NameFromRef(ref string) (string, error) {
 		n += "-" + t.TagStr()
 	}
 	n = strings.ToLower(n)
-	if err := rootfs.CheckName(n); err != nil {
+	if err := image.CheckName(n); err != nil {
 		return "", fmt.Errorf("cannot derive an image name from %q (%w); give one with --name", ref, err)
 	}
 	return n, nil

@@ -13,7 +13,7 @@ import (
 
 	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/leftovers"
-	"github.com/atod-project/atod/rootfs"
+	"github.com/atod-project/atod/rootfs/layer"
 	"github.com/atod-project/atod/sandbox"
 	"github.com/atod-project/atod/sandbox/job"
 )
@@ -82,7 +82,7 @@ func newSandbox(t testing.TB, slots int) *testSandbox {
 		CgroupName: cgroup,
 		CgroupView: cgroupView,
 		// The test images are atod's, from its store.
-		ImageIDShift: rootfs.ImageIDShift,
+		ImageIDShift: layer.ImageIDShift,
 	})
 	if err != nil {
 		t.Fatal(err)
