@@ -34,7 +34,7 @@ var debootstrapScript []byte
 // builderVersion is part of every built image's recipe hash: bump it when a
 // change to debootstrap.sh or Build changes the trees built, so that
 // existing images count as out of date.
-const builderVersion = "6"
+const builderVersion = "7"
 
 // builtEnv is the environment of runs in a built image.
 var builtEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "HOME=/ATO/context"}

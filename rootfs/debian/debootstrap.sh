@@ -264,7 +264,8 @@ if ((${#updates[@]})); then
 		apt_cache=$cache
 		{
 			in_tree apt-get -q update &&
-				in_tree apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold upgrade
+				in_tree apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+					--with-new-pkgs upgrade
 		} >>"$log" 2>&1 || fail "applying updates from ${applied[*]}"
 		apt_cache=
 		upgraded=$(grep -Eo '^[0-9]+ upgraded' -- "$log" | tail -n 1)
@@ -317,10 +318,13 @@ find "$tree" -xdev -type f -perm /6000 -exec chmod ug-s {} +
 # as_nobody CMD: run the shell command CMD as nobody in a read-only view of
 # the tree, with a fresh /tmp and the /dev nodes a run has, as a sandboxed
 # run would see it, and without fd 3 (atod's lock on the image store, which
-# only the build's root processes may hold). Its stderr goes to the log.
+# only the build's root processes may hold), for at most CHECK_TIMEOUT
+# seconds: a toolchain that hangs fails the build instead of stalling it.
+# Its stderr goes to the log.
+readonly CHECK_TIMEOUT=${ATOD_CHECK_TIMEOUT:-600}
 as_nobody() {
 	# shellcheck disable=SC2016 # the inner shell expands it
-	unshare --mount --propagation private -- /bin/sh -c '
+	timeout --kill-after=10 "$CHECK_TIMEOUT" unshare --mount --propagation private -- /bin/sh -c '
 		t=$1 u=$2; shift 2
 		mount --bind "$t" "$t" && mount -o remount,bind,ro "$t" &&
 		mount -t proc proc "$t/proc" &&
