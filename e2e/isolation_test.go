@@ -286,11 +286,18 @@ func TestPerUserBudgetsAreShared(t *testing.T) {
 // processes, each as much as the kernel lets it but never more than argv[2]
 // bytes, so that it cannot take the host's memory even where it is not
 // contained. Each prints its total whenever it grows, so what was pinned is
-// known even when the run is killed.
-const tcpProbe = `import os, socket, sys, time
+// known even when the run is killed. Once every process has filled its
+// buffers (or been killed), all hold them together for half a second; then
+// the parent ends them and exits 0.
+const tcpProbe = `import os, select, socket, sys, time
 procs, cap = int(sys.argv[1]), int(sys.argv[2])
+filled = os.pipe()  # each process writes a byte when it is done filling
+kids = []
 for i in range(procs):
-    if os.fork() == 0:
+    pid = os.fork()
+    if pid:
+        kids.append(pid)
+    else:
         total = 0; keep = []
         try:
             srv = socket.create_server(("127.0.0.1", 0)); srv.listen(1024)
@@ -306,8 +313,27 @@ for i in range(procs):
                 os.write(1, b"%d %d\n" % (i, total))
         except OSError:
             pass
-        time.sleep(1)  # hold the buffers while the others fill theirs
+        os.write(filled[1], b"x")
+        time.sleep(60)  # hold the buffers until the parent ends the run
         os._exit(0)
+# Every process holds what it pinned at once, for a moment (those the kernel
+# killed aside), then all end.
+os.close(filled[1])
+done = dead = 0
+while done + dead < procs:
+    if select.select([filled[0]], [], [], 0.1)[0]:
+        done += len(os.read(filled[0], procs))
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            pid = 0
+        if not pid:
+            break
+        kids.remove(pid); dead += 1
+time.sleep(0.5)
+for pid in kids:
+    os.kill(pid, 9)
 while True:
     try:
         os.wait()
@@ -325,11 +351,11 @@ while True:
 // killer takes a process when they pass it.
 //
 // What is pinned is the kernel's own count of TCP memory (sockstat's mem,
-// host-wide), read while the run holds it: the probe's processes' totals
-// cannot say it, since on cgroup v2 the OOM killer takes one process at a
-// time and frees its buffers while the others go on (their sum reached
-// 193-235 MiB under 128 MiB in the VM lane while the kernel's count never
-// passed the limit).
+// host-wide), read while the run holds it: the sum of the probe's
+// processes' totals cannot say it, since a process that is killed or ends
+// frees its buffers while the others go on (in the VM lane their sum
+// reached 193-235 MiB under 128 MiB while the kernel's count stayed at
+// 114 MiB).
 func TestSocketBuffersAreBounded(t *testing.T) {
 	const memMiB = 128
 	d := startDaemon(t, daemonOptions{args: []string{"--memory-mib", fmt.Sprint(memMiB)}})
@@ -378,6 +404,11 @@ func TestSocketBuffersAreBounded(t *testing.T) {
 		t.Logf("%d processes of a run with %d MiB of memory pinned %d MiB in unread loopback TCP buffers at most (%d MiB sent in all); the run: %s", procs, memMiB, pinned>>20, total>>20, status(r))
 		if total < limit/2 {
 			t.Errorf("the probe sent only %d MiB: it did not try", total>>20)
+		}
+		// The kernel counted what the probe pinned (a measurement that
+		// saw nothing would pass whatever the run did).
+		if pinned < limit/4 {
+			t.Errorf("the kernel's TCP memory rose by only %d MiB while the probe sent %d MiB: the measurement missed it", pinned>>20, total>>20)
 		}
 		// What one CPU (the run's quota) copies into buffers between
 		// the daemon's readings and the kill may come on top of the
