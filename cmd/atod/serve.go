@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/atod-project/atod/internal/listen"
 )
 
 // shutdownGrace is how long plain HTTP requests get to finish on SIGTERM
@@ -83,7 +85,7 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	log.Info("listening", "addr", ln.Addr().String(), "languages", runnable, "concurrency", sb.Slots())
 
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- hs.Serve(listen.KeepAccepting(ln, log)) }()
 	// The image trees no name points at go once no run uses them (the
 	// store's collector); SIGHUP logs which languages can run, and
 	// collects too.

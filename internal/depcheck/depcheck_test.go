@@ -101,6 +101,10 @@ var rules = []rule{
 		mayImport: []string{}, thirdParty: []string{}, noStd: noIO, pure: true,
 	},
 	{
+		pkg: "internal/listen", why: "the daemon's listener, kept accepting: the standard library alone",
+		mayImport: []string{}, thirdParty: []string{},
+	},
+	{
 		pkg: "internal/mkdirs", why: "a helper every writer of the host's directories shares",
 		mayImport: []string{}, thirdParty: []string{},
 	},
