@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -16,9 +17,10 @@ import (
 // them is ENOSPC from registering the new connection with epoll, whose
 // watches count against the daemon's user, which a rootless daemon's runs
 // are too (fs.epoll.max_user_watches): a run could otherwise end the
-// daemon by taking them all. Such errors are logged, at most once a
-// second, and retried after a pause that grows to a second; an error of
-// the listener itself (closed, say) still ends Accept.
+// daemon by taking them all. The connection that failed is lost (the
+// kernel had accepted it; Go closes it); such failures are logged, at most
+// once a second, and Accept goes on after a pause that grows to a second.
+// An error of the listener itself (closed, say) still ends Accept.
 func KeepAccepting(ln net.Listener, log *slog.Logger) net.Listener {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -28,7 +30,8 @@ func KeepAccepting(ln net.Listener, log *slog.Logger) net.Listener {
 
 type keepAccepting struct {
 	net.Listener
-	log *slog.Logger
+	log    *slog.Logger
+	logged atomic.Int64 // when a failure was last logged, in Unix nanoseconds
 }
 
 const (
@@ -38,15 +41,14 @@ const (
 
 func (l *keepAccepting) Accept() (net.Conn, error) {
 	pause := acceptPauseMin
-	var logged time.Time
 	for {
 		c, err := l.Listener.Accept()
 		if err == nil || !acceptFailureIsTheHosts(err) {
 			return c, err
 		}
-		if time.Since(logged) >= time.Second {
-			l.log.Warn("accepting a connection failed for want of a host resource: retrying", "err", err)
-			logged = time.Now()
+		if now := time.Now().UnixNano(); now-l.logged.Load() >= int64(time.Second) {
+			l.logged.Store(now)
+			l.log.Warn("a connection was lost for want of a host resource: accepting the next", "err", err)
 		}
 		time.Sleep(pause)
 		pause = min(2*pause, acceptPauseMax)

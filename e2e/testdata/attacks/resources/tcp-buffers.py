@@ -38,13 +38,15 @@ for i in range(procs):
             if sent == 0:
                 break
     except OSError as e:
-        why = e.strerror
-    os.write(totals[1], b"%d %d %s\n" % (total, len(keep) // 2, why.encode()))
+        why = e.strerror or str(e)
+    os.write(totals[1], b"%d %d %d %s\n" % (os.getpid(), total, len(keep) // 2, why.encode()))
     time.sleep(1000)  # hold until the run ends
 os.close(totals[1])
-# Every process reports what it holds, or dies (killed as out of memory).
-pinned = conns = reported = 0; buf = b""
-while reported < procs:
+# Every process reports what it holds, or dies (the kernel's OOM killer
+# takes one at a time, and its buffers go with it): what the living hold
+# together is what was pinned.
+held = {}; dead = set(); buf = b""
+while len(held.keys() | dead) < procs:
     if select.select([totals[0]], [], [], 0.1)[0]:
         data = os.read(totals[0], 4096)
         if not data:
@@ -52,8 +54,8 @@ while reported < procs:
         buf += data
         while b"\n" in buf:
             line, buf = buf.split(b"\n", 1)
-            n, k, why = (line.split(b" ", 2) + [b""])[:3]
-            pinned += int(n); conns += int(k); reported += 1
+            pid, n, k, why = (line.split(b" ", 3) + [b""])[:4]
+            held[int(pid)] = (int(n), int(k))
             if why:
                 print("process stopped:", why.decode(), file=sys.stderr)
     while True:
@@ -63,7 +65,9 @@ while reported < procs:
             pid = 0
         if not pid:
             break
-        kids.remove(pid); reported += 1
-print("CONTAINED" if pinned <= limit else "ESCAPED", f"{procs} processes pinned {pinned >> 20} MiB in {conns} connections; the run's memory is {limit >> 20} MiB", flush=True)
+        dead.add(pid)
+pinned = sum(n for pid, (n, k) in held.items() if pid not in dead)
+conns = sum(k for pid, (n, k) in held.items() if pid not in dead)
+print("CONTAINED" if pinned <= limit else "ESCAPED", f"{procs - len(dead)} processes hold {pinned >> 20} MiB in {conns} connections ({len(dead)} killed); the run's memory is {limit >> 20} MiB", flush=True)
 print("HOLD", flush=True)
 time.sleep(1000)
