@@ -12,8 +12,8 @@ export CGO_ENABLED := 1
 # and scripts/vmtest build them only when this is unset.
 WITH_BINARIES := ATOD_BIN_DIR=$(CURDIR)/bin
 
-.PHONY: all build setup run test lint fmt vet unit race integration e2e fuzz fresh vmtest \
-	bench soak generate clean
+.PHONY: all build setup run test lint fmt vet unit race integration e2e fuzz fresh vmtest
+.PHONY: bench soak generate clean
 
 all: build
 
