@@ -291,7 +291,7 @@ func TestPerUserBudgetsAreShared(t *testing.T) {
 // the parent ends them and exits 0.
 const tcpProbe = `import os, select, socket, sys, time
 procs, cap = int(sys.argv[1]), int(sys.argv[2])
-filled = os.pipe()  # each process writes a byte when it is done filling
+filled = os.pipe()  # each process writes its pid when it is done filling
 kids = []
 for i in range(procs):
     pid = os.fork()
@@ -313,16 +313,22 @@ for i in range(procs):
                 os.write(1, b"%d %d\n" % (i, total))
         except OSError:
             pass
-        os.write(filled[1], b"x")
+        os.write(filled[1], b"%d\n" % os.getpid())
         time.sleep(60)  # hold the buffers until the parent ends the run
         os._exit(0)
 # Every process holds what it pinned at once, for a moment (those the kernel
 # killed aside), then all end.
 os.close(filled[1])
-done = dead = 0
-while done + dead < procs:
+# (A process killed after it filled counts once.)
+done = set(); buf = b""
+while len(done) < procs:
     if select.select([filled[0]], [], [], 0.1)[0]:
-        done += len(os.read(filled[0], procs))
+        data = os.read(filled[0], 4096)
+        if not data:
+            break
+        buf += data
+        *lines, buf = buf.split(b"\n")
+        done.update(int(pid) for pid in lines)
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -330,7 +336,7 @@ while done + dead < procs:
             pid = 0
         if not pid:
             break
-        kids.remove(pid); dead += 1
+        kids.remove(pid); done.add(pid)
 time.sleep(0.5)
 for pid in kids:
     os.kill(pid, 9)

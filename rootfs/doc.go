@@ -15,8 +15,8 @@
 //	trees/ID/rootfs/       a tree, owned by host root (files keep the image's
 //	                       owners), with mountpoints /ATO, /proc, /dev, /tmp
 //	trees/ID/image.json    {"id", "source", "digest", "env", "working_dir",
-//	                        "user", "uid", "gid", "recipe_hash", "created",
-//	                        "size_bytes"}
+//	                        "user", "uid", "gid", "recipe_hash", "versions",
+//	                        "created", "size_bytes"}
 //	trees/ID/lease         flocked by runs (shared) and GC (exclusive); root's alone
 //	names/NAME             a symlink to ../trees/ID: the image called NAME
 //	.work/                 installs in progress; a writer removes what it finds
