@@ -460,7 +460,8 @@ func readPools(t *testing.T) pools {
 
 // hostCanStillUse tries, as the calling process's user, the per-user and
 // host-wide budgets that runs were found to exhaust (issue 10): an AIO
-// context, an inotify instance, a message queue, a queued signal.
+// context, an inotify instance, a message queue, a queued signal, an epoll
+// watch.
 func hostCanStillUse() []string {
 	var failed []string
 	var ctx uint64
@@ -473,6 +474,21 @@ func hostCanStillUse() []string {
 		failed = append(failed, fmt.Sprintf("inotify_init1: %v", err))
 	} else {
 		unix.Close(fd)
+	}
+	if ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		failed = append(failed, fmt.Sprintf("epoll_create1: %v", err))
+	} else {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			failed = append(failed, fmt.Sprintf("pipe2: %v", err))
+		} else {
+			if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, p[0], &unix.EpollEvent{Events: unix.EPOLLIN}); err != nil {
+				failed = append(failed, fmt.Sprintf("epoll_ctl ADD: %v", err))
+			}
+			unix.Close(p[0])
+			unix.Close(p[1])
+		}
+		unix.Close(ep)
 	}
 	name := "atod-attack-" + randomHex(4)
 	p, _ := unix.BytePtrFromString(name)
@@ -691,12 +707,18 @@ func checkWhileHeld(t *testing.T, d *daemon, pc poolChecker, p probe, base pools
 // shares are what one run of a daemon with slots runs may take of the
 // host-wide pools and of the daemon's user's per-user budgets: 1/(2*slots)
 // each, so that all runs together leave the host at least half
-// (sandbox.openFilesLimit and perUserShares; issue 10).
+// (sandbox.openFilesLimit and perUserShares; issue 10). Epoll watches are
+// counted per host user: a rootless daemon's runs share its user's, so each
+// may take 1/(2*slots) of them; a root daemon gives each slot a uid of its
+// own, and there a run's memory is its bound: no more watches than it holds
+// at the least a watch is charged (sandbox.epollWatchBytes, 128 bytes), and
+// never more than half the count, so that even a run that had host root's
+// uid would leave root half.
 type shares struct {
-	files, aio, mq, sigpending, inotify int64
+	files, aio, mq, sigpending, inotify, epoll int64
 }
 
-func runShares(t *testing.T, slots int) shares {
+func runShares(t *testing.T, slots int, rootless bool, memoryBytes int64) shares {
 	t.Helper()
 	div := int64(2 * slots)
 	readInt := func(path string) int64 {
@@ -723,12 +745,19 @@ func runShares(t *testing.T, slots int) shares {
 		}
 		return int64(l.Cur)
 	}
+	epoll := readInt("/proc/sys/fs/epoll/max_user_watches")
+	if rootless {
+		epoll /= div
+	} else {
+		epoll = min(epoll/2, memoryBytes/128)
+	}
 	return shares{
 		files:      readInt("/proc/sys/fs/file-max") / div,
 		aio:        readInt("/proc/sys/fs/aio-max-nr") / div,
 		mq:         rlimit(unix.RLIMIT_MSGQUEUE, 819200) / div,
 		sigpending: rlimit(unix.RLIMIT_SIGPENDING, 65536) / div,
 		inotify:    readInt("/proc/sys/fs/inotify/max_user_instances") / div,
+		epoll:      epoll,
 	}
 }
 
@@ -848,7 +877,7 @@ func TestAttacks(t *testing.T) {
 	lanes := wantedLanes()
 	_, daemonPort, _ := net.SplitHostPort(d.addr)
 	images := atodtest.ImageStore()
-	runShare := runShares(t, d.slots)
+	runShare := runShares(t, d.slots, user.rootless, attackMemory)
 	daemonPID := d.servingPID(t)
 	hostAddresses := strings.Join(hostAddrs(t), " ")
 	pools := newPoolChecker(t, user)
@@ -877,6 +906,7 @@ func TestAttacks(t *testing.T) {
 			"@@MQ_SHARE@@", fmt.Sprint(runShare.mq),
 			"@@SIGPENDING_SHARE@@", fmt.Sprint(runShare.sigpending),
 			"@@INOTIFY_SHARE@@", fmt.Sprint(runShare.inotify),
+			"@@EPOLL_SHARE@@", fmt.Sprint(runShare.epoll),
 		)
 	}
 	// A warm-up run, so that the daemon's own memory and descriptors have

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/opencontainers/cgroups"
 	devices "github.com/opencontainers/cgroups/devices/config"
@@ -52,16 +53,56 @@ func openFilesLimit(rootless bool, slots int, pids int64, fileMax uint64) (limit
 }
 
 // fileMax is the host's fs.file-max.
-func fileMax() (uint64, error) {
-	b, err := os.ReadFile("/proc/sys/fs/file-max")
+func fileMax() (uint64, error) { return sysctl("fs.file-max") }
+
+// sysctl reads a sysctl that holds one number, by its dotted name.
+func sysctl(name string) (uint64, error) {
+	b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(name, ".", "/"))
 	if err != nil {
-		return 0, fmt.Errorf("reading fs.file-max: %w", err)
+		return 0, fmt.Errorf("reading %s: %w", name, err)
 	}
 	var n uint64
 	if _, err := fmt.Sscan(string(b), &n); err != nil {
-		return 0, fmt.Errorf("reading fs.file-max %q: %w", b, err)
+		return 0, fmt.Errorf("reading %s %q: %w", name, b, err)
 	}
 	return n, nil
+}
+
+// epollWatchBytes is the least memory an epoll watch is charged to the
+// memory cgroup of the task that adds it: its epitem (a 128-byte slab
+// object), with no eppoll_entry for a file whose poll never waits on a
+// queue, such as a /proc/sys file (most files add one: about 200 bytes).
+const epollWatchBytes = 128
+
+// epollWatchesNeeded is the least fs.epoll.max_user_watches that keeps
+// rootless runs from starving each other and the daemon of epoll watches.
+// The count is per host user, and every rootless run is the daemon's user
+// (rootless_linux.go); nothing bounds a run's watches but its memory, so
+// slots runs each filling their memory with the cheapest watches must fit
+// in half the count, leaving the rest to the daemon, as for the other
+// per-user counts (perUserShares).
+func epollWatchesNeeded(slots int, memoryBytes int64) uint64 {
+	return 2 * uint64(max(slots, 1)) * uint64(max(memoryBytes, 0)) / epollWatchBytes
+}
+
+// rootlessCountWarnings say which per-user counts of the host that all
+// rootless runs share with the daemon one run could take whole, and what
+// the operator can do about each: the daemon itself cannot change them.
+// watches is fs.epoll.max_user_watches, pipeHard fs.pipe-user-pages-hard.
+func rootlessCountWarnings(slots int, memoryBytes int64, watches, pipeHard uint64) []string {
+	var warn []string
+	if need := epollWatchesNeeded(slots, memoryBytes); watches < need {
+		warn = append(warn, fmt.Sprintf("rootless runs share the daemon's user's %d epoll watches, and one run's memory holds %d: "+
+			"a run could make every other run's epoll_ctl fail (ENOSPC); raise them with sysctl -w fs.epoll.max_user_watches=%d "+
+			"(the runs' watches are charged to their memory; the setting is every user's) or lower concurrency or memory",
+			watches, uint64(max(memoryBytes, 0))/epollWatchBytes, need))
+	}
+	if pipeHard != 0 {
+		warn = append(warn, fmt.Sprintf("rootless runs share the daemon's user's pipe pages, and fs.pipe-user-pages-hard is %d: "+
+			"a run could make every other run's pipe(2) fail; set it to 0 (sysctl -w fs.pipe-user-pages-hard=0), "+
+			"which leaves the soft limit to shrink new pipes instead", pipeHard))
+	}
+	return warn
 }
 
 // perUserShares are the rlimits of a run that bound what it takes of

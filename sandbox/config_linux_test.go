@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -40,6 +41,37 @@ func TestMqueueSysctlsFitTheShare(t *testing.T) {
 		if got := mqueueSysctls(c.share)["fs.mqueue.msgsize_default"]; got != c.want {
 			t.Errorf("share %d: msgsize_default %s, want %s", c.share, got, c.want)
 		}
+	}
+}
+
+// Rootless runs share the daemon's user's epoll watches and pipe pages:
+// the daemon says which of them one run could take whole, and what to set.
+func TestRootlessCountWarnings(t *testing.T) {
+	const mib = 1 << 20
+	need := uint64(2 * 2 * 512 * mib / epollWatchBytes) // 2 slots of 512 MiB
+	for _, c := range []struct {
+		name          string
+		slots         int
+		memory        int64
+		watches, hard uint64
+		want          []string
+	}{
+		{"room for every run twice", 2, 512 * mib, need, 0, nil},
+		{"one watch short", 2, 512 * mib, need - 1, 0, []string{fmt.Sprintf("fs.epoll.max_user_watches=%d", need)}},
+		{"a hard pipe limit", 1, 256 * mib, 1 << 30, 16384, []string{"fs.pipe-user-pages-hard=0"}},
+		{"both", 8, 512 * mib, 65536, 1, []string{"fs.epoll.max_user_watches=67108864", "fs.pipe-user-pages-hard=0"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := rootlessCountWarnings(c.slots, c.memory, c.watches, c.hard)
+			if len(got) != len(c.want) {
+				t.Fatalf("warnings %q, want ones saying %q", got, c.want)
+			}
+			for i, w := range c.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("warning %q does not say %q", got[i], w)
+				}
+			}
+		})
 	}
 }
 

@@ -242,6 +242,18 @@ func New(opts Options) (_ *Sandbox, err error) {
 			"fs.file-max", files, "concurrency", opts.Slots, "pids", limits.Pids, "open_files", nofile,
 			"needed", 2*uint64(opts.Slots)*uint64(limits.Pids)*minOpenFiles)
 	}
+	if opts.Rootless {
+		// Advice only: a host that hides these sysctls still serves.
+		watches, werr := sysctl("fs.epoll.max_user_watches")
+		pipeHard, perr := sysctl("fs.pipe-user-pages-hard")
+		if err := errors.Join(werr, perr); err != nil {
+			opts.Logger.Warn("cannot check the per-user counts that rootless runs share", "err", err)
+		} else {
+			for _, w := range rootlessCountWarnings(opts.Slots, limits.MemoryBytes, watches, pipeHard) {
+				opts.Logger.Warn(w)
+			}
+		}
+	}
 	shares, err := sharesOf(opts.Slots)
 	if err != nil {
 		return nil, err
