@@ -631,7 +631,15 @@ type probeResult struct {
 	statusValue    int
 	timedOut       bool
 	held           bool
+	oomKilled      bool // the daemon logged the run as killed for its memory
 	elapsed        time.Duration
+}
+
+// oomKills counts the runs that the daemon's log says its memory limit
+// killed (server: "run finished" with oom_killed; the v1 websocket's Done
+// does not carry it).
+func oomKills(d *daemon) int {
+	return strings.Count(d.logs(), `"oom_killed":true`)
 }
 
 // runProbe runs p's code on a v1 connection. When p holds, the test checks
@@ -643,6 +651,7 @@ func runProbe(t *testing.T, d *daemon, pc poolChecker, p probe, code string, bas
 	// A slow machine (the VM lane) compiles and runs more slowly, but a
 	// run's timeout is at most 60 s.
 	timeout := scaledTimeout(p.timeout)
+	kills := oomKills(d)
 	c.send(job{language: p.language, code: code, options: p.options, timeout: timeout}.encode(t))
 	var r probeResult
 	for {
@@ -665,6 +674,14 @@ func runProbe(t *testing.T, d *daemon, pc poolChecker, p probe, code string, bas
 		}
 		r.statusType, r.statusValue, r.timedOut = f.done.StatusType, f.done.StatusValue, f.done.TimedOut
 		r.elapsed = time.Since(start)
+		if p.orKilled && !r.held && r.statusType == "killed" {
+			// The log line is written before the answer is sent, but
+			// read from the daemon's stderr on its own.
+			for deadline := time.Now().Add(timescale.D(5 * time.Second)); oomKills(d) <= kills && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			r.oomKilled = oomKills(d) > kills
+		}
 		return r
 	}
 }
@@ -807,6 +824,9 @@ func judge(t *testing.T, p probe, r probeResult) {
 	}
 	st := fmt.Sprintf("%s/%d", r.statusType, r.statusValue)
 	if p.orKilled && st == "killed/9" && !r.timedOut && !r.held && len(contained) == 0 {
+		if !r.oomKilled {
+			t.Errorf("killed/9 before its verdict, but the daemon did not log the run as killed for its memory")
+		}
 		return // the daemon killed it before it could say what it took
 	}
 	if len(contained) != p.contained {

@@ -304,7 +304,7 @@ func (s *Server) run(ctx context.Context, req protocol.Request, out output, log 
 		return job.Result{}, fmt.Errorf("running %s: %w", req.Language, err)
 	}
 	log.Info("run finished", "status", res.Status, "timed_out", res.TimedOut,
-		"killed", res.Killed, "real", res.Stats.Real)
+		"killed", res.Killed, "oom_killed", res.Stats.OOMKilled, "real", res.Stats.Real)
 	return res, nil
 }
 
