@@ -12,7 +12,7 @@ export CGO_ENABLED := 1
 # and scripts/vmtest build them only when this is unset.
 WITH_BINARIES := ATOD_BIN_DIR=$(CURDIR)/bin
 
-.PHONY: all build setup run test lint fmt vet unit race integration e2e fuzz fresh vmtest
+.PHONY: all build setup images run test lint fmt vet unit race integration e2e fuzz fresh vmtest
 .PHONY: bench soak generate clean
 
 all: build
@@ -29,13 +29,22 @@ build:
 setup:
 	@scripts/setup-host
 
+# Builds the image of every recipe (rootfs/recipes) into the image store,
+# keeping those that are up to date (quietly); FORCE=1 rebuilds every one
+# from the current packages, which is how security updates arrive.
+images: setup
+	@set -o pipefail; bin/atod rootfs build --all $(if $(FORCE),--force) \
+		--images "$${ATOD_IMAGES:-/var/lib/atod/images}" --deb-cache "$${ATOD_DEB_CACHE:-/var/cache/atod/debs}" | \
+		sed -u '/ is up to date (tree [0-9a-f]*); --force rebuilds it$$/d'
+
 # Starts the daemon on its defaults: 127.0.0.1:8500, images from /var/lib/atod/images.
 run: setup
 	bin/atod serve
 
-# The CI command: every lane, in this order, then a table of their times:
-# lint, unit, race, integration, e2e, fuzz (8 s a target), fresh, vmtest.
-test: setup
+# The CI command: every image (the end-to-end tests run every language),
+# then every lane, in this order, and a table of their times: lint, unit,
+# race, integration, e2e, fuzz (8 s a target), fresh, vmtest.
+test: setup images
 	@$(WITH_BINARIES) scripts/test
 
 # The lanes on their own (what each needs and takes: the README).

@@ -25,7 +25,7 @@ const rootfsUsage = `usage: atod rootfs COMMAND [flags]
 commands:
   pull REF        pull an image from a registry (REGISTRY/REPOSITORY:TAG or @sha256:DIGEST)
   import PATH     import a docker save tarball, an OCI image layout (a directory) or one in a tar file
-  build RECIPE    build a Debian image from one of atod's recipes (` + "`atod rootfs build -h`" + ` lists them)
+  build RECIPE... build Debian images from atod's recipes (--all: every one; ` + "`atod rootfs build -h`" + ` lists them)
   list            list the images: names, trees, sizes, sources, the languages using them
   rm NAME...      remove images (runs using them finish first; gc frees their space)
   gc              remove the trees no name points at and no run uses
@@ -186,25 +186,50 @@ const defaultDebCache = "/var/cache/atod/debs"
 func rootfsBuild(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("atod rootfs build", flag.ContinueOnError)
 	force := fs.Bool("force", false, "rebuild even if the image is up to date (e.g. for security updates)")
+	all := fs.Bool("all", false, "build every recipe's image (those up to date are kept)")
 	debCache := fs.String("deb-cache", defaultDebCache, "`directory` that keeps the downloaded .deb files between builds (created if missing; \"\" keeps none)")
-	cfg, operands, err := rootfsFlags(fs, args, fmt.Sprintf("build [--force] [--deb-cache DIR] RECIPE\n\nrecipes: %s", strings.Join(rootfs.Recipes(), " ")), 1, 1)
+	cfg, operands, err := rootfsFlags(fs, args, fmt.Sprintf("build [--force] [--deb-cache DIR] RECIPE...\n       atod rootfs build [--force] [--deb-cache DIR] --all\n\nrecipes: %s", strings.Join(rootfs.Recipes(), " ")), 0, -1)
 	if err != nil {
 		return err
+	}
+	switch {
+	case *all && len(operands) > 0:
+		return fmt.Errorf("--all builds every recipe: name none (%s)", strings.Join(operands, " "))
+	case *all:
+		operands = rootfs.Recipes()
+	case len(operands) == 0:
+		fs.Usage()
+		return exitCode(2)
 	}
 	d, w, err := lockStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer w.Unlock()
-	inst, err := debian.Build(ctx, w, operands[0], debian.Options{Force: *force, DebCache: *debCache, Log: os.Stderr})
-	if err != nil {
-		return err
+	// One failed build does not keep the others from being built.
+	var failed []string
+	for _, name := range operands {
+		inst, err := debian.Build(ctx, w, name, debian.Options{Force: *force, DebCache: *debCache, Log: os.Stderr})
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil && len(operands) == 1:
+			return err
+		case err != nil:
+			fmt.Fprintf(os.Stderr, "atod: building %s: %v\n", name, err)
+			failed = append(failed, name)
+		case inst.Reused:
+			fmt.Printf("%s is up to date (tree %.12s); --force rebuilds it\n", inst.Name, inst.ID)
+		default:
+			if err := reportInstalled(d, inst); err != nil {
+				return err
+			}
+		}
 	}
-	if inst.Reused {
-		fmt.Printf("%s is up to date (tree %.12s); --force rebuilds it\n", inst.Name, inst.ID)
-		return nil
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d images failed to build: %s (each one's error is above)", len(failed), len(operands), strings.Join(failed, " "))
 	}
-	return reportInstalled(d, inst)
+	return nil
 }
 
 func rootfsList(args []string) error {
