@@ -1,5 +1,5 @@
-// Package debian builds atod's Debian images: it runs debootstrap
-// (debootstrap.sh, compiled in) with one of the store's recipes (see
+// Package debian builds atod's Debian images: it runs mmdebstrap
+// (build-tree.sh, compiled in) with one of the store's recipes (see
 // rootfs.Recipe), gives the tree the owners and modes the store keeps
 // (layer.Normalize) and installs it into the store.
 package debian
@@ -24,17 +24,17 @@ import (
 	"github.com/atod-project/atod/rootfs/layer"
 )
 
-// debootstrapScript builds the tree of a recipe: debootstrap and apt are
+// buildTreeScript builds the tree of a recipe: mmdebstrap and apt are
 // driven from the shell they are made for, and the store's bookkeeping
 // stays here, in one place for every kind of install.
 //
-//go:embed debootstrap.sh
-var debootstrapScript []byte
+//go:embed build-tree.sh
+var buildTreeScript []byte
 
 // builderVersion is part of every built image's recipe hash: bump it when a
-// change to debootstrap.sh or Build changes the trees built, so that
+// change to build-tree.sh or Build changes the trees built, so that
 // existing images count as out of date.
-const builderVersion = "7"
+const builderVersion = "8"
 
 // builtEnv is the environment of runs in a built image.
 var builtEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "HOME=/ATO/context"}
@@ -57,7 +57,7 @@ type Options struct {
 }
 
 // Build builds image name from its recipe (see rootfs.Recipe) with
-// debootstrap and installs it with w. An image built from the same recipe
+// mmdebstrap and installs it with w. An image built from the same recipe
 // by the same builder is left as it is unless opts.Force (e.g. to pick up
 // security updates).
 func Build(ctx context.Context, w *rootfs.Writer, name string, opts Options) (inst rootfs.Installed, err error) {
@@ -78,9 +78,9 @@ func Build(ctx context.Context, w *rootfs.Writer, name string, opts Options) (in
 		return inst, err
 	}
 	defer w.DiscardOnError(work, &err)
-	script := filepath.Join(work, "debootstrap.sh")
+	script := filepath.Join(work, "build-tree.sh")
 	recipeFile := filepath.Join(work, "recipe")
-	if err := os.WriteFile(script, debootstrapScript, 0o700); err != nil {
+	if err := os.WriteFile(script, buildTreeScript, 0o700); err != nil {
 		return inst, err
 	}
 	if err := os.WriteFile(recipeFile, recipe, 0o600); err != nil {
@@ -103,7 +103,7 @@ func Build(ctx context.Context, w *rootfs.Writer, name string, opts Options) (in
 		}
 		cmd.Env = append(cmd.Env, "ATOD_DEB_CACHE="+cache)
 	}
-	// Its own process group, so that cancelling stops debootstrap and
+	// Its own process group, so that cancelling stops mmdebstrap and
 	// apt too, not just the shell.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -146,7 +146,7 @@ func Build(ctx context.Context, w *rootfs.Writer, name string, opts Options) (in
 	return inst, nil
 }
 
-// readVersions reads the versions debootstrap.sh found (its recipe's
+// readVersions reads the versions build-tree.sh found (its recipe's
 // version lines): a line "ID<TAB>VERSION" each. Nil when there are none.
 func readVersions(file string) (map[string]string, error) {
 	data, err := os.ReadFile(file)
@@ -171,7 +171,7 @@ func readVersions(file string) (map[string]string, error) {
 }
 
 // debCacheMark marks a .deb cache that atod made, the only kind whose
-// files the builder prunes (debootstrap.sh): a directory the operator
+// files the builder prunes (build-tree.sh): a directory the operator
 // named that holds other things (apt's own archive, say) only gains files.
 const debCacheMark = ".atod-deb-cache"
 

@@ -67,9 +67,9 @@ func TestReadVersions(t *testing.T) {
 // TestRecipeErrors: a recipe the builder cannot follow fails before it
 // fetches or builds anything, with the line and what it wants.
 func TestRecipeErrors(t *testing.T) {
-	atodtest.NeedRoot(t) // debootstrap.sh refuses to start otherwise
-	if _, err := exec.LookPath("debootstrap"); err != nil {
-		t.Skip("no debootstrap (scripts/setup-host installs it)")
+	atodtest.NeedRoot(t) // build-tree.sh refuses to start otherwise
+	if _, err := exec.LookPath("mmdebstrap"); err != nil {
+		t.Skip("no mmdebstrap (scripts/setup-host installs it)")
 	}
 	const integrity = "sha512-3md4TKLCuzsLDmfOoC5KN7NAZaxSVkMgm64vg6foD00JBADCpYS2/5QqXfzgnP5ZQz3iLP9vBQJtEgc116OAoQ=="
 	for _, tt := range []struct{ recipe, want string }{
@@ -85,8 +85,8 @@ func TestRecipeErrors(t *testing.T) {
 		{"suite bookworm\nnpm deno@2.9.6 " + integrity + " package/deno usr/local/bin/deno\n", "recipe:2: want 'npm PACKAGE@X.Y.Z"},
 	} {
 		work := t.TempDir()
-		script, recipe := filepath.Join(work, "debootstrap.sh"), filepath.Join(work, "recipe")
-		if err := os.WriteFile(script, debootstrapScript, 0o700); err != nil {
+		script, recipe := filepath.Join(work, "build-tree.sh"), filepath.Join(work, "recipe")
+		if err := os.WriteFile(script, buildTreeScript, 0o700); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(recipe, []byte(tt.recipe), 0o600); err != nil {
@@ -99,5 +99,28 @@ func TestRecipeErrors(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(work, "rootfs")); err == nil {
 			t.Errorf("recipe %q: the builder made a tree", tt.recipe)
 		}
+	}
+}
+
+// A recipe that names a package its suite lacks fails in mmdebstrap, and
+// the error's log says which (Build then discards the work directory, so
+// nothing is installed). It asks the host's apt mirror for the suite's
+// package lists.
+func TestMissingPackageFailsClearly(t *testing.T) {
+	atodtest.NeedRoot(t)
+	if _, err := exec.LookPath("mmdebstrap"); err != nil {
+		t.Skip("no mmdebstrap (scripts/setup-host installs it)")
+	}
+	work := t.TempDir()
+	script, recipe := filepath.Join(work, "build-tree.sh"), filepath.Join(work, "recipe")
+	if err := os.WriteFile(script, buildTreeScript, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(recipe, []byte("suite bookworm\npackages atod-no-such-package\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("/bin/bash", script, recipe, filepath.Join(work, "rootfs"), "test").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "mmdebstrap failed") || !strings.Contains(string(out), "atod-no-such-package") {
+		t.Errorf("a recipe with a package bookworm lacks: %v, output %q; want mmdebstrap failing on atod-no-such-package", err, out)
 	}
 }

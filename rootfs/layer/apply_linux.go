@@ -227,7 +227,7 @@ func (a *Applier) entry(st *layerState, hdr *tar.Header, body io.Reader) error {
 		}
 		return a.meta(dfd, base, name, hdr, false)
 	case tar.TypeChar, tar.TypeBlock:
-		// Trees made by debootstrap and old image builders carry the
+		// Trees made by debootstrap or mmdebstrap and by image builders carry the
 		// usual nodes in /dev, where the sandbox mounts its own /dev:
 		// they are left out. Anywhere else a node has no business.
 		if parent == "dev" || strings.HasPrefix(parent, "dev/") {

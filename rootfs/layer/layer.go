@@ -18,7 +18,7 @@
 // inside the run's root.
 //
 // Owners and modes are stored as the image store keeps them (ImageIDShift);
-// Normalize gives a tree made some other way (debootstrap) the same.
+// Normalize gives a tree made some other way (a Debian build) the same.
 //
 //	a, err := layer.Open(ctx, tree, layer.Options{Budget: budget})
 //	defer a.Close()

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Normalize gives a tree made otherwise than by an Applier (a debootstrap
+// Normalize gives a tree made otherwise than by an Applier (a Debian
 // build) the owners and modes an applied one gets (see ImageIDShift): no
 // host user owns or may write anything in it, and no file is set-id or has
 // file capabilities. Nothing may change the tree under the walk: it belongs

@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
-# debootstrap.sh: build the root filesystem tree of a Debian recipe.
+# build-tree.sh: build the root filesystem tree of a Debian recipe.
 #
-#   debootstrap.sh RECIPE_FILE TREE NAME
+#   build-tree.sh RECIPE_FILE TREE NAME
 #
 # `atod rootfs build NAME` runs this (it is embedded in atod) and installs the
 # tree into the image store itself; this script only makes the tree. It runs
-# debootstrap --variant=minbase with the recipe's packages, applies the
-# recipe's update suites, cleans the tree and runs the recipe's checks and
-# version commands in it as an unprivileged user. TREE must not exist yet;
+# mmdebstrap --variant=minbase with the recipe's packages from its suite and
+# update suites, cleans the tree and runs the recipe's checks and version
+# commands in it as an unprivileged user. TREE must not exist yet;
 # its parent gets build.log, and `versions`: a line "ID<TAB>VERSION" per
 # version directive, which atod records in the image's manifest.
 #
 # Packages come from the mirror the host's own apt uses for the recipe's
 # suite (/etc/apt/sources.list, /etc/apt/sources.list.d/*.list or *.sources);
 # set ATOD_DEBIAN_MIRROR to override. ATOD_DEB_CACHE, if set, is a directory
-# that keeps the downloaded .deb files between builds (debootstrap's and
-# apt's); after a build, one that atod made holds exactly the packages the
-# latest build of each image used. Release files are checked against
-# /usr/share/keyrings/debian-archive-keyring.gpg. Needs root, debootstrap,
+# that keeps the downloaded .deb files between builds; after a build, one
+# that atod made holds exactly the packages the latest build of each image
+# used. Release files are checked against
+# /usr/share/keyrings/debian-archive-keyring.gpg. Needs root, mmdebstrap,
 # unshare and chroot (scripts/setup-host installs them).
+#
+# mmdebstrap rather than debootstrap: it resolves packages with apt (virtual
+# packages included, which debootstrap cannot, so that recipes had to list
+# whole dependency closures), downloads in parallel and installs the suite
+# and its updates in one pass.
 set -euo pipefail
 shopt -s nullglob
 umask 022
@@ -36,8 +41,8 @@ recipe=$1 tree=$2 name=$3
 [[ ! -e $tree && -d $(dirname -- "$tree") ]] || die "$tree must not exist, and its parent must"
 log=$(dirname -- "$tree")/build.log
 
-[[ $EUID -eq 0 ]] || die "must run as root (debootstrap and chroot need it)"
-for cmd in debootstrap unshare chroot mount; do
+[[ $EUID -eq 0 ]] || die "must run as root (mmdebstrap and chroot need it)"
+for cmd in mmdebstrap unshare chroot mount; do
 	command -v "$cmd" >/dev/null || die "$cmd not found; run scripts/setup-host"
 done
 [[ -r $KEYRING ]] || die "$KEYRING not found; install debian-archive-keyring (scripts/setup-host does)"
@@ -86,18 +91,14 @@ fail() {
 }
 
 # in_tree CMD...: run CMD as root in the tree, with /proc, in a private mount
-# namespace, so no mount outlives the command whatever happens to it. With
-# apt_cache set, the .deb cache is apt's archive directory.
-apt_cache=''
+# namespace, so no mount outlives the command whatever happens to it.
 in_tree() {
 	# shellcheck disable=SC2016 # the inner shell expands it
 	unshare --mount --propagation private -- /bin/sh -c '
-		t=$1 c=$2; shift 2
+		t=$1; shift
 		mount -t proc proc "$t/proc" &&
-		{ [ -z "$c" ] || mount --bind "$c" "$t/var/cache/apt/archives"; } &&
-		exec chroot "$t" "$@"' sh "$tree" "$apt_cache" \
-		/usr/bin/env -i PATH="$TREE_PATH" HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
-		${http_proxy:+http_proxy="$http_proxy"} ${https_proxy:+https_proxy="$https_proxy"} "$@"
+		exec chroot "$t" "$@"' sh "$tree" \
+		/usr/bin/env -i PATH="$TREE_PATH" HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
 }
 
 # --- npm packages -------------------------------------------------------------
@@ -105,7 +106,7 @@ in_tree() {
 # Each npm line's package is fetched before anything else, through the
 # host's own npm configuration (its registry), and checked against the
 # integrity the recipe pins: a wrong or unreachable package fails the build
-# before debootstrap runs. Its file is installed after the tree is cleaned.
+# before mmdebstrap runs. Its file is installed after the tree is cleaned.
 npm_dir=$(dirname -- "$tree")/npm
 fetch_npm() {
 	local spec integrity src dest tgz got
@@ -199,33 +200,27 @@ mirror=${ATOD_DEBIAN_MIRROR:-$(apt_uri "$suite")}
 
 # --- the .deb cache -----------------------------------------------------------
 
-# debootstrap keeps its downloads in --cache-dir; apt's updates below use the
-# same directory as their archive, bind-mounted into the tree.
+# apt keeps its downloads in the cache, bind-mounted as the tree's archive
+# directory while mmdebstrap installs (mmdebstrap keeps them there, and
+# empties the directory only after the cache is unmounted).
 cache=${ATOD_DEB_CACHE:-}
-cache_opt=()
 if [[ -n $cache ]]; then
 	[[ $cache == /* ]] || die "ATOD_DEB_CACHE must be an absolute path: $cache"
 	install -d -m 0755 -- "$cache" "$cache/partial"
-	cache_opt=(--cache-dir="$cache")
 fi
 
 # prune_cache: in a cache atod made (marked .atod-deb-cache by atod rootfs
 # build; a directory that held other things only gains files), keep only
-# what the latest build of each image used: this build's packages are
-# those debootstrap fetched (its deburis, "PACKAGE VERSION URI") and those
-# now installed in the tree (after updates), listed in .atod-used/NAME, so
-# that the cache does not grow by every superseded version while the
-# builds of other images find theirs. Names as debootstrap and apt give
-# them, with an epoch's ':' as %3a.
+# what the latest build of each image used: this build's packages are those
+# installed in the tree, listed in .atod-used/NAME, so that the cache does
+# not grow by every superseded version while the builds of other images find
+# theirs. Names as apt gives them, with an epoch's ':' as %3a.
 prune_cache() {
 	[[ -n $cache && -f $cache/.atod-deb-cache ]] || return 0
 	local f
 	install -d -m 0755 -- "$cache/.atod-used"
-	{
-		awk '{ n = split($3, u, "_"); sub(/\.deb$/, "", u[n]); print $1 "_" $2 "_" u[n] ".deb" }' \
-			"$tree/debootstrap/deburis"
-		dpkg-query --admindir="$tree/var/lib/dpkg" -W -f '${Package}_${Version}_${Architecture}.deb\n'
-	} | sed 's/:/%3a/g' | sort -u >"$cache/.atod-used/$name.tmp"
+	dpkg-query --admindir="$tree/var/lib/dpkg" -W -f '${Package}_${Version}_${Architecture}.deb\n' |
+		sed 's/:/%3a/g' | sort -u >"$cache/.atod-used/$name.tmp"
 	mv -f -- "$cache/.atod-used/$name.tmp" "$cache/.atod-used/$name"
 	declare -A kept=()
 	while IFS= read -r f; do kept[$f]=1; done < <(cat -- "$cache/.atod-used"/*)
@@ -236,42 +231,36 @@ prune_cache() {
 
 # --- build -------------------------------------------------------------------
 
+sources=("deb $mirror $suite main")
+applied=()
+for s in "${updates[@]}"; do
+	uri=$(apt_uri "$s")
+	if [[ -z $uri ]]; then
+		say "skipping updates from $s: the host's apt sources do not list it"
+		continue
+	fi
+	sources+=("deb $uri $s main")
+	applied+=("$s")
+done
+
 SECONDS=0
 include=$(IFS=,; echo "${packages[*]}")
-say "building $name: debootstrap --variant=minbase $suite from $mirror, with ${include:-no extra packages}${cache:+ (.deb cache $cache)}"
-unshare --mount --propagation private -- \
-	debootstrap --variant=minbase --components=main --force-check-gpg --keyring="$KEYRING" \
-	--keep-debootstrap-dir "${cache_opt[@]}" ${include:+--include="$include"} "$suite" "$tree" "$mirror" >"$log" 2>&1 ||
-	{ tail -n 20 -- "$tree/debootstrap/debootstrap.log" >>"$log" 2>/dev/null; fail debootstrap; }
-say "bootstrapped in ${SECONDS}s"
-
-if ((${#updates[@]})); then
-	sources="deb $mirror $suite main"$'\n'
-	applied=()
-	for s in "${updates[@]}"; do
-		uri=$(apt_uri "$s")
-		if [[ -z $uri ]]; then
-			say "skipping updates from $s: the host's apt sources do not list it"
-			continue
-		fi
-		sources+="deb $uri $s main"$'\n'
-		applied+=("$s")
-	done
-	if ((${#applied[@]})); then
-		printf '%s' "$sources" >"$tree/etc/apt/sources.list"
-		rm -f -- "$tree/etc/resolv.conf"
-		cat /etc/resolv.conf >"$tree/etc/resolv.conf" # a host symlink would dangle in the tree
-		apt_cache=$cache
-		{
-			in_tree apt-get -q update &&
-				in_tree apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-					--with-new-pkgs upgrade
-		} >>"$log" 2>&1 || fail "applying updates from ${applied[*]}"
-		apt_cache=
-		upgraded=$(grep -Eo '^[0-9]+ upgraded' -- "$log" | tail -n 1)
-		say "applied updates from ${applied[*]}: ${upgraded:-0 upgraded}"
-	fi
+say "building $name: mmdebstrap --variant=minbase $suite${applied[*]:+ with updates from ${applied[*]}} from $mirror, with ${include:-no extra packages}${cache:+ (.deb cache $cache)}"
+hooks=()
+if [[ -n $cache ]]; then
+	# shellcheck disable=SC2016 # mmdebstrap's shell expands them
+	hooks=(--setup-hook='mkdir -p "$1/var/cache/apt/archives" && mount --bind "$ATOD_BUILD_CACHE" "$1/var/cache/apt/archives"'
+		--customize-hook='umount "$1/var/cache/apt/archives"')
 fi
+# The merged-usr hook makes /bin, /lib and /sbin links into /usr as Debian 12
+# has them, without installing the usrmerge package and its Perl modules.
+# Its own mount namespace: no mount outlives the build.
+ATOD_BUILD_CACHE=$cache unshare --mount --propagation private -- \
+	mmdebstrap --variant=minbase --mode=root --format=directory --keyring="$KEYRING" \
+	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr "${hooks[@]}" \
+	${include:+--include="$include"} "$suite" "$tree" "${sources[@]}" >"$log" 2>&1 ||
+	fail mmdebstrap
+say "bootstrapped in ${SECONDS}s"
 
 prune_cache
 
@@ -283,16 +272,17 @@ in_tree apt-get clean >>"$log" 2>&1 || fail "apt-get clean"
 find "$tree/var/lib/apt/lists" "$tree/var/cache/apt" "$tree/var/log" "$tree/tmp" "$tree/var/tmp" \
 	-xdev -mindepth 1 \( -type f -o -type l \) -delete
 find "$tree/var/lib/dpkg" "$tree/var/cache/debconf" -xdev -maxdepth 1 -name '*-old' -delete
-rm -rf -- "$tree/var/lib/apt/lists/partial" "$tree/var/cache/apt/archives/partial" "$tree/debootstrap"
+rm -rf -- "$tree/var/lib/apt/lists/partial" "$tree/var/cache/apt/archives/partial"
 
-# Nothing of the build host: debootstrap copies its resolv.conf and hostname,
+# Nothing of the build host: mmdebstrap copies its resolv.conf and hostname,
 # and the mirror's name is no business of the programs run here.
 printf '# atod image %s: no package sources; rebuild with scripts/build-rootfs\n' "$name" >"$tree/etc/apt/sources.list"
 : >"$tree/etc/resolv.conf"
+chmod 0644 -- "$tree/etc/resolv.conf"
 echo localhost >"$tree/etc/hostname"
 [[ -s $tree/etc/hosts ]] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$tree/etc/hosts"
 
-# The sandbox mounts its own /dev: the nodes debootstrap made there would
+# The sandbox mounts its own /dev: the nodes mmdebstrap made there would
 # only be device nodes in the image store.
 find "$tree/dev" -xdev -mindepth 1 -delete
 
