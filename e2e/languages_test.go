@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/atod-project/atod/internal/atodtest"
+	"github.com/atod-project/atod/runners"
 )
 
 // atodLanguages runs `atod languages ARGS` (ARGS may start with "verify"),
@@ -64,10 +65,20 @@ func tableRows(t *testing.T, table string) map[string]string {
 	return rows
 }
 
-var catalogueIDs = []string{"bash", "c_gcc", "python", "zsh"}
+// embeddedLanguages is atod's whole catalogue: `atod languages` and
+// verify cover every language in it.
+func embeddedLanguages(t *testing.T) []runners.Language {
+	t.Helper()
+	c, err := runners.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.All()
+}
 
 func TestLanguagesListsRunnableOnes(t *testing.T) {
 	atodtest.NeedRoot(t)
+	langs := embeddedLanguages(t)
 	out, errOut, code := atodLanguages(t)
 	if code != 0 {
 		t.Fatalf("atod languages: exit %d\n%s%s", code, out, errOut)
@@ -76,9 +87,12 @@ func TestLanguagesListsRunnableOnes(t *testing.T) {
 		t.Errorf("with every image installed, atod languages has a status column or a warning:\n%s%s", out, errOut)
 	}
 	rows := tableRows(t, out)
-	for _, id := range catalogueIDs {
-		if !strings.HasSuffix(rows[id], " debian-12") {
-			t.Errorf("atod languages lacks %s in debian-12:\n%s", id, out)
+	if len(rows) != len(langs) {
+		t.Errorf("atod languages lists %d languages, want the catalogue's %d:\n%s", len(rows), len(langs), out)
+	}
+	for _, l := range langs {
+		if !strings.HasSuffix(rows[l.ID], " "+l.Image) {
+			t.Errorf("atod languages lacks %s in %s:\n%s", l.ID, l.Image, out)
 		}
 	}
 
@@ -87,18 +101,20 @@ func TestLanguagesListsRunnableOnes(t *testing.T) {
 	empty := t.TempDir()
 	out, errOut, code = atodLanguages(t, "--images", empty)
 	if code != 0 || len(tableRows(t, out)) != 0 ||
-		!strings.Contains(errOut, "4 of 4 language(s) cannot run") || !strings.Contains(errOut, "atod languages --all") {
+		!strings.Contains(errOut, fmt.Sprintf("%d of %d language(s) cannot run", len(langs), len(langs))) ||
+		!strings.Contains(errOut, "atod languages --all") {
 		t.Errorf("with an empty image store: exit %d\n%s%s", code, out, errOut)
 	}
 
+	// --all says, for each, the command that installs its image.
 	out, errOut, code = atodLanguages(t, "--all", "--images", empty)
 	if code != 0 || !strings.Contains(out, "STATUS") {
 		t.Fatalf("--all with an empty image store: exit %d\n%s%s", code, out, errOut)
 	}
 	rows = tableRows(t, out)
-	for _, id := range catalogueIDs {
-		if !strings.HasSuffix(rows[id], "debian-12 image missing: atod rootfs build debian-12") {
-			t.Errorf("--all with an empty image store: %s is %q:\n%s", id, rows[id], out)
+	for _, l := range langs {
+		if want := fmt.Sprintf("%s image missing: atod rootfs build %s", l.Image, l.Image); !strings.HasSuffix(rows[l.ID], want) {
+			t.Errorf("--all with an empty image store: %s is %q, want it to end %q", l.ID, rows[l.ID], want)
 		}
 	}
 
@@ -107,9 +123,9 @@ func TestLanguagesListsRunnableOnes(t *testing.T) {
 		t.Fatalf("--all: exit %d\n%s%s", code, out, errOut)
 	}
 	rows = tableRows(t, out)
-	for _, id := range catalogueIDs {
-		if !strings.HasSuffix(rows[id], "debian-12 runnable") {
-			t.Errorf("--all: %s is %q:\n%s", id, rows[id], out)
+	for _, l := range langs {
+		if !strings.HasSuffix(rows[l.ID], l.Image+" runnable") {
+			t.Errorf("--all: %s is %q:\n%s", l.ID, rows[l.ID], out)
 		}
 	}
 }
@@ -124,12 +140,13 @@ func TestLanguagesVerifyPasses(t *testing.T) {
 		t.Fatalf("verify: exit %d\n%s%s", code, out, errOut)
 	}
 	rows := tableRows(t, out)
-	if len(rows) != len(catalogueIDs) {
-		t.Errorf("verify checked %d languages, want every runnable one:\n%s", len(rows), out)
+	langs := embeddedLanguages(t)
+	if len(rows) != len(langs) {
+		t.Errorf("verify checked %d languages, want every one of the catalogue's %d:\n%s", len(rows), len(langs), out)
 	}
-	for _, id := range catalogueIDs {
-		if !passRow.MatchString(rows[id]) {
-			t.Errorf("verify: %s is %q:\n%s\n%s", id, rows[id], out, errOut)
+	for _, l := range langs {
+		if !passRow.MatchString(rows[l.ID]) {
+			t.Errorf("verify: %s is %q:\n%s\n%s", l.ID, rows[l.ID], out, errOut)
 		}
 	}
 
