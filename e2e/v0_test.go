@@ -10,7 +10,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/atod-project/atod/internal/timescale"
-	"github.com/atod-project/atod/runners"
 )
 
 // paddedRequest is a valid bash request padded with an unknown key to
@@ -120,11 +119,7 @@ func TestCloseCodes(t *testing.T) {
 
 func TestHelloWorldOfEveryLanguage(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
-	cat, err := runners.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range cat.All() {
+	for _, l := range catalogueLanguages(t) {
 		t.Run(l.ID, func(t *testing.T) {
 			h := l.Hello
 			r := execute(t, d, job{language: l.ID, code: h.Code, input: h.Input, options: h.Options, arguments: h.Arguments, timeout: scaledTimeout(30)})
