@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coder/websocket"
+
 	"github.com/atod-project/atod/protocol"
 	"github.com/atod-project/atod/runners"
 )
@@ -189,5 +191,45 @@ func TestCatalogueServiceCasesCoverCatalogue(t *testing.T) {
 	slices.Sort(caseIDs)
 	if !slices.Equal(ids, caseIDs) {
 		t.Errorf("catalogue %v\nservice cases %v", ids, caseIDs)
+	}
+}
+
+// The metadata endpoint lists exactly the languages whose image the store
+// holds: with only the default image, the catalogue's languages in it and
+// no other; and a request for a language whose image is missing is
+// refused as one the server does not have, as the service refuses an
+// unknown id.
+func TestMetadataListsInstalledImagesOnly(t *testing.T) {
+	store := linkedStore(t) // debian-12 alone
+	d := startDaemon(t, daemonOptions{args: []string{"--images", store}})
+	c, err := runners.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, missing []string
+	for _, l := range c.All() {
+		if l.Image == "debian-12" {
+			want = append(want, l.ID)
+		} else {
+			missing = append(missing, l.ID)
+		}
+	}
+	if len(want) == 0 || len(missing) == 0 {
+		t.Fatalf("the catalogue has %d languages in debian-12 and %d elsewhere: nothing to tell apart", len(want), len(missing))
+	}
+	var got []string
+	for id := range metadataJSON(t, d) {
+		got = append(got, id)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("metadata lists %v, want the languages of debian-12: %v", got, want)
+	}
+	for _, id := range missing {
+		o := send(t, d, websocket.MessageBinary, job{language: id, code: "x"}.encode(t))
+		if want := "invalid request: no such language: " + id; o.code != websocket.StatusPolicyViolation || o.reason != want {
+			t.Errorf("a request for %s: close %d %q, want 1008 %q", id, o.code, o.reason, want)
+		}
 	}
 }
