@@ -19,7 +19,7 @@ type Language struct {
 	ID      string // the file name of its runner script; what requests name
 	Name    string // human-readable name
 	Image   string // name of the root filesystem image it runs in
-	Version string // the version constraint placed on it (not a guarantee)
+	Version string // served only where its image recorded none; may be empty
 	URL     string // the language's home page
 	SBCS    bool   // whether byte counters should count one byte per character
 	SEClass string // StackExchange syntax-highlighting class; may be empty

@@ -42,8 +42,18 @@ func TestEmbedded(t *testing.T) {
 			t.Errorf("%s: image %q has no recipe in rootfs/recipes: %v", l.ID, l.Image, err)
 		}
 		// se_class may be empty: the service publishes none for some ids.
-		if l.Version == "" || l.URL == "" || l.Name == "" {
+		if l.URL == "" || l.Name == "" {
 			t.Errorf("%s: incomplete metadata: %+v", l.ID, l)
+		}
+		// The version served is the image's, which its recipe prints: no
+		// second copy typed by hand to drift from it.
+		if l.Version != "" {
+			t.Errorf("%s: languages.json gives version %q: remove it; the image records its version", l.ID, l.Version)
+		}
+		if ids, err := recipeVersionIDs(filepath.Join("..", "rootfs", "recipes", l.Image)); err != nil {
+			t.Error(err)
+		} else if !slices.Contains(ids, l.ID) {
+			t.Errorf("%s: recipe rootfs/recipes/%s has no line 'version %s COMMAND' to record its version", l.ID, l.Image, l.ID)
 		}
 		wantArgs := !slices.Contains(noArguments, l.ID)
 		if l.Hello.Stdout == "" || len(l.Hello.Options) == 0 || wantArgs && len(l.Hello.Arguments) == 0 || l.Hello.Input == "" {
@@ -61,6 +71,22 @@ func TestEmbedded(t *testing.T) {
 			}
 		}
 	}
+}
+
+// recipeVersionIDs returns the language ids of the version lines of a
+// recipe, "version ID COMMAND" (rootfs/debian/debootstrap.sh parses them).
+func recipeVersionIDs(recipe string) ([]string, error) {
+	data, err := os.ReadFile(recipe)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "version" {
+			ids = append(ids, f[1])
+		}
+	}
+	return ids, nil
 }
 
 func TestEmbeddedMetadata(t *testing.T) {

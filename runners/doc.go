@@ -11,6 +11,12 @@
 //	                             "arguments": [...], "stdout": ...}}, ...}
 //	scripts/<id>      the runner script of <id>, run as "bash /ATO/runner"
 //
+// The version served is the one the language's image recorded when it was
+// built (a "version" line of its recipe in rootfs/recipes); "version" here
+// is optional, served only for an image that recorded none (an operator's
+// image, or one built before recipes had versions). The embedded catalogue
+// types none: every one of its languages has a version line.
+//
 // Runner scripts follow the runner contract of docs/api.md ("The runner contract"):
 // they find the program in /ATO/code, its stdin in /ATO/input, and the
 // NUL-terminated entries of /ATO/options and /ATO/arguments, which they splice

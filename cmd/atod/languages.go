@@ -100,11 +100,16 @@ type availability struct {
 }
 
 // availabilities looks up the image of every language of cat, in ID order.
-// It costs a Lookup per language.
+// It costs a Lookup per language. A language's version is the one its
+// image recorded when it was built, where it has one, as the metadata
+// endpoints serve it.
 func availabilities(cat *runners.Catalogue, images rootfs.Store) []availability {
 	var avail []availability
 	for _, l := range cat.All() {
-		_, err := images.Lookup(l.Image)
+		img, err := images.Lookup(l.Image)
+		if v := img.Versions[l.ID]; err == nil && v != "" {
+			l.Version = v
+		}
 		avail = append(avail, availability{Language: l, err: err})
 	}
 	return avail

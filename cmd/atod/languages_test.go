@@ -33,14 +33,14 @@ func testCatalogue(t testing.TB) *runners.Catalogue {
 	return cat
 }
 
-// fakeStore holds the image "here"; "broken" fails as a damaged image does
-// and every other name is missing.
-type fakeStore struct{}
+// fakeStore holds the image "here", which recorded versions; "broken" fails
+// as a damaged image does and every other name is missing.
+type fakeStore struct{ versions map[string]string }
 
-func (fakeStore) Lookup(name string) (image.Image, error) {
+func (s fakeStore) Lookup(name string) (image.Image, error) {
 	switch name {
 	case "here":
-		return image.Image{Name: name, Path: "/nonexistent/here/rootfs"}, nil
+		return image.Image{Name: name, Path: "/nonexistent/here/rootfs", Versions: s.versions}, nil
 	case "broken":
 		return image.Image{}, errors.New("decoding image.json: unexpected end of JSON input;\nrebuild the image")
 	default:
@@ -76,6 +76,22 @@ func TestWriteLanguages(t *testing.T) {
 	} {
 		if !slices.Contains(lines, want) {
 			t.Errorf("--all lacks the row %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestLanguagesShowImageVersions: the version listed is the one the image
+// recorded, not the catalogue's, as in the metadata.
+func TestLanguagesShowImageVersions(t *testing.T) {
+	avail := availabilities(testCatalogue(t), fakeStore{versions: map[string]string{"ok": "1.2.3", "gone": "9"}})
+	var b bytes.Buffer
+	if err := writeLanguages(&b, avail, true); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	for _, want := range []string{"ok OK Lang 1.2.3 here runnable", "gone Gone 2 absent image missing:"} {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(strings.Join(strings.Fields(l), " "), want) }) {
+			t.Errorf("lacks a row starting %q:\n%s", want, b.String())
 		}
 	}
 }
