@@ -74,7 +74,7 @@ func TestEmbedded(t *testing.T) {
 }
 
 // recipeVersionIDs returns the language ids of the version lines of a
-// recipe, "version ID COMMAND" (rootfs/debian/debootstrap.sh parses them).
+// recipe, "version ID COMMAND" (rootfs/debian/build-tree.sh parses them).
 func recipeVersionIDs(recipe string) ([]string, error) {
 	data, err := os.ReadFile(recipe)
 	if err != nil {
