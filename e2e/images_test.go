@@ -295,15 +295,19 @@ func newStoreDir(t *testing.T) string {
 }
 
 // pulledStore is a new image store holding REGISTRY/atod/debian:v1 as
-// debian-12, the image the built-in languages run in.
-func pulledStore(t *testing.T, reg *imageRegistry) string {
+// debian-12, the image of bash, c_gcc and zsh, and as each of names too
+// (python's image, say: the debian-12 tree has python3, which python's
+// runner runs, though not python's libraries).
+func pulledStore(t *testing.T, reg *imageRegistry, names ...string) string {
 	t.Helper()
 	store := newStoreDir(t)
-	out, err := rootfsCmd(t, store, "pull", "--name", "debian-12", reg.ref("v1"))
-	if err != nil {
-		t.Fatalf("atod rootfs pull: %v\n%s", err, out)
+	for _, name := range append([]string{"debian-12"}, names...) {
+		out, err := rootfsCmd(t, store, "pull", "--name", name, reg.ref("v1"))
+		if err != nil {
+			t.Fatalf("atod rootfs pull: %v\n%s", err, out)
+		}
+		t.Logf("atod rootfs pull:\n%s", out)
 	}
-	t.Logf("atod rootfs pull:\n%s", out)
 	return store
 }
 
@@ -312,7 +316,7 @@ func TestPulledImageRuns(t *testing.T) {
 		t.Skip("the pulled image runs as uid 1000, which a rootless sandbox cannot map")
 	}
 	reg := testImages(t)
-	store := pulledStore(t, reg)
+	store := pulledStore(t, reg, "python")
 	out, err := rootfsCmd(t, store, "list")
 	if err != nil || !strings.Contains(out, "debian-12") || !strings.Contains(out, "pull "+reg.ref("v1")+"@sha256:") ||
 		!strings.Contains(out, "python") {
