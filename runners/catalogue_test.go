@@ -2,6 +2,7 @@ package runners
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -89,24 +90,52 @@ func recipeVersionIDs(recipe string) ([]string, error) {
 	return ids, nil
 }
 
+// serviceMetadataFile holds the service's metadata (name, url, sbcs,
+// se_class) of every id atod serves, as its languages.json publishes it.
+const serviceMetadataFile = "testdata/service-metadata.json"
+
+// TestEmbeddedMetadata checks that every language's metadata is the
+// service's for its id, and that the catalogue serves exactly the ids the
+// stored copy has.
 func TestEmbeddedMetadata(t *testing.T) {
 	c, err := Embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string][2]string{ // id: name, se_class
-		"python": {"Python", "lang-py"},
-		"c_gcc":  {"C (GCC)", "lang-c"},
-		"bash":   {"Bash", "lang-bsh"},
-		"zsh":    {"Zsh", "lang-bsh"},
+	data, err := os.ReadFile(serviceMetadataFile)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for id, w := range want {
-		l, ok := c.Lookup(id)
+	var service struct {
+		Languages map[string]struct {
+			Name    string  `json:"name"`
+			URL     string  `json:"url"`
+			SBCS    bool    `json:"sbcs"`
+			SEClass *string `json:"se_class"` // nil: the service gives none
+		} `json:"languages"`
+	}
+	if err := json.Unmarshal(data, &service); err != nil {
+		t.Fatalf("parsing %s: %v", serviceMetadataFile, err)
+	}
+	for _, l := range c.All() {
+		s, ok := service.Languages[l.ID]
 		if !ok {
-			t.Fatalf("Lookup(%q) failed", id)
+			t.Errorf("%s: not in %s", l.ID, serviceMetadataFile)
+			continue
 		}
-		if l.ID != id || l.Name != w[0] || l.SEClass != w[1] {
-			t.Errorf("Lookup(%q) = %+v, want name %q, se_class %q", id, l, w[0], w[1])
+		// atod omits an empty se_class, so the service's must be absent.
+		seClass := ""
+		if s.SEClass != nil {
+			seClass = *s.SEClass
+		}
+		if l.Name != s.Name || l.URL != s.URL || l.SBCS != s.SBCS || l.SEClass != seClass || s.SEClass != nil && seClass == "" {
+			t.Errorf("%s: name %q, url %q, sbcs %v, se_class %q; the service's: %q, %q, %v, %q (present: %v)",
+				l.ID, l.Name, l.URL, l.SBCS, l.SEClass, s.Name, s.URL, s.SBCS, seClass, s.SEClass != nil)
+		}
+	}
+	for id := range service.Languages {
+		if _, ok := c.Lookup(id); !ok {
+			t.Errorf("%s: in %s but not in the catalogue", id, serviceMetadataFile)
 		}
 	}
 }

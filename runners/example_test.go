@@ -20,6 +20,6 @@ func ExampleCatalogue_Lookup() {
 	fmt.Printf("%s (%s) runs in image %s; runner starts %q\n", l.Name, l.URL, l.Image, script[:11])
 	fmt.Printf("hello case: options %q, arguments %q, prints %q\n", l.Hello.Options, l.Hello.Arguments, l.Hello.Stdout)
 	// Output:
-	// C (GCC) (https://gcc.gnu.org/) runs in image debian-12; runner starts "#!/bin/bash"
+	// C (GCC) (https://gcc.gnu.org) runs in image debian-12; runner starts "#!/bin/bash"
 	// hello case: options ["-DEND='!'" "-O2"], arguments ["World"], prints "Hello, World!\n"
 }
