@@ -56,7 +56,7 @@ race:
 	@scripts/test race
 integration: setup
 	@$(WITH_BINARIES) scripts/test integration
-e2e: setup
+e2e: setup images
 	@$(WITH_BINARIES) scripts/test e2e
 # The README's set-up and first runs with none of atod's directories on the
 # host (/var/lib/atod, /var/cache/atod, /run/atod hidden in a private mount
@@ -66,7 +66,7 @@ fresh: setup
 # The cgroup v2 lane: the sandbox's and the daemon's tests in a VM whose
 # stock Debian kernel runs pure cgroup v2 (the kernel, the image store's
 # disks and the initramfs are cached in /var/cache/atod/vmtest).
-vmtest: setup
+vmtest: setup images
 	@$(WITH_BINARIES) scripts/test vmtest
 # Every fuzz target for ATOD_FUZZ_TIME each (default 30s here, 8s in make
 # test; e.g. `make fuzz ATOD_FUZZ_TIME=10m`, or a count of inputs: 50000x).

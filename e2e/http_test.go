@@ -11,6 +11,7 @@ import (
 	"github.com/atod-project/atod/internal/testclient"
 	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/protocol"
+	"github.com/atod-project/atod/runners"
 )
 
 // postExecute sends body to POST /api/v1/execute.
@@ -147,13 +148,23 @@ func TestHTTPExecuteStatuses(t *testing.T) {
 	}
 }
 
+// Every language of the catalogue (every image is installed) is served
+// with the catalogue's properties and the version its image recorded.
 func TestV1MetadataOverHTTP(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	md := metadataJSON(t, d)
-	for _, id := range []string{"python", "c_gcc", "bash", "zsh"} {
-		if md[id].Name == "" || md[id].Image != "debian-12" {
-			t.Errorf("metadata of %s: %+v", id, md[id])
+	c, err := runners.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range c.All() {
+		want := protocol.LanguageInfo{Name: l.Name, Image: l.Image, Version: md[l.ID].Version, URL: l.URL, SBCS: l.SBCS, SEClass: l.SEClass}
+		if got, ok := md[l.ID]; !ok || got != want || got.Version == "" {
+			t.Errorf("metadata of %s: %+v (served: %v), want %+v and the image's version", l.ID, got, ok, want)
 		}
+	}
+	if len(md) != len(c.All()) {
+		t.Errorf("metadata lists %d languages, the catalogue has %d", len(md), len(c.All()))
 	}
 }
 

@@ -126,12 +126,19 @@ fetch_npm() {
 }
 # install_npm LINE N: put the file of the Nth npm line at its destination.
 install_npm() {
-	local spec integrity src dest parent
+	local spec integrity src dest parent have root
 	read -r spec integrity src dest <<<"$1"
 	parent=$(dirname -- "$dest")
+	# No symbolic link may take the file, or a directory made for it, out
+	# of the tree: the part of the path that exists (a dangling link
+	# counts) is checked before anything is made, and the whole after.
+	root=$(realpath -e -- "$tree")
+	have=$parent
+	while [[ ! -e $tree$have && ! -L $tree$have ]]; do have=$(dirname -- "$have"); done
+	[[ $(realpath -e -- "$tree$have" 2>/dev/null) == "$root${have%/}" ]] ||
+		die "npm package $spec: $have is a symbolic link in the tree"
 	install -d -m 0755 -- "$tree$parent"
-	# No symbolic link may take the file out of the tree.
-	[[ $(realpath -e -- "$tree$parent") == "$(realpath -e -- "$tree")$parent" ]] ||
+	[[ $(realpath -e -- "$tree$parent") == "$root$parent" ]] ||
 		die "npm package $spec: $parent is a symbolic link in the tree"
 	install -m 0755 -- "$npm_dir/$2/$src" "$tree$dest"
 	say "npm package $spec: $dest"
@@ -201,8 +208,10 @@ mirror=${ATOD_DEBIAN_MIRROR:-$(apt_uri "$suite")}
 # --- the .deb cache -----------------------------------------------------------
 
 # apt keeps its downloads in the cache, bind-mounted as the tree's archive
-# directory while mmdebstrap installs (mmdebstrap keeps them there, and
-# empties the directory only after the cache is unmounted).
+# directory while mmdebstrap installs; the tree's own archive directory is
+# empty once the cache is unmounted. mmdebstrap removes the essential
+# packages it downloaded from the archive directory unless told not to
+# (--skip=essential/unlink, below), which would empty the cache of them.
 cache=${ATOD_DEB_CACHE:-}
 if [[ -n $cache ]]; then
 	[[ $cache == /* ]] || die "ATOD_DEB_CACHE must be an absolute path: $cache"
@@ -256,7 +265,7 @@ fi
 # has them, without installing the usrmerge package and its Perl modules.
 # Its own mount namespace: no mount outlives the build.
 ATOD_BUILD_CACHE=$cache unshare --mount --propagation private -- \
-	mmdebstrap --variant=minbase --mode=root --format=directory --keyring="$KEYRING" \
+	mmdebstrap --variant=minbase --mode=root --format=directory --keyring="$KEYRING" --skip=essential/unlink \
 	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr "${hooks[@]}" \
 	${include:+--include="$include"} "$suite" "$tree" "${sources[@]}" >"$log" 2>&1 ||
 	fail mmdebstrap
