@@ -251,7 +251,8 @@ func rootfsList(args []string) error {
 		users[l.Image] = append(users[l.Image], l.ID)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tTREE\tSIZE\tCREATED\tSOURCE\tLANGUAGES")
+	fmt.Fprintln(tw, "NAME\tTREE\tSIZE\tCREATED\tAGE\tSOURCE\tLANGUAGES")
+	now := time.Now()
 	for _, e := range entries {
 		names := strings.Join(e.Names, ",")
 		if names == "" {
@@ -269,11 +270,11 @@ func rootfsList(args []string) error {
 		if e.Err != nil {
 			source = "damaged: " + e.Err.Error()
 		}
-		created := "-"
+		created, age := "-", "-"
 		if !e.Created.IsZero() {
-			created = e.Created.Local().Format(time.DateTime)
+			created, age = e.Created.Local().Format(time.DateTime), ageOf(now.Sub(e.Created))
 		}
-		fmt.Fprintf(tw, "%s\t%.12s\t%s\t%s\t%s\t%s\n", names, e.ID, mib(e.SizeBytes), created, source, orDash(strings.Join(langs, " ")))
+		fmt.Fprintf(tw, "%s\t%.12s\t%s\t%s\t%s\t%s\t%s\n", names, e.ID, mib(e.SizeBytes), created, age, source, orDash(strings.Join(langs, " ")))
 	}
 	return tw.Flush()
 }
@@ -380,6 +381,19 @@ func installOptions(platform string, maxSizeMiB int64) (install.Options, error) 
 
 func mib(b int64) string {
 	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
+// ageOf says how old an image is, to the unit that matters for security
+// updates: minutes within the hour, hours within two days, then days.
+func ageOf(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", max(d, 0)/time.Minute)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	default:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
 }
 
 func orDash(s string) string {
