@@ -72,8 +72,8 @@ while IFS= read -r line || [[ -n $line ]]; do
 			$spec =~ ^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*@[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ &&
 			$integrity =~ ^sha512-[A-Za-z0-9+/]{86}==$ &&
 			$src =~ ^package/[A-Za-z0-9._/-]+$ && $dest =~ ^/[A-Za-z0-9._/-]+$ &&
-			$src/ != *../* && $dest/ != *../* && $dest/ != */./* ]] ||
-			die "$recipe:$lineno: want 'npm PACKAGE@X.Y.Z sha512-INTEGRITY package/FILE /DEST' (an exact version, npm's integrity string, no '..')"
+			$src/ != *../* && $dest/ != *../* && $dest/ != */./* && $dest != *//* && $dest != */ ]] ||
+			die "$recipe:$lineno: want 'npm PACKAGE@X.Y.Z sha512-INTEGRITY package/FILE /DEST' (an exact version, npm's integrity string, a plain path: no '..', '.' or '//')"
 		npms+=("$spec $integrity $src $dest") ;;
 	*) die "$recipe:$lineno: unknown directive '$key' (want suite, packages, updates, check, version or npm)" ;;
 	esac
@@ -130,17 +130,23 @@ install_npm() {
 	read -r spec integrity src dest <<<"$1"
 	parent=$(dirname -- "$dest")
 	# No symbolic link may take the file, or a directory made for it, out
-	# of the tree: the part of the path that exists (a dangling link
-	# counts) is checked before anything is made, and the whole after.
+	# of the tree (an image's /var/run points at the host's /run, seen from
+	# here): the part of the parent's path that exists (a dangling link
+	# counts) is checked before anything is made, and the whole after; the
+	# destination itself may only be a file, which install -T replaces
+	# rather than writing through a link. Links inside the tree are refused
+	# too (/bin is one): name the real path.
 	root=$(realpath -e -- "$tree")
 	have=$parent
 	while [[ ! -e $tree$have && ! -L $tree$have ]]; do have=$(dirname -- "$have"); done
 	[[ $(realpath -e -- "$tree$have" 2>/dev/null) == "$root${have%/}" ]] ||
 		die "npm package $spec: $have is a symbolic link in the tree"
 	install -d -m 0755 -- "$tree$parent"
-	[[ $(realpath -e -- "$tree$parent") == "$root$parent" ]] ||
+	[[ $(realpath -e -- "$tree$parent") == "$root${parent%/}" ]] ||
 		die "npm package $spec: $parent is a symbolic link in the tree"
-	install -m 0755 -- "$npm_dir/$2/$src" "$tree$dest"
+	[[ ! -L $tree$dest && (! -e $tree$dest || -f $tree$dest) ]] ||
+		die "npm package $spec: $dest is a symbolic link or not a file in the tree"
+	install -T -m 0755 -- "$npm_dir/$2/$src" "$tree$dest"
 	say "npm package $spec: $dest"
 }
 

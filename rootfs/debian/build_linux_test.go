@@ -1,6 +1,7 @@
 package debian
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,6 +84,7 @@ func TestRecipeErrors(t *testing.T) {
 		{"suite bookworm\nnpm deno@2.9.6 " + integrity + " package/../../etc/passwd /usr/local/bin/deno\n", "no '..'"},
 		{"suite bookworm\nnpm deno@2.9.6 " + integrity + " package/deno /usr/../../etc/cron.d/x\n", "no '..'"},
 		{"suite bookworm\nnpm deno@2.9.6 " + integrity + " package/deno usr/local/bin/deno\n", "recipe:2: want 'npm PACKAGE@X.Y.Z"},
+		{"suite bookworm\nnpm deno@2.9.6 " + integrity + " package/deno /usr//bin/deno\n", "no '..', '.' or '//'"},
 	} {
 		work := t.TempDir()
 		script, recipe := filepath.Join(work, "build-tree.sh"), filepath.Join(work, "recipe")
@@ -122,5 +124,64 @@ func TestMissingPackageFailsClearly(t *testing.T) {
 	out, err := exec.Command("/bin/bash", script, recipe, filepath.Join(work, "rootfs"), "test").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "mmdebstrap failed") || !strings.Contains(string(out), "atod-no-such-package") {
 		t.Errorf("a recipe with a package bookworm lacks: %v, output %q; want mmdebstrap failing on atod-no-such-package", err, out)
+	}
+}
+
+// An npm line's file lands in the tree and nowhere else: a symbolic link
+// that would take it, or a directory made for it, out of the tree is
+// refused (an image's /var/run points at /run, which is the host's seen
+// from the build). The script's install_npm runs alone on scratch trees.
+func TestNpmFileStaysInTree(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "build-tree.sh")
+	if err := os.WriteFile(script, buildTreeScript, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	npm := filepath.Join(dir, "npm")
+	atodtest.MkdirAll(t, filepath.Join(npm, "0", "package"))
+	atodtest.WriteFile(t, filepath.Join(npm, "0", "package", "deno"), "the binary")
+	outside := filepath.Join(dir, "outside")
+	atodtest.MkdirAll(t, outside)
+	atodtest.WriteFile(t, filepath.Join(outside, "file"), "host's")
+	for i, c := range []struct {
+		dest  string
+		links map[string]string // in the tree: path → target
+		ok    bool
+	}{
+		{"/usr/local/bin/deno", nil, true},
+		{"/deno", nil, true},
+		{"/var/run", map[string]string{"var/run": outside}, false},
+		{"/var/run/deno", map[string]string{"var/run": outside}, false},
+		{"/opt/x/deno", map[string]string{"opt": filepath.Join(outside, "gone")}, false},
+		{"/bin/deno", map[string]string{"bin": "usr/bin"}, false},
+		{"/etc/deno", map[string]string{"etc/deno": filepath.Join(outside, "file")}, false},
+	} {
+		tree := filepath.Join(dir, fmt.Sprint("tree", i))
+		atodtest.MkdirAll(t, filepath.Join(tree, "usr", "bin"))
+		for link, target := range c.links {
+			atodtest.MkdirAll(t, filepath.Dir(filepath.Join(tree, link)))
+			if err := os.Symlink(target, filepath.Join(tree, link)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command("/bin/bash", "-c", `say() { :; }; die() { echo "$*" >&2; exit 1; }
+eval "$(sed -n '/^install_npm() {/,/^}/p' "$0")"
+tree=$1 npm_dir=$2
+install_npm "deno@1.0.0 sha512-x package/deno $3" 0`, script, tree, npm, c.dest)
+		out, err := cmd.CombinedOutput()
+		if c.ok {
+			got, rerr := os.ReadFile(filepath.Join(tree, c.dest))
+			if err != nil || rerr != nil || string(got) != "the binary" {
+				t.Errorf("%s: %v %s; the file: %q %v", c.dest, err, out, got, rerr)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(string(out), "symbolic link") {
+			t.Errorf("%s through %v: %v %q; want a refusal naming the link", c.dest, c.links, err, out)
+		}
+		entries, _ := os.ReadDir(outside)
+		if b, _ := os.ReadFile(filepath.Join(outside, "file")); len(entries) != 1 || string(b) != "host's" {
+			t.Errorf("%s through %v: outside the tree now holds %v (file %q)", c.dest, c.links, entries, b)
+		}
 	}
 }
