@@ -25,9 +25,14 @@ for i in range(procs):
     total = 0; keep = []; why = ""
     try:
         srv = socket.create_server(("127.0.0.1", 0)); srv.listen(4096)
+        # Under its memory limit (cgroup v2) the kernel may drop a new
+        # connection's handshake and retry it for minutes: a connection
+        # that does not come within seconds ends the filling, as a refused
+        # one does.
+        srv.settimeout(5)
         chunk = b"x" * 65536
         while total < cap:
-            c = socket.create_connection(srv.getsockname()); a, _ = srv.accept()
+            c = socket.create_connection(srv.getsockname(), timeout=5); a, _ = srv.accept()
             c.setblocking(False); keep += [c, a]
             sent = 0
             while total < cap:
