@@ -1,6 +1,6 @@
 # @attack: pin unread data in loopback TCP connections from 8 processes (issue 10, finding 4: 641 MiB outside the memory limit on cgroup v1), at most twice the run's memory in all
 # @language: python
-# @lanes: host v2
+# @lanes: host
 # @hold: yes
 # @or-killed: yes
 # @timeout: 60
@@ -12,7 +12,10 @@
 # hold together stays below the run's memory limit, or the run is killed
 # before it can say. One process alone stops at its open-files limit first,
 # so it takes eight. The judge checks the host's available memory while
-# they hold.
+# they hold. Not in the VM's cgroup v2 suite for now: there, under software
+# emulation, about one run in two reached its 60 s timeout with no output
+# (issue 10's note); TestSocketBuffersAreBounded measures the kernel's own
+# count of socket memory there instead.
 import os, select, socket, sys, time
 limit = @@MEMORY_BYTES@@; procs = 8; cap = 2 * limit // procs
 totals = os.pipe()
