@@ -33,6 +33,22 @@ type serviceHello struct {
 	Output  string   `json:"output"`
 }
 
+// serviceHellos reads serviceHelloFile: the service's case of each id.
+func serviceHellos(t *testing.T) map[string]serviceHello {
+	t.Helper()
+	f, err := os.ReadFile(serviceHelloFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Cases map[string]serviceHello `json:"cases"`
+	}
+	if err := json.Unmarshal(f, &file); err != nil {
+		t.Fatalf("%s: %v", serviceHelloFile, err)
+	}
+	return file.Cases
+}
+
 // catalogueLanguages is the catalogue's languages the tests cover: every
 // one, or those ATOD_LANGUAGES names.
 func catalogueLanguages(t *testing.T) []runners.Language {
@@ -106,25 +122,16 @@ func describe(r protocol.ExecuteResponse) string {
 // language and, as the service's own test suite does, compares stdout only
 // (its objective_c_gcc case exits 14: main has no return).
 func TestCatalogueServiceHelloWorlds(t *testing.T) {
-	f, err := os.ReadFile(serviceHelloFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases struct {
-		Cases map[string]serviceHello `json:"cases"`
-	}
-	if err := json.Unmarshal(f, &cases); err != nil {
-		t.Fatalf("%s: %v", serviceHelloFile, err)
-	}
+	cases := serviceHellos(t)
 	langs := catalogueLanguages(t)
 	for _, l := range langs {
-		if _, ok := cases.Cases[l.ID]; !ok {
+		if _, ok := cases[l.ID]; !ok {
 			t.Errorf("%s has no case of the service's in %s", l.ID, serviceHelloFile)
 		}
 	}
 	d, served := servedLanguages(t, langs)
 	for _, l := range served {
-		c, ok := cases.Cases[l.ID]
+		c, ok := cases[l.ID]
 		if !ok {
 			continue
 		}
@@ -166,16 +173,7 @@ func TestCatalogueHelloCases(t *testing.T) {
 // language added to the catalogue gets the service's case too, and a case
 // left over names a language atod serves.
 func TestCatalogueServiceCasesCoverCatalogue(t *testing.T) {
-	f, err := os.ReadFile(serviceHelloFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases struct {
-		Cases map[string]serviceHello `json:"cases"`
-	}
-	if err := json.Unmarshal(f, &cases); err != nil {
-		t.Fatal(err)
-	}
+	cases := serviceHellos(t)
 	c, err := runners.Embedded()
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +182,7 @@ func TestCatalogueServiceCasesCoverCatalogue(t *testing.T) {
 	for _, l := range c.All() {
 		ids = append(ids, l.ID)
 	}
-	for id := range cases.Cases {
+	for id := range cases {
 		caseIDs = append(caseIDs, id)
 	}
 	slices.Sort(ids)
