@@ -174,12 +174,8 @@ func TestCatalogueHelloCases(t *testing.T) {
 // left over names a language atod serves.
 func TestCatalogueServiceCasesCoverCatalogue(t *testing.T) {
 	cases := serviceHellos(t)
-	c, err := runners.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ids, caseIDs []string
-	for _, l := range c.All() {
+	for _, l := range embeddedLanguages(t) {
 		ids = append(ids, l.ID)
 	}
 	for id := range cases {
@@ -200,12 +196,8 @@ func TestCatalogueServiceCasesCoverCatalogue(t *testing.T) {
 func TestMetadataListsInstalledImagesOnly(t *testing.T) {
 	store := linkedStore(t) // debian-12 alone
 	d := startDaemon(t, daemonOptions{args: []string{"--images", store}})
-	c, err := runners.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var want, missing []string
-	for _, l := range c.All() {
+	for _, l := range embeddedLanguages(t) {
 		if l.Image == "debian-12" {
 			want = append(want, l.ID)
 		} else {

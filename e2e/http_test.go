@@ -11,7 +11,6 @@ import (
 	"github.com/atod-project/atod/internal/testclient"
 	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/protocol"
-	"github.com/atod-project/atod/runners"
 )
 
 // postExecute sends body to POST /api/v1/execute.
@@ -153,18 +152,15 @@ func TestHTTPExecuteStatuses(t *testing.T) {
 func TestV1MetadataOverHTTP(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
 	md := metadataJSON(t, d)
-	c, err := runners.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range c.All() {
+	langs := embeddedLanguages(t)
+	for _, l := range langs {
 		want := protocol.LanguageInfo{Name: l.Name, Image: l.Image, Version: md[l.ID].Version, URL: l.URL, SBCS: l.SBCS, SEClass: l.SEClass}
 		if got, ok := md[l.ID]; !ok || got != want || got.Version == "" {
 			t.Errorf("metadata of %s: %+v (served: %v), want %+v and the image's version", l.ID, got, ok, want)
 		}
 	}
-	if len(md) != len(c.All()) {
-		t.Errorf("metadata lists %d languages, the catalogue has %d", len(md), len(c.All()))
+	if len(md) != len(langs) {
+		t.Errorf("metadata lists %d languages, the catalogue has %d", len(md), len(langs))
 	}
 }
 

@@ -90,17 +90,6 @@ fail() {
 	die "$1 failed (log above)"
 }
 
-# in_tree CMD...: run CMD as root in the tree, with /proc, in a private mount
-# namespace, so no mount outlives the command whatever happens to it.
-in_tree() {
-	# shellcheck disable=SC2016 # the inner shell expands it
-	unshare --mount --propagation private -- /bin/sh -c '
-		t=$1; shift
-		mount -t proc proc "$t/proc" &&
-		exec chroot "$t" "$@"' sh "$tree" \
-		/usr/bin/env -i PATH="$TREE_PATH" HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
-}
-
 # --- npm packages -------------------------------------------------------------
 
 # Each npm line's package is fetched before anything else, through the
@@ -281,9 +270,8 @@ prune_cache
 
 # --- clean -------------------------------------------------------------------
 
-# Package caches and lists, logs and backups: the image never installs
-# anything, and runs have no network.
-in_tree apt-get clean >>"$log" 2>&1 || fail "apt-get clean"
+# Package caches and lists (mmdebstrap has emptied apt's already), logs and
+# backups: the image never installs anything, and runs have no network.
 find "$tree/var/lib/apt/lists" "$tree/var/cache/apt" "$tree/var/log" "$tree/tmp" "$tree/var/tmp" \
 	-xdev -mindepth 1 \( -type f -o -type l \) -delete
 find "$tree/var/lib/dpkg" "$tree/var/cache/debconf" -xdev -maxdepth 1 -name '*-old' -delete
