@@ -282,70 +282,6 @@ func TestPerUserBudgetsAreShared(t *testing.T) {
 	}
 }
 
-// tcpProbe pins unread data in loopback TCP connections from argv[1]
-// processes, each as much as the kernel lets it but never more than argv[2]
-// bytes, so that it cannot take the host's memory even where it is not
-// contained. Each prints its total whenever it grows, so what was pinned is
-// known even when the run is killed. Once every process has filled its
-// buffers (or been killed), all hold them together for half a second; then
-// the parent ends them and exits 0.
-const tcpProbe = `import os, select, socket, sys, time
-procs, cap = int(sys.argv[1]), int(sys.argv[2])
-filled = os.pipe()  # each process writes its pid when it is done filling
-kids = []
-for i in range(procs):
-    pid = os.fork()
-    if pid:
-        kids.append(pid)
-    else:
-        total = 0; keep = []
-        try:
-            srv = socket.create_server(("127.0.0.1", 0)); srv.listen(1024)
-            chunk = b"x" * 65536
-            while total < cap:
-                c = socket.create_connection(srv.getsockname()); a, _ = srv.accept()
-                c.setblocking(False); keep += [c, a]
-                while total < cap:
-                    try:
-                        total += c.send(chunk)
-                    except BlockingIOError:
-                        break
-                os.write(1, b"%d %d\n" % (i, total))
-        except OSError:
-            pass
-        os.write(filled[1], b"%d\n" % os.getpid())
-        time.sleep(60)  # hold the buffers until the parent ends the run
-        os._exit(0)
-# Every process holds what it pinned at once, for a moment (those the kernel
-# killed aside), then all end.
-os.close(filled[1])
-# (A process killed after it filled counts once.)
-done = set(); buf = b""
-while len(done) < procs:
-    if select.select([filled[0]], [], [], 0.1)[0]:
-        data = os.read(filled[0], 4096)
-        if not data:
-            break
-        buf += data
-        *lines, buf = buf.split(b"\n")
-        done.update(int(pid) for pid in lines)
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            pid = 0
-        if not pid:
-            break
-        kids.remove(pid); done.add(pid)
-time.sleep(0.5)
-for pid in kids:
-    os.kill(pid, 9)
-while True:
-    try:
-        os.wait()
-    except ChildProcessError:
-        break`
-
 // TestSocketBuffersAreBounded: TCP force-charges a first buffer per
 // connection past any limit. cgroup v1 counts socket buffers apart from
 // memory, and not at all without a limit of their own: one run pinned
@@ -370,6 +306,14 @@ func TestSocketBuffersAreBounded(t *testing.T) {
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil { // cgroup v2
 		ceiling = limit // socket buffers are memory there
 	}
+	// The attack suite's probe, with arguments: each process sends at most
+	// its share of 4 × the limit (safe for the host if nothing bounds it),
+	// prints its total as it grows, and all hold for half a second.
+	src, err := os.ReadFile("testdata/attacks/resources/tcp-buffers.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := strings.ReplaceAll(string(src), "@@MEMORY_BYTES@@", fmt.Sprint(limit))
 	for _, procs := range []int64{1, 8} {
 		base, err := tcpMemory()
 		if err != nil {
@@ -391,15 +335,14 @@ func TestSocketBuffersAreBounded(t *testing.T) {
 				time.Sleep(time.Millisecond) // the sampling interval: this waits for nothing
 			}
 		}()
-		// At most 4 × the limit in all: safe for the host if nothing bounds it.
-		r := execute(t, d, job{language: "python", code: tcpProbe, arguments: []string{fmt.Sprint(procs), fmt.Sprint(4 * limit / procs)}, timeout: 60})
+		r := execute(t, d, job{language: "c_gcc", code: probe, arguments: []string{fmt.Sprint(procs), fmt.Sprint(4 * limit / procs), "500"}, timeout: 60})
 		close(stop)
 		pinned := <-peak - base
 		sent := map[int]int64{}
 		for _, line := range strings.Split(strings.TrimSpace(string(r.Stdout)), "\n") {
 			var p int
 			var n int64
-			if _, err := fmt.Sscan(line, &p, &n); err == nil {
+			if _, err := fmt.Sscanf(line, "fill %d %d", &p, &n); err == nil {
 				sent[p] = max(sent[p], n)
 			}
 		}
