@@ -12,7 +12,7 @@ export CGO_ENABLED := 1
 # and scripts/vmtest build them only when this is unset.
 WITH_BINARIES := ATOD_BIN_DIR=$(CURDIR)/bin
 
-.PHONY: all build setup images run test lint fmt vet unit race integration e2e fuzz fresh vmtest
+.PHONY: all build setup images run test lint fmt vet unit race integration e2e fuzz fresh fresh-test vmtest
 .PHONY: bench soak generate clean
 
 all: build
@@ -63,6 +63,11 @@ e2e: setup images
 # namespace).
 fresh: setup
 	@scripts/test fresh
+# `make test` itself on a host without atod's directories, from nothing: no
+# .deb cache and empty Go caches (what a fresh machine's make test takes;
+# long, and about 14 GiB of disk in /tmp while it runs).
+fresh-test:
+	@scripts/fresh-root --whole
 # The cgroup v2 lane: the sandbox's and the daemon's tests in a VM whose
 # stock Debian kernel runs pure cgroup v2 (the kernel, the image store's
 # disks and the initramfs are cached in /var/cache/atod/vmtest).
