@@ -14,11 +14,15 @@
 // so it takes eight. The judge checks the host's available memory while
 // they hold.
 //
+// Safe for the host if it escapes: the processes stop once they hold the
+// run's memory and a little more together, or after 20 s.
+//
 // TestSocketBuffersAreBounded runs this program too, with arguments: the
-// number of processes, each one's cap in bytes, and how many milliseconds
-// to hold before ending (instead of HOLD and waiting for the kill). Each
-// process prints "fill <process> <bytes>" whenever its total grows, so
-// what was sent is known even when the run is killed.
+// number of processes, each one's cap in bytes (there alone, not their sum),
+// and how many milliseconds to hold before ending (instead of HOLD and
+// waiting for the kill). Each process prints "fill <process> <bytes>" as
+// its total passes each MiB, so what was sent is known even when the run
+// is killed.
 //
 // It is C, not Python, for the VM's cgroup v2 suite: at its memory limit
 // the kernel reclaims the run's file pages, and an interpreter's working
@@ -41,8 +45,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-enum { MAX_PROCS = 64, WAIT_MS = 5000 };
+enum { MAX_PROCS = 64, WAIT_MS = 5000, DEADLINE_S = 20 };
 struct kid { long total, conns, done; };
+static struct kid *kids;
+static int procs;
 static struct timespec start;
 static double elapsed(void) {
 	struct timespec now; clock_gettime(CLOCK_MONOTONIC, &now);
@@ -52,10 +58,17 @@ static int ready(int fd, short events) {
 	struct pollfd p = { .fd = fd, .events = events };
 	return poll(&p, 1, WAIT_MS) == 1;
 }
+// held is what all the processes hold together (the dead ones' counts
+// included: an upper bound).
+static long held(void) {
+	long sum = 0;
+	for (int i = 0; i < procs; i++) sum += __atomic_load_n(&kids[i].total, __ATOMIC_RELAXED);
+	return sum;
+}
 // fill opens connections to a listener of its own and sends into each until
-// the kernel takes no more, never past cap in all; the receiving ends read
-// nothing.
-static const char *fill(int i, long cap, struct kid *me) {
+// the kernel takes no more, never past cap of its own nor past all in all;
+// the receiving ends read nothing.
+static const char *fill(int i, long cap, long all, struct kid *me) {
 	static char chunk[65536];
 	memset(chunk, 'x', sizeof chunk);
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -64,7 +77,8 @@ static const char *fill(int i, long cap, struct kid *me) {
 	if (srv < 0 || bind(srv, (struct sockaddr *)&addr, len) < 0 || listen(srv, 4096) < 0 ||
 	    getsockname(srv, (struct sockaddr *)&addr, &len) < 0)
 		return strerror(errno);
-	while (me->total < cap) {
+	while (me->total < cap && held() <= all) {
+		if (elapsed() > DEADLINE_S) return "deadline";
 		int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 		if (c < 0) return strerror(errno);
 		if (connect(c, (struct sockaddr *)&addr, len) < 0 && errno != EINPROGRESS) return strerror(errno);
@@ -72,8 +86,8 @@ static const char *fill(int i, long cap, struct kid *me) {
 		int a = accept4(srv, 0, 0, SOCK_NONBLOCK);
 		if (a < 0) return strerror(errno);
 		if (!ready(c, POLLOUT)) return "not writable within 5 s";
-		long sent = 0;
-		while (me->total < cap) {
+		long sent = 0, mib = me->total >> 20;
+		while (me->total < cap && held() <= all) {
 			size_t n = sizeof chunk;
 			if ((long)n > cap - me->total) n = (size_t)(cap - me->total);
 			ssize_t w = send(c, chunk, n, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -85,7 +99,7 @@ static const char *fill(int i, long cap, struct kid *me) {
 			__atomic_store_n(&me->total, me->total + w, __ATOMIC_RELAXED);
 		}
 		__atomic_store_n(&me->conns, me->conns + 1, __ATOMIC_RELAXED);
-		printf("fill %d %ld\n", i, me->total); fflush(stdout);
+		if (me->total >> 20 != mib) printf("fill %d %ld\n", i, me->total);
 		if (sent == 0) return "a connection took nothing";
 	}
 	return 0;
@@ -93,17 +107,20 @@ static const char *fill(int i, long cap, struct kid *me) {
 int main(int argc, char **argv) {
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	long limit = @@MEMORY_BYTES@@;
-	int procs = argc > 1 ? atoi(argv[1]) : 8;
-	long cap = argc > 2 ? atol(argv[2]) : 2 * limit / procs;
+	procs = argc > 1 ? atoi(argv[1]) : 8;
+	if (procs < 1 || procs > MAX_PROCS) { fprintf(stderr, "usage: tcp-buffers [processes [cap [hold-ms]]]\n"); return 2; }
+	// The attack stops just past the run's memory, all processes together;
+	// the test's arguments set each one's cap alone.
+	long cap = argc > 2 ? atol(argv[2]) : limit, all = argc > 2 ? __LONG_MAX__ : limit + (1 << 20);
 	int hold_ms = argc > 3 ? atoi(argv[3]) : -1;
-	if (procs < 1 || procs > MAX_PROCS || cap < 1) { fprintf(stderr, "usage: tcp-buffers [processes [cap [hold-ms]]]\n"); return 2; }
+	if (cap < 1) { fprintf(stderr, "usage: tcp-buffers [processes [cap [hold-ms]]]\n"); return 2; }
 	setvbuf(stdout, 0, _IOLBF, 0);
-	struct kid *kids = mmap(0, MAX_PROCS * sizeof(struct kid), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	kids = mmap(0, MAX_PROCS * sizeof(struct kid), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (kids == MAP_FAILED) { perror("mmap"); return 1; }
 	pid_t pids[MAX_PROCS]; int dead[MAX_PROCS] = {0}, n = 0;
 	for (; n < procs; n++) {
 		if ((pids[n] = fork()) == 0) {
-			const char *why = fill(n, cap, &kids[n]);
+			const char *why = fill(n, cap, all, &kids[n]);
 			if (why) fprintf(stderr, "process %d stopped after %.1f s with %ld bytes in %ld connections: %s\n", n, elapsed(), kids[n].total, kids[n].conns, why);
 			__atomic_store_n(&kids[n].done, 1, __ATOMIC_RELEASE);
 			for (;;) pause(); // hold the buffers until the run ends
@@ -111,12 +128,14 @@ int main(int argc, char **argv) {
 		if (pids[n] < 0) { perror("fork"); break; }
 	}
 	// Until each process is done filling or has died (the OOM killer takes
-	// one at a time on cgroup v2, and what it held is freed): what the
-	// living hold together is what was pinned.
-	for (int waiting = n; waiting > 0;) {
+	// one at a time on cgroup v2, and what it held is freed), or the
+	// deadline and a little more have passed: what the living hold together
+	// is what was pinned. The last pass reaps what died meanwhile.
+	for (int waiting = n;;) {
 		int st; pid_t pid;
 		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 			for (int i = 0; i < n; i++) if (pids[i] == pid) dead[i] = 1;
+		if (!waiting || elapsed() > DEADLINE_S + 5) break;
 		waiting = 0;
 		for (int i = 0; i < n; i++) if (!dead[i] && !__atomic_load_n(&kids[i].done, __ATOMIC_ACQUIRE)) waiting++;
 		if (waiting) usleep(10000);
