@@ -56,11 +56,10 @@ func (d *daemon) runUIDs() (lo, hi int) {
 // runProcesses lists the host processes of d's runs: those running as one of
 // its runs' uids, but for the daemon itself (and the copy of itself it runs
 // in its own user namespace), which has the same uid as its runs when
-// rootless.
+// rootless, and the inits of the sandboxes it keeps prepared ahead.
 func (d *daemon) runProcesses(t testing.TB) []int {
 	t.Helper()
-	lo, hi := d.runUIDs()
-	pids, err := leftovers.Processes(lo, hi)
+	pids, err := leftovers.RunProcesses(d.scope())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -183,9 +183,14 @@ func TestJobCgroupCreationFailing(t *testing.T) {
 	if o.result != nil || o.code != websocket.StatusInternalError || o.reason != "internal server error" {
 		t.Errorf("a run whose cgroup cannot be made: result %v, close %d %q; want no result and 1011 internal server error", o.result, o.code, o.reason)
 	}
-	if !strings.Contains(d.logs(), `"msg":"serving request"`) || !strings.Contains(d.logs(), "creating job cgroup") {
-		t.Errorf("the daemon's log does not say what failed:\n%s", d.logs())
-	}
+	// The log line may come a moment after the close frame.
+	atodtest.WaitFor(t, 5*time.Second, "the daemon's log to say what failed", func() bool {
+		return strings.Contains(d.logs(), `"msg":"serving request"`) && strings.Contains(d.logs(), "creating job cgroup")
+	})
+	// The pool's refiller failed too, and says so.
+	atodtest.WaitFor(t, 5*time.Second, "the daemon's log to say that preparing failed", func() bool {
+		return strings.Contains(d.logs(), `"msg":"preparing a sandbox"`)
+	})
 	assertNoLeftovers(t, d)
 
 	if err := os.WriteFile(quota, []byte("-1"), 0); err != nil {
@@ -195,6 +200,8 @@ func TestJobCgroupCreationFailing(t *testing.T) {
 	if got := status(r) + " " + string(r.Stdout); got != "exited/0 back\n" {
 		t.Errorf("once cgroups can be made again: %q", got)
 	}
+	// And the refiller tries again.
+	awaitNewPoolMember(t, d, nil)
 	assertNoLeftovers(t, d)
 }
 
@@ -460,7 +467,9 @@ func TestFullStateDisk(t *testing.T) {
 	}
 	disk := daemonUserFromEnv(t).stateDir(t)
 	state := filepath.Join(disk, "state") // not the mount point itself, which leftovers.Find would count
-	d := startDaemon(t, daemonOptions{state: state, wrap: privateTmpfs(disk, "size=1m,nr_inodes=512,mode=0711")})
+	// No sandbox prepared ahead: one made before the disk filled would
+	// serve the next run, as it should; this is about making one.
+	d := startDaemon(t, daemonOptions{state: state, wrap: privateTmpfs(disk, "size=1m,nr_inodes=512,mode=0711"), args: []string{"--prepared", "0"}})
 	execute(t, d, job{language: "bash", code: "true"})
 	// The daemon's view of the disk, through its root.
 	seen := fmt.Sprintf("/proc/%d/root%s", d.cmd.Process.Pid, disk)

@@ -665,17 +665,6 @@ func (j *jobCgroup) killAndWait() error {
 	}
 }
 
-// cgroupStats are the statistics read from a run's cgroup.
-type cgroupStats struct {
-	User, Kernel     time.Duration
-	MemoryPeak       int64
-	OOMKills         int64
-	MinorFaults      int64 // all faults minus major ones
-	MajorFaults      int64
-	ThrottledPeriods int64
-	ThrottledTime    time.Duration
-}
-
 func (j *jobCgroup) stats() (cgroupStats, error) {
 	var s cgroupStats
 	switch {

@@ -174,7 +174,9 @@ var defaultPerUser = map[int]uint64{
 // jobFiles are the runner contract's files, in the order they are mounted.
 var jobFiles = []string{"code", "input", "options", "arguments", "runner"}
 
-// containerConfig is the libcontainer configuration of one run.
+// containerConfig is the libcontainer configuration of one run of template
+// key, whose root filesystem is rootfs (key.rootfs itself, read-only, or its
+// writable root).
 //
 // The mounts, in order: /proc, a tmpfs /dev with the few harmless devices,
 // devpts and /dev/shm, a writable tmpfs /tmp, a writable tmpfs /ATO (so that
@@ -184,17 +186,18 @@ var jobFiles = []string{"code", "input", "options", "arguments", "runner"}
 // directory /ATO/context as one more tmpfs. Every tmpfs is size-capped, and
 // its pages are charged to the run's memory cgroup as well.
 //
-// /ATO and /ATO/context (mode 755) belong to the run's user, spec.UID and
-// spec.GID; /tmp and /dev/shm are 1777 for anyone. The uid= and gid=
+// /ATO and /ATO/context (mode 755) belong to the run's user, key.uid and
+// key.gid; /tmp and /dev/shm are 1777 for anyone. The uid= and gid=
 // options of a tmpfs are read in the user namespace of the process that
 // mounts it, and libcontainer mounts inside the run's, so they are the ids
 // of the run as it sees them.
 //
-// ids maps spec.UID and spec.GID to the host; see idMappings. A rootless
+// ids maps key.uid and key.gid to the host; see idMappings. A rootless
 // sandbox (see rootless_linux.go) tells libcontainer so: it then denies
 // setgroups before writing the gid mapping, and ignores the failure to load
 // the device cgroup's eBPF program, which needs privilege.
-func (s *Sandbox) containerConfig(spec *job.Spec, rootfs, id string, ids hostIDs, scratch string, l job.Limits) *configs.Config {
+func (s *Sandbox) containerConfig(key *template, rootfs, id string, ids hostIDs, scratch string) *configs.Config {
+	l := key.limits
 	const noSuidDev = unix.MS_NOSUID | unix.MS_NODEV
 	tmpfs := func(dst, mode string) *configs.Mount {
 		return &configs.Mount{
@@ -205,7 +208,7 @@ func (s *Sandbox) containerConfig(spec *job.Spec, rootfs, id string, ids hostIDs
 	// owned is a tmpfs that belongs to the run's user.
 	owned := func(dst string) *configs.Mount {
 		m := tmpfs(dst, "755")
-		m.Data += fmt.Sprintf(",uid=%d,gid=%d", spec.UID, spec.GID)
+		m.Data += fmt.Sprintf(",uid=%d,gid=%d", key.uid, key.gid)
 		return m
 	}
 	bind := func(src, dst string) *configs.Mount {
@@ -239,15 +242,15 @@ func (s *Sandbox) containerConfig(spec *job.Spec, rootfs, id string, ids hostIDs
 		// Writable when it is the run's own overlay (writableroot_linux.go);
 		// rootless runs get the image's tree itself, which they must not
 		// change.
-		Readonlyfs: rootfs == spec.Rootfs,
+		Readonlyfs: rootfs == key.rootfs,
 		Hostname:   hostname,
 		Namespaces: configs.Namespaces{
 			{Type: configs.NEWUSER}, {Type: configs.NEWNS}, {Type: configs.NEWPID},
 			{Type: configs.NEWNET}, {Type: configs.NEWIPC}, {Type: configs.NEWUTS},
 			{Type: configs.NEWCGROUP},
 		},
-		UIDMappings:     idMappings(spec.UID, ids.uid, ids.rootUID),
-		GIDMappings:     idMappings(spec.GID, ids.gid, ids.rootGID),
+		UIDMappings:     idMappings(key.uid, ids.uid, ids.rootUID),
+		GIDMappings:     idMappings(key.gid, ids.gid, ids.rootGID),
 		RootlessEUID:    s.rootless,
 		RootlessCgroups: s.rootless,
 		Capabilities:    &configs.Capabilities{},

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -16,12 +15,10 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 
-	"github.com/atod-project/atod/internal/initreport"
 	"github.com/atod-project/atod/internal/mkdirs"
 	"github.com/atod-project/atod/sandbox/job"
 )
@@ -69,7 +66,15 @@ type Options struct {
 	// EnterOwnMountNamespace mounted as the root of the daemon's view of the
 	// cgroup2 tree; empty when the daemon sees the whole tree.
 	CgroupView string
-	Logger     *slog.Logger
+	// Trees hold the image trees of sandboxes prepared ahead, for runs
+	// whose Spec names their Image. Nil prepares none: every run makes its
+	// sandbox when it starts and tears it down before Run returns.
+	Trees Trees
+	// Prepared is how many sandboxes may wait prepared ahead, across all
+	// images: at most Slots (more means Slots); 0 prepares none. Each holds
+	// a slot: prepared and running sandboxes together are at most Slots.
+	Prepared int
+	Logger   *slog.Logger
 }
 
 // Sandbox runs Specs. It is safe for concurrent use.
@@ -90,6 +95,7 @@ type Sandbox struct {
 	log       *slog.Logger
 	closeOnce sync.Once
 
+	pool          *pool         // sandboxes prepared ahead (pool_linux.go)
 	writableRoots bool          // each run gets an overlay root (writableroot_linux.go)
 	shared        *sharedMounts // the job files' and binaries' tmpfs, when it can mount
 	idmaps        idmaps        // user namespaces that idmap trees for runs
@@ -312,6 +318,9 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if err := s.removeStale(); err != nil {
 		return nil, err
 	}
+	if s.pool, err = newPool(s, opts.Trees, min(max(opts.Prepared, 0), opts.Slots), opts.StateDir); err != nil {
+		return nil, err
+	}
 	if s.writableRoots {
 		if s.shared, err = mountShared(opts.StateDir, s.jobsDir, s.initPath, s.bashPath, opts.Slots); err != nil {
 			return nil, err
@@ -382,10 +391,11 @@ func (s *Sandbox) removeStale() error {
 func (s *Sandbox) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		err = s.pool.close()
 		for range cap(s.slots) {
 			<-s.slots
 		}
-		err = s.cgroups.removeParents()
+		err = errors.Join(err, s.cgroups.removeParents())
 		s.idmaps.close()
 		if s.shared != nil {
 			err = errors.Join(err, s.shared.unmount())
@@ -397,6 +407,11 @@ func (s *Sandbox) Close() error {
 // Run runs spec and returns how it ended. A run whose ctx ends is killed at
 // once and reported killed/9 with Result.Killed set. Errors are failures of
 // the sandbox itself, never of the program.
+//
+// A run takes a sandbox prepared ahead for its template when one waits
+// (Options.Trees), and otherwise makes one (the cold path); either way the
+// sandbox is used once. Its teardown comes after Run returns when the
+// sandbox holds its image's tree itself, and before otherwise.
 func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err error) {
 	defer func() {
 		if err != nil {
@@ -406,67 +421,25 @@ func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err e
 	if err := s.checkIDs(spec.UID, spec.GID); err != nil {
 		return res, err
 	}
-	var slot int
-	select {
-	case slot = <-s.slots:
-	case <-ctx.Done():
-		return res, fmt.Errorf("waiting for a free slot: %w", ctx.Err())
-	}
-	defer func() { s.slots <- slot }()
-
-	if st, err := os.Stat(filepath.Join(spec.Rootfs, "ATO")); err != nil || !st.IsDir() {
-		return res, fmt.Errorf("root filesystem %s has no /ATO directory to mount the job on (images installed by atod have one)", spec.Rootfs)
-	}
 	l := spec.Limits.WithDefaults(s.limits)
-	id := newJobID()
-
-	scratch, err := s.writeJobFiles(id, &spec.Files)
-	if err != nil {
-		return res, err
-	}
-	defer func() {
-		if rerr := os.RemoveAll(scratch); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("removing job files: %w", rerr))
-		}
-	}()
-
-	cg, err := s.cgroups.create(id, l)
-	if err != nil {
-		return res, err
-	}
-	defer func() {
-		if derr := cg.delete(); derr != nil {
-			err = errors.Join(err, derr)
-		}
-	}()
-
-	ids := s.slotHostIDs(slot)
-	rootfs := spec.Rootfs
-	if s.writableRoots {
-		var root *writableRoot
-		if root, err = s.mountWritableRoot(id, spec.Rootfs, ids, spec.UID, spec.GID, l.RootBytes); err != nil {
+	key := templateOf(&spec, l)
+	p := s.pool.take(key)
+	defer s.pool.finished(key)
+	if p == nil {
+		slot, err := s.pool.acquireSlot(ctx)
+		if err != nil {
 			return res, err
 		}
-		defer func() { // err is Run's: a root left mounted is the run's failure
-			if rerr := root.remove(); rerr != nil {
-				err = errors.Join(err, rerr)
-			}
-		}()
-		rootfs = root.path()
-	}
-	c, err := libcontainer.Create(s.stateDir, id, s.containerConfig(&spec, rootfs, id, ids, scratch, l))
-	if err != nil {
-		return res, fmt.Errorf("creating container: %w", err)
-	}
-	defer func() {
-		// Every process is gone by now; this removes libcontainer's cgroups
-		// in the hierarchies atod does not manage and its state directory.
-		if derr := c.Destroy(); derr != nil {
-			err = errors.Join(err, fmt.Errorf("destroying container: %w", derr))
+		if p, err = s.prepare(key, slot, s.pool.hold(key)); err != nil {
+			return res, err
 		}
-	}()
-
-	return s.execute(ctx, c, cg, &spec, l, ids)
+	}
+	res, err = p.run(ctx, &spec, outputCaps{stdout: l.StdoutBytes, stderr: l.StderrBytes})
+	if p.hold == nil {
+		return res, errors.Join(err, p.teardown())
+	}
+	p.logTeardown(s.log)
+	return res, err
 }
 
 // hostIDs are the host ids of a run's user namespace (see idMappings).
@@ -487,254 +460,6 @@ func (s *Sandbox) slotHostIDs(slot int) hostIDs {
 	}
 	run, root := s.uidBase+slot, s.uidBase+cap(s.slots)+slot
 	return hostIDs{uid: run, gid: run, rootUID: root, rootGID: root}
-}
-
-// pipePair is a pipe whose write end goes to the run.
-type pipePair struct{ r, w *os.File }
-
-func newPipes(n int) ([]pipePair, error) {
-	ps := make([]pipePair, 0, n)
-	for range n {
-		r, w, err := os.Pipe()
-		if err != nil {
-			for _, p := range ps {
-				p.r.Close()
-				p.w.Close()
-			}
-			return nil, fmt.Errorf("creating pipe: %w", err)
-		}
-		ps = append(ps, pipePair{r, w})
-	}
-	return ps, nil
-}
-
-// execute starts the container's init, enforces the timeout and the
-// caller's cancellation, and collects output, status and statistics.
-func (s *Sandbox) execute(ctx context.Context, c *libcontainer.Container, cg *jobCgroup, spec *job.Spec, l job.Limits, ids hostIDs) (job.Result, error) {
-	var res job.Result
-	pipes, err := newPipes(3)
-	if err != nil {
-		return res, err
-	}
-	stdout, stderr, report := pipes[0], pipes[1], pipes[2]
-	readEnds := []*os.File{stdout.r, stderr.r, report.r}
-	defer func() {
-		for _, f := range readEnds {
-			f.Close()
-		}
-		for _, p := range pipes { // if not closed once the run has its copies
-			p.w.Close()
-		}
-	}()
-	// Programs reopen their output through /dev/stdout, /dev/stderr or
-	// /proc/self/fd/N (tee /dev/stderr, say), which checks the pipe's
-	// owner and mode (0600): the output pipes are the run's. init's
-	// report pipe stays the daemon's, so that the run cannot reopen it.
-	for _, p := range []pipePair{stdout, stderr} {
-		if err := p.w.Chown(ids.uid, ids.gid); err != nil {
-			return res, fmt.Errorf("giving the run its output pipes: %w", err)
-		}
-	}
-
-	proc := &libcontainer.Process{
-		Args:       append([]string{yargsPath}, spec.Command...),
-		Env:        spec.Env,
-		Cwd:        contextDir,
-		Stdout:     stdout.w,
-		Stderr:     stderr.w,
-		ExtraFiles: []*os.File{report.w},
-		Init:       true,
-		// libcontainer switches to these after the mounts, just before it
-		// execs init. The run has no supplementary groups: libcontainer
-		// sets the empty AdditionalGroups, or, rootless, cannot call
-		// setgroups(2), and the daemon has none (checkRootless).
-		UID: int(spec.UID),
-		GID: int(spec.GID),
-	}
-	runErr := c.Run(proc)
-	started := time.Now()
-	// The run holds its own copies now; ours would keep the pipes from
-	// reaching EOF.
-	stdout.w.Close()
-	stderr.w.Close()
-	report.w.Close()
-	if runErr != nil {
-		_ = cg.killAndWait()
-		return res, fmt.Errorf("starting container: %w", runErr)
-	}
-
-	// Output readers: owned here, waited for below.
-	var wg sync.WaitGroup
-	var outErr, errErr error
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		res.StdoutTruncated, outErr = copyCapped(stdout.r, spec.Stdout, l.StdoutBytes)
-	}()
-	go func() {
-		defer wg.Done()
-		res.StderrTruncated, errErr = copyCapped(stderr.r, spec.Stderr, l.StderrBytes)
-	}()
-
-	waited := make(chan struct{})
-	go func() {
-		defer close(waited)
-		_, _ = proc.Wait() // the status of init; the runner's comes in the report
-	}()
-
-	timer := time.NewTimer(spec.Timeout)
-	defer timer.Stop()
-	memoryOver := cg.watchMemory(waited, s.log)
-	var outOfMemory bool
-	select {
-	case <-waited:
-	case <-timer.C:
-		res.TimedOut = true
-	case <-ctx.Done():
-		res.Killed = true
-	case <-memoryOver:
-		outOfMemory = true
-	}
-	// Kill through the cgroup even after a normal end: init has already
-	// killed everything in its pid namespace, so this only makes sure.
-	killErr := cg.killAndWait()
-	if killErr != nil {
-		// The cgroup failed us: killing init from outside its pid
-		// namespace takes every process of the namespace with it.
-		_ = proc.Signal(syscall.SIGKILL)
-	}
-	<-waited
-	ended := time.Now()
-	wg.Wait()
-	if killErr != nil {
-		return res, killErr
-	}
-
-	rep, repErr := initreport.Read(report.r)
-	cgs, statErr := cg.stats()
-	if statErr != nil {
-		s.log.Warn("reading job statistics", "err", statErr)
-	}
-	res.Stats = job.Stats{
-		Real:             ended.Sub(started),
-		User:             cgs.User,
-		Kernel:           cgs.Kernel,
-		MaxMemKiB:        cgs.MemoryPeak / 1024,
-		MajorPageFaults:  cgs.MajorFaults,
-		MinorPageFaults:  cgs.MinorFaults,
-		OOMKilled:        cgs.OOMKills > 0 || outOfMemory,
-		MemoryPeakBytes:  cgs.MemoryPeak,
-		CPUThrottled:     cgs.ThrottledPeriods,
-		CPUThrottledTime: cgs.ThrottledTime,
-	}
-	switch {
-	case res.TimedOut || res.Killed || outOfMemory:
-		res.Status = job.Status{Type: job.StatusKilled, Value: int(syscall.SIGKILL)}
-	case repErr == nil:
-		res.Status = statusOf(syscall.WaitStatus(rep.WaitStatus))
-		if rep.Error != "" {
-			s.log.Warn("sandbox init", "err", rep.Error)
-		}
-		applyUsage(&res.Stats, rep)
-	case errors.Is(repErr, io.EOF):
-		// init died without a word: only the memory limit or a kill from
-		// outside can do that, both through the cgroup.
-		res.Status = job.Status{Type: job.StatusKilled, Value: int(syscall.SIGKILL)}
-		if !res.Stats.OOMKilled {
-			res.Status = job.Status{Type: job.StatusUnknown, Value: -1}
-		}
-	default:
-		return res, repErr
-	}
-	if err := errors.Join(outErr, errErr); err != nil {
-		return res, fmt.Errorf("copying output: %w", err)
-	}
-	return res, nil
-}
-
-// applyUsage takes the statistics that only the processes' own accounting
-// has from init's report, which covers every process of the run.
-func applyUsage(st *job.Stats, rep initreport.Report) {
-	u := rep.Usage
-	st.Real = time.Duration(rep.RealNs)
-	st.User = time.Duration(u.UserNs)
-	st.Kernel = time.Duration(u.SystemNs)
-	st.MaxMemKiB = u.MaxRSS
-	st.Waits = u.Nvcsw
-	st.Preemptions = u.Nivcsw
-	st.MajorPageFaults = u.Majflt
-	st.MinorPageFaults = u.Minflt
-	st.InputOps = u.Inblock
-	st.OutputOps = u.Oublock
-}
-
-// statusOf maps a wait status to the runner's job.Status.
-func statusOf(ws syscall.WaitStatus) job.Status {
-	switch {
-	case ws.Exited():
-		return job.Status{Type: job.StatusExited, Value: ws.ExitStatus()}
-	case ws.Signaled() && ws.CoreDump():
-		return job.Status{Type: job.StatusCoreDumped, Value: int(ws.Signal())}
-	case ws.Signaled():
-		return job.Status{Type: job.StatusKilled, Value: int(ws.Signal())}
-	default:
-		return job.Status{Type: job.StatusUnknown, Value: -1}
-	}
-}
-
-// writeJobFiles writes the runner contract's files into a fresh scratch
-// directory and returns it. The files are read-only for everyone; the run
-// sees them through read-only bind mounts.
-func (s *Sandbox) writeJobFiles(id string, f *job.Files) (string, error) {
-	contents := map[string][]byte{
-		"code":      f.Code,
-		"input":     f.Input,
-		"options":   nulTerminated(f.Options),
-		"arguments": nulTerminated(f.Arguments),
-		"runner":    f.Runner,
-	}
-	total := 0
-	for _, b := range contents {
-		total += len(b)
-	}
-	if total > maxJobFiles {
-		return "", fmt.Errorf("writing job files: %d bytes of code, input, options, arguments and runner; a run may have %d", total, maxJobFiles)
-	}
-	dir := filepath.Join(s.jobsDir, id)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return "", fmt.Errorf("creating job directory: %w", err)
-	}
-	for _, name := range jobFiles {
-		if err := writeExclusive(filepath.Join(dir, name), contents[name]); err != nil {
-			os.RemoveAll(dir)
-			return "", err
-		}
-	}
-	return dir, nil
-}
-
-func writeExclusive(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if err != nil {
-		return fmt.Errorf("creating job file: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("writing job file %s: %w", filepath.Base(path), err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing job file %s: %w", filepath.Base(path), err)
-	}
-	return nil
-}
-
-func nulTerminated(entries [][]byte) []byte {
-	var b []byte
-	for _, e := range entries {
-		b = append(b, e...)
-		b = append(b, 0)
-	}
-	return b
 }
 
 func newJobID() string {

@@ -322,6 +322,7 @@ func (s *Server) spec(req protocol.Request, t target, out output) job.Spec {
 		runner = req.CustomRunner
 	}
 	return job.Spec{
+		Image:  t.image.Name,
 		Rootfs: t.image.Path,
 		Files: job.Files{
 			Code:      req.Code,

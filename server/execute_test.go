@@ -153,6 +153,7 @@ func TestExecuteSpec(t *testing.T) {
 			req:  validRequest(langPython).Set("custom_runner", msgp.AppendString(nil, "rm -rf /")),
 			check: func(t *testing.T, spec job.Spec) {
 				want := job.Spec{
+					Image:  "python-img",
 					Rootfs: "/srv/atod/images/python-img/rootfs",
 					Files: job.Files{
 						Code:      []byte("print(1)"),

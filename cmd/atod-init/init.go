@@ -3,15 +3,17 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/atod-project/atod/internal/initreport"
+	"github.com/atod-project/atod/internal/initproto"
 )
 
 // inputPath is the runner's stdin (the runner contract's /ATO/input).
@@ -40,6 +42,9 @@ func watchDaemon(report *os.File) {
 //
 //	daemon                          init (pid 1)               runner
 //	  | -- fd 3: report pipe ------> |                            |
+//	  | -- fd 4: job pipe ---------> |                            |
+//	  |    (the sandbox is ready: it waits here, perhaps long)    |
+//	  | -- job (command, env), EOF > |                            |
 //	  |                              | -- fork, setsid, exec ---> |
 //	  |                              |   reaps orphans ...        |
 //	  |                              | <-------- runner exits --- |
@@ -48,14 +53,15 @@ func watchDaemon(report *os.File) {
 //	  | <---- exit 0 --------------- |
 //
 // If the daemon kills the run (timeout, client gone) init dies with it and
-// writes nothing; the daemon then knows the cause itself.
-func runInit(command []string) int {
-	report := os.NewFile(initreport.FD, "report")
+// writes nothing; the daemon then knows the cause itself. A job pipe closed
+// with no job is a sandbox discarded unused: init exits and reports nothing.
+func runInit() int {
+	report := os.NewFile(initproto.FD, "report")
 	if report == nil {
 		fmt.Fprintln(os.Stderr, "atod-init: no report pipe on fd 3")
 		return 1
 	}
-	syscall.CloseOnExec(initreport.FD)
+	syscall.CloseOnExec(initproto.FD)
 	// Not dumpable: the runner has init's uid, and could otherwise open
 	// /proc/1/fd/3 and forge or block the report. The runner becomes
 	// dumpable again when it execs.
@@ -73,14 +79,27 @@ func runInit(command []string) int {
 		}
 	}()
 
-	if len(command) == 0 {
-		return writeReport(report, initreport.Report{Error: "no command given"})
+	j, err := readJob()
+	if errors.Is(err, io.EOF) {
+		return 0
 	}
+	if err != nil {
+		return writeReport(report, initproto.Report{Error: err.Error()})
+	}
+	// The runner's environment is the job's alone; PATH in it finds the
+	// command.
+	os.Clearenv()
+	for _, kv := range j.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			os.Setenv(k, v)
+		}
+	}
+	command := j.Command
 	stdin, err := os.Open(inputPath)
 	if err != nil {
 		stdin, err = os.Open(os.DevNull)
 		if err != nil {
-			return writeReport(report, initreport.Report{Error: fmt.Sprintf("opening stdin: %v", err)})
+			return writeReport(report, initproto.Report{Error: fmt.Sprintf("opening stdin: %v", err)})
 		}
 	}
 
@@ -94,13 +113,13 @@ func runInit(command []string) int {
 			code = 127
 		}
 		fmt.Fprintf(os.Stderr, "atod-init: starting %s: %v\n", command[0], err)
-		return writeReport(report, initreport.Report{
+		return writeReport(report, initproto.Report{
 			WaitStatus: uint32(code) << 8,
 			Error:      fmt.Sprintf("starting %s: %v", command[0], err),
 		})
 	}
 
-	var rep initreport.Report
+	var rep initproto.Report
 	for {
 		var ws syscall.WaitStatus
 		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
@@ -132,7 +151,7 @@ func runInit(command []string) int {
 
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err == nil {
-		rep.Usage = initreport.Usage{
+		rep.Usage = initproto.Usage{
 			UserNs:   ru.Utime.Nano(),
 			SystemNs: ru.Stime.Nano(),
 			MaxRSS:   ru.Maxrss,
@@ -161,8 +180,18 @@ func startRunner(command []string, in *os.File) (int, error) {
 	})
 }
 
-func writeReport(f *os.File, rep initreport.Report) int {
-	if err := initreport.Write(f, rep); err != nil {
+// readJob waits for the daemon's job on the job pipe.
+func readJob() (initproto.Job, error) {
+	f := os.NewFile(initproto.JobFD, "job")
+	if f == nil {
+		return initproto.Job{}, fmt.Errorf("no job pipe on fd %d", initproto.JobFD)
+	}
+	defer f.Close()
+	return initproto.ReadJob(f)
+}
+
+func writeReport(f *os.File, rep initproto.Report) int {
+	if err := initproto.Write(f, rep); err != nil {
 		fmt.Fprintf(os.Stderr, "atod-init: %v\n", err)
 		return 1
 	}

@@ -1,7 +1,8 @@
 // Command atod-init is the static helper the sandbox bind-mounts read-only at
 // /ATO/yargs in every run. It has two jobs, chosen by its process id:
 //
-//   - As PID 1 of the run's pid namespace it is the run's init: it starts the
+//   - As PID 1 of the run's pid namespace it is the run's init: it waits for
+//     the daemon's job (the runner's command and environment), starts the
 //     runner, reaps every orphan, and when the runner has ended kills what is
 //     left, reaps it, and reports the runner's own wait status and the
 //     resource usage of the whole run to the daemon over an inherited pipe.
@@ -20,7 +21,7 @@ import (
 
 func main() {
 	if os.Getpid() == 1 {
-		os.Exit(runInit(os.Args[1:]))
+		os.Exit(runInit())
 	}
 	os.Exit(runYargs(os.Args[1:]))
 }

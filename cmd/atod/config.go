@@ -31,6 +31,7 @@ type config struct {
 	BashPath     string  `json:"bash_path"`   // static Bash mounted in every run
 	UIDBase      int     `json:"uid_base"`    // first host uid of the runs
 	Slots        int     `json:"concurrency"` // runs at once
+	Prepared     int     `json:"prepared"`    // sandboxes prepared ahead; -1: as many as Slots
 	MemoryMiB    int64   `json:"memory_mib"`
 	Pids         int64   `json:"pids"`
 	CPUs         float64 `json:"cpus"`
@@ -48,6 +49,7 @@ func defaultConfig() config {
 		BashPath:   "/bin/bash-static",
 		UIDBase:    2_000_000_000,
 		Slots:      8,
+		Prepared:   -1,
 		MemoryMiB:  job.DefaultLimits.MemoryBytes >> 20,
 		Pids:       job.DefaultLimits.Pids,
 		CPUs:       job.DefaultLimits.CPUs,
@@ -78,6 +80,7 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.StringVar(&c.BashPath, "bash", c.BashPath, "`path` of the static Bash that runs runner scripts (Debian's bash-static)")
 	fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (two per concurrent run; as root only)")
 	fs.IntVar(&c.Slots, "concurrency", c.Slots, "`number` of runs at once")
+	fs.IntVar(&c.Prepared, "prepared", c.Prepared, "`number` of sandboxes kept prepared ahead across all images, at most concurrency (-1: concurrency; 0: none, each run makes its own)")
 	fs.Int64Var(&c.MemoryMiB, "memory-mib", c.MemoryMiB, "memory limit of a run, `MiB` (no swap)")
 	fs.Int64Var(&c.Pids, "pids", c.Pids, "task limit of a run")
 	fs.Float64Var(&c.CPUs, "cpus", c.CPUs, "CPU limit of a run, in `CPUs`")
@@ -131,6 +134,9 @@ func (c *config) validate() error {
 	var errs []string
 	if c.Slots < 1 || c.Slots > 1024 {
 		errs = append(errs, fmt.Sprintf("concurrency must be 1..1024, not %d", c.Slots))
+	}
+	if c.Prepared < -1 || c.Prepared > c.Slots {
+		errs = append(errs, fmt.Sprintf("prepared must be -1 (as many as concurrency) or 0..concurrency (%d), not %d", c.Slots, c.Prepared))
 	}
 	// Each slot has a uid for the run and one for root of its namespace
 	// when the image's user is not root (see sandbox.Options.UIDBase).
@@ -225,6 +231,26 @@ func (c *config) server(log *slog.Logger, cat *runners.Catalogue, images *rootfs
 	})
 }
 
+// prepared is how many sandboxes the sandbox keeps prepared ahead.
+func (c *config) prepared() int {
+	if c.Prepared < 0 {
+		return c.Slots
+	}
+	return c.Prepared
+}
+
+// imageTrees hold the trees of the sandbox's prepared runs in the image
+// store: a lease each.
+type imageTrees struct{ d *rootfs.Dir }
+
+func (t imageTrees) Hold(name string) (string, func(), error) {
+	l, err := t.d.Acquire(name)
+	if err != nil {
+		return "", nil, err
+	}
+	return l.Path, l.Release, nil
+}
+
 // initPath is the configured init binary, or atod-init beside this binary.
 func (c *config) initPath() string {
 	if c.InitPath != "" {
@@ -264,7 +290,7 @@ func (c *config) stateDir(rootless bool, xdgRuntimeDir string) (string, error) {
 // uid and gid, on a cgroup v2 host whose cgroup for the daemon is delegated
 // to that user. cgroupView is the delegated cgroup the daemon's view of the
 // cgroup tree is rooted at, if any (EnterOwnMountNamespace, root only).
-func (c *config) sandbox(log *slog.Logger, cgroupView string) (*sandbox.Sandbox, error) {
+func (c *config) sandbox(log *slog.Logger, cgroupView string, images *rootfs.Dir) (*sandbox.Sandbox, error) {
 	// Unprivileged, the daemon runs as root of a user namespace of its
 	// own (sandbox.EnterUserNS, in main).
 	uid, gid, ownNS := sandbox.HostUser()
@@ -294,6 +320,8 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string) (*sandbox.Sandbox,
 		ImageIDShift: layer.ImageIDShift,
 		CgroupName:   c.CgroupName,
 		CgroupView:   cgroupView,
+		Trees:        imageTrees{images},
+		Prepared:     c.prepared(),
 		Logger:       log,
 	})
 	if err != nil && rootless {

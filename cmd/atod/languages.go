@@ -194,7 +194,8 @@ func verifyLanguages(ctx context.Context, args []string, cgroupView string) erro
 			return fmt.Errorf("no language can run with the images in %s: atod languages --all says what each needs", cfg.Images)
 		}
 	}
-	sb, err := cfg.sandbox(log, cgroupView)
+	cfg.Prepared = 0 // its runs are all known now: none to prepare ahead
+	sb, err := cfg.sandbox(log, cgroupView, images)
 	if err != nil {
 		return err
 	}

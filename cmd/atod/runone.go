@@ -73,7 +73,8 @@ func runOne(ctx context.Context, args []string, cgroupView string) error {
 	if err != nil {
 		return err
 	}
-	sb, err := cfg.sandbox(log, cgroupView)
+	cfg.Prepared = 0 // its runs are all known now: none to prepare ahead
+	sb, err := cfg.sandbox(log, cgroupView, images)
 	if err != nil {
 		return err
 	}

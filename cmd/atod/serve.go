@@ -57,7 +57,7 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	if runnable == 0 {
 		return fmt.Errorf("no language can run: no image in %s is installed; install the default one with `atod rootfs build debian-12` (or `make setup`)", cfg.Images)
 	}
-	sb, err := cfg.sandbox(log, cgroupView)
+	sb, err := cfg.sandbox(log, cgroupView, images)
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ var rules = []rule{
 		importers: []string{},
 	},
 	{
-		pkg: "internal/initreport", why: "the init's report, shared by the static init and the sandbox: plain data",
+		pkg: "internal/initproto", why: "the init's report, shared by the static init and the sandbox: plain data",
 		mayImport: []string{}, thirdParty: []string{}, noStd: noIO, pure: true,
 	},
 	{

@@ -168,18 +168,107 @@ type Scope struct {
 	StateDir   string // the sandbox's state directory
 }
 
-// Find describes everything of scope's runs that still exists, one line per
-// leftover; none means nothing is left.
-func Find(s Scope) ([]string, error) {
-	var found []string
+// daemonView is the process whose mount namespace holds the runs' mounts of
+// the daemon daemonPID (0 and "" for this process's), and the path of its
+// root: the daemon's runs mount in its own mount namespace, that of the copy
+// of itself it re-executed there, while it runs, and the job files live on
+// its tmpfs there.
+func daemonView(daemonPID int) (ns int, root string) {
+	if daemonPID == 0 {
+		return 0, ""
+	}
+	ns = daemonPID
+	if c := DaemonCopy(daemonPID); c != 0 {
+		ns = c
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/mountinfo", ns)); err != nil {
+		return 0, "" // gone, and its namespace with it
+	}
+	return ns, fmt.Sprintf("/proc/%d/root", ns)
+}
+
+// RunProcesses lists the processes of scope's runs: those with the runs'
+// uids but the daemon itself and the sandboxes it keeps prepared ahead.
+func RunProcesses(s Scope) ([]int, error) {
+	pool, err := Pool(s)
+	if err != nil {
+		return nil, err
+	}
+	return runProcesses(s, pool)
+}
+
+func runProcesses(s Scope, pool map[string]bool) ([]int, error) {
 	pids, err := Processes(s.UIDLo, s.UIDHi)
 	if err != nil {
 		return nil, err
 	}
+	var runs []int
 	for _, p := range pids {
-		if p == s.DaemonPID || isDaemonCopy(p, s.DaemonPID) {
-			continue
+		if p != s.DaemonPID && !isDaemonCopy(p, s.DaemonPID) && !inPool(p, pool) {
+			runs = append(runs, p)
 		}
+	}
+	return runs, nil
+}
+
+// Pool lists the ids of the sandboxes scope's daemon keeps prepared ahead.
+func Pool(s Scope) (map[string]bool, error) {
+	_, root := daemonView(s.DaemonPID)
+	return PoolMembers(root, s.StateDir)
+}
+
+// PoolDir is where a sandbox lists its idle prepared sandboxes, one empty
+// file each named by its id, below its state directory (the sandbox's
+// poolDir).
+const PoolDir = "prepared"
+
+// PoolMembers are the ids of the sandboxes a daemon keeps prepared ahead,
+// as seen from root (as StateEntries): they are the daemon's, not
+// leftovers.
+func PoolMembers(root, stateDir string) (map[string]bool, error) {
+	entries, err := os.ReadDir(root + filepath.Join(stateDir, PoolDir))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("listing prepared sandboxes: %w", err)
+	}
+	ids := map[string]bool{}
+	for _, e := range entries {
+		ids[e.Name()] = true
+	}
+	return ids, nil
+}
+
+// inPool reports whether process pid belongs to one of the pool's
+// sandboxes: it is in the job cgroup named by a member's id.
+func inPool(pid int, pool map[string]bool) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, dir := range strings.Split(line, "/") {
+			if pool[dir] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Find describes everything of scope's runs that still exists, one line per
+// leftover; none means nothing is left. The sandboxes the daemon keeps
+// prepared ahead (PoolMembers) are not leftovers.
+func Find(s Scope) ([]string, error) {
+	var found []string
+	ns, root := daemonView(s.DaemonPID)
+	pool, err := PoolMembers(root, s.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	pids, err := runProcesses(s, pool)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pids {
 		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
 		found = append(found, fmt.Sprintf("process %d (%s)", p, bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))
 	}
@@ -188,18 +277,8 @@ func Find(s Scope) ([]string, error) {
 		return nil, err
 	}
 	for _, c := range cgs {
-		found = append(found, "cgroup "+c)
-	}
-	// The daemon's runs mount in its own mount namespace: that of the
-	// copy of itself it re-executed there, while it runs.
-	ns := 0
-	if s.DaemonPID != 0 {
-		ns = s.DaemonPID
-		if c := DaemonCopy(s.DaemonPID); c != 0 {
-			ns = c
-		}
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d/mountinfo", ns)); err != nil {
-			ns = 0 // gone, and its namespace with it
+		if !pool[filepath.Base(c)] {
+			found = append(found, "cgroup "+c)
 		}
 	}
 	mounts, err := MountsUnder(ns, s.StateDir)
@@ -213,19 +292,20 @@ func Find(s Scope) ([]string, error) {
 		if (ns != 0 || s.DaemonPID == 0) && (m == filepath.Join(s.StateDir, "jobs") || m == filepath.Join(s.StateDir, "static")) {
 			continue
 		}
+		// A pool member's writable root: <state>/roots/<id>/...
+		if rel, err := filepath.Rel(filepath.Join(s.StateDir, "roots"), m); err == nil && pool[strings.Split(rel, "/")[0]] {
+			continue
+		}
 		found = append(found, "mount "+m)
-	}
-	// The job files live on the daemon's tmpfs, seen through its root.
-	root := ""
-	if ns != 0 {
-		root = fmt.Sprintf("/proc/%d/root", ns)
 	}
 	state, err := StateEntries(root, s.StateDir)
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range state {
-		found = append(found, "state "+e)
+		if !pool[filepath.Base(e)] { // <sub>/<id>
+			found = append(found, "state "+e)
+		}
 	}
 	return found, nil
 }

@@ -28,6 +28,10 @@ func RunnerCommand() []string { return []string{BashPath, RunnerPath} }
 // of languages, runners or the wire protocol. Callers build a Spec from a
 // validated request; the sandbox turns it into a contained run.
 type Spec struct {
+	// Image names the image whose tree Rootfs is. A sandbox that prepares
+	// sandboxes ahead (sandbox.Options.Trees) does so per image, and holds
+	// the image's tree by this name; empty, none is prepared for the run.
+	Image string
 	// Rootfs is the host path of the root filesystem to run in. It is
 	// never changed: a sandbox run as root gives each run a writable
 	// overlay of it whose writes vanish with the run (Limits.RootBytes); a

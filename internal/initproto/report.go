@@ -1,8 +1,10 @@
-// Package initreport is the record the sandbox's init (PID 1 of a run) hands
-// back to the daemon over an inherited pipe when the runner has ended: the
+// Package initproto is what the daemon and the sandbox's init (PID 1 of a
+// run) say to each other over two inherited pipes: the Job the daemon hands
+// init when the run may start (a sandbox is prepared ahead and waits for
+// it), and the Report init hands back when the runner has ended, with the
 // runner's own wait status and the resource usage of every process of the
 // run. Both sides import it so the format has one definition.
-package initreport
+package initproto
 
 import (
 	"encoding/json"
@@ -13,6 +15,10 @@ import (
 // FD is the descriptor on which init finds the write end of the report pipe
 // (the first of libcontainer's ExtraFiles).
 const FD = 3
+
+// JobFD is the descriptor on which init finds the read end of the job pipe
+// (the second of libcontainer's ExtraFiles).
+const JobFD = 4
 
 // MaxSize bounds what the daemon reads: a report is a few hundred bytes.
 const MaxSize = 4096

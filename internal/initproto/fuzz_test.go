@@ -1,4 +1,4 @@
-package initreport
+package initproto
 
 import (
 	"bytes"

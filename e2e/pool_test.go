@@ -1,0 +1,256 @@
+package e2e
+
+import (
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/atod-project/atod/internal/atodtest"
+	"github.com/atod-project/atod/internal/leftovers"
+)
+
+// poolMembers are the ids of the sandboxes d keeps prepared ahead.
+func (d *daemon) poolMembers(t testing.TB) map[string]bool {
+	t.Helper()
+	ids, err := leftovers.Pool(d.scope())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// awaitNewPoolMember waits until d keeps a prepared sandbox that is not one
+// of old, and returns its id.
+func awaitNewPoolMember(t testing.TB, d *daemon, old map[string]bool) string {
+	t.Helper()
+	var id string
+	atodtest.WaitFor(t, 20*time.Second, "a sandbox prepared ahead", func() bool {
+		for m := range d.poolMembers(t) {
+			if !old[m] {
+				id = m
+				return true
+			}
+		}
+		return false
+	})
+	return id
+}
+
+// traceProbe leaves what a run can leave, then looks for it (argv[1]:
+// "leave", "look" or "both"). What it leaves: a file in every place a run
+// may write, a process in a session of its own holding an abstract unix
+// socket, System V shared memory, a message queue and a semaphore set, and a
+// new hostname (refused: a run has no capabilities). It prints one line per
+// trace it finds, "found <what>", then its slot's host uid (from its user
+// namespace's uid map).
+const traceProbe = `import ctypes, os, socket, subprocess, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+KEY, IPC_CREAT = 0x61746f64, 0o1000
+places = ["/tmp", "/dev/shm", "/ATO", "/ATO/context", "/var/tmp", "/root", "/"]
+sock = "\0atod-trace"
+mode = sys.argv[1]
+if mode in ("leave", "both"):
+    for p in places:
+        try:
+            open(os.path.join(p, "atod-trace"), "w").write("x")
+        except OSError:
+            pass
+    libc.shmget(KEY, 4096, IPC_CREAT | 0o600)
+    libc.msgget(KEY, IPC_CREAT | 0o600)
+    libc.semget(KEY, 1, IPC_CREAT | 0o600)
+    subprocess.Popen([sys.executable, "-c", "import socket, time; s = socket.socket(socket.AF_UNIX); s.bind(%r); s.listen(); print('up', flush=True); time.sleep(1000)" % sock],
+                     start_new_session=True, stdout=subprocess.PIPE).stdout.readline()
+    try:
+        socket.sethostname("atod-trace")
+    except OSError:
+        pass
+if mode in ("look", "both"):
+    for p in places:
+        if os.path.exists(os.path.join(p, "atod-trace")):
+            print("found file", p)
+    for name, call in (("shm", lambda: libc.shmget(KEY, 0, 0)), ("msg", lambda: libc.msgget(KEY, 0)), ("sem", lambda: libc.semget(KEY, 0, 0))):
+        if call() >= 0:
+            print("found sysv", name)
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                if b"atod-trace" in open("/proc/%s/cmdline" % pid, "rb").read():
+                    print("found process", pid)
+            except OSError:
+                pass
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sock)
+        print("found abstract socket")
+    except OSError:
+        pass
+    if socket.gethostname() != "ato":
+        print("found hostname", socket.gethostname())
+print("uid map", open("/proc/self/uid_map").read().split()[1])`
+
+// TestSandboxesAreUsedOnce: a run's sandbox is never another's. In one run
+// the probe finds every trace it left (so the look can fail); a run that
+// leaves them and the next run in the same slot, which takes a sandbox
+// prepared meanwhile, share nothing: no file anywhere a run may write, no
+// process, System V object or abstract socket, and the hostname is the
+// sandbox's.
+func TestSandboxesAreUsedOnce(t *testing.T) {
+	d := startDaemon(t, daemonOptions{slots: 1})
+	run := func(mode string) (found []string, slot string) {
+		t.Helper()
+		r := execute(t, d, job{language: "python", code: traceProbe, arguments: []string{mode}, timeout: scaledTimeout(20)})
+		if status(r) != "exited/0" {
+			t.Fatalf("%s: %s, stderr %s", mode, status(r), r.Stderr)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(r.Stdout)), "\n") {
+			if s, ok := strings.CutPrefix(line, "uid map "); ok {
+				slot = s
+			} else {
+				found = append(found, line)
+			}
+		}
+		return found, slot
+	}
+	both, _ := run("both")
+	t.Logf("what one run finds of itself: %q", both)
+	for _, want := range []string{"found file /tmp", "found file /dev/shm", "found file /ATO", "found file /ATO/context",
+		"found file /var/tmp", "found sysv shm", "found sysv msg", "found sysv sem", "found abstract socket"} {
+		if !slices.Contains(both, want) {
+			t.Errorf("a run that left traces did not find %q of its own: the look cannot fail", want)
+		}
+	}
+	if !slices.ContainsFunc(both, func(s string) bool { return strings.HasPrefix(s, "found process") }) {
+		t.Errorf("a run that left a process did not find it: the look cannot fail")
+	}
+
+	before := d.poolMembers(t)
+	_, leftSlot := run("leave")
+	next := awaitNewPoolMember(t, d, before)
+	found, slot := run("look")
+	if members := d.poolMembers(t); members[next] {
+		t.Errorf("the run after did not take the sandbox prepared for it (%s; pool %v)", next, slices.Sorted(maps.Keys(members)))
+	}
+	if slot != leftSlot {
+		t.Errorf("the runs were in different slots (host uids %s and %s): the test proves nothing", leftSlot, slot)
+	}
+	for _, f := range found {
+		t.Errorf("the next run in the slot saw the last one's trace: %s", f)
+	}
+	assertNoLeftovers(t, d)
+}
+
+// TestPreparedNeverExceedSlots: with one slot, sandboxes prepared for one
+// image give way to a run of another (evicted, not waited for), and at no
+// moment do the daemon's sandboxes, prepared and running, number more than
+// its slots; each image used keeps one prepared while the slot allows.
+func TestPreparedNeverExceedSlots(t *testing.T) {
+	d := startDaemon(t, daemonOptions{slots: 1})
+	var most atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cgs, err := leftovers.JobCgroups(d.cgroup)
+			if err == nil {
+				sandboxes := map[string]bool{}
+				for _, c := range cgs {
+					sandboxes[filepath.Base(c)] = true
+				}
+				if n := int64(len(sandboxes)); n > most.Load() {
+					most.Store(n)
+				}
+			}
+			time.Sleep(time.Millisecond) // the sampling interval: this waits for nothing
+		}
+	}()
+	for _, lang := range []string{"bash", "python", "bash", "python"} {
+		before := d.poolMembers(t)
+		r := execute(t, d, job{language: lang, code: map[string]string{"bash": "echo ok", "python": "print('ok')"}[lang]})
+		if got := status(r) + " " + string(r.Stdout); got != "exited/0 ok\n" {
+			t.Fatalf("%s: %q", lang, got)
+		}
+		awaitNewPoolMember(t, d, before)
+	}
+	close(stop)
+	<-sampled
+	if n := most.Load(); n > 1 {
+		t.Errorf("at one moment the daemon had %d sandboxes (job cgroups), prepared and running; it has 1 slot", n)
+	}
+	if n := len(d.poolMembers(t)); n != 1 {
+		t.Errorf("%d sandboxes prepared with 1 slot, want 1", n)
+	}
+	assertNoLeftovers(t, d)
+}
+
+// TestPoolFollowsImageChanges: when an image is replaced, the sandboxes
+// prepared for its old tree are discarded and the tree is released (the
+// daemon's collector then removes it); the next run gets the new tree.
+func TestPoolFollowsImageChanges(t *testing.T) {
+	if daemonUserFromEnv(t).rootless {
+		t.Skip("the test's store is root's, whose leases a rootless daemon cannot take")
+	}
+	store := linkedStore(t)
+	d := startDaemon(t, daemonOptions{args: []string{"--images", store}})
+	r := execute(t, d, job{language: "bash", code: "echo old"})
+	if status(r) != "exited/0" {
+		t.Fatalf("a run in the old tree: %s %s", status(r), r.Stderr)
+	}
+	old := awaitNewPoolMember(t, d, nil)
+	// Replace the image as the store's writer does: a new tree, and the
+	// name moved to it by a rename.
+	oldTree, err := filepath.EvalSymlinks(filepath.Join(store, "names", "debian-12"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newID := strings.Repeat("e", 64)
+	newTree := filepath.Join(store, "trees", newID)
+	if out, err := exec.Command("cp", "-a", "-l", oldTree, newTree).CombinedOutput(); err != nil {
+		t.Fatalf("copying the tree: %v: %s", err, out)
+	}
+	manifest, err := os.ReadFile(filepath.Join(newTree, "image.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The manifest and the lease file are the new tree's own, not links to
+	// the old one's (a lease is a flock on that file).
+	for _, f := range []string{"image.json", "lease"} {
+		if err := os.Remove(filepath.Join(newTree, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(newTree, "lease"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(newTree, "image.json"), []byte(strings.Replace(string(manifest), filepath.Base(oldTree), newID, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(store, "names", ".debian-12.new")
+	if err := os.Symlink(filepath.Join("..", "trees", newID), link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(link, filepath.Join(store, "names", "debian-12")); err != nil {
+		t.Fatal(err)
+	}
+	atodtest.WaitFor(t, 10*time.Second, "the old tree's prepared sandbox to be discarded", func() bool { return !d.poolMembers(t)[old] })
+	atodtest.WaitFor(t, 10*time.Second, "the old tree to be collected", func() bool {
+		_, err := os.Stat(oldTree)
+		return os.IsNotExist(err)
+	})
+	r = execute(t, d, job{language: "bash", code: "echo new"})
+	if got := status(r) + " " + string(r.Stdout); got != "exited/0 new\n" {
+		t.Errorf("a run in the new tree: %q", got)
+	}
+	assertNoLeftovers(t, d)
+}

@@ -1,0 +1,423 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Trees hold the image trees of sandboxes prepared ahead (the daemon gives
+// its image store). A prepared sandbox mounts its image's tree, so the tree
+// must outlive it even when the image is replaced meanwhile.
+type Trees interface {
+	// Hold keeps the current tree of image name from being collected until
+	// release is called, and returns its root filesystem's path.
+	Hold(name string) (rootfs string, release func(), err error)
+}
+
+// pool keeps sandboxes prepared ahead, per template, so that a run's
+// request path is only handing over its files (prepared_linux.go). A
+// background refiller prepares one at a time, never while a run waits for a
+// slot, for the templates runs asked for lately: at least one for each
+// (the minimum warm, while slots allow), and as many as ran at once in the
+// last shrinkAfter. Beyond that they shrink, and those of an image that was
+// replaced are discarded.
+type pool struct {
+	s     *Sandbox
+	trees Trees // nil: nothing is prepared ahead
+	max   int   // prepared sandboxes at most, across templates
+	dir   string
+
+	mu      sync.Mutex
+	idle    map[template][]*prepared // oldest first
+	demand  map[template]*demand
+	waiting int // runs waiting for a slot
+
+	wake chan struct{} // (buffered 1) something may be wanted
+	stop chan struct{}
+	done chan struct{}
+}
+
+// shrinkAfter is how long a template keeps the sandboxes its busiest moment
+// wanted; after it, only what runs at once now, and the minimum warm.
+const shrinkAfter = 60 * time.Second
+
+// retryAfter is how long a template whose preparation failed waits before
+// the next try.
+const retryAfter = 5 * time.Second
+
+// demand is what runs of one template asked for lately.
+type demand struct {
+	last       time.Time // the last run's start
+	inFlight   int
+	peak       int // most runs at once since peakAt
+	peakAt     time.Time
+	retryAfter time.Time // a failed preparation waits until then
+}
+
+// want is how many idle sandboxes of a template are wanted now: as many as
+// ran at once lately, and at least one.
+func (d *demand) want(now time.Time) int {
+	if now.Sub(d.peakAt) > shrinkAfter {
+		d.peak, d.peakAt = d.inFlight, now
+	}
+	return max(d.peak, 1)
+}
+
+// poolDir holds one empty file per idle prepared sandbox, named by its id:
+// what tells a pool member from something a run left behind (package
+// leftovers reads it: leftovers.PoolDir).
+const poolDir = "prepared"
+
+func newPool(s *Sandbox, trees Trees, maxPrepared int, stateDir string) (*pool, error) {
+	pl := &pool{
+		s: s, trees: trees, max: maxPrepared, dir: filepath.Join(stateDir, poolDir),
+		idle: map[template][]*prepared{}, demand: map[template]*demand{},
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	if err := os.RemoveAll(pl.dir); err != nil { // a dead daemon's
+		return nil, fmt.Errorf("removing stale pool directory: %w", err)
+	}
+	if err := os.Mkdir(pl.dir, 0o711); err != nil {
+		return nil, fmt.Errorf("creating pool directory: %w", err)
+	}
+	if pl.enabled() {
+		go pl.refill()
+	} else {
+		close(pl.done)
+	}
+	return pl, nil
+}
+
+func (pl *pool) enabled() bool { return pl.trees != nil && pl.max > 0 }
+
+// take returns an idle sandbox prepared for key, or nil, and counts the run
+// in key's demand until finished is called.
+func (pl *pool) take(key template) *prepared {
+	if key.image == "" || !pl.enabled() {
+		return nil
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	d := pl.demand[key]
+	if d == nil {
+		d = &demand{peakAt: time.Now()}
+		pl.demand[key] = d
+	}
+	d.last = time.Now()
+	d.inFlight++
+	d.peak = max(d.peak, d.inFlight)
+	pl.signal()
+	ps := pl.idle[key]
+	if len(ps) == 0 {
+		return nil
+	}
+	p := ps[0]
+	pl.idle[key] = ps[1:]
+	pl.unmark(p)
+	return p
+}
+
+// finished ends a run's count in key's demand.
+func (pl *pool) finished(key template) {
+	if key.image == "" || !pl.enabled() {
+		return
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if d := pl.demand[key]; d != nil {
+		d.inFlight--
+	}
+	pl.signal()
+}
+
+func (pl *pool) signal() {
+	select {
+	case pl.wake <- struct{}{}:
+	default:
+	}
+}
+
+// hold keeps key's tree for a sandbox made on the cold path, so that its
+// teardown may come after the run's caller let go of the image. It returns
+// nil when it cannot: the image changed since the caller looked it up (then
+// the sandbox is torn down before Run returns, under the caller's hold).
+func (pl *pool) hold(key template) func() {
+	if pl.trees == nil || key.image == "" {
+		return nil
+	}
+	rootfs, release, err := pl.trees.Hold(key.image)
+	if err != nil {
+		return nil
+	}
+	if rootfs != key.rootfs {
+		release()
+		return nil
+	}
+	return release
+}
+
+// acquireSlot waits for a free slot. When none is free, an idle prepared
+// sandbox of the template used least lately gives up its own: runs come
+// before sandboxes prepared for other ones.
+func (pl *pool) acquireSlot(ctx context.Context) (int, error) {
+	select {
+	case slot := <-pl.s.slots:
+		return slot, nil
+	default:
+	}
+	pl.mu.Lock()
+	pl.waiting++
+	victim := pl.leastWantedLocked()
+	pl.mu.Unlock()
+	defer func() {
+		pl.mu.Lock()
+		pl.waiting--
+		pl.mu.Unlock()
+		pl.signal()
+	}()
+	if victim != nil {
+		if err := victim.discard(); err != nil {
+			pl.s.log.Error("discarding a prepared sandbox", "id", victim.id, "err", err)
+		}
+	}
+	select {
+	case slot := <-pl.s.slots:
+		return slot, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("waiting for a free slot: %w", ctx.Err())
+	}
+}
+
+// leastWantedLocked removes and returns the oldest idle sandbox of the
+// template used least lately, or nil.
+func (pl *pool) leastWantedLocked() *prepared {
+	var key template
+	var found bool
+	var last time.Time
+	for k, ps := range pl.idle {
+		if len(ps) == 0 {
+			continue
+		}
+		d := pl.demand[k]
+		if !found || d == nil || d.last.Before(last) {
+			key, found = k, true
+			if d != nil {
+				last = d.last
+			}
+		}
+	}
+	if !found {
+		return nil
+	}
+	p := pl.idle[key][0]
+	pl.idle[key] = pl.idle[key][1:]
+	pl.unmark(p)
+	return p
+}
+
+// refill prepares sandboxes while any is wanted, and shrinks the pool once
+// a second.
+func (pl *pool) refill() {
+	defer close(pl.done)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-pl.stop:
+			return
+		case <-tick.C:
+			pl.shrink(time.Now())
+		case <-pl.wake:
+		}
+		for pl.prepareOne(time.Now()) {
+			select {
+			case <-pl.stop:
+				return
+			default:
+			}
+		}
+	}
+}
+
+// prepareOne prepares a sandbox of the template that wants one most, if a
+// slot is free and no run waits for one; it reports whether it did
+// anything.
+func (pl *pool) prepareOne(now time.Time) bool {
+	pl.mu.Lock()
+	key, ok := pl.neediestLocked(now)
+	pl.mu.Unlock()
+	if !ok {
+		return false
+	}
+	var slot int
+	select {
+	case slot = <-pl.s.slots:
+	default:
+		return false
+	}
+	rootfs, release, err := pl.trees.Hold(key.image)
+	if err == nil && rootfs != key.rootfs {
+		release()
+		err = errImageChanged
+	}
+	if err != nil {
+		pl.s.slots <- slot
+		pl.mu.Lock()
+		pl.forgetLocked(key)
+		pl.mu.Unlock()
+		pl.s.log.Debug("not preparing for an image no longer there", "image", key.image, "rootfs", key.rootfs, "err", err)
+		return true
+	}
+	p, err := pl.s.prepare(key, slot, release)
+	if err != nil {
+		pl.s.log.Error("preparing a sandbox", "image", key.image, "err", err)
+		pl.mu.Lock()
+		if d := pl.demand[key]; d != nil {
+			d.retryAfter = now.Add(retryAfter)
+		}
+		pl.mu.Unlock()
+		return true
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if _, wanted := pl.demand[key]; !wanted || pl.waiting > 0 {
+		// Forgotten meanwhile (its image changed), or a run needs the slot.
+		go pl.discardLogged(p)
+		return true
+	}
+	pl.idle[key] = append(pl.idle[key], p)
+	pl.mark(p)
+	return true
+}
+
+var errImageChanged = errors.New("the image was replaced")
+
+// neediestLocked picks the template whose idle sandboxes fall furthest
+// short of its want, the one used last among equals; none when no run
+// waits for a slot and the pool is full.
+func (pl *pool) neediestLocked(now time.Time) (template, bool) {
+	if pl.waiting > 0 || pl.countLocked() >= pl.max {
+		return template{}, false
+	}
+	var best template
+	var bestShort int
+	var bestLast time.Time
+	for k, d := range pl.demand {
+		if now.Before(d.retryAfter) {
+			continue
+		}
+		short := d.want(now) - len(pl.idle[k])
+		if short <= 0 {
+			continue
+		}
+		if short > bestShort || (short == bestShort && d.last.After(bestLast)) {
+			best, bestShort, bestLast = k, short, d.last
+		}
+	}
+	return best, bestShort > 0
+}
+
+func (pl *pool) countLocked() int {
+	n := 0
+	for _, ps := range pl.idle {
+		n += len(ps)
+	}
+	return n
+}
+
+// shrink discards idle sandboxes beyond their template's want, and every one
+// of an image that was replaced or removed.
+func (pl *pool) shrink(now time.Time) {
+	pl.mu.Lock()
+	keys := make([]template, 0, len(pl.idle))
+	for k, ps := range pl.idle {
+		if len(ps) > 0 {
+			keys = append(keys, k)
+		}
+	}
+	pl.mu.Unlock()
+	for _, k := range keys {
+		rootfs, release, err := pl.trees.Hold(k.image)
+		if err == nil {
+			release()
+		}
+		if err != nil || rootfs != k.rootfs {
+			pl.mu.Lock()
+			pl.forgetLocked(k)
+			pl.mu.Unlock()
+		}
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	for k, ps := range pl.idle {
+		d := pl.demand[k]
+		if d == nil {
+			continue
+		}
+		for excess := len(ps) - d.want(now); excess > 0; excess-- {
+			p := pl.idle[k][0]
+			pl.idle[k] = pl.idle[k][1:]
+			pl.unmark(p)
+			go pl.discardLogged(p)
+		}
+	}
+}
+
+// forgetLocked drops a template: its demand and its idle sandboxes.
+func (pl *pool) forgetLocked(k template) {
+	for _, p := range pl.idle[k] {
+		pl.unmark(p)
+		go pl.discardLogged(p)
+	}
+	delete(pl.idle, k)
+	delete(pl.demand, k)
+}
+
+func (pl *pool) discardLogged(p *prepared) {
+	if err := p.discard(); err != nil {
+		pl.s.log.Error("discarding a prepared sandbox", "id", p.id, "err", err)
+	}
+}
+
+// mark and unmark keep poolDir's file of an idle sandbox.
+func (pl *pool) mark(p *prepared) {
+	if err := os.WriteFile(filepath.Join(pl.dir, p.id), nil, 0o644); err != nil {
+		pl.s.log.Warn("marking a prepared sandbox", "id", p.id, "err", err)
+	}
+}
+
+func (pl *pool) unmark(p *prepared) {
+	if err := os.Remove(filepath.Join(pl.dir, p.id)); err != nil {
+		pl.s.log.Warn("unmarking a prepared sandbox", "id", p.id, "err", err)
+	}
+}
+
+// close stops the refiller and discards every idle sandbox.
+func (pl *pool) close() error {
+	select {
+	case <-pl.stop:
+	default:
+		close(pl.stop)
+	}
+	<-pl.done
+	pl.mu.Lock()
+	var all []*prepared
+	for k, ps := range pl.idle {
+		for _, p := range ps {
+			pl.unmark(p)
+		}
+		all = append(all, ps...)
+		delete(pl.idle, k)
+	}
+	pl.mu.Unlock()
+	var errs []error
+	for _, p := range all {
+		errs = append(errs, p.discard())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,375 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+
+	"github.com/atod-project/atod/internal/initproto"
+	"github.com/atod-project/atod/sandbox/job"
+)
+
+// prepared is a sandbox made ahead of its run: its job cgroup, writable
+// root, container (namespaces, mounts, seccomp, uid slot) and init are
+// ready, and init waits on its job pipe. A request only writes its files and
+// hands init the job (run); the sandbox is used once and then torn down.
+//
+// Every prepared sandbox holds one of the Sandbox's slots from prepare to
+// the end of its teardown, so that prepared and running sandboxes together
+// never exceed Slots, and a slot's uid is never shared by two sandboxes.
+type prepared struct {
+	s       *Sandbox
+	key     template
+	slot    int
+	ids     hostIDs
+	id      string
+	scratch string // the job files' directory
+	cg      *jobCgroup
+	root    *writableRoot // nil: the image's tree, read-only
+	c       *libcontainer.Container
+	proc    *libcontainer.Process
+	hold    func() // lets go of the image's tree; nil when nothing holds it
+
+	stdout, stderr, report *os.File // read ends
+	job                    *os.File // write end of init's job pipe
+	waited                 chan struct{}
+}
+
+// prepare makes a sandbox for key in slot, which it owns from now on, as it
+// does hold: on error it has killed and torn down what it made, released
+// hold and given the slot back.
+func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err error) {
+	p := &prepared{s: s, key: key, slot: slot, ids: s.slotHostIDs(slot), id: newJobID(), hold: hold}
+	defer func() {
+		if err != nil {
+			err = errors.Join(fmt.Errorf("preparing a sandbox: %w", err), p.discard())
+		}
+	}()
+	if st, err := os.Stat(filepath.Join(key.rootfs, "ATO")); err != nil || !st.IsDir() {
+		return p, fmt.Errorf("root filesystem %s has no /ATO directory to mount the job on (images installed by atod have one)", key.rootfs)
+	}
+	if p.scratch, err = s.makeJobDir(p.id); err != nil {
+		return p, err
+	}
+	if p.cg, err = s.cgroups.create(p.id, key.limits); err != nil {
+		return p, err
+	}
+	rootfs := key.rootfs
+	if s.writableRoots {
+		if p.root, err = s.mountWritableRoot(p.id, key.rootfs, p.ids, key.uid, key.gid, key.limits.RootBytes); err != nil {
+			return p, err
+		}
+		rootfs = p.root.path()
+	}
+	if p.c, err = libcontainer.Create(s.stateDir, p.id, s.containerConfig(&key, rootfs, p.id, p.ids, p.scratch)); err != nil {
+		return p, fmt.Errorf("creating container: %w", err)
+	}
+	return p, p.start()
+}
+
+// start starts the container's init, which waits for its job.
+func (p *prepared) start() error {
+	pipes, err := newPipes(4)
+	if err != nil {
+		return err
+	}
+	stdout, stderr, report, job := pipes[0], pipes[1], pipes[2], pipes[3]
+	// Ours from now on: closed by closeEnds.
+	p.stdout, p.stderr, p.report, p.job = stdout.r, stderr.r, report.r, job.w
+	defer func() { // the run holds its own copies once started
+		for _, f := range []*os.File{stdout.w, stderr.w, report.w, job.r} {
+			f.Close()
+		}
+	}()
+	// Programs reopen their output through /dev/stdout, /dev/stderr or
+	// /proc/self/fd/N (tee /dev/stderr, say), which checks the pipe's
+	// owner and mode (0600): the output pipes are the run's. init's
+	// report and job pipes stay the daemon's, so that the run cannot
+	// reopen them.
+	for _, w := range []*os.File{stdout.w, stderr.w} {
+		if err := w.Chown(p.ids.uid, p.ids.gid); err != nil {
+			return fmt.Errorf("giving the run its output pipes: %w", err)
+		}
+	}
+	p.proc = &libcontainer.Process{
+		Args:       []string{yargsPath},
+		Env:        []string{}, // init's; the runner's comes with the job
+		Cwd:        contextDir,
+		Stdout:     stdout.w,
+		Stderr:     stderr.w,
+		ExtraFiles: []*os.File{report.w, job.r}, // initproto.FD, initproto.JobFD
+		Init:       true,
+		// libcontainer switches to these after the mounts, just before it
+		// execs init. The run has no supplementary groups: libcontainer
+		// sets the empty AdditionalGroups, or, rootless, cannot call
+		// setgroups(2), and the daemon has none (checkRootless).
+		UID: int(p.key.uid),
+		GID: int(p.key.gid),
+	}
+	if err := p.c.Run(p.proc); err != nil {
+		p.proc = nil
+		return fmt.Errorf("starting container: %w", err)
+	}
+	p.waited = make(chan struct{})
+	go func() {
+		defer close(p.waited)
+		_, _ = p.proc.Wait() // the status of init; the runner's comes in the report
+	}()
+	return nil
+}
+
+// run hands spec's files and command to the waiting init and reports how
+// the run ended. The sandbox is spent afterwards, whatever happened: its
+// caller tears it down.
+func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (res job.Result, err error) {
+	if err := writeJobFiles(p.scratch, &spec.Files); err != nil {
+		return res, err
+	}
+	werr := initproto.WriteJob(p.job, initproto.Job{Command: spec.Command, Env: spec.Env})
+	p.job.Close()
+	started := time.Now()
+	if werr != nil {
+		// init died while it waited (the memory limit, say), or the job
+		// is too big for it.
+		return res, errors.Join(werr, p.cg.killAndWait())
+	}
+
+	// Output readers: owned here, waited for below.
+	var wg sync.WaitGroup
+	var outErr, errErr error
+	wg.Go(func() { res.StdoutTruncated, outErr = copyCapped(p.stdout, spec.Stdout, caps.stdout) })
+	wg.Go(func() { res.StderrTruncated, errErr = copyCapped(p.stderr, spec.Stderr, caps.stderr) })
+
+	timer := time.NewTimer(spec.Timeout)
+	defer timer.Stop()
+	memoryOver := p.cg.watchMemory(p.waited, p.s.log)
+	var end runEnd
+	select {
+	case <-p.waited:
+	case <-timer.C:
+		end.timedOut = true
+	case <-ctx.Done():
+		end.killed = true
+	case <-memoryOver:
+		end.outOfMemory = true
+	}
+	// Kill through the cgroup even after a normal end: init has already
+	// killed everything in its pid namespace, so this only makes sure.
+	killErr := p.cg.killAndWait()
+	if killErr != nil {
+		// The cgroup failed us: killing init from outside its pid
+		// namespace takes every process of the namespace with it.
+		_ = p.proc.Signal(syscall.SIGKILL)
+	}
+	<-p.waited
+	end.real = time.Since(started)
+	wg.Wait()
+	if killErr != nil {
+		return res, killErr
+	}
+	rep, repErr := initproto.Read(p.report)
+	cgs, statErr := p.cg.stats()
+	if statErr != nil {
+		p.s.log.Warn("reading job statistics", "err", statErr)
+	}
+	var warning string
+	res, warning, err = resultOf(end, rep, repErr, cgs, res)
+	if warning != "" {
+		p.s.log.Warn("sandbox init", "err", warning)
+	}
+	if err != nil {
+		return res, err
+	}
+	if err := errors.Join(outErr, errErr); err != nil {
+		return res, fmt.Errorf("copying output: %w", err)
+	}
+	return res, nil
+}
+
+// discard ends a sandbox that was never used (or only partly made):
+// closing its job pipe ends init (it exits without a word), and the kill
+// through the cgroup makes sure; then it is torn down.
+func (p *prepared) discard() error {
+	if p.job != nil {
+		p.job.Close()
+	}
+	var err error
+	if p.cg != nil {
+		err = p.cg.killAndWait()
+	}
+	if p.proc != nil && (err != nil || p.cg == nil) {
+		_ = p.proc.Signal(syscall.SIGKILL)
+	}
+	if p.waited != nil {
+		<-p.waited
+	}
+	return errors.Join(err, p.teardown())
+}
+
+// teardown removes what prepare made, in the reverse order, once every
+// process of the sandbox is gone, and gives its slot back. It runs once.
+func (p *prepared) teardown() error {
+	var errs []error
+	p.closeEnds()
+	if p.c != nil {
+		// Every process is gone by now; this removes libcontainer's
+		// cgroups in the hierarchies atod does not manage and its state
+		// directory.
+		if err := p.c.Destroy(); err != nil {
+			errs = append(errs, fmt.Errorf("destroying container: %w", err))
+		}
+	}
+	if p.root != nil { // a root left mounted is a failure of the run
+		errs = append(errs, p.root.remove())
+	}
+	if p.cg != nil {
+		errs = append(errs, p.cg.delete())
+	}
+	if p.scratch != "" {
+		if err := os.RemoveAll(p.scratch); err != nil {
+			errs = append(errs, fmt.Errorf("removing job files: %w", err))
+		}
+	}
+	if p.hold != nil {
+		p.hold()
+	}
+	p.s.slots <- p.slot
+	return errors.Join(errs...)
+}
+
+func (p *prepared) closeEnds() {
+	for _, f := range []*os.File{p.stdout, p.stderr, p.report, p.job} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// outputCaps are how many bytes of each stream a run keeps.
+type outputCaps struct{ stdout, stderr int64 }
+
+// pipePair is a pipe whose write end goes to the run.
+type pipePair struct{ r, w *os.File }
+
+func newPipes(n int) ([]pipePair, error) {
+	ps := make([]pipePair, 0, n)
+	for range n {
+		r, w, err := os.Pipe()
+		if err != nil {
+			for _, p := range ps {
+				p.r.Close()
+				p.w.Close()
+			}
+			return nil, fmt.Errorf("creating pipe: %w", err)
+		}
+		ps = append(ps, pipePair{r, w})
+	}
+	return ps, nil
+}
+
+// makeJobDir makes the directory of a run's job files, each there already
+// (empty) so that the container can bind-mount them before the job comes.
+func (s *Sandbox) makeJobDir(id string) (string, error) {
+	dir := filepath.Join(s.jobsDir, id)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating job directory: %w", err)
+	}
+	for _, name := range jobFiles {
+		if err := writeExclusive(filepath.Join(dir, name), nil); err != nil {
+			return dir, err
+		}
+	}
+	return dir, nil
+}
+
+// writeJobFiles writes the runner contract's files into a job directory
+// (makeJobDir's). They stay read-only for everyone: the daemon writes as
+// their owner, briefly allowed, and the run sees them through read-only
+// bind mounts.
+func writeJobFiles(dir string, f *job.Files) error {
+	contents := map[string][]byte{
+		"code":      f.Code,
+		"input":     f.Input,
+		"options":   nulTerminated(f.Options),
+		"arguments": nulTerminated(f.Arguments),
+		"runner":    f.Runner,
+	}
+	total := 0
+	for _, b := range contents {
+		total += len(b)
+	}
+	if total > maxJobFiles {
+		return fmt.Errorf("writing job files: %d bytes of code, input, options, arguments and runner; a run may have %d", total, maxJobFiles)
+	}
+	for _, name := range jobFiles {
+		if err := fillReadOnly(filepath.Join(dir, name), contents[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fillReadOnly writes b into the empty read-only file at path, keeping its
+// inode (the run's bind mount shows that one).
+func fillReadOnly(path string, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		return fmt.Errorf("writing job file %s: %w", filepath.Base(path), err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err == nil {
+		_, err = f.Write(b)
+		err = errors.Join(err, f.Close())
+	}
+	if cerr := os.Chmod(path, 0o444); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing job file %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+func writeExclusive(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return fmt.Errorf("creating job file: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("writing job file %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing job file %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+func nulTerminated(entries [][]byte) []byte {
+	var b []byte
+	for _, e := range entries {
+		b = append(b, e...)
+		b = append(b, 0)
+	}
+	return b
+}
+
+// logTeardown tears p down in the background, after its answer has gone:
+// its errors can only be logged.
+func (p *prepared) logTeardown(log *slog.Logger) {
+	go func() {
+		if err := p.teardown(); err != nil {
+			log.Error("tearing down a run's sandbox", "id", p.id, "err", err)
+		}
+	}()
+}

@@ -1,0 +1,118 @@
+package sandbox
+
+import (
+	"errors"
+	"io"
+	"syscall"
+	"time"
+
+	"github.com/atod-project/atod/internal/initproto"
+	"github.com/atod-project/atod/sandbox/job"
+)
+
+// cgroupStats are the statistics read from a run's cgroup.
+type cgroupStats struct {
+	User, Kernel     time.Duration
+	MemoryPeak       int64
+	OOMKills         int64
+	MinorFaults      int64 // all faults minus major ones
+	MajorFaults      int64
+	ThrottledPeriods int64
+	ThrottledTime    time.Duration
+}
+
+// runEnd is how the daemon saw a run end: what made it stop waiting, and
+// the wall-clock time from the job's handover to the end.
+type runEnd struct {
+	timedOut    bool // its timeout passed
+	killed      bool // its caller gave up
+	outOfMemory bool // its socket buffers passed their ceiling (cgroup v1)
+	real        time.Duration
+}
+
+// resultOf turns what the daemon learnt of a run into its Result: how it
+// saw the run end, init's report (repErr: io.EOF when init wrote none) and
+// the run's cgroup statistics. res carries what the output copying set. The
+// warning is init's own error, for the log; an error is a report that
+// cannot be read, a failure of the sandbox.
+func resultOf(end runEnd, rep initproto.Report, repErr error, cgs cgroupStats, res job.Result) (_ job.Result, warning string, _ error) {
+	res.TimedOut, res.Killed = end.timedOut, end.killed
+	res.Stats = job.Stats{
+		Real:             end.real,
+		User:             cgs.User,
+		Kernel:           cgs.Kernel,
+		MaxMemKiB:        cgs.MemoryPeak / 1024,
+		MajorPageFaults:  cgs.MajorFaults,
+		MinorPageFaults:  cgs.MinorFaults,
+		OOMKilled:        cgs.OOMKills > 0 || end.outOfMemory,
+		MemoryPeakBytes:  cgs.MemoryPeak,
+		CPUThrottled:     cgs.ThrottledPeriods,
+		CPUThrottledTime: cgs.ThrottledTime,
+	}
+	killed := job.Status{Type: job.StatusKilled, Value: int(syscall.SIGKILL)}
+	switch {
+	case end.timedOut || end.killed || end.outOfMemory:
+		res.Status = killed
+	case repErr == nil:
+		res.Status = statusOf(syscall.WaitStatus(rep.WaitStatus))
+		warning = rep.Error
+		applyUsage(&res.Stats, rep)
+	case errors.Is(repErr, io.EOF):
+		// init died without a word: only the memory limit or a kill from
+		// outside can do that, both through the cgroup.
+		res.Status = killed
+		if !res.Stats.OOMKilled {
+			res.Status = job.Status{Type: job.StatusUnknown, Value: -1}
+		}
+	default:
+		return res, "", repErr
+	}
+	return res, warning, nil
+}
+
+// applyUsage takes the statistics that only the processes' own accounting
+// has from init's report, which covers every process of the run.
+func applyUsage(st *job.Stats, rep initproto.Report) {
+	u := rep.Usage
+	st.Real = time.Duration(rep.RealNs)
+	st.User = time.Duration(u.UserNs)
+	st.Kernel = time.Duration(u.SystemNs)
+	st.MaxMemKiB = u.MaxRSS
+	st.Waits = u.Nvcsw
+	st.Preemptions = u.Nivcsw
+	st.MajorPageFaults = u.Majflt
+	st.MinorPageFaults = u.Minflt
+	st.InputOps = u.Inblock
+	st.OutputOps = u.Oublock
+}
+
+// statusOf maps a wait status to the runner's job.Status.
+func statusOf(ws syscall.WaitStatus) job.Status {
+	switch {
+	case ws.Exited():
+		return job.Status{Type: job.StatusExited, Value: ws.ExitStatus()}
+	case ws.Signaled() && ws.CoreDump():
+		return job.Status{Type: job.StatusCoreDumped, Value: int(ws.Signal())}
+	case ws.Signaled():
+		return job.Status{Type: job.StatusKilled, Value: int(ws.Signal())}
+	default:
+		return job.Status{Type: job.StatusUnknown, Value: -1}
+	}
+}
+
+// template is what a prepared sandbox is made for: all of a run that its
+// sandbox depends on. The job's files, command, environment, timeout and
+// output caps are handed over when it runs, and are not part of it.
+type template struct {
+	image    string // the image's name (Spec.Image): empty, none is prepared ahead
+	rootfs   string
+	uid, gid uint32
+	limits   job.Limits // output caps zero
+}
+
+// templateOf is the template of spec, whose limits are l (its own with the
+// sandbox's defaults).
+func templateOf(spec *job.Spec, l job.Limits) template {
+	l.StdoutBytes, l.StderrBytes = 0, 0
+	return template{image: spec.Image, rootfs: spec.Rootfs, uid: spec.UID, gid: spec.GID, limits: l}
+}
