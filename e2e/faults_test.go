@@ -189,7 +189,7 @@ func TestJobCgroupCreationFailing(t *testing.T) {
 	})
 	// The pool's refiller failed too, and says so.
 	atodtest.WaitFor(t, 5*time.Second, "the daemon's log to say that preparing failed", func() bool {
-		return strings.Contains(d.logs(), `"msg":"preparing a sandbox"`)
+		return strings.Contains(d.logs(), `"msg":"refilling the pool"`)
 	})
 	assertNoLeftovers(t, d)
 
@@ -231,6 +231,9 @@ func TestDescriptorLimit(t *testing.T) {
 	// used (writableroot_linux.go's idmaps), which the first run opens.
 	d := startDaemon(t, daemonOptions{slots: 1})
 	execute(t, d, job{language: "bash", code: "true"}) // whatever a first run opens for good
+	// and the sandbox prepared after it, which holds a few (its pipes, its
+	// image's lease) for as long as it waits.
+	awaitNewPoolMember(t, d, nil)
 	serving := d.servingPID(t)
 	baseFDs := fdTargets(t, serving)
 	base := len(baseFDs)

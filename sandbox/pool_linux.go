@@ -46,26 +46,50 @@ type pool struct {
 // wanted; after it, only what runs at once now, and the minimum warm.
 const shrinkAfter = 60 * time.Second
 
+// forgetAfter is how long a template no run asked for keeps its minimum
+// warm.
+const forgetAfter = 10 * time.Minute
+
 // retryAfter is how long a template whose preparation failed waits before
-// the next try.
-const retryAfter = 5 * time.Second
+// the next try, doubled for each failure in a row up to maxRetryAfter.
+const (
+	retryAfter    = 5 * time.Second
+	maxRetryAfter = 5 * time.Minute
+)
 
 // demand is what runs of one template asked for lately.
 type demand struct {
 	last       time.Time // the last run's start
 	inFlight   int
-	peak       int // most runs at once since peakAt
-	peakAt     time.Time
+	peak       int       // most runs at once, last reached at peakAt
+	peakAt     time.Time //
+	failures   int       // preparations failed in a row
 	retryAfter time.Time // a failed preparation waits until then
 }
 
 // want is how many idle sandboxes of a template are wanted now: as many as
-// ran at once lately, and at least one.
+// ran at once in the last shrinkAfter, and at least one.
 func (d *demand) want(now time.Time) int {
 	if now.Sub(d.peakAt) > shrinkAfter {
 		d.peak, d.peakAt = d.inFlight, now
 	}
 	return max(d.peak, 1)
+}
+
+// started counts a run that starts now.
+func (d *demand) started(now time.Time) {
+	d.last = now
+	d.inFlight++
+	if d.inFlight >= d.peak {
+		d.peak, d.peakAt = d.inFlight, now
+	}
+}
+
+// failed puts off the next preparation, longer for each failure in a row.
+func (d *demand) failed(now time.Time) {
+	wait := retryAfter << min(d.failures, 10)
+	d.failures++
+	d.retryAfter = now.Add(min(wait, maxRetryAfter))
 }
 
 // poolDir holds one empty file per idle prepared sandbox, named by its id:
@@ -95,9 +119,33 @@ func newPool(s *Sandbox, trees Trees, maxPrepared int, stateDir string) (*pool, 
 
 func (pl *pool) enabled() bool { return pl.trees != nil && pl.max > 0 }
 
-// take returns an idle sandbox prepared for key, or nil, and counts the run
-// in key's demand until finished is called.
-func (pl *pool) take(key template) *prepared {
+// sandboxFor returns a sandbox for a run of key: one prepared for it that
+// waits idle, or one made now in a free slot (the cold path). done ends the
+// run's count in key's demand; call it when the run is over.
+func (pl *pool) sandboxFor(ctx context.Context, key template) (p *prepared, done func(), err error) {
+	d := pl.count(key)
+	done = func() {
+		if d != nil {
+			pl.mu.Lock()
+			d.inFlight--
+			pl.mu.Unlock()
+			pl.signal()
+		}
+	}
+	if p = pl.takeIdle(key); p != nil {
+		return p, done, nil
+	}
+	slot, p, err := pl.acquireSlot(ctx, key)
+	if err != nil || p != nil {
+		return p, done, err
+	}
+	p, err = pl.s.prepare(key, slot, pl.hold(key))
+	return p, done, err
+}
+
+// count counts a run of key in its demand, and returns that demand (nil
+// when nothing is prepared for key).
+func (pl *pool) count(key template) *demand {
 	if key.image == "" || !pl.enabled() {
 		return nil
 	}
@@ -105,34 +153,36 @@ func (pl *pool) take(key template) *prepared {
 	defer pl.mu.Unlock()
 	d := pl.demand[key]
 	if d == nil {
-		d = &demand{peakAt: time.Now()}
+		d = &demand{}
 		pl.demand[key] = d
 	}
-	d.last = time.Now()
-	d.inFlight++
-	d.peak = max(d.peak, d.inFlight)
+	d.started(time.Now())
 	pl.signal()
-	ps := pl.idle[key]
-	if len(ps) == 0 {
-		return nil
-	}
-	p := ps[0]
-	pl.idle[key] = ps[1:]
-	pl.unmark(p)
-	return p
+	return d
 }
 
-// finished ends a run's count in key's demand.
-func (pl *pool) finished(key template) {
-	if key.image == "" || !pl.enabled() {
-		return
-	}
+func (pl *pool) takeIdle(key template) *prepared {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	if d := pl.demand[key]; d != nil {
-		d.inFlight--
+	return pl.takeIdleLocked(key)
+}
+
+// takeIdleLocked removes and returns the oldest idle sandbox of key whose
+// init is alive; dead ones (the OOM killer takes them first) are discarded.
+func (pl *pool) takeIdleLocked(key template) *prepared {
+	for len(pl.idle[key]) > 0 {
+		p := pl.idle[key][0]
+		pl.idle[key] = pl.idle[key][1:]
+		pl.unmark(p)
+		select {
+		case <-p.waited:
+			pl.s.log.Warn("a prepared sandbox's init died while it waited", "id", p.id)
+			go pl.discardLogged(p)
+		default:
+			return p
+		}
 	}
-	pl.signal()
+	return nil
 }
 
 func (pl *pool) signal() {
@@ -144,10 +194,12 @@ func (pl *pool) signal() {
 
 // hold keeps key's tree for a sandbox made on the cold path, so that its
 // teardown may come after the run's caller let go of the image. It returns
-// nil when it cannot: the image changed since the caller looked it up (then
-// the sandbox is torn down before Run returns, under the caller's hold).
+// nil when it cannot, the image having changed since the caller looked it
+// up, and when nothing is prepared ahead (--prepared 0, the plain cold
+// path): then the sandbox is torn down before Run returns, under the
+// caller's hold.
 func (pl *pool) hold(key template) func() {
-	if pl.trees == nil || key.image == "" {
+	if !pl.enabled() || key.image == "" {
 		return nil
 	}
 	rootfs, release, err := pl.trees.Hold(key.image)
@@ -161,16 +213,21 @@ func (pl *pool) hold(key template) func() {
 	return release
 }
 
-// acquireSlot waits for a free slot. When none is free, an idle prepared
-// sandbox of the template used least lately gives up its own: runs come
-// before sandboxes prepared for other ones.
-func (pl *pool) acquireSlot(ctx context.Context) (int, error) {
+// acquireSlot waits for a free slot for a run of key. When none is free,
+// a sandbox prepared for key meanwhile is taken instead, or an idle one of
+// the template used least lately gives up its slot: runs come before
+// sandboxes prepared for other ones.
+func (pl *pool) acquireSlot(ctx context.Context, key template) (int, *prepared, error) {
 	select {
 	case slot := <-pl.s.slots:
-		return slot, nil
+		return slot, nil, nil
 	default:
 	}
 	pl.mu.Lock()
+	if p := pl.takeIdleLocked(key); p != nil {
+		pl.mu.Unlock()
+		return 0, p, nil
+	}
 	pl.waiting++
 	victim := pl.leastWantedLocked()
 	pl.mu.Unlock()
@@ -187,9 +244,9 @@ func (pl *pool) acquireSlot(ctx context.Context) (int, error) {
 	}
 	select {
 	case slot := <-pl.s.slots:
-		return slot, nil
+		return slot, nil, nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("waiting for a free slot: %w", ctx.Err())
+		return 0, nil, fmt.Errorf("waiting for a free slot: %w", ctx.Err())
 	}
 }
 
@@ -221,7 +278,8 @@ func (pl *pool) leastWantedLocked() *prepared {
 }
 
 // refill prepares sandboxes while any is wanted, and shrinks the pool once
-// a second.
+// a second: beyond each template's want, and those no run asked for in
+// forgetAfter.
 func (pl *pool) refill() {
 	defer close(pl.done)
 	tick := time.NewTicker(time.Second)
@@ -274,17 +332,19 @@ func (pl *pool) prepareOne(now time.Time) bool {
 		return true
 	}
 	p, err := pl.s.prepare(key, slot, release)
-	if err != nil {
-		pl.s.log.Error("preparing a sandbox", "image", key.image, "err", err)
-		pl.mu.Lock()
-		if d := pl.demand[key]; d != nil {
-			d.retryAfter = now.Add(retryAfter)
-		}
-		pl.mu.Unlock()
-		return true
-	}
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
+	d := pl.demand[key]
+	if err != nil {
+		pl.s.log.Error("refilling the pool", "image", key.image, "err", err)
+		if d != nil {
+			d.failed(now)
+		}
+		return true
+	}
+	if d != nil {
+		d.failures = 0
+	}
 	if _, wanted := pl.demand[key]; !wanted || pl.waiting > 0 {
 		// Forgotten meanwhile (its image changed), or a run needs the slot.
 		go pl.discardLogged(p)
@@ -354,6 +414,11 @@ func (pl *pool) shrink(now time.Time) {
 	}
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
+	for k, d := range pl.demand {
+		if d.inFlight == 0 && now.Sub(d.last) > forgetAfter {
+			pl.forgetLocked(k)
+		}
+	}
 	for k, ps := range pl.idle {
 		d := pl.demand[k]
 		if d == nil {

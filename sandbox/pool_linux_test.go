@@ -1,6 +1,10 @@
 package sandbox
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 )
@@ -20,6 +24,16 @@ func TestDemandWant(t *testing.T) {
 	}
 	if w := d.want(t0.Add(shrinkAfter + time.Second)); w != 1 {
 		t.Errorf("after shrinkAfter idle: want %d, want 1", w)
+	}
+	// A busy moment late in the window counts for a whole window from
+	// then.
+	late := t0.Add(2*shrinkAfter - time.Second)
+	for range 4 {
+		d.started(late)
+	}
+	d.inFlight = 0
+	if w := d.want(late.Add(shrinkAfter - time.Second)); w != 4 {
+		t.Errorf("4 at once %v ago: want %d, want 4", shrinkAfter-time.Second, w)
 	}
 }
 
@@ -56,3 +70,92 @@ func TestNeediest(t *testing.T) {
 		t.Errorf("neediest %v with the pool full (%d of %d)", k, pl.countLocked(), pl.max)
 	}
 }
+
+// stubPool is a pool over a Sandbox of slots slots, all held by idle
+// sandboxes of template held (stubs: nothing to kill or unmount).
+func stubPool(t *testing.T, slots int, held template) (*pool, *Sandbox) {
+	t.Helper()
+	sb := &Sandbox{slots: make(chan int, slots), log: slog.New(slog.DiscardHandler)}
+	pl := &pool{s: sb, max: slots, dir: t.TempDir(), idle: map[template][]*prepared{}, demand: map[template]*demand{},
+		wake: make(chan struct{}, 1)}
+	sb.pool = pl
+	pl.demand[held] = &demand{last: time.Now()}
+	for i := range slots {
+		p := &prepared{s: sb, key: held, slot: i, id: fmt.Sprintf("atod-stub%d", i)}
+		pl.idle[held] = append(pl.idle[held], p)
+		pl.mark(p)
+	}
+	return pl, sb
+}
+
+// TestAcquireSlot: with every slot held by idle sandboxes, a run of another
+// template evicts one and gets its slot; a run of their own template gets
+// one of them; and nothing is lost or doubled: the slots held and free
+// always add up to the Sandbox's.
+func TestAcquireSlot(t *testing.T) {
+	a, b := template{image: "a"}, template{image: "b"}
+	pl, sb := stubPool(t, 2, a)
+	ctx := context.Background()
+	slot, p, err := pl.acquireSlot(ctx, b)
+	if err != nil || p != nil {
+		t.Fatalf("a run of b: slot %d, prepared %v, err %v; want an evicted slot", slot, p, err)
+	}
+	if n := len(pl.idle[a]); n != 1 {
+		t.Errorf("%d idle sandboxes of a after the eviction, want 1", n)
+	}
+	if marks, _ := os.ReadDir(pl.dir); len(marks) != 1 {
+		t.Errorf("%d marks after the eviction, want 1", len(marks))
+	}
+	_, p, err = pl.acquireSlot(ctx, a)
+	if err != nil || p == nil || p.key != a {
+		t.Fatalf("a run of a: prepared %v, err %v; want the idle one", p, err)
+	}
+	if n := len(pl.idle[a]) + len(sb.slots); n != 0 {
+		t.Errorf("%d slots idle or free, want 0 (one run of b, one of a)", n)
+	}
+	// Nothing to evict: the run waits, and gives up with its context.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := pl.acquireSlot(cctx, b); err == nil {
+		t.Errorf("a run with no slot and nothing to evict got one")
+	}
+	// The runs end: their sandboxes' teardowns give the slots back.
+	sb.slots <- slot
+	if err := p.teardown(); err != nil {
+		t.Fatal(err)
+	}
+	if len(sb.slots) != 2 {
+		t.Errorf("%d slots free at the end, want 2", len(sb.slots))
+	}
+}
+
+// TestDemandCounts: a run's count ends on the demand it started on, even
+// when its template was forgotten and counted again meanwhile.
+func TestDemandCounts(t *testing.T) {
+	a := template{image: "a"}
+	pl, _ := stubPool(t, 1, a)
+	pl.trees = fakeTrees{}
+	d1 := pl.count(a)
+	pl.mu.Lock()
+	pl.forgetLocked(a)
+	pl.mu.Unlock()
+	d2 := pl.count(a)
+	if d1 == d2 || d2.inFlight != 1 {
+		t.Fatalf("after forgetting, a run counts on the old demand (%p, %p, in flight %d)", d1, d2, d2.inFlight)
+	}
+	// what sandboxFor's done does, for the first run
+	pl.mu.Lock()
+	d1.inFlight--
+	pl.mu.Unlock()
+	if d2.inFlight != 1 {
+		t.Errorf("the first run's end counted on the new demand: in flight %d", d2.inFlight)
+	}
+	d2.inFlight = 0
+	if w := d2.want(time.Now()); w != 1 {
+		t.Errorf("want %d with nothing in flight, want 1", w)
+	}
+}
+
+type fakeTrees struct{}
+
+func (fakeTrees) Hold(name string) (string, func(), error) { return name, func() {}, nil }

@@ -138,8 +138,8 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	started := time.Now()
 	if werr != nil {
 		// init died while it waited (the memory limit, say), or the job
-		// is too big for it.
-		return res, errors.Join(werr, p.cg.killAndWait())
+		// is too big for it: teardown ends what is left.
+		return res, werr
 	}
 
 	// Output readers: owned here, waited for below.
@@ -194,30 +194,44 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	return res, nil
 }
 
-// discard ends a sandbox that was never used (or only partly made):
-// closing its job pipe ends init (it exits without a word), and the kill
-// through the cgroup makes sure; then it is torn down.
-func (p *prepared) discard() error {
+// discard ends a sandbox that was never used (or only partly made): its
+// teardown ends init first.
+func (p *prepared) discard() error { return p.teardown() }
+
+// stop ends every process of the sandbox, unless init is gone already (a
+// run's end kills the rest through the cgroup before it waits for init).
+// Closing the job pipe ends a waiting init (it exits without a word); the
+// kill through the cgroup makes sure.
+func (p *prepared) stop() error {
 	if p.job != nil {
 		p.job.Close()
 	}
-	var err error
-	if p.cg != nil {
-		err = p.cg.killAndWait()
+	if p.cg == nil {
+		return nil
 	}
-	if p.proc != nil && (err != nil || p.cg == nil) {
+	if p.waited != nil {
+		select {
+		case <-p.waited:
+			return nil
+		default:
+		}
+	}
+	err := p.cg.killAndWait()
+	if err != nil && p.proc != nil {
+		// Killing init from outside its pid namespace takes every
+		// process of the namespace with it.
 		_ = p.proc.Signal(syscall.SIGKILL)
 	}
 	if p.waited != nil {
 		<-p.waited
 	}
-	return errors.Join(err, p.teardown())
+	return err
 }
 
 // teardown removes what prepare made, in the reverse order, once every
 // process of the sandbox is gone, and gives its slot back. It runs once.
 func (p *prepared) teardown() error {
-	var errs []error
+	errs := []error{p.stop()}
 	p.closeEnds()
 	if p.c != nil {
 		// Every process is gone by now; this removes libcontainer's
@@ -242,6 +256,7 @@ func (p *prepared) teardown() error {
 		p.hold()
 	}
 	p.s.slots <- p.slot
+	p.s.pool.signal() // a slot for the refiller
 	return errors.Join(errs...)
 }
 
@@ -302,11 +317,7 @@ func writeJobFiles(dir string, f *job.Files) error {
 		"arguments": nulTerminated(f.Arguments),
 		"runner":    f.Runner,
 	}
-	total := 0
-	for _, b := range contents {
-		total += len(b)
-	}
-	if total > maxJobFiles {
+	if total := jobFilesSize(f); total > maxJobFiles {
 		return fmt.Errorf("writing job files: %d bytes of code, input, options, arguments and runner; a run may have %d", total, maxJobFiles)
 	}
 	for _, name := range jobFiles {
@@ -315,6 +326,19 @@ func writeJobFiles(dir string, f *job.Files) error {
 		}
 	}
 	return nil
+}
+
+// jobFilesSize is what f's files hold together, as writeJobFiles writes
+// them.
+func jobFilesSize(f *job.Files) int {
+	n := len(f.Code) + len(f.Input) + len(f.Runner)
+	for _, e := range f.Options {
+		n += len(e) + 1
+	}
+	for _, e := range f.Arguments {
+		n += len(e) + 1
+	}
+	return n
 }
 
 // fillReadOnly writes b into the empty read-only file at path, keeping its

@@ -318,9 +318,6 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if err := s.removeStale(); err != nil {
 		return nil, err
 	}
-	if s.pool, err = newPool(s, opts.Trees, min(max(opts.Prepared, 0), opts.Slots), opts.StateDir); err != nil {
-		return nil, err
-	}
 	if s.writableRoots {
 		if s.shared, err = mountShared(opts.StateDir, s.jobsDir, s.initPath, s.bashPath, opts.Slots); err != nil {
 			return nil, err
@@ -328,6 +325,13 @@ func New(opts Options) (_ *Sandbox, err error) {
 		if err := s.probeRoots(); err != nil {
 			return nil, errors.Join(err, s.shared.unmount())
 		}
+	}
+	// Last: its refiller starts preparing at once.
+	if s.pool, err = newPool(s, opts.Trees, min(max(opts.Prepared, 0), opts.Slots), opts.StateDir); err != nil {
+		if s.shared != nil {
+			err = errors.Join(err, s.shared.unmount())
+		}
+		return nil, err
 	}
 	return s, nil
 }
@@ -421,18 +425,18 @@ func (s *Sandbox) Run(ctx context.Context, spec job.Spec) (res job.Result, err e
 	if err := s.checkIDs(spec.UID, spec.GID); err != nil {
 		return res, err
 	}
+	if n := jobFilesSize(&spec.Files); n > maxJobFiles {
+		return res, fmt.Errorf("writing job files: %d bytes of code, input, options, arguments and runner; a run may have %d", n, maxJobFiles)
+	}
+	if ctx.Err() != nil { // its caller gave up already: no sandbox spent on it
+		return job.Result{Killed: true, Status: job.Status{Type: job.StatusKilled, Value: int(syscall.SIGKILL)}}, nil
+	}
 	l := spec.Limits.WithDefaults(s.limits)
 	key := templateOf(&spec, l)
-	p := s.pool.take(key)
-	defer s.pool.finished(key)
-	if p == nil {
-		slot, err := s.pool.acquireSlot(ctx)
-		if err != nil {
-			return res, err
-		}
-		if p, err = s.prepare(key, slot, s.pool.hold(key)); err != nil {
-			return res, err
-		}
+	p, done, err := s.pool.sandboxFor(ctx, key)
+	defer done()
+	if err != nil {
+		return res, err
 	}
 	res, err = p.run(ctx, &spec, outputCaps{stdout: l.StdoutBytes, stderr: l.StderrBytes})
 	if p.hold == nil {

@@ -90,9 +90,11 @@ func runInit() int {
 	// command.
 	os.Clearenv()
 	for _, kv := range j.Env {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			os.Setenv(k, v)
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsRune(kv, 0) {
+			return writeReport(report, initproto.Report{Error: fmt.Sprintf("invalid environment entry %q", kv)})
 		}
+		os.Setenv(k, v)
 	}
 	command := j.Command
 	stdin, err := os.Open(inputPath)

@@ -213,8 +213,19 @@ func runProcesses(s Scope, pool map[string]bool) ([]int, error) {
 
 // Pool lists the ids of the sandboxes scope's daemon keeps prepared ahead.
 func Pool(s Scope) (map[string]bool, error) {
-	_, root := daemonView(s.DaemonPID)
-	return PoolMembers(root, s.StateDir)
+	_, _, pool, err := view(s)
+	return pool, err
+}
+
+// view is daemonView of scope's daemon and its pool. A dead daemon has
+// none: what its list names is left over like the rest.
+func view(s Scope) (ns int, root string, pool map[string]bool, err error) {
+	ns, root = daemonView(s.DaemonPID)
+	if s.DaemonPID != 0 && ns == 0 {
+		return ns, root, map[string]bool{}, nil
+	}
+	pool, err = PoolMembers(root, s.StateDir)
+	return ns, root, pool, err
 }
 
 // PoolDir is where a sandbox lists its idle prepared sandboxes, one empty
@@ -259,8 +270,7 @@ func inPool(pid int, pool map[string]bool) bool {
 // prepared ahead (PoolMembers) are not leftovers.
 func Find(s Scope) ([]string, error) {
 	var found []string
-	ns, root := daemonView(s.DaemonPID)
-	pool, err := PoolMembers(root, s.StateDir)
+	ns, root, pool, err := view(s)
 	if err != nil {
 		return nil, err
 	}
