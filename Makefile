@@ -64,9 +64,9 @@ e2e: setup images
 fresh: setup
 	@scripts/test fresh
 # `make test` itself on a host without atod's directories, from nothing: no
-# .deb cache and empty Go caches (what a fresh machine's make test takes;
-# long, and about 14 GiB of disk in /tmp while it runs; not beside another
-# make test).
+# .deb cache and empty Go, npm and staticcheck caches (what a fresh
+# machine's make test takes: about an hour, and 14 GiB of disk in /tmp
+# while it runs; not beside another make test).
 fresh-test:
 	@scripts/fresh-root --whole
 # The cgroup v2 lane: the sandbox's and the daemon's tests in a VM whose

@@ -1,6 +1,12 @@
 package debian
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -182,6 +188,82 @@ install_npm "deno@1.0.0 sha512-x package/deno $3" 0`, script, tree, npm, c.dest)
 		entries, _ := os.ReadDir(outside)
 		if b, _ := os.ReadFile(filepath.Join(outside, "file")); len(entries) != 1 || string(b) != "host's" {
 			t.Errorf("%s through %v: outside the tree now holds %v (file %q)", c.dest, c.links, entries, b)
+		}
+	}
+}
+
+// TestNpmFetchChecks: an npm line's package is taken only when it is what
+// the recipe pins. A fake npm on PATH packs a known tarball: the right
+// integrity passes and extracts the file; a wrong one, a failing npm pack, a
+// package without the file and one whose file is a symbolic link each stop
+// the build with a line that says so.
+func TestNpmFetchChecks(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "build-tree.sh")
+	if err := os.WriteFile(script, buildTreeScript, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "bin")
+	atodtest.MkdirAll(t, bin)
+	atodtest.WriteFile(t, filepath.Join(bin, "npm"), `#!/bin/bash
+[[ -z $FAKE_NPM_FAIL ]] || { echo "404 Not Found" >&2; exit 1; }
+while (($#)); do [[ $1 == --pack-destination ]] && { cp -- "$FAKE_TGZ" "$2/deno-1.0.0.tgz"; exit; }; shift; done
+exit 2`)
+	if err := os.Chmod(filepath.Join(bin, "npm"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tarball := func(name string, file bool) (path, integrity string) {
+		var buf bytes.Buffer
+		gz := gzip.NewWriter(&buf)
+		tw := tar.NewWriter(gz)
+		hdr := &tar.Header{Name: "package/" + name, Mode: 0o755, Size: int64(len("the binary")), Typeflag: tar.TypeReg}
+		if !file {
+			hdr = &tar.Header{Name: "package/" + name, Typeflag: tar.TypeSymlink, Linkname: "/etc/passwd"}
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if file {
+			tw.Write([]byte("the binary"))
+		}
+		if err := errors.Join(tw.Close(), gz.Close()); err != nil {
+			t.Fatal(err)
+		}
+		path = filepath.Join(dir, fmt.Sprintf("%s-%v.tgz", name, file))
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha512.Sum512(buf.Bytes())
+		return path, "sha512-" + base64.StdEncoding.EncodeToString(sum[:])
+	}
+	good, goodSum := tarball("deno", true)
+	other, otherSum := tarball("other", true)
+	link, linkSum := tarball("deno", false)
+	for i, c := range []struct {
+		name, tgz, integrity, fail, want string
+	}{
+		{"pinned", good, goodSum, "", ""},
+		{"another package", other, goodSum, "", "its integrity is " + otherSum + ", not the recipe's " + goodSum},
+		{"npm pack fails", good, goodSum, "1", "npm pack failed"},
+		{"no such file", other, otherSum, "", "npm package deno@1.0.0 has no package/deno"},
+		{"a link, not a file", link, linkSum, "", "package/deno is not a regular file"},
+	} {
+		npmDir := filepath.Join(dir, fmt.Sprint("npm", i))
+		cmd := exec.Command("/bin/bash", "-c", `say() { :; }; die() { echo "$*" >&2; exit 1; }
+eval "$(sed -n '/^fetch_npm() {/,/^}/p' "$0")"
+npm_dir=$1 log=$2
+fetch_npm "deno@1.0.0 $3 package/deno /usr/local/bin/deno" 0`, script, npmDir, filepath.Join(dir, "log"), c.integrity)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_TGZ="+c.tgz, "FAKE_NPM_FAIL="+c.fail)
+		out, err := cmd.CombinedOutput()
+		if c.want == "" {
+			got, rerr := os.ReadFile(filepath.Join(npmDir, "0", "package", "deno"))
+			if err != nil || rerr != nil || string(got) != "the binary" {
+				t.Errorf("%s: %v %s; the file: %q %v", c.name, err, out, got, rerr)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("%s: %v %q; want a failure saying %q", c.name, err, out, c.want)
 		}
 	}
 }
