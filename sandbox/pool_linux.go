@@ -22,10 +22,11 @@ type Trees interface {
 // pool keeps sandboxes prepared ahead, per template, so that a run's
 // request path is only handing over its files (prepared_linux.go). A
 // background refiller prepares one at a time, never while a run waits for a
-// slot, for the templates runs asked for lately: at least one for each
-// (the minimum warm, while slots allow), and as many as ran at once in the
-// last shrinkAfter. Beyond that they shrink, and those of an image that was
-// replaced are discarded.
+// slot nor into the last free slot, for the templates runs asked for
+// lately: at least one for each (the minimum warm, while slots allow), and
+// as many as ran at once in the last shrinkAfter. Beyond that they shrink,
+// and those of an image that was replaced, or that no run asked for in
+// forgetAfter, are discarded.
 type pool struct {
 	s     *Sandbox
 	trees Trees // nil: nothing is prepared ahead
@@ -310,6 +311,12 @@ func (pl *pool) prepareOne(now time.Time) bool {
 	key, ok := pl.neediestLocked(now)
 	pl.mu.Unlock()
 	if !ok {
+		return false
+	}
+	// One slot stays free where there are two or more, so that a run of
+	// an image with none prepared starts at once instead of waiting for
+	// another image's sandbox to be discarded.
+	if cap(pl.s.slots) > 1 && len(pl.s.slots) < 2 {
 		return false
 	}
 	var slot int
