@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/internal/atodtest"
+	"github.com/atod-project/atod/internal/leftovers"
 )
 
 // The benchmark's fixed sizes (issue 13's protocol): a figure is a median of
@@ -37,18 +38,21 @@ const (
 
 // BenchmarkTable prints one table: atod's round trips, rates and memory
 // beside baselines measured in the same run (bubblewrap, crun and a plain
-// fork/exec), with the ratios issue 13 sets targets for. It asserts nothing
-// about time; it fails only when something does not work. b.N is ignored:
-// run it once.
+// fork/exec), with the ratios issue 13 sets targets for. atod runs twice:
+// with sandboxes prepared ahead (its default), and on the cold path
+// (--prepared 0), which stays as the fallback and must not regress. It
+// asserts nothing about time; it fails only when something does not work.
+// b.N is ignored: run it once.
 //
 //	go test -tags seccomp -run '^$' -bench Table -benchtime 1x ./e2e   (scripts/bench)
 func BenchmarkTable(b *testing.B) {
 	atodtest.NeedRoot(b)
 	base := newBaselines(b)
-	d := startDaemon(b, daemonOptions{slots: benchSlots})
+	pooled := startDaemon(b, daemonOptions{slots: benchSlots})
+	cold := startDaemon(b, daemonOptions{slots: benchSlots, args: []string{"--prepared", "0"}})
 	trivial := job{language: "bash", code: "true", timeout: scaledTimeout(10)}
 	hello := job{language: "python", code: "print(1)", timeout: scaledTimeout(10)}
-	run := func(j job) func() error {
+	run := func(d *daemon, j job) func() error {
 		return func() error {
 			r, err := executeErr(d, j)
 			if err == nil && status(r) != "exited/0" {
@@ -59,55 +63,99 @@ func BenchmarkTable(b *testing.B) {
 	}
 	for b.Loop() {
 		// Warm up every path once: the first cgroup, the page cache.
-		for _, f := range []func() error{run(trivial), run(hello), base.bwrap, base.crun, base.forkExec, base.python} {
+		for _, f := range []func() error{run(pooled, trivial), run(pooled, hello), run(cold, trivial), run(cold, hello),
+			base.bwrap, base.crun, base.forkExec, base.python} {
 			if err := f(); err != nil {
 				b.Fatal(err)
 			}
 		}
 		t := newTable()
 
-		atodTrue := serial(b, run(trivial))
+		atodTrue := serial(b, run(pooled, trivial))
+		coldTrue := serial(b, run(cold, trivial))
 		bwrapTrue := serial(b, base.bwrap)
 		crunTrue := serial(b, base.crun)
 		execTrue := serial(b, base.forkExec)
-		t.latency("bash true, round trip (connect → result)", atodTrue, bwrapTrue, crunTrue, execTrue, "≤ 1.0× bwrap")
+		for _, q := range []struct {
+			name string
+			q    float64
+		}{{"median", 0.5}, {"p95", 0.95}} {
+			a, bw := quantile(atodTrue, q.q), quantile(bwrapTrue, q.q)
+			t.row("bash true, round trip (connect → result): "+q.name+" ms", ms(a), ms(quantile(coldTrue, q.q)), ms(bw),
+				ms(quantile(crunTrue, q.q)), ms(quantile(execTrue, q.q)), fmt.Sprintf("%.2f× bwrap", ratio(a, bw)), "≤ 1.0× bwrap")
+		}
 
-		atodHello := serial(b, run(hello))
+		atodHello := serial(b, run(pooled, hello))
+		coldHello := serial(b, run(cold, hello))
 		plainHello := serial(b, base.python)
-		t.row("python print(1), round trip: median ms", ms(median(atodHello)), "", "", ms(median(plainHello)),
+		t.row("python print(1), round trip: median ms", ms(median(atodHello)), ms(median(coldHello)), "", "", ms(median(plainHello)),
 			fmt.Sprintf("%.2f× python3", ratio(median(atodHello), median(plainHello))), "≤ 1.5× python3")
 
 		for _, clients := range []int{2, 8} {
-			a := rate(b, clients, run(trivial))
+			a := rate(b, clients, run(pooled, trivial))
+			c := rate(b, clients, run(cold, trivial))
 			bw := rate(b, clients, base.bwrap)
 			cr := rate(b, clients, base.crun)
 			fe := rate(b, clients, base.forkExec)
-			t.row(fmt.Sprintf("throughput, %d clients: runs/s", clients), a.perSecond(), bw.perSecond(), cr.perSecond(), fe.perSecond(),
+			t.row(fmt.Sprintf("throughput, %d clients: runs/s", clients), a.perSecond(), c.perSecond(), bw.perSecond(), cr.perSecond(), fe.perSecond(),
 				fmt.Sprintf("%.2f× bwrap", a.perSecond()/bw.perSecond()), "≥ 0.5× bwrap")
-			t.row(fmt.Sprintf("CPU per run, %d clients: ms", clients), a.cpuPerRun(), bw.cpuPerRun(), cr.cpuPerRun(), fe.cpuPerRun(),
+			t.row(fmt.Sprintf("CPU per run, %d clients: ms", clients), a.cpuPerRun(), c.cpuPerRun(), bw.cpuPerRun(), cr.cpuPerRun(), fe.cpuPerRun(),
 				fmt.Sprintf("%.2f× bwrap", a.cpuPerRun()/bw.cpuPerRun()), "≈ 2× bwrap")
 		}
 
+		// The idle run after the burst of the rates: what the pool keeps
+		// once it has shrunk back.
 		warm := median(atodTrue)
 		time.Sleep(idleGap) // the idleness is the point: nothing to wait for
-		cold := timed(b, run(trivial))
-		t.row(fmt.Sprintf("first run after %s idle: ms", idleGap), ms(cold), "", "", "",
-			fmt.Sprintf("%.2f× warm median", ratio(cold, warm)), "≤ 1.2× warm")
+		idle := timed(b, run(pooled, trivial))
+		t.row(fmt.Sprintf("first run after %s idle: ms", idleGap), ms(idle), ms(timed(b, run(cold, trivial))), "", "", "",
+			fmt.Sprintf("%.2f× warm median", ratio(idle, warm)), "≤ 1.2× warm")
 
-		burst, err := burstOf(burstSize, run(trivial))
-		if err != nil {
-			b.Fatalf("burst of %d: %v", burstSize, err)
+		var p95 [2]float64
+		for i, d := range []*daemon{pooled, cold} {
+			burst, err := burstOf(burstSize, run(d, trivial))
+			if err != nil {
+				b.Fatalf("burst of %d: %v", burstSize, err)
+			}
+			p95[i] = ms(quantile(burst, 0.95))
 		}
-		t.row(fmt.Sprintf("burst of %d at once (%d slots): p95 ms", burstSize, benchSlots), ms(quantile(burst, 0.95)), "", "", "",
-			fmt.Sprintf("%d of %d done", len(burst), burstSize), "all done")
+		t.row(fmt.Sprintf("burst of %d at once (%d slots), all done: p95 ms", burstSize, benchSlots), p95[0], p95[1], "", "", "", "", "all done")
 
-		rss, err := residentKiB(d.cmd.Process.Pid)
-		if err != nil {
-			b.Fatal(err)
+		var rss [2]float64
+		for i, d := range []*daemon{pooled, cold} {
+			kib, err := residentKiB(d.cmd.Process.Pid)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rss[i] = float64(kib) / 1024
 		}
-		t.row("daemon idle RSS: MiB", float64(rss)/1024, "", "", "", "", "≤ 40 MiB")
+		t.row("daemon idle RSS: MiB", rss[0], rss[1], "", "", "", "", "≤ 40 MiB")
+		members := pooled.poolMembers(b)
+		t.row("sandboxes prepared ahead: count", float64(len(members)), 0.0, "", "", "", "", "")
+		t.row("sandboxes prepared ahead: memory MiB", float64(poolMemory(b, pooled, members))/(1<<20), 0.0, "", "", "", "", "")
 		t.print(os.Stdout)
 	}
+}
+
+// poolMemory is what the prepared sandboxes' job cgroups are charged.
+func poolMemory(b *testing.B, d *daemon, members map[string]bool) int64 {
+	cgs, err := leftovers.JobCgroups(d.cgroup)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total int64
+	for _, c := range cgs {
+		if !members[filepath.Base(c)] {
+			continue
+		}
+		for _, f := range []string{"memory.usage_in_bytes", "memory.current"} { // v1, v2
+			if raw, err := os.ReadFile(filepath.Join(c, f)); err == nil {
+				n, _ := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
+				total += n
+			}
+		}
+	}
+	return total
 }
 
 // baselines start /bin/true (and python3) outside atod, each a fresh process
@@ -428,7 +476,7 @@ func residentKiB(pid int) (int64, error) {
 type table struct{ rows [][]string }
 
 func newTable() *table {
-	return &table{rows: [][]string{{"case", "atod", "bwrap", "crun", "fork/exec", "ratio", "target"}}}
+	return &table{rows: [][]string{{"case", "atod", "atod cold", "bwrap", "crun", "fork/exec", "ratio (atod)", "target"}}}
 }
 
 // row adds a row; a number is printed with two decimals, a string as it is.
@@ -443,18 +491,6 @@ func (t *table) row(name string, cells ...any) {
 		}
 	}
 	t.rows = append(t.rows, r)
-}
-
-// latency adds two rows, median and p95, of atod against the baselines.
-func (t *table) latency(name string, atod, bwrap, crun, forkExec []time.Duration, target string) {
-	for _, q := range []struct {
-		name string
-		q    float64
-	}{{"median", 0.5}, {"p95", 0.95}} {
-		a, bw := quantile(atod, q.q), quantile(bwrap, q.q)
-		t.row(fmt.Sprintf("%s: %s ms", name, q.name), ms(a), ms(bw), ms(quantile(crun, q.q)), ms(quantile(forkExec, q.q)),
-			fmt.Sprintf("%.2f× bwrap", ratio(a, bw)), target)
-	}
 }
 
 func (t *table) print(f *os.File) {
