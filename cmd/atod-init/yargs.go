@@ -11,17 +11,9 @@ import (
 // runYargs implements /ATO/yargs. It only returns on failure: on success the
 // process is replaced by the program.
 func runYargs(args []string) int {
-	if len(args) < 3 {
-		return fail(2, "usage: yargs PLACEHOLDER FILE prog [args...]")
-	}
-	placeholder, file, command := args[0], args[1], args[2:]
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return fail(2, "reading %s: %v", file, err)
-	}
-	argv := expand(command, placeholder, splitEntries(data))
-	if len(argv) == 0 {
-		return fail(2, "nothing to run: the placeholder was the program and %s is empty", file)
+	argv, code := resolveYargs(args, isSelf)
+	if code != 0 {
+		return code
 	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
@@ -32,6 +24,45 @@ func runYargs(args []string) int {
 	}
 	err = syscall.Exec(path, argv, os.Environ())
 	return fail(126, "executing %s: %v", argv[0], err)
+}
+
+// resolveYargs expands args as yargs does, and again for as long as the
+// program is yargs itself (self says so): runners chain it, one
+// placeholder each (yargs %2 /ATO/arguments yargs %1 /ATO/options prog ...),
+// and doing each link here rather than exec'ing yargs anew saves a
+// program start per link on every run, with the same result. It returns the
+// final command, or the exit code of a failure.
+func resolveYargs(args []string, self func(string) bool) ([]string, int) {
+	for {
+		if len(args) < 3 {
+			return nil, fail(2, "usage: yargs PLACEHOLDER FILE prog [args...]")
+		}
+		placeholder, file, command := args[0], args[1], args[2:]
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fail(2, "reading %s: %v", file, err)
+		}
+		argv := expand(command, placeholder, splitEntries(data))
+		if len(argv) == 0 {
+			return nil, fail(2, "nothing to run: the placeholder was the program and %s is empty", file)
+		}
+		if !self(argv[0]) {
+			return argv, 0
+		}
+		args = argv[1:]
+	}
+}
+
+// isSelf reports whether the program name runs this very binary (as
+// /ATO/yargs does).
+func isSelf(name string) bool {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return false
+	}
+	a, err1 := os.Stat(path)
+	b, err2 := os.Stat("/proc/self/exe")
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
 // splitEntries splits NUL-terminated entries. A final entry without its NUL

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -42,5 +44,35 @@ func TestExpand(t *testing.T) {
 				t.Errorf("expand = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestResolveYargsChain: a chain of yargs links is expanded in one process
+// as it would be by exec'ing each link, stopping at the first program that
+// is not yargs itself.
+func TestResolveYargsChain(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	opts, argsFile := write("options", "-O\x00-u\x00"), write("arguments", "a b\x00c\x00")
+	self := func(name string) bool { return name == "/ATO/yargs" }
+	got, code := resolveYargs([]string{"%2", argsFile, "/ATO/yargs", "%1", opts, "python", "%1", "/ATO/code", "%2"}, self)
+	want := []string{"python", "-O", "-u", "/ATO/code", "a b", "c"}
+	if code != 0 || !reflect.DeepEqual(got, want) {
+		t.Errorf("chain: %q (code %d), want %q", got, code, want)
+	}
+	// A link whose file is missing fails as yargs would.
+	if _, code := resolveYargs([]string{"%2", argsFile, "/ATO/yargs", "%1", filepath.Join(dir, "none"), "python"}, self); code != 2 {
+		t.Errorf("a missing file in the second link: code %d, want 2", code)
+	}
+	// Not yargs: left to exec, unexpanded beyond its own link.
+	got, _ = resolveYargs([]string{"%1", opts, "env", "%1", "/ATO/yargs", "%2"}, self)
+	if want := []string{"env", "-O", "-u", "/ATO/yargs", "%2"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("a program that is not yargs: %q, want %q", got, want)
 	}
 }
