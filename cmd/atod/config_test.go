@@ -68,6 +68,7 @@ func TestBadConfig(t *testing.T) {
 		{"missing file", func(t *testing.T) []string { return []string{"--config", "/nonexistent/atod.json"} }, "no such file"},
 		{"bad limit", func(t *testing.T) []string { return []string{"--memory-mib", "1"} }, "memory-mib must be at least 8"},
 		{"bad concurrency", func(t *testing.T) []string { return []string{"--concurrency", "0"} }, "concurrency must be 1..1024"},
+		{"more prepared than slots", func(t *testing.T) []string { return []string{"--concurrency", "2", "--prepared", "3"} }, "prepared must be -1 (as many as concurrency) or 0..concurrency (2), not 3"},
 		{"bad log level", func(t *testing.T) []string { return []string{"--log-level", "loud"} }, "log-level must be"},
 		{"unknown flag", func(t *testing.T) []string { return []string{"--colour"} }, "flag provided but not defined"},
 	}
