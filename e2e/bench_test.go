@@ -38,9 +38,10 @@ const (
 
 // BenchmarkTable prints one table: atod's round trips, rates and memory
 // beside baselines measured in the same run (bubblewrap, crun and a plain
-// fork/exec), with the ratios issue 13 sets targets for. atod runs twice:
-// with sandboxes prepared ahead (its default), and on the cold path
-// (--prepared 0), which stays as the fallback and must not regress. It
+// fork/exec), with the ratios issue 13 sets targets for. atod runs twice,
+// one daemon after the other: with sandboxes prepared ahead (its default),
+// and on the cold path (--prepared 0), which stays as the fallback and must
+// not regress. It
 // asserts nothing about time; it fails only when something does not work.
 // b.N is ignored: run it once.
 //
@@ -48,11 +49,67 @@ const (
 func BenchmarkTable(b *testing.B) {
 	atodtest.NeedRoot(b)
 	base := newBaselines(b)
-	pooled := startDaemon(b, daemonOptions{slots: benchSlots})
-	cold := startDaemon(b, daemonOptions{slots: benchSlots, args: []string{"--prepared", "0"}})
-	trivial := job{language: "bash", code: "true", timeout: scaledTimeout(10)}
-	hello := job{language: "python", code: "print(1)", timeout: scaledTimeout(10)}
-	run := func(d *daemon, j job) func() error {
+	for b.Loop() {
+		// Warm up every baseline once: the page cache.
+		for _, f := range []func() error{base.bwrap, base.crun, base.forkExec, base.python} {
+			if err := f(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		bwrapTrue, crunTrue, execTrue := serial(b, base.bwrap), serial(b, base.crun), serial(b, base.forkExec)
+		plainHello := serial(b, base.python)
+		baseRates := map[int][3]rateResult{}
+		for _, clients := range []int{2, 8} {
+			baseRates[clients] = [3]rateResult{rate(b, clients, base.bwrap), rate(b, clients, base.crun), rate(b, clients, base.forkExec)}
+		}
+		// One daemon at a time: on cgroup v2 a delegated cgroup holds one.
+		pooled := measureAtod(b, nil)
+		cold := measureAtod(b, []string{"--prepared", "0"})
+
+		t := newTable()
+		for _, q := range []struct {
+			name string
+			q    float64
+		}{{"median", 0.5}, {"p95", 0.95}} {
+			a, bw := quantile(pooled.trivial, q.q), quantile(bwrapTrue, q.q)
+			t.row("bash true, round trip (connect → result): "+q.name+" ms", ms(a), ms(quantile(cold.trivial, q.q)), ms(bw),
+				ms(quantile(crunTrue, q.q)), ms(quantile(execTrue, q.q)), fmt.Sprintf("%.2f× bwrap", ratio(a, bw)), "≤ 1.0× bwrap")
+		}
+		t.row("python print(1), round trip: median ms", ms(median(pooled.hello)), ms(median(cold.hello)), "", "", ms(median(plainHello)),
+			fmt.Sprintf("%.2f× python3", ratio(median(pooled.hello), median(plainHello))), "≤ 1.5× python3")
+		for _, clients := range []int{2, 8} {
+			a, c, bl := pooled.rates[clients], cold.rates[clients], baseRates[clients]
+			t.row(fmt.Sprintf("throughput, %d clients: runs/s", clients), a.perSecond(), c.perSecond(), bl[0].perSecond(), bl[1].perSecond(), bl[2].perSecond(),
+				fmt.Sprintf("%.2f× bwrap", a.perSecond()/bl[0].perSecond()), "≥ 0.5× bwrap")
+			t.row(fmt.Sprintf("CPU per run, %d clients: ms", clients), a.cpuPerRun(), c.cpuPerRun(), bl[0].cpuPerRun(), bl[1].cpuPerRun(), bl[2].cpuPerRun(),
+				fmt.Sprintf("%.2f× bwrap", a.cpuPerRun()/bl[0].cpuPerRun()), "≈ 2× bwrap")
+		}
+		t.row(fmt.Sprintf("first run after %s idle: ms", idleGap), ms(pooled.idle), ms(cold.idle), "", "", "",
+			fmt.Sprintf("%.2f× warm median", ratio(pooled.idle, median(pooled.trivial))), "≤ 1.2× warm")
+		t.row(fmt.Sprintf("burst of %d at once (%d slots), all done: p95 ms", burstSize, benchSlots), ms(pooled.burstP95), ms(cold.burstP95), "", "", "", "", "all done")
+		t.row("daemon idle RSS: MiB", pooled.rssMiB, cold.rssMiB, "", "", "", "", "≤ 40 MiB")
+		t.row("sandboxes prepared ahead: count", float64(pooled.prepared), float64(cold.prepared), "", "", "", "", "")
+		t.row("sandboxes prepared ahead: memory MiB", pooled.preparedMiB, cold.preparedMiB, "", "", "", "", "")
+		t.print(os.Stdout)
+	}
+}
+
+// atodFigures are what BenchmarkTable measures of one daemon.
+type atodFigures struct {
+	trivial, hello []time.Duration // serial round trips
+	rates          map[int]rateResult
+	idle           time.Duration // the first run after idleGap
+	burstP95       time.Duration
+	rssMiB         float64
+	prepared       int
+	preparedMiB    float64
+}
+
+// measureAtod starts a daemon with args, measures it, and stops it.
+func measureAtod(b *testing.B, args []string) atodFigures {
+	d := startDaemon(b, daemonOptions{slots: benchSlots, args: args})
+	defer d.stop()
+	run := func(j job) func() error {
 		return func() error {
 			r, err := executeErr(d, j)
 			if err == nil && status(r) != "exited/0" {
@@ -61,80 +118,35 @@ func BenchmarkTable(b *testing.B) {
 			return err
 		}
 	}
-	for b.Loop() {
-		// Warm up every path once: the first cgroup, the page cache.
-		for _, f := range []func() error{run(pooled, trivial), run(pooled, hello), run(cold, trivial), run(cold, hello),
-			base.bwrap, base.crun, base.forkExec, base.python} {
-			if err := f(); err != nil {
-				b.Fatal(err)
-			}
+	trivial := run(job{language: "bash", code: "true", timeout: scaledTimeout(10)})
+	hello := run(job{language: "python", code: "print(1)", timeout: scaledTimeout(10)})
+	// Warm up both paths: the first cgroup, the page cache.
+	for _, f := range []func() error{trivial, hello} {
+		if err := f(); err != nil {
+			b.Fatal(err)
 		}
-		t := newTable()
-
-		atodTrue := serial(b, run(pooled, trivial))
-		coldTrue := serial(b, run(cold, trivial))
-		bwrapTrue := serial(b, base.bwrap)
-		crunTrue := serial(b, base.crun)
-		execTrue := serial(b, base.forkExec)
-		for _, q := range []struct {
-			name string
-			q    float64
-		}{{"median", 0.5}, {"p95", 0.95}} {
-			a, bw := quantile(atodTrue, q.q), quantile(bwrapTrue, q.q)
-			t.row("bash true, round trip (connect → result): "+q.name+" ms", ms(a), ms(quantile(coldTrue, q.q)), ms(bw),
-				ms(quantile(crunTrue, q.q)), ms(quantile(execTrue, q.q)), fmt.Sprintf("%.2f× bwrap", ratio(a, bw)), "≤ 1.0× bwrap")
-		}
-
-		atodHello := serial(b, run(pooled, hello))
-		coldHello := serial(b, run(cold, hello))
-		plainHello := serial(b, base.python)
-		t.row("python print(1), round trip: median ms", ms(median(atodHello)), ms(median(coldHello)), "", "", ms(median(plainHello)),
-			fmt.Sprintf("%.2f× python3", ratio(median(atodHello), median(plainHello))), "≤ 1.5× python3")
-
-		for _, clients := range []int{2, 8} {
-			a := rate(b, clients, run(pooled, trivial))
-			c := rate(b, clients, run(cold, trivial))
-			bw := rate(b, clients, base.bwrap)
-			cr := rate(b, clients, base.crun)
-			fe := rate(b, clients, base.forkExec)
-			t.row(fmt.Sprintf("throughput, %d clients: runs/s", clients), a.perSecond(), c.perSecond(), bw.perSecond(), cr.perSecond(), fe.perSecond(),
-				fmt.Sprintf("%.2f× bwrap", a.perSecond()/bw.perSecond()), "≥ 0.5× bwrap")
-			t.row(fmt.Sprintf("CPU per run, %d clients: ms", clients), a.cpuPerRun(), c.cpuPerRun(), bw.cpuPerRun(), cr.cpuPerRun(), fe.cpuPerRun(),
-				fmt.Sprintf("%.2f× bwrap", a.cpuPerRun()/bw.cpuPerRun()), "≈ 2× bwrap")
-		}
-
-		// The idle run after the burst of the rates: what the pool keeps
-		// once it has shrunk back.
-		warm := median(atodTrue)
-		time.Sleep(idleGap) // the idleness is the point: nothing to wait for
-		idle := timed(b, run(pooled, trivial))
-		t.row(fmt.Sprintf("first run after %s idle: ms", idleGap), ms(idle), ms(timed(b, run(cold, trivial))), "", "", "",
-			fmt.Sprintf("%.2f× warm median", ratio(idle, warm)), "≤ 1.2× warm")
-
-		var p95 [2]float64
-		for i, d := range []*daemon{pooled, cold} {
-			burst, err := burstOf(burstSize, run(d, trivial))
-			if err != nil {
-				b.Fatalf("burst of %d: %v", burstSize, err)
-			}
-			p95[i] = ms(quantile(burst, 0.95))
-		}
-		t.row(fmt.Sprintf("burst of %d at once (%d slots), all done: p95 ms", burstSize, benchSlots), p95[0], p95[1], "", "", "", "", "all done")
-
-		var rss [2]float64
-		for i, d := range []*daemon{pooled, cold} {
-			kib, err := residentKiB(d.cmd.Process.Pid)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rss[i] = float64(kib) / 1024
-		}
-		t.row("daemon idle RSS: MiB", rss[0], rss[1], "", "", "", "", "≤ 40 MiB")
-		members := pooled.poolMembers(b)
-		t.row("sandboxes prepared ahead: count", float64(len(members)), 0.0, "", "", "", "", "")
-		t.row("sandboxes prepared ahead: memory MiB", float64(poolMemory(b, pooled, members))/(1<<20), 0.0, "", "", "", "", "")
-		t.print(os.Stdout)
 	}
+	f := atodFigures{trivial: serial(b, trivial), hello: serial(b, hello), rates: map[int]rateResult{}}
+	for _, clients := range []int{2, 8} {
+		f.rates[clients] = rate(b, clients, trivial)
+	}
+	// The idle run after the rates' busy minute: what the pool keeps once
+	// nothing asks.
+	time.Sleep(idleGap) // the idleness is the point: nothing to wait for
+	f.idle = timed(b, trivial)
+	burst, err := burstOf(burstSize, trivial)
+	if err != nil {
+		b.Fatalf("burst of %d: %v", burstSize, err)
+	}
+	f.burstP95 = quantile(burst, 0.95)
+	kib, err := residentKiB(d.servingPID(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.rssMiB = float64(kib) / 1024
+	members := d.poolMembers(b)
+	f.prepared, f.preparedMiB = len(members), float64(poolMemory(b, d, members))/(1<<20)
+	return f
 }
 
 // poolMemory is what the prepared sandboxes' job cgroups are charged.
