@@ -203,15 +203,25 @@ func (pl *pool) hold(key template) func() {
 	if !pl.enabled() || key.image == "" {
 		return nil
 	}
-	rootfs, release, err := pl.trees.Hold(key.image)
+	release, err := pl.holdTree(key)
 	if err != nil {
 		return nil
 	}
+	return release
+}
+
+// holdTree holds key's image's tree, if it is still key's: the image may
+// have been replaced (errImageChanged) or removed since key was made.
+func (pl *pool) holdTree(key template) (release func(), err error) {
+	rootfs, release, err := pl.trees.Hold(key.image)
+	if err != nil {
+		return nil, err
+	}
 	if rootfs != key.rootfs {
 		release()
-		return nil
+		return nil, errImageChanged
 	}
-	return release
+	return release, nil
 }
 
 // acquireSlot waits for a free slot for a run of key. When none is free,
@@ -239,7 +249,7 @@ func (pl *pool) acquireSlot(ctx context.Context, key template) (int, *prepared, 
 		pl.signal()
 	}()
 	if victim != nil {
-		if err := victim.discard(); err != nil {
+		if err := victim.teardown(); err != nil {
 			pl.s.log.Error("discarding a prepared sandbox", "id", victim.id, "err", err)
 		}
 	}
@@ -325,11 +335,7 @@ func (pl *pool) prepareOne(now time.Time) bool {
 	default:
 		return false
 	}
-	rootfs, release, err := pl.trees.Hold(key.image)
-	if err == nil && rootfs != key.rootfs {
-		release()
-		err = errImageChanged
-	}
+	release, err := pl.holdTree(key)
 	if err != nil {
 		pl.s.slots <- slot
 		pl.mu.Lock()
@@ -409,11 +415,10 @@ func (pl *pool) shrink(now time.Time) {
 	}
 	pl.mu.Unlock()
 	for _, k := range keys {
-		rootfs, release, err := pl.trees.Hold(k.image)
+		release, err := pl.holdTree(k)
 		if err == nil {
 			release()
-		}
-		if err != nil || rootfs != k.rootfs {
+		} else {
 			pl.mu.Lock()
 			pl.forgetLocked(k)
 			pl.mu.Unlock()
@@ -451,7 +456,7 @@ func (pl *pool) forgetLocked(k template) {
 }
 
 func (pl *pool) discardLogged(p *prepared) {
-	if err := p.discard(); err != nil {
+	if err := p.teardown(); err != nil {
 		pl.s.log.Error("discarding a prepared sandbox", "id", p.id, "err", err)
 	}
 }
@@ -489,7 +494,7 @@ func (pl *pool) close() error {
 	pl.mu.Unlock()
 	var errs []error
 	for _, p := range all {
-		errs = append(errs, p.discard())
+		errs = append(errs, p.teardown())
 	}
 	return errors.Join(errs...)
 }

@@ -50,7 +50,7 @@ func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err
 	p := &prepared{s: s, key: key, slot: slot, ids: s.slotHostIDs(slot), id: newJobID(), hold: hold}
 	defer func() {
 		if err != nil {
-			err = errors.Join(fmt.Errorf("preparing a sandbox: %w", err), p.discard())
+			err = errors.Join(fmt.Errorf("preparing a sandbox: %w", err), p.teardown())
 		}
 	}()
 	if st, err := os.Stat(filepath.Join(key.rootfs, "ATO")); err != nil || !st.IsDir() {
@@ -194,10 +194,6 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	return res, nil
 }
 
-// discard ends a sandbox that was never used (or only partly made): its
-// teardown ends init first.
-func (p *prepared) discard() error { return p.teardown() }
-
 // stop ends every process of the sandbox, unless init is gone already (a
 // run's end kills the rest through the cgroup before it waits for init).
 // Closing the job pipe ends a waiting init (it exits without a word); the
@@ -228,8 +224,9 @@ func (p *prepared) stop() error {
 	return err
 }
 
-// teardown removes what prepare made, in the reverse order, once every
-// process of the sandbox is gone, and gives its slot back. It runs once.
+// teardown ends every process of the sandbox (stop: a sandbox never used, or
+// only partly made, still has its init), removes what prepare made in the
+// reverse order, and gives its slot back. It runs once.
 func (p *prepared) teardown() error {
 	errs := []error{p.stop()}
 	p.closeEnds()
@@ -306,7 +303,7 @@ func (s *Sandbox) makeJobDir(id string) (string, error) {
 }
 
 // writeJobFiles writes the runner contract's files into a job directory
-// (makeJobDir's). They stay read-only for everyone: the daemon writes as
+// (makeJobDir's); Run has checked their size (jobFilesSize). They stay read-only for everyone: the daemon writes as
 // their owner, briefly allowed, and the run sees them through read-only
 // bind mounts.
 func writeJobFiles(dir string, f *job.Files) error {
@@ -316,9 +313,6 @@ func writeJobFiles(dir string, f *job.Files) error {
 		"options":   nulTerminated(f.Options),
 		"arguments": nulTerminated(f.Arguments),
 		"runner":    f.Runner,
-	}
-	if total := jobFilesSize(f); total > maxJobFiles {
-		return fmt.Errorf("writing job files: %d bytes of code, input, options, arguments and runner; a run may have %d", total, maxJobFiles)
 	}
 	for _, name := range jobFiles {
 		if err := fillReadOnly(filepath.Join(dir, name), contents[name]); err != nil {

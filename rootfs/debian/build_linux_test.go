@@ -93,10 +93,7 @@ func TestRecipeErrors(t *testing.T) {
 		{"suite bookworm\nnpm deno@2.9.6 " + integrity + " package/deno /usr//bin/deno\n", "no '..', '.' or '//'"},
 	} {
 		work := t.TempDir()
-		script, recipe := filepath.Join(work, "build-tree.sh"), filepath.Join(work, "recipe")
-		if err := os.WriteFile(script, buildTreeScript, 0o700); err != nil {
-			t.Fatal(err)
-		}
+		script, recipe := writeBuildScript(t, work), filepath.Join(work, "recipe")
 		if err := os.WriteFile(recipe, []byte(tt.recipe), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -120,10 +117,7 @@ func TestMissingPackageFailsClearly(t *testing.T) {
 		t.Skip("no mmdebstrap (scripts/setup-host installs it)")
 	}
 	work := t.TempDir()
-	script, recipe := filepath.Join(work, "build-tree.sh"), filepath.Join(work, "recipe")
-	if err := os.WriteFile(script, buildTreeScript, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	script, recipe := writeBuildScript(t, work), filepath.Join(work, "recipe")
 	if err := os.WriteFile(recipe, []byte("suite bookworm\npackages atod-no-such-package\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -139,10 +133,7 @@ func TestMissingPackageFailsClearly(t *testing.T) {
 // from the build). The script's install_npm runs alone on scratch trees.
 func TestNpmFileStaysInTree(t *testing.T) {
 	dir := t.TempDir()
-	script := filepath.Join(dir, "build-tree.sh")
-	if err := os.WriteFile(script, buildTreeScript, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	script := writeBuildScript(t, dir)
 	npm := filepath.Join(dir, "npm")
 	atodtest.MkdirAll(t, filepath.Join(npm, "0", "package"))
 	atodtest.WriteFile(t, filepath.Join(npm, "0", "package", "deno"), "the binary")
@@ -170,10 +161,8 @@ func TestNpmFileStaysInTree(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		cmd := exec.Command("/bin/bash", "-c", `say() { :; }; die() { echo "$*" >&2; exit 1; }
-eval "$(sed -n '/^install_npm() {/,/^}/p' "$0")"
-tree=$1 npm_dir=$2
-install_npm "deno@1.0.0 sha512-x package/deno $3" 0`, script, tree, npm, c.dest)
+		cmd := scriptFunction(script, "install_npm", `tree=$1 npm_dir=$2
+install_npm "deno@1.0.0 sha512-x package/deno $3" 0`, tree, npm, c.dest)
 		out, err := cmd.CombinedOutput()
 		if c.ok {
 			got, rerr := os.ReadFile(filepath.Join(tree, c.dest))
@@ -199,10 +188,7 @@ install_npm "deno@1.0.0 sha512-x package/deno $3" 0`, script, tree, npm, c.dest)
 // the build with a line that says so.
 func TestNpmFetchChecks(t *testing.T) {
 	dir := t.TempDir()
-	script := filepath.Join(dir, "build-tree.sh")
-	if err := os.WriteFile(script, buildTreeScript, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	script := writeBuildScript(t, dir)
 	bin := filepath.Join(dir, "bin")
 	atodtest.MkdirAll(t, bin)
 	atodtest.WriteFile(t, filepath.Join(bin, "npm"), `#!/bin/bash
@@ -249,10 +235,8 @@ exit 2`)
 		{"a link, not a file", link, linkSum, "", "package/deno is not a regular file"},
 	} {
 		npmDir := filepath.Join(dir, fmt.Sprint("npm", i))
-		cmd := exec.Command("/bin/bash", "-c", `say() { :; }; die() { echo "$*" >&2; exit 1; }
-eval "$(sed -n '/^fetch_npm() {/,/^}/p' "$0")"
-npm_dir=$1 log=$2
-fetch_npm "deno@1.0.0 $3 package/deno /usr/local/bin/deno" 0`, script, npmDir, filepath.Join(dir, "log"), c.integrity)
+		cmd := scriptFunction(script, "fetch_npm", `npm_dir=$1 log=$2
+fetch_npm "deno@1.0.0 $3 package/deno /usr/local/bin/deno" 0`, npmDir, filepath.Join(dir, "log"), c.integrity)
 		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_TGZ="+c.tgz, "FAKE_NPM_FAIL="+c.fail)
 		out, err := cmd.CombinedOutput()
 		if c.want == "" {
@@ -266,4 +250,23 @@ fetch_npm "deno@1.0.0 $3 package/deno /usr/local/bin/deno" 0`, script, npmDir, f
 			t.Errorf("%s: %v %q; want a failure saying %q", c.name, err, out, c.want)
 		}
 	}
+}
+
+// writeBuildScript writes the builder's script into dir and returns its path.
+func writeBuildScript(t *testing.T, dir string) string {
+	t.Helper()
+	script := filepath.Join(dir, "build-tree.sh")
+	if err := os.WriteFile(script, buildTreeScript, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return script
+}
+
+// scriptFunction is a Bash command that defines the function fn of script
+// alone (say and die as stubs: die prints its words and exits 1) and runs
+// body with args as $1, $2, ...
+func scriptFunction(script, fn, body string, args ...string) *exec.Cmd {
+	return exec.Command("/bin/bash", append([]string{"-c", `say() { :; }; die() { echo "$*" >&2; exit 1; }
+eval "$(sed -n '/^` + fn + `() {/,/^}/p' "$0")"
+` + body, script}, args...)...)
 }
