@@ -12,16 +12,26 @@ export CGO_ENABLED := 1
 # and scripts/vmtest build them only when this is unset.
 WITH_BINARIES := ATOD_BIN_DIR=$(CURDIR)/bin
 
-.PHONY: all build setup images run test lint fmt vet unit race integration e2e fuzz fresh fresh-test vmtest
+.PHONY: all build init-binary setup images run test lint fmt vet unit race integration e2e fuzz fresh fresh-test vmtest
 .PHONY: bench soak generate clean
 
 all: build
 
 # -v: the packages it compiles; nothing when the binaries are up to date.
-build:
+build: bin/atod-init
 	$(GO) build -v -tags $(TAGS) -o bin/atod ./cmd/atod
-	CGO_ENABLED=0 $(GO) build -v -trimpath -ldflags='-s -w' -o bin/atod-init ./cmd/atod-init
-	chmod 0755 bin/atod-init
+
+# atod-init is C, static (cmd/atod-init/atod-init.c says why). The tests
+# that run it build their own with `make init-binary INIT_OUT=PATH`.
+CC ?= cc
+INIT_CFLAGS := -static -O2 -Wall -Wextra -Werror
+INIT_OUT ?= bin/atod-init
+bin/atod-init: cmd/atod-init/atod-init.c
+	@$(MAKE) --no-print-directory -s init-binary INIT_OUT=$@
+init-binary:
+	@mkdir -p $(dir $(INIT_OUT))
+	$(CC) $(INIT_CFLAGS) -o $(INIT_OUT) cmd/atod-init/atod-init.c
+	chmod 0755 $(INIT_OUT)
 
 # Installs the apt packages, the pinned linters, the Node.js test clients'
 # packages, builds atod and the default language image (cached outside the

@@ -224,7 +224,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 	}
 	opts.StateDir = state
 	if err := checkStatic(opts.InitPath); err != nil {
-		return nil, fmt.Errorf("%w: %v: build it with `make build` (CGO_ENABLED=0 go build -o bin/atod-init ./cmd/atod-init)", ErrNoInit, err)
+		return nil, fmt.Errorf("%w: %v: build it with `make build` (a static C program: cmd/atod-init/atod-init.c)", ErrNoInit, err)
 	}
 	if err := checkStatic(opts.BashPath); err != nil {
 		return nil, fmt.Errorf("%w: %v: install Debian's bash-static (apt-get install bash-static) or name a static Bash", ErrNoBash, err)

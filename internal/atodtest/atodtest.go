@@ -1,7 +1,7 @@
 // Package atodtest holds the helpers that the tests of several packages
 // share: hand-built msgpack request maps, the installed image the tests run
 // in, the skip of tests that need root, waiting for a condition, files and
-// catalogues. Only tests import it. It imports msgp, internal/timescale and
+// catalogues, building atod-init. Only tests import it. It imports msgp, internal/timescale and
 // the standard library alone, so that the pure packages' tests
 // (protocol's own included) can use it; the client side of the protocol is
 // internal/testclient.
@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -217,4 +218,19 @@ func CatalogueDir(tb testing.TB, languagesJSON string, ids ...string) string {
 		WriteFile(tb, filepath.Join(dir, "scripts", id), "exec true\n")
 	}
 	return dir
+}
+
+// BuildInit puts a static atod-init, built from this checkout by the
+// Makefile's own rule (`make init-binary`), at dst, so that tests run what
+// `make build` makes.
+func BuildInit(dst string) error {
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return fmt.Errorf("finding the module's directory: %w", err)
+	}
+	build := exec.Command("make", "--no-print-directory", "-s", "-C", strings.TrimSpace(string(root)), "init-binary", "INIT_OUT="+dst)
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building atod-init: %w\n%s", err, out)
+	}
+	return nil
 }

@@ -1,9 +1,10 @@
 package initproto
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 )
 
 // MaxJobSize bounds a job: what init reads, and what the daemon may write.
@@ -15,46 +16,47 @@ const MaxJobSize = 1 << 20
 type Job struct {
 	// Command is the runner's command line (its first entry is looked up
 	// in PATH of Env).
-	Command []string `json:"command"`
-	// Env is the runner's whole environment.
-	Env []string `json:"env"`
+	Command []string
+	// Env is the runner's whole environment: NAME=value entries.
+	Env []string
+}
+
+// Encode is j on the wire: NUL-terminated entries, the first the number of
+// Command's, then Command's, then Env's. init is C (cmd/atod-init), and this
+// is what C splits without a parser. It refuses what that cannot carry or
+// init would refuse: no command, a NUL in an entry, an environment entry
+// that is not NAME=value, more than MaxJobSize bytes.
+func (j Job) Encode() ([]byte, error) {
+	if len(j.Command) == 0 {
+		return nil, fmt.Errorf("encoding job: no command")
+	}
+	b := append(strconv.AppendInt(nil, int64(len(j.Command)), 10), 0)
+	for _, e := range j.Command {
+		if strings.IndexByte(e, 0) >= 0 {
+			return nil, fmt.Errorf("encoding job: a NUL in command entry %q", e)
+		}
+		b = append(append(b, e...), 0)
+	}
+	for _, e := range j.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" || strings.IndexByte(e, 0) >= 0 {
+			return nil, fmt.Errorf("encoding job: invalid environment entry %q", e)
+		}
+		b = append(append(b, e...), 0)
+	}
+	if len(b) > MaxJobSize {
+		return nil, fmt.Errorf("encoding job: %d bytes of command and environment; init takes %d", len(b), MaxJobSize)
+	}
+	return b, nil
 }
 
 // WriteJob encodes j to w in one write.
 func WriteJob(w io.Writer, j Job) error {
-	b, err := json.Marshal(j)
+	b, err := j.Encode()
 	if err != nil {
-		return fmt.Errorf("encoding job: %w", err)
-	}
-	if len(b) > MaxJobSize {
-		return fmt.Errorf("encoding job: %d bytes of command and environment; init takes %d", len(b), MaxJobSize)
+		return err
 	}
 	if _, err := w.Write(b); err != nil {
 		return fmt.Errorf("handing over job: %w", err)
 	}
 	return nil
-}
-
-// ReadJob decodes the job from r, reading to its end (the daemon closes it
-// once it has written the job) but at most MaxJobSize bytes. It returns
-// io.EOF when the daemon wrote nothing.
-func ReadJob(r io.Reader) (Job, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxJobSize+1))
-	if err != nil {
-		return Job{}, fmt.Errorf("reading job: %w", err)
-	}
-	if len(b) == 0 {
-		return Job{}, io.EOF
-	}
-	if len(b) > MaxJobSize {
-		return Job{}, fmt.Errorf("reading job: more than %d bytes", MaxJobSize)
-	}
-	var j Job
-	if err := json.Unmarshal(b, &j); err != nil {
-		return Job{}, fmt.Errorf("decoding job: %w", err)
-	}
-	if len(j.Command) == 0 {
-		return Job{}, fmt.Errorf("decoding job: no command")
-	}
-	return j, nil
 }

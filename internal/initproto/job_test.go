@@ -2,50 +2,38 @@ package initproto
 
 import (
 	"bytes"
-	"errors"
 	"io"
-	"slices"
 	"strings"
 	"testing"
 )
 
-func TestJobRoundTrip(t *testing.T) {
-	want := Job{Command: []string{"/ATO/bash", "/ATO/runner"}, Env: []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8"}}
+// TestJobEncoding: the wire format cmd/atod-init splits (its tests run it on
+// jobs this encodes): the count of the command's entries, then every entry,
+// each NUL-terminated.
+func TestJobEncoding(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteJob(&b, want); err != nil {
+	j := Job{Command: []string{"/ATO/bash", "/ATO/runner", ""}, Env: []string{"PATH=/usr/bin:/bin", "EMPTY="}}
+	if err := WriteJob(&b, j); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadJob(&b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(got.Command, want.Command) || !slices.Equal(got.Env, want.Env) {
-		t.Errorf("got %+v, want %+v", got, want)
+	if want := "3\x00/ATO/bash\x00/ATO/runner\x00\x00PATH=/usr/bin:/bin\x00EMPTY=\x00"; b.String() != want {
+		t.Errorf("encoded %q, want %q", b.String(), want)
 	}
 }
 
-// TestReadJobRefuses: a closed pipe with nothing is io.EOF (a discarded
-// sandbox), and what init cannot run is an error, read no further than its
-// bound.
-func TestReadJobRefuses(t *testing.T) {
-	if _, err := ReadJob(strings.NewReader("")); !errors.Is(err, io.EOF) {
-		t.Errorf("empty: %v, want io.EOF", err)
-	}
-	for name, in := range map[string]io.Reader{
-		"no command": strings.NewReader(`{"command":[],"env":["A=b"]}`),
-		"not JSON":   strings.NewReader(`command`),
-		"endless":    zeros{},
+// TestJobRefused: what the format cannot carry, or init would refuse, is
+// never written.
+func TestJobRefused(t *testing.T) {
+	for name, j := range map[string]Job{
+		"no command":               {Env: []string{"A=b"}},
+		"a NUL in the command":     {Command: []string{"a\x00b"}},
+		"a NUL in the environment": {Command: []string{"x"}, Env: []string{"A=b\x00c"}},
+		"an entry without =":       {Command: []string{"x"}, Env: []string{"NOEQUALS"}},
+		"an entry without a name":  {Command: []string{"x"}, Env: []string{"=x"}},
+		"more than init takes":     {Command: []string{"x"}, Env: []string{"A=" + strings.Repeat("a", MaxJobSize)}},
 	} {
-		c := &countingReader{r: in}
-		if _, err := ReadJob(c); err == nil || errors.Is(err, io.EOF) {
-			t.Errorf("%s: %v, want an error", name, err)
+		if err := WriteJob(io.Discard, j); err == nil {
+			t.Errorf("%s: written", name)
 		}
-		if c.n > MaxJobSize+1 {
-			t.Errorf("%s: read %d bytes, more than %d", name, c.n, MaxJobSize+1)
-		}
-	}
-	big := Job{Command: []string{"x"}, Env: []string{strings.Repeat("a", MaxJobSize)}}
-	if err := WriteJob(io.Discard, big); err == nil {
-		t.Errorf("a job of more than %d bytes was written", MaxJobSize)
 	}
 }

@@ -3,7 +3,9 @@
 // init when the run may start (a sandbox is prepared ahead and waits for
 // it), and the Report init hands back when the runner has ended, with the
 // runner's own wait status and the resource usage of every process of the
-// run. Both sides import it so the format has one definition.
+// run. The daemon's side is here; init is C (cmd/atod-init/atod-init.c),
+// and the tests of cmd/atod-init/inittest hold the two ends together by
+// running it.
 package initproto
 
 import (

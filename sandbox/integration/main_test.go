@@ -6,10 +6,10 @@ package integration
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/sandbox"
 )
 
@@ -62,10 +62,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	initPath = filepath.Join(dir, "atod-init")
-	build := exec.Command("go", "build", "-o", initPath, "github.com/atod-project/atod/cmd/atod-init")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building atod-init: %v\n%s", err, out)
+	if err := atodtest.BuildInit(initPath); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()

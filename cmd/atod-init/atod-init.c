@@ -1,0 +1,503 @@
+/*
+ * atod-init is the static helper the sandbox bind-mounts read-only at
+ * /ATO/yargs in every run. It has two jobs, chosen by its process id:
+ *
+ *   - As PID 1 of the run's pid namespace it is the run's init: it waits for
+ *     the daemon's job (the runner's command and environment), starts the
+ *     runner, reaps every orphan, and when the runner has ended kills what is
+ *     left, reaps it, and reports the runner's own wait status and the
+ *     resource usage of the whole run to the daemon over an inherited pipe.
+ *   - Otherwise it is /ATO/yargs of the runner contract:
+ *     `yargs PLACEHOLDER FILE prog args...` runs prog args... with the first
+ *     argument equal to PLACEHOLDER replaced by FILE's NUL-terminated entries.
+ *
+ * The wire formats are internal/initproto's (the daemon's side): the job is
+ * NUL-terminated entries, the first the count of the command's entries, then
+ * the command, then the environment; the report is one line of JSON.
+ *
+ * Why C, where the rest of atod is Go: it starts twice on every run (init in
+ * each sandbox, yargs in every runner, on the latency path), and a Go
+ * program's start (its runtime, threads, heap) cost 11 ms of CPU against
+ * 1.6 ms for a static C program on the two-core VM issue 13 measured on. It
+ * is built with -static: it runs inside arbitrary root filesystems, with
+ * whatever C library they have, or none.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* initproto.FD, initproto.JobFD, initproto.MaxJobSize. */
+enum { REPORT_FD = 3, JOB_FD = 4, MAX_JOB = 1 << 20 };
+
+/* The runner's stdin (the runner contract's /ATO/input). */
+static const char input_path[] = "/ATO/input";
+
+/* An error report's text is cut here: a report must fit in the 4096 bytes
+ * (initproto.MaxSize) the daemon reads. */
+enum { MAX_ERROR = 512 };
+
+/* fail prints "yargs: ..." and returns code, as yargs' failures do. */
+static int fail(int code, const char *format, ...)
+{
+	va_list ap;
+	fputs("yargs: ", stderr);
+	va_start(ap, format);
+	vfprintf(stderr, format, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+/* buffer is bytes read whole: data[len] is always a NUL beyond them. */
+struct buffer {
+	char *data;
+	size_t len;
+};
+
+/* read_all reads fd to its end, or until it holds more than max bytes
+ * (max 0: no bound). It returns -1 with errno set on failure. */
+static int read_all(int fd, size_t max, struct buffer *b)
+{
+	size_t cap = 4096;
+	b->len = 0;
+	b->data = malloc(cap + 1);
+	if (!b->data)
+		return -1;
+	for (;;) {
+		if (b->len == cap) {
+			char *bigger = realloc(b->data, 2 * cap + 1);
+			if (!bigger)
+				return -1;
+			b->data = bigger;
+			cap *= 2;
+		}
+		ssize_t n = read(fd, b->data + b->len, cap - b->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		b->len += n;
+		if (max && b->len > max)
+			break;
+	}
+	b->data[b->len] = 0;
+	return 0;
+}
+
+/* executable reports whether path is a file this process may execute;
+ * otherwise errno says why (ENOENT when there is nothing there). */
+static int executable(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return 0;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EACCES;
+		return 0;
+	}
+	return access(path, X_OK) == 0;
+}
+
+/* look_path finds name as execvp(3) would: itself when it has a slash,
+ * else the first executable file of that name in $PATH (an empty entry is
+ * the current directory; no $PATH finds nothing). It returns a path to free,
+ * or NULL with errno set (ENOENT: nothing found). */
+static char *look_path(const char *name)
+{
+	if (strchr(name, '/'))
+		return executable(name) ? strdup(name) : NULL;
+	const char *path = getenv("PATH");
+	int err = ENOENT;
+	if (!path || !*name) {
+		errno = ENOENT;
+		return NULL;
+	}
+	for (const char *p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		int dirlen = end - p;
+		char *candidate;
+		if (asprintf(&candidate, "%.*s%s%s", dirlen, p, dirlen ? "/" : "", name) < 0)
+			return NULL;
+		if (executable(candidate))
+			return candidate;
+		if (errno != ENOENT && errno != ENOTDIR)
+			err = errno; /* found, but not runnable: say why */
+		free(candidate);
+		if (!*end)
+			break;
+		p = end;
+	}
+	errno = err;
+	return NULL;
+}
+
+/* is_self reports whether path runs this very binary (as /ATO/yargs does). */
+static int is_self(const char *path)
+{
+	struct stat a, b;
+	return stat(path, &a) == 0 && stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/* yargs implements /ATO/yargs. It only returns on failure: on success the
+ * process is replaced by the program. A chain of yargs links (yargs %2
+ * /ATO/arguments yargs %1 /ATO/options prog ...: every runner has one) is
+ * expanded here link by link, as exec'ing each would, saving a program start
+ * per link. */
+static int yargs(int argc, char **argv)
+{
+	for (;;) {
+		if (argc < 3)
+			return fail(2, "usage: yargs PLACEHOLDER FILE prog [args...]");
+		const char *placeholder = argv[0], *file = argv[1];
+		char **command = argv + 2;
+		int ncommand = argc - 2;
+
+		int fd = open(file, O_RDONLY | O_CLOEXEC);
+		struct buffer b;
+		if (fd < 0 || read_all(fd, 0, &b) < 0)
+			return fail(2, "reading %s: %s", file, strerror(errno));
+		close(fd);
+
+		/* The entries: each NUL-terminated; a last one without its NUL
+		 * still counts; an empty file has none. */
+		size_t nentries = 0;
+		for (size_t i = 0; i < b.len; i++)
+			nentries += b.data[i] == 0;
+		if (b.len > 0 && b.data[b.len - 1] != 0)
+			nentries++;
+
+		int at = -1;
+		for (int i = 0; i < ncommand; i++) {
+			if (strcmp(command[i], placeholder) == 0) {
+				at = i;
+				break;
+			}
+		}
+		size_t n = at < 0 ? (size_t)ncommand : (size_t)ncommand - 1 + nentries;
+		if (n > INT_MAX - 1)
+			return fail(2, "reading %s: too many entries", file);
+		char **out = malloc((n + 1) * sizeof *out);
+		if (!out)
+			return fail(2, "%s", strerror(errno));
+		size_t k = 0;
+		for (int i = 0; i < ncommand; i++) {
+			if (i != at) {
+				out[k++] = command[i];
+				continue;
+			}
+			for (char *e = b.data; e < b.data + b.len; e += strlen(e) + 1)
+				out[k++] = e;
+		}
+		out[k] = NULL;
+		if (k == 0)
+			return fail(2, "nothing to run: the placeholder was the program and %s is empty", file);
+
+		char *path = look_path(out[0]);
+		if (!path) {
+			if (errno == ENOENT)
+				return fail(127, "%s: command not found", out[0]);
+			return fail(126, "%s: %s", out[0], strerror(errno));
+		}
+		if (is_self(path)) {
+			free(path);
+			argc = k - 1;
+			argv = out + 1;
+			continue;
+		}
+		execv(path, out);
+		return fail(126, "executing %s: %s", out[0], strerror(errno));
+	}
+}
+
+/* report is what init writes once, just before it exits (initproto.Report). */
+struct report {
+	unsigned wait_status;
+	long long real_ns;
+	struct rusage usage;
+	char error[MAX_ERROR + 1]; /* empty: none */
+};
+
+static long long timeval_ns(struct timeval tv)
+{
+	return (long long)tv.tv_sec * 1000000000LL + (long long)tv.tv_usec * 1000LL;
+}
+
+static long long monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* write_all writes all of b to fd. */
+static int write_all(int fd, const char *b, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		b += w;
+		n -= w;
+	}
+	return 0;
+}
+
+/* write_report writes r as one line of JSON, and returns init's exit code. */
+static int write_report(const struct report *r)
+{
+	char line[4096];
+	const struct rusage *u = &r->usage;
+	int n = snprintf(line, sizeof line,
+			 "{\"wait_status\":%u,\"real_ns\":%lld,\"usage\":{\"user_ns\":%lld,\"system_ns\":%lld,"
+			 "\"max_rss_kib\":%ld,\"minflt\":%ld,\"majflt\":%ld,\"inblock\":%ld,\"oublock\":%ld,"
+			 "\"nvcsw\":%ld,\"nivcsw\":%ld}",
+			 r->wait_status, r->real_ns, timeval_ns(u->ru_utime), timeval_ns(u->ru_stime), u->ru_maxrss,
+			 u->ru_minflt, u->ru_majflt, u->ru_inblock, u->ru_oublock, u->ru_nvcsw, u->ru_nivcsw);
+	if (r->error[0]) {
+		/* A JSON string: quotes, backslashes and control characters
+		 * escaped; any other byte as it is (the daemon's decoder takes
+		 * invalid UTF-8 as U+FFFD). At most 6 bytes per byte of a
+		 * 512-byte text: it fits. */
+		n += snprintf(line + n, sizeof line - n, ",\"error\":\"");
+		for (const unsigned char *c = (const unsigned char *)r->error; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				n += snprintf(line + n, sizeof line - n, "\\%c", *c);
+			else if (*c < 0x20 || *c == 0x7f)
+				n += snprintf(line + n, sizeof line - n, "\\u%04x", *c);
+			else
+				line[n++] = *c;
+		}
+		line[n++] = '"';
+	}
+	line[n++] = '}';
+	line[n++] = '\n';
+	if (write_all(REPORT_FD, line, n) < 0) {
+		fprintf(stderr, "atod-init: writing init report: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* report_error reports that init could not start the runner. */
+static int report_error(unsigned wait_status, const char *format, ...)
+{
+	struct report r = {.wait_status = wait_status};
+	va_list ap;
+	va_start(ap, format);
+	vsnprintf(r.error, sizeof r.error, format, ap);
+	va_end(ap);
+	return write_report(&r);
+}
+
+/* job is the daemon's job (initproto.Job): pointers into its buffer. */
+struct job {
+	char **command; /* NULL-terminated */
+	char **env;     /* NULL-terminated */
+};
+
+/* parse_job splits a job's entries; on a malformed job it returns -1 with
+ * why in reason. */
+static int parse_job(struct buffer *b, struct job *j, char *reason, size_t size)
+{
+	if (b->len == 0 || b->data[b->len - 1] != 0) {
+		snprintf(reason, size, "decoding job: its last entry is not terminated");
+		return -1;
+	}
+	size_t total = 0;
+	for (size_t i = 0; i < b->len; i++)
+		total += b->data[i] == 0;
+	char *end;
+	errno = 0;
+	unsigned long ncommand = strtoul(b->data, &end, 10);
+	if (errno || end == b->data || *end || ncommand == 0 || ncommand > total - 1) {
+		snprintf(reason, size, "decoding job: bad command count %.20s", b->data);
+		return -1;
+	}
+	char **entries = malloc((total + 2) * sizeof *entries);
+	if (!entries) {
+		snprintf(reason, size, "decoding job: %s", strerror(errno));
+		return -1;
+	}
+	size_t k = 0;
+	for (char *e = b->data + strlen(b->data) + 1; e < b->data + b->len; e += strlen(e) + 1) {
+		if (k == ncommand)
+			entries[k++] = NULL; /* the command's end */
+		entries[k++] = e;
+	}
+	if (k == ncommand)
+		entries[k++] = NULL;
+	entries[k] = NULL;
+	j->command = entries;
+	j->env = entries + ncommand + 1;
+	for (char **e = j->env; *e; e++) {
+		char *eq = strchr(*e, '=');
+		if (!eq || eq == *e) {
+			snprintf(reason, size, "invalid environment entry \"%.100s\"", *e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* run_init is PID 1 of a run. The handshake with the daemon:
+ *
+ *	daemon                          init (pid 1)               runner
+ *	  | -- fd 3: report pipe ------> |                            |
+ *	  | -- fd 4: job pipe ---------> |                            |
+ *	  |    (the sandbox is ready: it waits here, perhaps long)    |
+ *	  | -- job (command, env), EOF > |                            |
+ *	  |                              | -- spawn, setsid --------> |
+ *	  |                              |   reaps orphans ...        |
+ *	  |                              | <-------- runner exits --- |
+ *	  |                              | kill(-1, SIGKILL), reap all
+ *	  | <---- report (JSON) -------- |
+ *	  | <---- exit 0 --------------- |
+ *
+ * If the daemon kills the run (timeout, client gone) init dies with it and
+ * writes nothing; the daemon then knows the cause itself. A job pipe closed
+ * with no job is a sandbox discarded unused: init exits and reports nothing.
+ * If the daemon dies while the runner runs, the report pipe says so
+ * (POLLERR on its write end) and init kills the run: the parent-death signal
+ * could not do this, as it follows the daemon's thread that forked the run,
+ * and a Go daemon's threads come and go.
+ *
+ * Signals: PID 1 of a namespace gets no signal from inside it that it has
+ * no handler for, and init installs none; SIGCHLD is blocked and read from a
+ * signalfd. The runner starts with an empty signal mask.
+ */
+static int run_init(void)
+{
+	if (fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC) < 0) {
+		fprintf(stderr, "atod-init: no report pipe on fd %d\n", REPORT_FD);
+		return 1;
+	}
+	/* Not dumpable: the runner has init's uid, and could otherwise open
+	 * /proc/1/fd/3 and forge or block the report. The runner becomes
+	 * dumpable again when it execs. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+	struct buffer b;
+	if (read_all(JOB_FD, MAX_JOB, &b) < 0)
+		return report_error(0, "reading job: %s", strerror(errno));
+	close(JOB_FD);
+	if (b.len == 0)
+		return 0;
+	if (b.len > MAX_JOB)
+		return report_error(0, "reading job: more than %d bytes", MAX_JOB);
+	struct job j;
+	char reason[MAX_ERROR];
+	if (parse_job(&b, &j, reason, sizeof reason) < 0)
+		return report_error(0, "%s", reason);
+
+	/* The runner's environment is the job's alone; PATH in it finds the
+	 * command. */
+	environ = j.env;
+	int in = open(input_path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return report_error(0, "opening stdin: %s", strerror(errno));
+
+	sigset_t chld, none;
+	sigemptyset(&chld);
+	sigemptyset(&none);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		return report_error(0, "watching for the runner's end: %s", strerror(errno));
+
+	long long start = monotonic_ns();
+	/* The runner starts in a session of its own, so that `kill 0` in its
+	 * process group never reaches init, with stdin from /ATO/input. */
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_t actions;
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_adddup2(&actions, in, 0);
+	pid_t runner;
+	int err = 0;
+	char *path = look_path(j.command[0]);
+	if (!path)
+		err = errno;
+	else
+		err = posix_spawn(&runner, path, &actions, &attr, j.command, j.env);
+	close(in);
+	if (err) {
+		/* The shell's convention: 127 for a missing command, 126
+		 * otherwise. */
+		unsigned code = err == ENOENT ? 127 : 126;
+		fprintf(stderr, "atod-init: starting %s: %s\n", j.command[0], strerror(err));
+		return report_error(code << 8, "starting %s: %s", j.command[0], strerror(err));
+	}
+
+	struct report r = {0};
+	struct pollfd fds[2] = {{.fd = REPORT_FD}, {.fd = sfd, .events = POLLIN}}; /* the report pipe: only POLLERR/POLLHUP */
+	for (int done = 0; !done;) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(r.error, sizeof r.error, "waiting for the runner: %s", strerror(errno));
+			break;
+		}
+		if (fds[0].revents & (POLLERR | POLLHUP)) {
+			kill(-1, SIGKILL);
+			return 1;
+		}
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof si) > 0) {
+		}
+		int status;
+		pid_t pid;
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (pid == runner) {
+				r.wait_status = status;
+				done = 1;
+			}
+		}
+		if (pid < 0 && errno != EINTR && !done) {
+			snprintf(r.error, sizeof r.error, "waiting for the runner: %s", strerror(errno));
+			break;
+		}
+	}
+	r.real_ns = monotonic_ns() - start;
+
+	/* The run ends with its runner: nothing it started outlives it. */
+	kill(-1, SIGKILL);
+	while (wait(NULL) > 0 || errno == EINTR) {
+	}
+	getrusage(RUSAGE_CHILDREN, &r.usage);
+	return write_report(&r);
+}
+
+int main(int argc, char **argv)
+{
+	if (getpid() == 1)
+		return run_init();
+	return yargs(argc - 1, argv + 1);
+}

@@ -1,0 +1,219 @@
+package inittest
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atod-project/atod/internal/atodtest"
+	"github.com/atod-project/atod/internal/initproto"
+	"github.com/atod-project/atod/internal/timescale"
+)
+
+// initRun is atod-init started as PID 1 of a new pid namespace (in a user
+// namespace of its own, mapping the test's ids to themselves), with the
+// report and job pipes on fds 3 and 4 as the daemon passes them.
+type initRun struct {
+	cmd            *exec.Cmd
+	report, job    *os.File // the daemon's ends
+	stdout, stderr lockedBuffer
+	exited         chan struct{}
+}
+
+// lockedBuffer is a bytes.Buffer that the test may read while the
+// process's output is copied into it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startInit(t *testing.T) *initRun {
+	t.Helper()
+	reportR, reportW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobR, jobW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &initRun{report: reportR, job: jobW, exited: make(chan struct{})}
+	r.cmd = exec.Command(initPath)
+	r.cmd.Env = []string{"HOST_ONLY=1"} // init's own: the runner gets the job's
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	r.cmd.ExtraFiles = []*os.File{reportW, jobR} // initproto.FD, initproto.JobFD
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: os.Getuid(), HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: os.Getgid(), HostID: os.Getgid(), Size: 1}},
+	}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("starting atod-init in a pid namespace: %v", err)
+	}
+	reportW.Close()
+	jobR.Close()
+	go func() {
+		defer close(r.exited)
+		_ = r.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = r.cmd.Process.Kill()
+		<-r.exited
+		r.report.Close()
+		r.job.Close()
+	})
+	return r
+}
+
+// hand writes raw to the job pipe and closes it, as the daemon does.
+func (r *initRun) hand(t *testing.T, raw []byte) {
+	t.Helper()
+	if _, err := r.job.Write(raw); err != nil {
+		t.Fatalf("handing over the job: %v", err)
+	}
+	r.job.Close()
+}
+
+func (r *initRun) handJob(t *testing.T, j initproto.Job) {
+	t.Helper()
+	b, err := j.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.hand(t, b)
+}
+
+// wait waits for init to exit, and returns its exit code and report.
+func (r *initRun) wait(t *testing.T) (initproto.Report, int, error) {
+	t.Helper()
+	select {
+	case <-r.exited:
+	case <-time.After(timescale.D(10 * time.Second)):
+		t.Fatalf("atod-init did not exit; stderr %q", r.stderr.String())
+	}
+	rep, err := initproto.Read(r.report)
+	return rep, r.cmd.ProcessState.ExitCode(), err
+}
+
+var path = "PATH=/usr/bin:/bin"
+
+// TestInitRunsJob: init runs the job's command with the job's environment
+// alone, in a session of its own, reports its wait status and the run's
+// usage, and ends what the runner left behind (the orphan would sleep for
+// a minute).
+func TestInitRunsJob(t *testing.T) {
+	r := startInit(t)
+	script := `echo "out $X $HOST_ONLY"; echo err >&2; (sleep 60 &); read -r pid comm state ppid pgrp sid rest </proc/self/stat; test "$pid" = "$sid" || echo "not a session leader"; exit 3`
+	r.handJob(t, initproto.Job{Command: []string{"sh", "-c", script}, Env: []string{path, "X=y"}})
+	rep, code, err := r.wait(t)
+	if err != nil || code != 0 {
+		t.Fatalf("report %+v, %v; exit %d; stderr %q", rep, err, code, r.stderr.String())
+	}
+	if rep.WaitStatus != 3<<8 || rep.Error != "" || rep.RealNs <= 0 || rep.Usage.UserNs+rep.Usage.SystemNs <= 0 || rep.Usage.MaxRSS <= 0 {
+		t.Errorf("report %+v: want exit status 3, some time and memory, no error", rep)
+	}
+	if got := r.stdout.String(); got != "out y \n" {
+		t.Errorf("stdout %q, want %q (the job's environment, nothing of init's)", got, "out y \n")
+	}
+	if got := r.stderr.String(); got != "err\n" {
+		t.Errorf("stderr %q", got)
+	}
+}
+
+// TestInitIgnoresSignalsFromItsRun: PID 1 gets no signal from inside its
+// namespace (it has no handlers), so a runner cannot end init and with it
+// the report.
+func TestInitIgnoresSignalsFromItsRun(t *testing.T) {
+	r := startInit(t)
+	r.handJob(t, initproto.Job{Command: []string{"sh", "-c", "kill -TERM 1; kill -INT 1; kill -HUP 1; kill -KILL 1; echo alive"}, Env: []string{path}})
+	rep, code, err := r.wait(t)
+	if err != nil || code != 0 || rep.WaitStatus != 0 || r.stdout.String() != "alive\n" {
+		t.Errorf("report %+v, %v; exit %d; stdout %q, stderr %q", rep, err, code, r.stdout.String(), r.stderr.String())
+	}
+}
+
+// TestInitUnusedSandbox: a job pipe closed with nothing on it is a sandbox
+// discarded unused: init exits 0 and reports nothing.
+func TestInitUnusedSandbox(t *testing.T) {
+	r := startInit(t)
+	r.job.Close()
+	if rep, code, err := r.wait(t); !errors.Is(err, io.EOF) || code != 0 {
+		t.Errorf("report %+v, %v, exit %d; want none (io.EOF) and 0", rep, err, code)
+	}
+}
+
+// TestInitRefuses: what init cannot run is reported as its error, with the
+// shell's exit status for a command that cannot start.
+func TestInitRefuses(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		job    string
+		status uint32
+		error  string
+	}{
+		{"no such command", "1\x00no-such-command-atod\x00" + path + "\x00", 127 << 8, "starting no-such-command-atod"},
+		{"not runnable", "1\x00/tmp\x00" + path + "\x00", 126 << 8, "starting /tmp"},
+		{"unterminated", "1\x00true", 0, "decoding job"},
+		{"bad count", "x\x00true\x00", 0, "decoding job"},
+		{"count beyond the entries", "3\x00true\x00", 0, "decoding job"},
+		{"no command", "0\x00" + path + "\x00", 0, "decoding job"},
+		{"environment entry without =", "1\x00true\x00NOEQUALS\x00", 0, "invalid environment entry"},
+		{"environment entry without a name", "1\x00true\x00=x\x00", 0, "invalid environment entry"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := startInit(t)
+			r.hand(t, []byte(tt.job))
+			rep, code, err := r.wait(t)
+			if err != nil || code != 0 || rep.WaitStatus != tt.status || !strings.Contains(rep.Error, tt.error) {
+				t.Errorf("report %+v, %v, exit %d; want status %#x and an error with %q", rep, err, code, tt.status, tt.error)
+			}
+		})
+	}
+	t.Run("too big", func(t *testing.T) {
+		r := startInit(t)
+		go func() { // init stops reading past the bound
+			_, _ = r.job.Write(bytes.Repeat([]byte("a"), initproto.MaxJobSize+4096))
+			r.job.Close()
+		}()
+		if rep, _, err := r.wait(t); err != nil || !strings.Contains(rep.Error, "more than") {
+			t.Errorf("report %+v, %v", rep, err)
+		}
+	})
+}
+
+// TestInitEndsRunWhenDaemonGoes: when the daemon's end of the report pipe
+// closes (the daemon died), init kills the run and exits at once, rather
+// than letting it run on unwatched.
+func TestInitEndsRunWhenDaemonGoes(t *testing.T) {
+	r := startInit(t)
+	r.handJob(t, initproto.Job{Command: []string{"sh", "-c", "echo started >&2; exec sleep 60"}, Env: []string{path}})
+	atodtest.WaitFor(t, 10*time.Second, "the runner to start", func() bool { return strings.Contains(r.stderr.String(), "started") })
+	r.report.Close()
+	select {
+	case <-r.exited:
+	case <-time.After(timescale.D(10 * time.Second)):
+		t.Fatal("atod-init ran on after the daemon's end of the report pipe closed")
+	}
+	if code := r.cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+}
