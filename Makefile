@@ -20,6 +20,7 @@ all: build
 # -v: the packages it compiles; nothing when the binaries are up to date.
 build: bin/atod-init
 	$(GO) build -v -tags $(TAGS) -o bin/atod ./cmd/atod
+	$(GO) build -v -tags $(TAGS) -o bin/atod-nsinit ./cmd/atod-nsinit
 
 # atod-init is C, static (cmd/atod-init/atod-init.c says why). The tests
 # that run it build their own with `make init-binary INIT_OUT=PATH`.

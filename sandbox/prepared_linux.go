@@ -114,6 +114,9 @@ func (p *prepared) start() error {
 		UID: int(p.key.uid),
 		GID: int(p.key.gid),
 	}
+	if p.s.nsinit != nil {
+		p.proc.ExtraFiles = append(p.proc.ExtraFiles, p.s.nsinit) // initproto.NsinitFD
+	}
 	if err := p.c.Run(p.proc); err != nil {
 		p.proc = nil
 		return fmt.Errorf("starting container: %w", err)

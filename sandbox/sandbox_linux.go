@@ -31,6 +31,11 @@ type Options struct {
 	StateDir string
 	// InitPath is the host path of the static atod-init binary.
 	InitPath string
+	// NsinitPath is the host path of atod-nsinit, libcontainer's container
+	// init on its own (nsinit_linux.go): every sandbox start executes a
+	// sealed copy of it instead of the rest of the daemon's binary. Empty:
+	// the daemon's binary, which works the same and costs more.
+	NsinitPath string
 	// BashPath is the host path of a static Bash (Debian's bash-static),
 	// mounted read-only at job.BashPath in every run.
 	BashPath string
@@ -83,6 +88,7 @@ type Sandbox struct {
 	jobsDir   string // job files: <StateDir>/jobs
 	rootsDir  string // writable roots: <StateDir>/roots
 	initPath  string
+	nsinit    *os.File // sealed copy of Options.NsinitPath; nil: none
 	bashPath  string
 	uidBase   int
 	rootless  bool
@@ -226,6 +232,17 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if err := checkStatic(opts.InitPath); err != nil {
 		return nil, fmt.Errorf("%w: %v: build it with `make build` (a static C program: cmd/atod-init/atod-init.c)", ErrNoInit, err)
 	}
+	var nsinit *os.File
+	if opts.NsinitPath != "" {
+		if nsinit, err = sealNsinit(opts.NsinitPath, os.TempDir()); err != nil {
+			return nil, fmt.Errorf("%w: build it with `make build`, or leave it unset (sandbox starts then cost more)", err)
+		}
+		defer func() {
+			if err != nil {
+				nsinit.Close()
+			}
+		}()
+	}
 	if err := checkStatic(opts.BashPath); err != nil {
 		return nil, fmt.Errorf("%w: %v: install Debian's bash-static (apt-get install bash-static) or name a static Bash", ErrNoBash, err)
 	}
@@ -278,6 +295,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 		jobsDir:  filepath.Join(opts.StateDir, "jobs"),
 		rootsDir: filepath.Join(opts.StateDir, "roots"),
 		initPath: opts.InitPath,
+		nsinit:   nsinit,
 		bashPath: opts.BashPath,
 		uidBase:  opts.UIDBase,
 		rootless: opts.Rootless,
@@ -403,6 +421,9 @@ func (s *Sandbox) Close() error {
 		s.idmaps.close()
 		if s.shared != nil {
 			err = errors.Join(err, s.shared.unmount())
+		}
+		if s.nsinit != nil {
+			s.nsinit.Close()
 		}
 	})
 	return err

@@ -38,6 +38,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -390,6 +391,13 @@ static int parse_job(struct buffer *b, struct job *j, char *reason, size_t size)
  */
 static int run_init(void)
 {
+	/* Nothing else the daemon's side left open (libcontainer passes on
+	 * every extra file of its setup: initproto.NsinitFD among them) may
+	 * reach the runner. */
+	if (syscall(SYS_close_range, JOB_FD + 1, ~0U, 0) < 0) {
+		fprintf(stderr, "atod-init: closing inherited descriptors: %s\n", strerror(errno));
+		return 1;
+	}
 	if (fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC) < 0) {
 		fprintf(stderr, "atod-init: no report pipe on fd %d\n", REPORT_FD);
 		return 1;

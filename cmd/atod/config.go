@@ -28,6 +28,7 @@ type config struct {
 	CatalogueDir string  `json:"runners"`     // language catalogue directory; empty: the built-in one
 	StateDir     string  `json:"state_dir"`   // per-run state; a tmpfs is best; empty: see stateDir
 	InitPath     string  `json:"init_path"`   // static atod-init; empty: beside the atod binary
+	NsinitPath   string  `json:"nsinit_path"` // atod-nsinit; empty: beside the atod binary, if there
 	BashPath     string  `json:"bash_path"`   // static Bash mounted in every run
 	UIDBase      int     `json:"uid_base"`    // first host uid of the runs
 	Slots        int     `json:"concurrency"` // runs at once
@@ -77,6 +78,7 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.StringVar(&c.CatalogueDir, "runners", c.CatalogueDir, "language catalogue `directory` (languages.json, scripts/); default: built in")
 	fs.StringVar(&c.StateDir, "state", c.StateDir, "`directory` for the state of running jobs (default "+rootStateDir+"; rootless: $XDG_RUNTIME_DIR/atod)")
 	fs.StringVar(&c.InitPath, "init", c.InitPath, "`path` of the static atod-init binary (default: beside atod)")
+	fs.StringVar(&c.NsinitPath, "nsinit", c.NsinitPath, "`path` of atod-nsinit, which sets up each sandbox (default: beside atod; without it the daemon's own binary does, at more cost)")
 	fs.StringVar(&c.BashPath, "bash", c.BashPath, "`path` of the static Bash that runs runner scripts (Debian's bash-static)")
 	fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (two per concurrent run; as root only)")
 	fs.IntVar(&c.Slots, "concurrency", c.Slots, "`number` of runs at once")
@@ -263,6 +265,25 @@ func (c *config) initPath() string {
 	return filepath.Join(filepath.Dir(exe), "atod-init")
 }
 
+// nsinitPath is the configured atod-nsinit, or the one beside this binary;
+// "" when none was configured and there is none beside it, which log is
+// told: every sandbox start then runs libcontainer's init in the daemon's
+// own binary, which works and costs more.
+func (c *config) nsinitPath(log *slog.Logger) string {
+	if c.NsinitPath != "" {
+		return c.NsinitPath
+	}
+	exe, err := sandbox.Executable()
+	if err == nil {
+		p := filepath.Join(filepath.Dir(exe), "atod-nsinit")
+		if _, err = os.Stat(p); err == nil {
+			return p
+		}
+	}
+	log.Warn("no atod-nsinit beside atod: each sandbox start re-executes the whole daemon instead (more CPU per run); `make build` builds it", "err", err)
+	return ""
+}
+
 // rootStateDir is the state directory of a daemon run as root.
 const rootStateDir = "/run/atod"
 
@@ -312,6 +333,7 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string, images *rootfs.Dir
 	sb, err := sandbox.New(sandbox.Options{
 		StateDir:     state,
 		InitPath:     c.initPath(),
+		NsinitPath:   c.nsinitPath(log),
 		BashPath:     c.BashPath,
 		UIDBase:      c.UIDBase,
 		Rootless:     rootless,

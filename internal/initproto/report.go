@@ -22,6 +22,11 @@ const FD = 3
 // (the second of libcontainer's ExtraFiles).
 const JobFD = 4
 
+// NsinitFD is where a sandbox's libcontainer init finds the sealed copy of
+// atod-nsinit it executes (the third of libcontainer's ExtraFiles, when the
+// daemon has one). atod-init, to which libcontainer passes it on, closes it.
+const NsinitFD = 5
+
 // MaxSize bounds what the daemon reads: a report is a few hundred bytes.
 const MaxSize = 4096
 

@@ -6,22 +6,33 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/atod-project/atod/internal/atodtest"
+	"github.com/atod-project/atod/internal/initproto"
 	"github.com/atod-project/atod/sandbox"
 )
 
 func init() {
 	if sandbox.IsInit() {
+		// With a copy of atod-nsinit passed on, libcontainer's init runs
+		// there: sandbox/nsinit_linux.go hands the process over before
+		// the Go runtime starts. Here, it did not.
+		if _, err := unix.FcntlInt(initproto.NsinitFD, unix.F_GET_SEALS, 0); err == nil {
+			fmt.Fprintln(os.Stderr, "libcontainer's init reached the test binary although atod-nsinit was passed on: the hand-over failed")
+			os.Exit(1)
+		}
 		sandbox.Init()
 	}
 }
 
 // initPath is the static atod-init: $ATOD_INIT, or one built for this test
-// run.
-var initPath string
+// run; nsinitPath is atod-nsinit: $ATOD_NSINIT, or one built for it.
+var initPath, nsinitPath string
 
 // cgroupView is the delegated cgroup the tests' view of the cgroup tree is
 // rooted at, as the daemon's is (see sandbox.EnterOwnMountNamespace).
@@ -48,7 +59,7 @@ func run(m *testing.M) int {
 	cgroupView = view
 	// ATOD_INIT names a prebuilt atod-init (scripts/vmtest runs this test
 	// binary in a VM without a Go toolchain).
-	if initPath = os.Getenv("ATOD_INIT"); initPath != "" {
+	if initPath, nsinitPath = os.Getenv("ATOD_INIT"), os.Getenv("ATOD_NSINIT"); initPath != "" && nsinitPath != "" {
 		return m.Run()
 	}
 	dir, err := os.MkdirTemp("", "atod-init-")
@@ -61,10 +72,21 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	initPath = filepath.Join(dir, "atod-init")
-	if err := atodtest.BuildInit(initPath); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	if initPath == "" {
+		initPath = filepath.Join(dir, "atod-init")
+		if err := atodtest.BuildInit(initPath); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	if nsinitPath == "" {
+		nsinitPath = filepath.Join(dir, "atod-nsinit")
+		build := exec.Command("go", "build", "-tags", "seccomp", "-o", nsinitPath, "github.com/atod-project/atod/cmd/atod-nsinit")
+		build.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building atod-nsinit: %v\n%s", err, out)
+			return 1
+		}
 	}
 	return m.Run()
 }

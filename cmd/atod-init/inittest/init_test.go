@@ -46,7 +46,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func startInit(t *testing.T) *initRun {
+func startInit(t *testing.T, extra ...*os.File) *initRun {
 	t.Helper()
 	reportR, reportW, err := os.Pipe()
 	if err != nil {
@@ -60,7 +60,7 @@ func startInit(t *testing.T) *initRun {
 	r.cmd = exec.Command(initPath)
 	r.cmd.Env = []string{"HOST_ONLY=1"} // init's own: the runner gets the job's
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
-	r.cmd.ExtraFiles = []*os.File{reportW, jobR} // initproto.FD, initproto.JobFD
+	r.cmd.ExtraFiles = append([]*os.File{reportW, jobR}, extra...) // initproto.FD, initproto.JobFD, ...
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID,
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: os.Getuid(), HostID: os.Getuid(), Size: 1}},
@@ -117,12 +117,20 @@ func (r *initRun) wait(t *testing.T) (initproto.Report, int, error) {
 var path = "PATH=/usr/bin:/bin"
 
 // TestInitRunsJob: init runs the job's command with the job's environment
-// alone, in a session of its own, reports its wait status and the run's
-// usage, and ends what the runner left behind (the orphan would sleep for
-// a minute).
+// alone, in a session of its own, with no descriptor but stdin, stdout and
+// stderr (not even one libcontainer passed on to init, as it passes
+// initproto.NsinitFD), reports its wait status and the run's usage, and ends
+// what the runner left behind (the orphan would sleep for a minute).
 func TestInitRunsJob(t *testing.T) {
-	r := startInit(t)
-	script := `echo "out $X $HOST_ONLY"; echo err >&2; (sleep 60 &); read -r pid comm state ppid pgrp sid rest </proc/self/stat; test "$pid" = "$sid" || echo "not a session leader"; exit 3`
+	passed, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer passed.Close()
+	defer w.Close()
+	r := startInit(t, passed)
+	script := `echo "out $X $HOST_ONLY"; echo err >&2; (sleep 60 &); read -r pid comm state ppid pgrp sid rest </proc/self/stat; test "$pid" = "$sid" || echo "not a session leader"; ` +
+		`for fd in 3 4 5 6 7 8 9 10 11 12; do if [ -e /proc/self/fd/$fd ]; then echo "descriptor $fd open"; fi; done; exit 3`
 	r.handJob(t, initproto.Job{Command: []string{"sh", "-c", script}, Env: []string{path, "X=y"}})
 	rep, code, err := r.wait(t)
 	if err != nil || code != 0 {
