@@ -211,8 +211,13 @@ func newBaselines(b *testing.B) baselines {
 // crun refuses a cgroup hybrid host whose cgroup v2 hierarchy has
 // controllers (this machine's has hugetlb), so it runs in a mount namespace
 // of the benchmark's where a hybrid host's /sys/fs/cgroup/unified is
-// hidden: there it sees cgroup v1 alone, as atod's v1 job cgroups do.
+// hidden: there it sees cgroup v1 alone, as atod's v1 job cgroups do. On a
+// pure cgroup v2 host the benchmark's cgroup parent would be a child of the
+// root, in whose cgroup.subtree_control crun enables every controller, and
+// that is not the benchmark's to change: there crun runs without cgroups
+// (--cgroup-manager=disabled), as bubblewrap always does.
 type crunBaseline struct {
+	global  []string // crun's options before the command
 	bundle  string
 	configs chan string   // one per concurrent run, each with a cgroup of its own
 	starts  chan startReq // served by the thread in that mount namespace
@@ -246,8 +251,14 @@ func newCrunBaseline(b *testing.B) *crunBaseline {
 	if err != nil {
 		b.Fatal(err)
 	}
+	var st unix.Statfs_t
+	pureV2 := unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 	parent := "/atod-bench-" + randomHex(4)
-	b.Cleanup(func() { removeCgroups(b, parent) })
+	if pureV2 {
+		c.global = []string{"--cgroup-manager=disabled"}
+	} else {
+		b.Cleanup(func() { removeCgroups(b, parent) })
+	}
 	for i := range benchSlots {
 		var spec map[string]any
 		if err := json.Unmarshal(raw, &spec); err != nil {
@@ -257,7 +268,9 @@ func newCrunBaseline(b *testing.B) *crunBaseline {
 		proc := spec["process"].(map[string]any)
 		proc["terminal"] = false
 		proc["args"] = []string{"/bin/true"}
-		spec["linux"].(map[string]any)["cgroupsPath"] = fmt.Sprintf("%s/crun-%d", parent, i)
+		if !pureV2 {
+			spec["linux"].(map[string]any)["cgroupsPath"] = fmt.Sprintf("%s/crun-%d", parent, i)
+		}
 		out, err := json.Marshal(spec)
 		if err != nil {
 			b.Fatal(err)
@@ -304,7 +317,8 @@ func (c *crunBaseline) run() error {
 	config := <-c.configs
 	defer func() { c.configs <- config }()
 	id := fmt.Sprintf("atod-bench-%d-%d", os.Getpid(), c.runs.Add(1))
-	cmd := exec.Command("crun", "--root", filepath.Join(c.bundle, "state"), "run", "--config", config, "--bundle", c.bundle, id)
+	args := append(slices.Clone(c.global), "--root", filepath.Join(c.bundle, "state"), "run", "--config", config, "--bundle", c.bundle, id)
+	cmd := exec.Command("crun", args...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	done := make(chan error)
