@@ -135,11 +135,12 @@ func inSomeRun(t testing.TB, d *daemon, path string) bool {
 	return atodtest.InRoot(d.runProcesses(t), path)
 }
 
-// isWaitingRuncInit reports whether pid is runc's init of a run that has
-// not started its program yet.
+// isWaitingRuncInit reports whether pid is libcontainer's init of a run that
+// has not started its program yet: atod-nsinit, or runc:[2:INIT] in a daemon
+// without it.
 func isWaitingRuncInit(pid int) bool {
 	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	return string(comm) == "runc:[2:INIT]\n"
+	return string(comm) == "atod-nsinit\n" || string(comm) == "runc:[2:INIT]\n"
 }
 
 // TestJobCgroupCreationFailing makes the kernel refuse the limits of the

@@ -10,13 +10,17 @@ package sandbox
 // passed on as initproto.NsinitFD, with the same arguments and environment:
 // the descriptors and variables libcontainer's init needs.
 //
-// Constructors run in link order, nsenter's first (this package imports
-// it). Were it otherwise, this one would find no third stage and do
-// nothing, as it does when there is no copy on its descriptor (a daemon
-// without atod-nsinit): libcontainer's init then runs in this binary, as it
-// would without this file (the sandbox's integration tests fail instead:
-// their init refuses to). Once the copy is there, a failure to execute it
-// ends the start with a message: nsexec has run, and cannot run twice.
+// Constructors run in an order the linker chooses, and builds of this
+// package have seen both. When nsenter's comes first, this one finds the
+// third stage and executes atod-nsinit; when this one comes first, it runs
+// nsexec itself, which returns only in the third stage (the first two exit
+// inside it), and executes atod-nsinit there, so that nsenter's never runs.
+// Without the copy on its descriptor (a daemon without atod-nsinit) it does
+// nothing, before nsexec as after: libcontainer's init then runs in this
+// binary, as it would without this file. Once nsexec has run, a failure to
+// execute the copy ends the start with a message: nsexec cannot run twice.
+// (The sandbox's integration tests refuse to run libcontainer's init in
+// their own binary: they fail if the hand-over does not happen.)
 
 /*
 #define _GNU_SOURCE
@@ -27,6 +31,8 @@ package sandbox
 #include <sys/prctl.h>
 #include <unistd.h>
 
+void nsexec(void); // libcontainer/nsenter's
+
 enum { atod_nsinit_fd = 5 }; // initproto.NsinitFD
 
 static void __attribute__((constructor)) atod_nsinit(int argc, char **argv, char **envp)
@@ -34,13 +40,16 @@ static void __attribute__((constructor)) atod_nsinit(int argc, char **argv, char
 	(void)argc;
 	if (!getenv("_LIBCONTAINER_INITPIPE"))
 		return; // not a container's init
+	// Sealed against every change, as the sandbox's copy is
+	// (exeseal.IsCloned): not a file that merely supports seals.
+	const int sealed = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	int seals = fcntl(atod_nsinit_fd, F_GET_SEALS);
+	if (seals < 0 || (seals & sealed) != sealed)
+		return;
 	char name[17] = {0};
 	prctl(PR_GET_NAME, name, 0, 0, 0);
 	if (strcmp(name, "runc:[2:INIT]") != 0)
-		return; // nsexec has not run: see above
-	// A sealed memfd: what the sandbox passes, and nothing else is.
-	if (fcntl(atod_nsinit_fd, F_GET_SEALS) < 0)
-		return;
+		nsexec(); // this constructor came first: see above
 	fexecve(atod_nsinit_fd, argv, envp);
 	perror("atod: executing atod-nsinit");
 	_exit(1);

@@ -23,10 +23,12 @@ type Trees interface {
 // request path is only handing over its files (prepared_linux.go). A
 // background refiller prepares one at a time, never while a run waits for a
 // slot nor into the last free slot, woken when a run ends or a slot comes
-// back (not when a run starts: it would compete with that run), for the
-// templates runs asked for
+// back, or refillAfterStart into a run (not as it starts: it would compete
+// with that run), for the templates runs asked for
 // lately: at least one for each (the minimum warm, while slots allow), and
-// as many as ran at once in the last shrinkAfter. Beyond that they shrink,
+// as many as ran at once in the last shrinkAfter. A run that finds none idle
+// waits for the one the refiller is making for its template, if no other
+// run waits for it. Beyond that they shrink,
 // and those of an image that was replaced, or that no run asked for in
 // forgetAfter, are discarded.
 type pool struct {
@@ -40,14 +42,33 @@ type pool struct {
 	demand  map[template]*demand
 	waiting int // runs waiting for a slot
 
+	// preparing is the refiller's preparation under way, if any.
+	preparing *preparation
+
 	wake chan struct{} // (buffered 1) something may be wanted
 	stop chan struct{}
 	done chan struct{}
 }
 
+// preparation is a sandbox the refiller is making for key; done is closed
+// when it has joined key's idle sandboxes, or failed. One run that finds
+// none idle may wait for it (claimed): it has a head start on a sandbox the
+// run would make itself, and two made at once on a busy host take longer
+// each.
+type preparation struct {
+	key     template
+	done    chan struct{}
+	claimed bool
+}
+
 // shrinkAfter is how long a template keeps the sandboxes its busiest moment
 // wanted; after it, only what runs at once now, and the minimum warm.
 const shrinkAfter = 60 * time.Second
+
+// refillAfterStart is how long into a run the refiller may start preparing
+// its replacement: beyond what a trivial run takes (about 20 ms here), so
+// that short runs have the machine to themselves.
+const refillAfterStart = 50 * time.Millisecond
 
 // forgetAfter is how long a template no run asked for keeps its minimum
 // warm.
@@ -138,6 +159,16 @@ func (pl *pool) sandboxFor(ctx context.Context, key template) (p *prepared, done
 	if p = pl.takeIdle(key); p != nil {
 		return p, done, nil
 	}
+	if f := pl.claim(key); f != nil {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, done, fmt.Errorf("waiting for a sandbox being prepared: %w", ctx.Err())
+		}
+		if p = pl.takeIdle(key); p != nil {
+			return p, done, nil
+		}
+	}
 	slot, p, err := pl.acquireSlot(ctx, key)
 	if err != nil || p != nil {
 		return p, done, err
@@ -159,12 +190,28 @@ func (pl *pool) count(key template) *demand {
 		d = &demand{}
 		pl.demand[key] = d
 	}
-	// No wake-up here: the run's end wakes the refiller (done). Woken now,
-	// it would prepare the next sandbox while this run starts, and on two
-	// cores that contention made a trivial run's round trip 37 ms instead
-	// of 20 (issue 13).
+	// The refiller wakes when this run ends (done), or refillAfterStart
+	// into it, whichever comes first: woken now, it would prepare the next
+	// sandbox while this run starts, and on two cores that contention made
+	// a trivial run's round trip 37 ms instead of 20 (issue 13); woken only
+	// at the end, a client sending its next request at once after a longer
+	// run would find no sandbox ready.
 	d.started(time.Now())
+	time.AfterFunc(refillAfterStart, pl.signal)
 	return d
+}
+
+// claim returns the refiller's preparation for key, unless there is none
+// or another run waits for it already.
+func (pl *pool) claim(key template) *preparation {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	f := pl.preparing
+	if f == nil || f.key != key || f.claimed {
+		return nil
+	}
+	f.claimed = true
+	return f
 }
 
 func (pl *pool) takeIdle(key template) *prepared {
@@ -349,9 +396,17 @@ func (pl *pool) prepareOne(now time.Time) bool {
 		pl.s.log.Debug("not preparing for an image no longer there", "image", key.image, "rootfs", key.rootfs, "err", err)
 		return true
 	}
+	f := &preparation{key: key, done: make(chan struct{})}
+	pl.mu.Lock()
+	pl.preparing = f
+	pl.mu.Unlock()
 	p, err := pl.s.prepare(key, slot, release)
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
+	defer func() { // after p joined the idle ones, if it does
+		pl.preparing = nil
+		close(f.done)
+	}()
 	d := pl.demand[key]
 	if err != nil {
 		pl.s.log.Error("refilling the pool", "image", key.image, "err", err)

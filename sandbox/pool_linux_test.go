@@ -7,6 +7,9 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/atod-project/atod/internal/atodtest"
+	"github.com/atod-project/atod/internal/timescale"
 )
 
 // TestDemandWant: a template wants as many prepared sandboxes as ran at once
@@ -159,3 +162,72 @@ func TestDemandCounts(t *testing.T) {
 type fakeTrees struct{}
 
 func (fakeTrees) Hold(name string) (string, func(), error) { return name, func() {}, nil }
+
+// TestRunWaitsForPreparation: a run that finds no idle sandbox of its
+// template waits for the one the refiller is making for it, rather than
+// making a second at the same time; one run waits per preparation, and a
+// run whose context ends stops waiting.
+func TestRunWaitsForPreparation(t *testing.T) {
+	a, b := template{image: "a"}, template{image: "b"}
+	pl, _ := stubPool(t, 1, a)
+	pl.trees = fakeTrees{}
+	pl.takeIdle(a) // the only slot is a run's: a run that waits gets none
+	f := &preparation{key: a, done: make(chan struct{})}
+	pl.preparing = f
+	type got struct {
+		p   *prepared
+		err error
+	}
+	res := make(chan got, 1)
+	go func() {
+		p, done, err := pl.sandboxFor(context.Background(), a)
+		done()
+		res <- got{p, err}
+	}()
+	atodtest.WaitFor(t, 10*time.Second, "the run to wait for the preparation", func() bool {
+		pl.mu.Lock()
+		defer pl.mu.Unlock()
+		return f.claimed
+	})
+	if pl.claim(a) != nil || pl.claim(b) != nil {
+		t.Errorf("a claimed preparation, or one of another template, was claimed again")
+	}
+	ready := &prepared{s: pl.s, key: a, id: "atod-stubready"}
+	pl.mu.Lock() // what prepareOne does when it is done
+	pl.idle[a] = append(pl.idle[a], ready)
+	pl.preparing = nil
+	close(f.done)
+	pl.mu.Unlock()
+	select {
+	case r := <-res:
+		if r.err != nil || r.p != ready {
+			t.Errorf("the run got %v, %v; want the sandbox prepared meanwhile", r.p, r.err)
+		}
+	case <-time.After(timescale.D(10 * time.Second)):
+		t.Fatal("the run did not get the sandbox prepared for it")
+	}
+
+	pl.preparing = &preparation{key: a, done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, done, err := pl.sandboxFor(ctx, a); err == nil {
+		t.Errorf("a run whose context ended got a sandbox while one was being prepared")
+	} else {
+		done()
+	}
+}
+
+// TestRefillWakesDuringRuns: a run's start wakes the refiller, after
+// refillAfterStart, so that a longer run's replacement is prepared while it
+// runs, not only once it ends.
+func TestRefillWakesDuringRuns(t *testing.T) {
+	a := template{image: "a"}
+	pl, _ := stubPool(t, 1, a)
+	pl.trees = fakeTrees{}
+	pl.count(a)
+	select {
+	case <-pl.wake:
+	case <-time.After(timescale.D(10 * time.Second)):
+		t.Fatal("a run started, and the refiller was never woken")
+	}
+}

@@ -119,9 +119,13 @@ static int executable(const char *path)
 	return access(path, X_OK) == 0;
 }
 
-/* look_path finds name as execvp(3) would: itself when it has a slash,
- * else the first executable file of that name in $PATH (an empty entry is
- * the current directory; no $PATH finds nothing). It returns a path to free,
+/* look_path finds name: itself when it has a slash, else the first
+ * executable file of that name in a directory of $PATH. As Go's
+ * exec.LookPath (the Go init's), which it replaced, it searches absolute
+ * directories only (an empty or relative entry would find programs in the
+ * current directory, /ATO/context, which the run writes), and no $PATH finds
+ * nothing. Unlike it, a file found but not executable is a failure of its
+ * own (EACCES: the shell's 126), not "not found". It returns a path to free,
  * or NULL with errno set (ENOENT: nothing found). */
 static char *look_path(const char *name)
 {
@@ -136,14 +140,16 @@ static char *look_path(const char *name)
 	for (const char *p = path;; p++) {
 		const char *end = strchrnul(p, ':');
 		int dirlen = end - p;
-		char *candidate;
-		if (asprintf(&candidate, "%.*s%s%s", dirlen, p, dirlen ? "/" : "", name) < 0)
-			return NULL;
-		if (executable(candidate))
-			return candidate;
-		if (errno != ENOENT && errno != ENOTDIR)
-			err = errno; /* found, but not runnable: say why */
-		free(candidate);
+		if (dirlen > 0 && *p == '/') {
+			char *candidate;
+			if (asprintf(&candidate, "%.*s/%s", dirlen, p, name) < 0)
+				return NULL;
+			if (executable(candidate))
+				return candidate;
+			if (errno != ENOENT && errno != ENOTDIR)
+				err = errno; /* found, but not runnable: say why */
+			free(candidate);
+		}
 		if (!*end)
 			break;
 		p = end;
@@ -387,7 +393,8 @@ static int parse_job(struct buffer *b, struct job *j, char *reason, size_t size)
  *
  * Signals: PID 1 of a namespace gets no signal from inside it that it has
  * no handler for, and init installs none; SIGCHLD is blocked and read from a
- * signalfd. The runner starts with an empty signal mask.
+ * signalfd. The runner starts with an empty signal mask and every signal's
+ * default action.
  */
 static int run_init(void)
 {
@@ -395,8 +402,14 @@ static int run_init(void)
 	 * every extra file of its setup: initproto.NsinitFD among them) may
 	 * reach the runner. */
 	if (syscall(SYS_close_range, JOB_FD + 1, ~0U, 0) < 0) {
-		fprintf(stderr, "atod-init: closing inherited descriptors: %s\n", strerror(errno));
-		return 1;
+		/* A kernel before 5.9: one by one. */
+		struct rlimit nofile;
+		if (getrlimit(RLIMIT_NOFILE, &nofile) < 0) {
+			fprintf(stderr, "atod-init: closing inherited descriptors: %s\n", strerror(errno));
+			return 1;
+		}
+		for (rlim_t fd = JOB_FD + 1; fd < nofile.rlim_cur; fd++)
+			close(fd);
 	}
 	if (fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC) < 0) {
 		fprintf(stderr, "atod-init: no report pipe on fd %d\n", REPORT_FD);
@@ -444,8 +457,11 @@ static int run_init(void)
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK);
+	sigset_t all;
+	sigfillset(&all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all); /* nothing ignored is inherited */
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_adddup2(&actions, in, 0);
 	pid_t runner;

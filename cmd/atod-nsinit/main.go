@@ -15,6 +15,24 @@
 // run again.
 package main
 
+// Before the Go runtime starts: not dumpable again (nsexec made the process
+// so, and executing this binary resets it where the process may read the
+// copy: rootless, the copy is its own user's), so that no process of the
+// daemon's user opens its /proc files while it sets up the mounts; and a
+// name that says what it is in ps (after the exec it would be the copy's
+// descriptor).
+
+/*
+#include <sys/prctl.h>
+
+static void __attribute__((constructor)) atod_nsinit_start(void)
+{
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	prctl(PR_SET_NAME, "atod-nsinit", 0, 0, 0);
+}
+*/
+import "C"
+
 import (
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"

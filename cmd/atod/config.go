@@ -265,24 +265,26 @@ func (c *config) initPath() string {
 	return filepath.Join(filepath.Dir(exe), "atod-init")
 }
 
-// nsinitPath is the configured atod-nsinit, or the one beside this binary;
-// "" when none was configured and there is none beside it, which log is
-// told: every sandbox start then runs libcontainer's init in the daemon's
-// own binary, which works and costs more.
-func (c *config) nsinitPath(log *slog.Logger) string {
+// nsinitPath is the configured atod-nsinit, or the one beside this binary
+// (found); "" when none was configured and there is none beside it, which
+// log is told: every sandbox start then runs libcontainer's init in the
+// daemon's own binary, which works and costs more.
+func (c *config) nsinitPath(log *slog.Logger) (path string, found bool) {
 	if c.NsinitPath != "" {
-		return c.NsinitPath
+		return c.NsinitPath, false
 	}
 	exe, err := sandbox.Executable()
 	if err == nil {
 		p := filepath.Join(filepath.Dir(exe), "atod-nsinit")
 		if _, err = os.Stat(p); err == nil {
-			return p
+			return p, true
 		}
 	}
-	log.Warn("no atod-nsinit beside atod: each sandbox start re-executes the whole daemon instead (more CPU per run); `make build` builds it", "err", err)
-	return ""
+	log.Warn(noNsinit, "err", err)
+	return "", false
 }
+
+const noNsinit = "no atod-nsinit: each sandbox start re-executes the whole daemon instead (more CPU per run); `make build` builds it beside atod"
 
 // rootStateDir is the state directory of a daemon run as root.
 const rootStateDir = "/run/atod"
@@ -330,10 +332,11 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string, images *rootfs.Dir
 			log.Warn("uid_base is ignored when rootless: per-run uids need root", "uid_base", c.UIDBase)
 		}
 	}
-	sb, err := sandbox.New(sandbox.Options{
+	nsinit, found := c.nsinitPath(log)
+	opts := sandbox.Options{
 		StateDir:     state,
 		InitPath:     c.initPath(),
-		NsinitPath:   c.nsinitPath(log),
+		NsinitPath:   nsinit,
 		BashPath:     c.BashPath,
 		UIDBase:      c.UIDBase,
 		Rootless:     rootless,
@@ -345,7 +348,16 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string, images *rootfs.Dir
 		Trees:        imageTrees{images},
 		Prepared:     c.prepared(),
 		Logger:       log,
-	})
+	}
+	sb, err := sandbox.New(opts)
+	if errors.Is(err, sandbox.ErrNoNsinit) && found {
+		// One found beside atod is an improvement, not a requirement
+		// (one configured is): a host that cannot seal a copy of it
+		// (memfd_noexec) still serves.
+		log.Warn(noNsinit, "err", err)
+		opts.NsinitPath = ""
+		sb, err = sandbox.New(opts)
+	}
 	if err != nil && rootless {
 		return nil, fmt.Errorf("running rootless as uid %d (atod was not started as root): %w", uid, err)
 	}

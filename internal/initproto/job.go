@@ -37,10 +37,24 @@ func (j Job) Encode() ([]byte, error) {
 		}
 		b = append(append(b, e...), 0)
 	}
+	// A name given twice keeps its last value (in the first one's place),
+	// as setting them one after the other would: the runner's getenv
+	// would otherwise find the first.
+	env := make([]string, 0, len(j.Env))
+	at := make(map[string]int, len(j.Env))
 	for _, e := range j.Env {
-		if k, _, ok := strings.Cut(e, "="); !ok || k == "" || strings.IndexByte(e, 0) >= 0 {
+		k, _, ok := strings.Cut(e, "=")
+		if !ok || k == "" || strings.IndexByte(e, 0) >= 0 {
 			return nil, fmt.Errorf("encoding job: invalid environment entry %q", e)
 		}
+		if i, dup := at[k]; dup {
+			env[i] = e
+			continue
+		}
+		at[k] = len(env)
+		env = append(env, e)
+	}
+	for _, e := range env {
 		b = append(append(b, e...), 0)
 	}
 	if len(b) > MaxJobSize {

@@ -19,6 +19,14 @@ func TestJobEncoding(t *testing.T) {
 	if want := "3\x00/ATO/bash\x00/ATO/runner\x00\x00PATH=/usr/bin:/bin\x00EMPTY=\x00"; b.String() != want {
 		t.Errorf("encoded %q, want %q", b.String(), want)
 	}
+	// A name given twice keeps its last value, in its first place.
+	b.Reset()
+	if err := WriteJob(&b, Job{Command: []string{"x"}, Env: []string{"A=1", "B=2", "A=3"}}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "1\x00x\x00A=3\x00B=2\x00"; b.String() != want {
+		t.Errorf("encoded %q, want %q", b.String(), want)
+	}
 }
 
 // TestJobRefused: what the format cannot carry, or init would refuse, is

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -145,6 +147,41 @@ func TestInitRunsJob(t *testing.T) {
 	if got := r.stderr.String(); got != "err\n" {
 		t.Errorf("stderr %q", got)
 	}
+}
+
+// TestInitReapsOrphans: init reaps the run's orphans while the runner runs,
+// not only at its end: they are init's children once their parents are
+// gone, and left unreaped they would hold their pids (a run's pids are
+// bounded) until the run ends.
+func TestInitReapsOrphans(t *testing.T) {
+	r := startInit(t)
+	r.handJob(t, initproto.Job{Command: []string{"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do (true &); done; echo spawned >&2; exec sleep 60"}, Env: []string{path}})
+	atodtest.WaitFor(t, 10*time.Second, "the orphans to start", func() bool { return strings.Contains(r.stderr.String(), "spawned") })
+	initPid := strconv.Itoa(r.cmd.Process.Pid)
+	atodtest.WaitFor(t, 10*time.Second, "init to reap its orphans", func() bool {
+		return zombieChildren(t, initPid) == 0
+	})
+}
+
+// zombieChildren counts the zombies whose parent is the host's pid ppid.
+func zombieChildren(t *testing.T, ppid string) int {
+	t.Helper()
+	statuses, err := filepath.Glob("/proc/[0-9]*/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range statuses {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // gone
+		}
+		s := string(b)
+		if strings.Contains(s, "\nPPid:\t"+ppid+"\n") && strings.Contains(s, "\nState:\tZ") {
+			n++
+		}
+	}
+	return n
 }
 
 // TestInitIgnoresSignalsFromItsRun: PID 1 gets no signal from inside its

@@ -129,3 +129,28 @@ func TestYargsFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestYargsPathLookup: a command without a slash is looked up in the
+// absolute directories of PATH only, as Go's exec.LookPath did: a program
+// in the current directory (a run's /ATO/context, which it writes) is never
+// found through an empty or relative entry, and no PATH finds nothing.
+func TestYargsPathLookup(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "prog"), []byte("#!/bin/sh\necho ran\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := writeFile(t, "entries", "")
+	for _, path := range []string{"PATH=", "PATH=.", "PATH=:/usr/bin", "PATH=./:/bin", "PATH=bin"} {
+		cmd := exec.Command(initPath, "%1", file, "prog")
+		cmd.Dir, cmd.Env = dir, []string{path}
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 127 || strings.Contains(string(out), "ran") {
+			t.Errorf("%s: exit %d, output %q; want 127, not found", path, code, out)
+		}
+	}
+	cmd := exec.Command(initPath, "%1", file, "prog")
+	cmd.Dir, cmd.Env = dir, []string{"PATH=/nonexistent:" + dir}
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "ran\n" {
+		t.Errorf("an absolute entry: %q, %v", out, err)
+	}
+}
