@@ -50,15 +50,7 @@ func run(m *testing.M) int {
 		}
 		defer os.RemoveAll(dir)
 		os.Chmod(dir, 0o755)
-		for _, name := range []string{"atod", "atod-nsinit"} {
-			cmd := exec.Command("go", "build", "-tags", "seccomp", "-o", filepath.Join(dir, name), "../cmd/"+name)
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "building %s: %v\n%s", name, err, out)
-				return 1
-			}
-		}
-		if err := atodtest.BuildInit(filepath.Join(dir, "atod-init")); err != nil {
+		if err := atodtest.Build(dir, "atod", "atod-init", "atod-nsinit"); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -166,29 +164,11 @@ func exitedOK(spec job.Spec) (job.Result, error) {
 	return job.Result{Status: job.Status{Type: job.StatusExited, Value: 0}}, nil
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent logging.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testServer is a Server behind a real HTTP server.
 type testServer struct {
 	*httptest.Server
 	runner *fakeRunner
-	logs   *syncBuffer
+	logs   *atodtest.SyncBuffer
 }
 
 // newTestServer starts a server with the fake catalogue, image store and
@@ -198,7 +178,7 @@ func newTestServer(tb testing.TB, runner *fakeRunner, opts ...func(*server.Optio
 	if runner == nil {
 		runner = &fakeRunner{}
 	}
-	logs := &syncBuffer{}
+	logs := &atodtest.SyncBuffer{}
 	o := server.Options{
 		Catalogue: newFakeCatalogue(),
 		Images:    fakeImages{},

@@ -1,19 +1,21 @@
 // Package atodtest holds the helpers that the tests of several packages
 // share: hand-built msgpack request maps, the installed image the tests run
 // in, the skip of tests that need root, waiting for a condition, files and
-// catalogues, building atod-init. Only tests import it. It imports msgp, internal/timescale and
+// catalogues, building atod's commands. Only tests import it. It imports msgp, internal/timescale and
 // the standard library alone, so that the pure packages' tests
 // (protocol's own included) can use it; the client side of the protocol is
 // internal/testclient.
 package atodtest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -220,17 +222,43 @@ func CatalogueDir(tb testing.TB, languagesJSON string, ids ...string) string {
 	return dir
 }
 
-// BuildInit puts a static atod-init, built from this checkout by the
-// Makefile's own rule (`make init-binary`), at dst, so that tests run what
-// `make build` makes.
-func BuildInit(dst string) error {
+// Build builds atod's commands (atod, atod-init, atod-nsinit) from this
+// checkout into dir, each as `make build` does: atod-init by the Makefile's
+// own rule (`make init-binary`), the others with cgo and the seccomp tag.
+func Build(dir string, commands ...string) error {
 	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
 	if err != nil {
 		return fmt.Errorf("finding the module's directory: %w", err)
 	}
-	build := exec.Command("make", "--no-print-directory", "-s", "-C", strings.TrimSpace(string(root)), "init-binary", "INIT_OUT="+dst)
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building atod-init: %w\n%s", err, out)
+	for _, name := range commands {
+		out := filepath.Join(dir, name)
+		build := exec.Command("go", "build", "-tags", "seccomp", "-o", out, "github.com/atod-project/atod/cmd/"+name)
+		build.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if name == "atod-init" {
+			build = exec.Command("make", "--no-print-directory", "-s", "-C", strings.TrimSpace(string(root)), "init-binary", "INIT_OUT="+out)
+		}
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("building %s: %w\n%s", name, err, out)
+		}
 	}
 	return nil
+}
+
+// SyncBuffer is a bytes.Buffer that a test may read while another goroutine
+// writes to it (a process's output, a logger).
+type SyncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *SyncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *SyncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

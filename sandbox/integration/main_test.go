@@ -6,7 +6,6 @@ package integration
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -52,8 +51,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	cgroupView = view
-	// ATOD_INIT names a prebuilt atod-init (scripts/vmtest runs this test
-	// binary in a VM without a Go toolchain).
+	// ATOD_INIT and ATOD_NSINIT name prebuilt ones (scripts/vmtest runs
+	// this test binary in a VM without a Go toolchain).
 	if initPath, nsinitPath = os.Getenv("ATOD_INIT"), os.Getenv("ATOD_NSINIT"); initPath != "" && nsinitPath != "" {
 		return m.Run()
 	}
@@ -67,21 +66,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if initPath == "" {
-		initPath = filepath.Join(dir, "atod-init")
-		if err := atodtest.BuildInit(initPath); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
+	if err := atodtest.Build(dir, "atod-init", "atod-nsinit"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	if nsinitPath == "" {
-		nsinitPath = filepath.Join(dir, "atod-nsinit")
-		build := exec.Command("go", "build", "-tags", "seccomp", "-o", nsinitPath, "github.com/atod-project/atod/cmd/atod-nsinit")
-		build.Env = append(os.Environ(), "CGO_ENABLED=1")
-		if out, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building atod-nsinit: %v\n%s", err, out)
-			return 1
-		}
-	}
+	initPath, nsinitPath = filepath.Join(dir, "atod-init"), filepath.Join(dir, "atod-nsinit")
 	return m.Run()
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,27 +24,8 @@ import (
 type initRun struct {
 	cmd            *exec.Cmd
 	report, job    *os.File // the daemon's ends
-	stdout, stderr lockedBuffer
+	stdout, stderr atodtest.SyncBuffer
 	exited         chan struct{}
-}
-
-// lockedBuffer is a bytes.Buffer that the test may read while the
-// process's output is copied into it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startInit(t *testing.T, extra ...*os.File) *initRun {

@@ -33,10 +33,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	initPath = filepath.Join(dir, "atod-init")
-	if err := atodtest.BuildInit(initPath); err != nil {
+	if err := atodtest.Build(dir, "atod-init"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	initPath = filepath.Join(dir, "atod-init")
 	return m.Run()
 }
