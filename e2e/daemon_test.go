@@ -152,6 +152,7 @@ type daemonOptions struct {
 	env    []string // extra environment of the daemon
 	args   []string // extra flags
 	slots  int      // --concurrency (default 4)
+	bin    string   // the directory of the atod to start (default: binDir)
 	// wrap is a command that execs its arguments, atod's command line,
 	// after preparing something (a mount of its own, say); the process
 	// started stays atod's.
@@ -183,7 +184,10 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 		args = append(args, "--images", img)
 	}
 	args = append(args, o.args...)
-	argv := append(append(slices.Clone(o.wrap), filepath.Join(binDir, "atod")), args...)
+	if o.bin == "" {
+		o.bin = binDir
+	}
+	argv := append(append(slices.Clone(o.wrap), filepath.Join(o.bin, "atod")), args...)
 	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Env = append(os.Environ(), o.env...)
 	if user.rootless {

@@ -45,13 +45,17 @@ type pool struct {
 	// preparing is the refiller's preparation under way, if any.
 	preparing *preparation
 
+	// afterFunc calls f after d (time.AfterFunc; the tests' own, to see
+	// what a run's start schedules).
+	afterFunc func(d time.Duration, f func())
+
 	wake chan struct{} // (buffered 1) something may be wanted
 	stop chan struct{}
 	done chan struct{}
 }
 
 // preparation is a sandbox the refiller is making for key; done is closed
-// when it has joined key's idle sandboxes, or failed. One run that finds
+// when it has joined key's idle sandboxes, or failed, or was discarded. One run that finds
 // none idle may wait for it (claimed): it has a head start on a sandbox the
 // run would make itself, and two made at once on a busy host take longer
 // each.
@@ -126,6 +130,7 @@ func newPool(s *Sandbox, trees Trees, maxPrepared int, stateDir string) (*pool, 
 		s: s, trees: trees, max: maxPrepared, dir: filepath.Join(stateDir, poolDir),
 		idle: map[template][]*prepared{}, demand: map[template]*demand{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		afterFunc: func(d time.Duration, f func()) { time.AfterFunc(d, f) },
 	}
 	if err := os.RemoveAll(pl.dir); err != nil { // a dead daemon's
 		return nil, fmt.Errorf("removing stale pool directory: %w", err)
@@ -197,7 +202,7 @@ func (pl *pool) count(key template) *demand {
 	// at the end, a client sending its next request at once after a longer
 	// run would find no sandbox ready.
 	d.started(time.Now())
-	time.AfterFunc(refillAfterStart, pl.signal)
+	pl.afterFunc(refillAfterStart, pl.signal)
 	return d
 }
 
@@ -418,8 +423,9 @@ func (pl *pool) prepareOne(now time.Time) bool {
 	if d != nil {
 		d.failures = 0
 	}
-	if _, wanted := pl.demand[key]; !wanted || pl.waiting > 0 {
-		// Forgotten meanwhile (its image changed), or a run needs the slot.
+	if _, wanted := pl.demand[key]; !wanted || (pl.waiting > 0 && !f.claimed) {
+		// Forgotten meanwhile (its image changed), or a run needs the slot
+		// (unless a run of its own waits for it).
 		go pl.discardLogged(p)
 		return true
 	}

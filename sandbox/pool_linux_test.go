@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,7 +81,7 @@ func stubPool(t *testing.T, slots int, held template) (*pool, *Sandbox) {
 	t.Helper()
 	sb := &Sandbox{slots: make(chan int, slots), log: slog.New(slog.DiscardHandler)}
 	pl := &pool{s: sb, max: slots, dir: t.TempDir(), idle: map[template][]*prepared{}, demand: map[template]*demand{},
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), afterFunc: func(time.Duration, func()) {}}
 	sb.pool = pl
 	pl.demand[held] = &demand{last: time.Now()}
 	for i := range slots {
@@ -207,27 +208,76 @@ func TestRunWaitsForPreparation(t *testing.T) {
 		t.Fatal("the run did not get the sandbox prepared for it")
 	}
 
+	// A run whose context ends stops waiting.
 	pl.preparing = &preparation{key: a, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, done, err := pl.sandboxFor(ctx, a); err == nil {
-		t.Errorf("a run whose context ended got a sandbox while one was being prepared")
+	if _, done, err := pl.sandboxFor(ctx, a); err == nil || !strings.Contains(err.Error(), "being prepared") {
+		t.Errorf("a run whose context ended while a sandbox was prepared for it: %v", err)
 	} else {
 		done()
 	}
+
+	// A preparation that fails leaves its run to find a slot as it would
+	// have (here it waits for one, and gives up with its context).
+	f = &preparation{key: a, done: make(chan struct{})}
+	pl.preparing = f
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		p, done, err := pl.sandboxFor(ctx, a)
+		done()
+		res <- got{p, err}
+	}()
+	atodtest.WaitFor(t, 10*time.Second, "the run to wait for the preparation", func() bool {
+		pl.mu.Lock()
+		defer pl.mu.Unlock()
+		return f.claimed
+	})
+	pl.mu.Lock()
+	pl.preparing = nil
+	close(f.done) // failed: nothing joined the idle ones
+	pl.mu.Unlock()
+	atodtest.WaitFor(t, 10*time.Second, "the run to wait for a slot instead", func() bool {
+		pl.mu.Lock()
+		defer pl.mu.Unlock()
+		return pl.waiting == 1
+	})
+	cancel()
+	select {
+	case r := <-res:
+		if r.err == nil || !strings.Contains(r.err.Error(), "free slot") {
+			t.Errorf("the run got %v, %v; want to have waited for a slot", r.p, r.err)
+		}
+	case <-time.After(timescale.D(10 * time.Second)):
+		t.Fatal("the run did not give up with its context")
+	}
 }
 
-// TestRefillWakesDuringRuns: a run's start wakes the refiller, after
-// refillAfterStart, so that a longer run's replacement is prepared while it
+// TestRefillWakesDuringRuns: a run's start wakes the refiller, but only
+// refillAfterStart into the run (not at once: it would compete with the
+// run's start), so that a longer run's replacement is prepared while it
 // runs, not only once it ends.
 func TestRefillWakesDuringRuns(t *testing.T) {
 	a := template{image: "a"}
 	pl, _ := stubPool(t, 1, a)
 	pl.trees = fakeTrees{}
+	var after time.Duration
+	var fire func()
+	pl.afterFunc = func(d time.Duration, f func()) { after, fire = d, f }
 	pl.count(a)
 	select {
 	case <-pl.wake:
-	case <-time.After(timescale.D(10 * time.Second)):
-		t.Fatal("a run started, and the refiller was never woken")
+		t.Fatal("a run's start woke the refiller at once")
+	default:
+	}
+	if fire == nil || after != refillAfterStart {
+		t.Fatalf("a run's start scheduled a wake-up: %v, after %v; want one after %v", fire != nil, after, refillAfterStart)
+	}
+	fire()
+	select {
+	case <-pl.wake:
+	default:
+		t.Fatal("the scheduled wake-up did not wake the refiller")
 	}
 }

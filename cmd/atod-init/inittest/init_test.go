@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,6 +31,13 @@ type initRun struct {
 
 func startInit(t *testing.T, extra ...*os.File) *initRun {
 	t.Helper()
+	return startInitVia(t, nil, extra...)
+}
+
+// startInitVia is startInit with init started by wrap, a command line that
+// execs its last argument (init) as PID 1 after preparing something.
+func startInitVia(t *testing.T, wrap []string, extra ...*os.File) *initRun {
+	t.Helper()
 	reportR, reportW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +47,8 @@ func startInit(t *testing.T, extra ...*os.File) *initRun {
 		t.Fatal(err)
 	}
 	r := &initRun{report: reportR, job: jobW, exited: make(chan struct{})}
-	r.cmd = exec.Command(initPath)
+	argv := append(slices.Clone(wrap), initPath)
+	r.cmd = exec.Command(argv[0], argv[1:]...)
 	r.cmd.Env = []string{"HOST_ONLY=1"} // init's own: the runner gets the job's
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
 	r.cmd.ExtraFiles = append([]*os.File{reportW, jobR}, extra...) // initproto.FD, initproto.JobFD, ...
@@ -135,16 +144,19 @@ func TestInitRunsJob(t *testing.T) {
 // bounded) until the run ends.
 func TestInitReapsOrphans(t *testing.T) {
 	r := startInit(t)
-	r.handJob(t, initproto.Job{Command: []string{"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do (true &); done; echo spawned >&2; exec sleep 60"}, Env: []string{path}})
+	// Once the subshells are gone (wait), every orphan is init's child,
+	// alive, a zombie, or reaped already.
+	r.handJob(t, initproto.Job{Command: []string{"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do (true &); done; wait; echo spawned >&2; exec sleep 60"}, Env: []string{path}})
 	atodtest.WaitFor(t, 10*time.Second, "the orphans to start", func() bool { return strings.Contains(r.stderr.String(), "spawned") })
 	initPid := strconv.Itoa(r.cmd.Process.Pid)
-	atodtest.WaitFor(t, 10*time.Second, "init to reap its orphans", func() bool {
-		return zombieChildren(t, initPid) == 0
+	atodtest.WaitFor(t, 10*time.Second, "init to reap its orphans (its only child left the runner)", func() bool {
+		return children(t, initPid) == 1
 	})
 }
 
-// zombieChildren counts the zombies whose parent is the host's pid ppid.
-func zombieChildren(t *testing.T, ppid string) int {
+// children counts the processes, zombies included, whose parent is the
+// host's pid ppid.
+func children(t *testing.T, ppid string) int {
 	t.Helper()
 	statuses, err := filepath.Glob("/proc/[0-9]*/status")
 	if err != nil {
@@ -157,11 +169,26 @@ func zombieChildren(t *testing.T, ppid string) int {
 			continue // gone
 		}
 		s := string(b)
-		if strings.Contains(s, "\nPPid:\t"+ppid+"\n") && strings.Contains(s, "\nState:\tZ") {
+		if strings.Contains(s, "\nPPid:\t"+ppid+"\n") {
 			n++
 		}
 	}
 	return n
+}
+
+// TestRunnerSignalsAreDefault: the runner starts with every signal's
+// default action and none blocked, whatever init inherited (here: HUP and
+// INT ignored), as a program started by a shell expects.
+func TestRunnerSignalsAreDefault(t *testing.T) {
+	r := startInitVia(t, []string{"sh", "-c", `trap "" HUP INT; exec "$0"`})
+	r.handJob(t, initproto.Job{Command: []string{"sh", "-c", `while read -r k v; do case $k in SigIgn:|SigBlk:) echo "$k $v";; esac; done </proc/self/status`}, Env: []string{path}})
+	rep, code, err := r.wait(t)
+	if err != nil || code != 0 || rep.WaitStatus != 0 {
+		t.Fatalf("report %+v, %v, exit %d; stderr %q", rep, err, code, r.stderr.String())
+	}
+	if got, want := r.stdout.String(), "SigBlk: 0000000000000000\nSigIgn: 0000000000000000\n"; got != want {
+		t.Errorf("the runner's signals:\n%s\nwant\n%s", got, want)
+	}
 }
 
 // TestInitIgnoresSignalsFromItsRun: PID 1 gets no signal from inside its

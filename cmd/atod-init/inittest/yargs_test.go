@@ -136,8 +136,13 @@ func TestYargsFailures(t *testing.T) {
 // found through an empty or relative entry, and no PATH finds nothing.
 func TestYargsPathLookup(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "prog"), []byte("#!/bin/sh\necho ran\n"), 0o755); err != nil {
-		t.Fatal(err)
+	for _, p := range []string{"prog", "bin/prog"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), []byte("#!/bin/sh\necho ran\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	file := writeFile(t, "entries", "")
 	for _, path := range []string{"PATH=", "PATH=.", "PATH=:/usr/bin", "PATH=./:/bin", "PATH=bin"} {
