@@ -27,12 +27,11 @@ build: bin/atod-init
 CC ?= cc
 INIT_CFLAGS := -static -O2 -Wall -Wextra -Werror
 INIT_OUT ?= bin/atod-init
+build-init = mkdir -p $(dir $(1)) && $(CC) $(INIT_CFLAGS) -o $(1) cmd/atod-init/atod-init.c && chmod 0755 $(1)
 bin/atod-init: cmd/atod-init/atod-init.c
-	@$(MAKE) --no-print-directory -s init-binary INIT_OUT=$@
+	$(call build-init,$@)
 init-binary:
-	@mkdir -p $(dir $(INIT_OUT))
-	$(CC) $(INIT_CFLAGS) -o $(INIT_OUT) cmd/atod-init/atod-init.c
-	chmod 0755 $(INIT_OUT)
+	@$(call build-init,$(INIT_OUT))
 
 # Installs the apt packages, the pinned linters, the Node.js test clients'
 # packages, builds atod and the default language image (cached outside the

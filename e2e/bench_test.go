@@ -25,8 +25,9 @@ import (
 )
 
 // The benchmark's fixed sizes (issue 13's protocol): a figure is a median of
-// serialRuns requests sent one at a time, serialGap apart (benchSizes); a rate is what
-// clients finish in rateWindow; the idle run comes after idleGap.
+// serialRuns requests sent one at a time, serialGap apart (benchSizes); a
+// rate is what clients finish in rateWindow; the idle run comes after
+// idleGap.
 const (
 	serialGap  = 100 * time.Millisecond
 	rateWindow = 5 * time.Second
@@ -50,9 +51,8 @@ func benchSizes() (serialRuns, burstSize int) {
 // fork/exec), with the ratios issue 13 sets targets for. atod runs twice,
 // one daemon after the other: with sandboxes prepared ahead (its default),
 // and on the cold path (--prepared 0), which stays as the fallback and must
-// not regress. It
-// asserts nothing about time; it fails only when something does not work.
-// b.N is ignored: run it once.
+// not regress. It asserts nothing about time; it fails only when something
+// does not work. b.N is ignored: run it once.
 //
 //	go test -tags seccomp -run '^$' -bench Table -benchtime 1x ./e2e   (scripts/bench)
 func BenchmarkTable(b *testing.B) {
@@ -219,7 +219,7 @@ func newBaselines(b *testing.B) baselines {
 type crunBaseline struct {
 	global  []string // crun's options before the command
 	bundle  string
-	configs chan string   // one per concurrent run, each with a cgroup of its own
+	configs chan string   // one per concurrent run (each with a cgroup of its own, but on pure v2)
 	starts  chan startReq // served by the thread in that mount namespace
 	runs    atomic.Int64
 }

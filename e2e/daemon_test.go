@@ -43,17 +43,12 @@ func run(m *testing.M) int {
 	}
 	binDir = os.Getenv("ATOD_BIN_DIR")
 	if binDir == "" {
-		dir, err := os.MkdirTemp("", "atod-e2e-bin-")
+		dir, err := atodtest.Build("atod", "atod-init", "atod-nsinit")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		os.Chmod(dir, 0o755)
-		if err := atodtest.Build(dir, "atod", "atod-init", "atod-nsinit"); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
 		binDir = dir
 	}
 	defer removeSharedRegistry()

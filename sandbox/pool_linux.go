@@ -22,15 +22,14 @@ type Trees interface {
 // pool keeps sandboxes prepared ahead, per template, so that a run's
 // request path is only handing over its files (prepared_linux.go). A
 // background refiller prepares one at a time, never while a run waits for a
-// slot nor into the last free slot, woken when a run ends or a slot comes
-// back, or refillAfterStart into a run (not as it starts: it would compete
-// with that run), for the templates runs asked for
-// lately: at least one for each (the minimum warm, while slots allow), and
-// as many as ran at once in the last shrinkAfter. A run that finds none idle
-// waits for the one the refiller is making for its template, if no other
-// run waits for it. Beyond that they shrink,
-// and those of an image that was replaced, or that no run asked for in
-// forgetAfter, are discarded.
+// slot nor into the last free slot, for the templates runs asked for lately:
+// at least one for each (the minimum warm, while slots allow), and as many
+// as ran at once in the last shrinkAfter. It wakes when a run ends or a slot
+// comes back, and refillAfterStart into a run (not as it starts: it would
+// compete with that run). A run that finds none idle waits for the one the
+// refiller is making for its template, if no other run waits for it. Beyond
+// their want they shrink, and those of an image that was replaced, or that
+// no run asked for in forgetAfter, are discarded.
 type pool struct {
 	s     *Sandbox
 	trees Trees // nil: nothing is prepared ahead
@@ -55,10 +54,10 @@ type pool struct {
 }
 
 // preparation is a sandbox the refiller is making for key; done is closed
-// when it has joined key's idle sandboxes, or failed, or was discarded. One run that finds
-// none idle may wait for it (claimed): it has a head start on a sandbox the
-// run would make itself, and two made at once on a busy host take longer
-// each.
+// when it has joined key's idle sandboxes, failed, or was discarded. One run
+// that finds none idle may wait for it (claimed): it has a head start on a
+// sandbox the run would make itself, and two made at once on a busy host
+// take longer each.
 type preparation struct {
 	key     template
 	done    chan struct{}
@@ -89,8 +88,8 @@ const (
 type demand struct {
 	last       time.Time // the last run's start
 	inFlight   int
-	peak       int       // most runs at once, last reached at peakAt
-	peakAt     time.Time //
+	peak       int // most runs at once, last reached at peakAt
+	peakAt     time.Time
 	failures   int       // preparations failed in a row
 	retryAfter time.Time // a failed preparation waits until then
 }
@@ -407,10 +406,10 @@ func (pl *pool) prepareOne(now time.Time) bool {
 	pl.mu.Unlock()
 	p, err := pl.s.prepare(key, slot, release)
 	pl.mu.Lock()
-	defer pl.mu.Unlock()
 	defer func() { // after p joined the idle ones, if it does
 		pl.preparing = nil
 		close(f.done)
+		pl.mu.Unlock()
 	}()
 	d := pl.demand[key]
 	if err != nil {
@@ -423,7 +422,7 @@ func (pl *pool) prepareOne(now time.Time) bool {
 	if d != nil {
 		d.failures = 0
 	}
-	if _, wanted := pl.demand[key]; !wanted || (pl.waiting > 0 && !f.claimed) {
+	if d == nil || (pl.waiting > 0 && !f.claimed) {
 		// Forgotten meanwhile (its image changed), or a run needs the slot
 		// (unless a run of its own waits for it).
 		go pl.discardLogged(p)

@@ -160,6 +160,16 @@ func TestDemandCounts(t *testing.T) {
 	}
 }
 
+// awaitClaim waits until a run waits for f.
+func awaitClaim(t *testing.T, pl *pool, f *preparation) {
+	t.Helper()
+	atodtest.WaitFor(t, 10*time.Second, "the run to wait for the preparation", func() bool {
+		pl.mu.Lock()
+		defer pl.mu.Unlock()
+		return f.claimed
+	})
+}
+
 type fakeTrees struct{}
 
 func (fakeTrees) Hold(name string) (string, func(), error) { return name, func() {}, nil }
@@ -185,11 +195,7 @@ func TestRunWaitsForPreparation(t *testing.T) {
 		done()
 		res <- got{p, err}
 	}()
-	atodtest.WaitFor(t, 10*time.Second, "the run to wait for the preparation", func() bool {
-		pl.mu.Lock()
-		defer pl.mu.Unlock()
-		return f.claimed
-	})
+	awaitClaim(t, pl, f)
 	if pl.claim(a) != nil || pl.claim(b) != nil {
 		t.Errorf("a claimed preparation, or one of another template, was claimed again")
 	}
@@ -229,11 +235,7 @@ func TestRunWaitsForPreparation(t *testing.T) {
 		done()
 		res <- got{p, err}
 	}()
-	atodtest.WaitFor(t, 10*time.Second, "the run to wait for the preparation", func() bool {
-		pl.mu.Lock()
-		defer pl.mu.Unlock()
-		return f.claimed
-	})
+	awaitClaim(t, pl, f)
 	pl.mu.Lock()
 	pl.preparing = nil
 	close(f.done) // failed: nothing joined the idle ones

@@ -306,9 +306,9 @@ func (s *Sandbox) makeJobDir(id string) (string, error) {
 }
 
 // writeJobFiles writes the runner contract's files into a job directory
-// (makeJobDir's); Run has checked their size (jobFilesSize). They stay read-only for everyone: the daemon writes as
-// their owner, briefly allowed, and the run sees them through read-only
-// bind mounts.
+// (makeJobDir's); Run has checked their size (jobFilesSize). They stay
+// read-only for everyone: the daemon writes as their owner, briefly allowed,
+// and the run sees them through read-only bind mounts.
 func writeJobFiles(dir string, f *job.Files) error {
 	contents := map[string][]byte{
 		"code":      f.Code,

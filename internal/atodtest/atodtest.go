@@ -1,10 +1,10 @@
 // Package atodtest holds the helpers that the tests of several packages
 // share: hand-built msgpack request maps, the installed image the tests run
 // in, the skip of tests that need root, waiting for a condition, files and
-// catalogues, building atod's commands. Only tests import it. It imports msgp, internal/timescale and
-// the standard library alone, so that the pure packages' tests
-// (protocol's own included) can use it; the client side of the protocol is
-// internal/testclient.
+// catalogues, building atod's commands. Only tests import it. It imports
+// msgp, internal/timescale and the standard library alone, so that the pure
+// packages' tests (protocol's own included) can use it; the client side of
+// the protocol is internal/testclient.
 package atodtest
 
 import (
@@ -223,25 +223,40 @@ func CatalogueDir(tb testing.TB, languagesJSON string, ids ...string) string {
 }
 
 // Build builds atod's commands (atod, atod-init, atod-nsinit) from this
-// checkout into dir, each as `make build` does: atod-init by the Makefile's
-// own rule (`make init-binary`), the others with cgo and the seccomp tag.
-func Build(dir string, commands ...string) error {
+// checkout into a new directory, each as `make build` does: atod-init by the
+// Makefile's own rule (`make init-binary`), the others with cgo and the
+// seccomp tag. The directory is 0755, so that runs' users reach the
+// binaries; the caller removes it.
+func Build(commands ...string) (dir string, err error) {
 	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
 	if err != nil {
-		return fmt.Errorf("finding the module's directory: %w", err)
+		return "", fmt.Errorf("finding the module's directory: %w", err)
+	}
+	if dir, err = os.MkdirTemp("", "atod-bin-"); err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", err
 	}
 	for _, name := range commands {
 		out := filepath.Join(dir, name)
-		build := exec.Command("go", "build", "-tags", "seccomp", "-o", out, "github.com/atod-project/atod/cmd/"+name)
-		build.Env = append(os.Environ(), "CGO_ENABLED=1")
+		var build *exec.Cmd
 		if name == "atod-init" {
 			build = exec.Command("make", "--no-print-directory", "-s", "-C", strings.TrimSpace(string(root)), "init-binary", "INIT_OUT="+out)
+		} else {
+			build = exec.Command("go", "build", "-tags", "seccomp", "-o", out, "github.com/atod-project/atod/cmd/"+name)
+			build.Env = append(os.Environ(), "CGO_ENABLED=1")
 		}
 		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("building %s: %w\n%s", name, err, out)
+			return "", fmt.Errorf("building %s: %w\n%s", name, err, out)
 		}
 	}
-	return nil
+	return dir, nil
 }
 
 // SyncBuffer is a bytes.Buffer that a test may read while another goroutine

@@ -56,20 +56,12 @@ func run(m *testing.M) int {
 	if initPath, nsinitPath = os.Getenv("ATOD_INIT"), os.Getenv("ATOD_NSINIT"); initPath != "" && nsinitPath != "" {
 		return m.Run()
 	}
-	dir, err := os.MkdirTemp("", "atod-init-")
+	dir, err := atodtest.Build("atod-init", "atod-nsinit")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if err := os.Chmod(dir, 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := atodtest.Build(dir, "atod-init", "atod-nsinit"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	initPath, nsinitPath = filepath.Join(dir, "atod-init"), filepath.Join(dir, "atod-nsinit")
 	return m.Run()
 }

@@ -27,16 +27,12 @@ func run(m *testing.M) int {
 		initPath = filepath.Join(dir, "atod-init")
 		return m.Run()
 	}
-	dir, err := os.MkdirTemp("", "atod-init-")
+	dir, err := atodtest.Build("atod-init")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if err := atodtest.Build(dir, "atod-init"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	initPath = filepath.Join(dir, "atod-init")
 	return m.Run()
 }
