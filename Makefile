@@ -6,7 +6,7 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 TAGS := seccomp
-# The sandbox's packages need cgo (libcontainer's nsenter, libseccomp).
+# The sandbox's packages need cgo (libseccomp, which compiles the seccomp filter).
 export CGO_ENABLED := 1
 # The binaries `make setup` builds, for the lanes that run them: scripts/test
 # and scripts/vmtest build them only when this is unset.
@@ -20,15 +20,15 @@ all: build
 # -v: the packages it compiles; nothing when the binaries are up to date.
 build: bin/atod-init
 	$(GO) build -v -tags $(TAGS) -o bin/atod ./cmd/atod
-	$(GO) build -v -tags $(TAGS) -o bin/atod-nsinit ./cmd/atod-nsinit
 
 # atod-init is C, static (cmd/atod-init/atod-init.c says why). The tests
 # that run it build their own with `make init-binary INIT_OUT=PATH`.
 CC ?= cc
 INIT_CFLAGS := -static -O2 -Wall -Wextra -Werror
 INIT_OUT ?= bin/atod-init
-build-init = mkdir -p $(dir $(1)) && $(CC) $(INIT_CFLAGS) -o $(1) cmd/atod-init/atod-init.c && chmod 0755 $(1)
-bin/atod-init: cmd/atod-init/atod-init.c
+INIT_SRCS := cmd/atod-init/atod-init.c cmd/atod-init/setup.c
+build-init = mkdir -p $(dir $(1)) && $(CC) $(INIT_CFLAGS) -o $(1) $(INIT_SRCS) && chmod 0755 $(1)
+bin/atod-init: $(INIT_SRCS) cmd/atod-init/atod-init.h
 	$(call build-init,$@)
 init-binary:
 	@$(call build-init,$(INIT_OUT))

@@ -43,7 +43,7 @@ func run(m *testing.M) int {
 	}
 	binDir = os.Getenv("ATOD_BIN_DIR")
 	if binDir == "" {
-		dir, err := atodtest.Build("atod", "atod-init", "atod-nsinit")
+		dir, err := atodtest.Build("atod", "atod-init")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

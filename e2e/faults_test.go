@@ -79,16 +79,16 @@ func TestRestartAfterSIGKILLWithTenRuns(t *testing.T) {
 	// once it runs). Every run whose program started dies with the
 	// daemon; the rest goes at the next start.
 	atodtest.WaitFor(t, 10*time.Second, "the runs to die with the daemon", func() bool {
-		return len(slices.DeleteFunc(d.runProcesses(t), isWaitingRuncInit)) == 0
+		return len(slices.DeleteFunc(d.runProcesses(t), isWaitingSandbox)) == 0
 	})
 	if waiting := d.runProcesses(t); len(waiting) > 0 {
-		t.Logf("runc inits caught before their start, left to the restart: %v", waiting)
+		t.Logf("sandboxes caught before their start, left to the restart: %v", waiting)
 	}
 	stale, err := leftovers.Find(d.scope())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each run leaves its job cgroups and its libcontainer state at least.
+	// Each run leaves its job cgroups and its job files at least.
 	if len(stale) < 2*slots {
 		t.Fatalf("a daemon killed with %d runs in flight left only %q to clean up: the test proves nothing", slots, stale)
 	}
@@ -135,12 +135,13 @@ func inSomeRun(t testing.TB, d *daemon, path string) bool {
 	return atodtest.InRoot(d.runProcesses(t), path)
 }
 
-// isWaitingRuncInit reports whether pid is libcontainer's init of a run that
-// has not started its program yet: atod-nsinit, or runc:[2:INIT] in a daemon
-// without it.
-func isWaitingRuncInit(pid int) bool {
+// isWaitingSandbox reports whether pid is a sandbox that has not started
+// its program yet: its setup (atod-setup), or its init (atod-init, as
+// /ATO/yargs) waiting for its job, with no child.
+func isWaitingSandbox(pid int) bool {
 	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	return string(comm) == "atod-nsinit\n" || string(comm) == "runc:[2:INIT]\n"
+	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	return string(comm) == "atod-setup\n" || (string(comm) == "yargs\n" && len(children) == 0)
 }
 
 // TestJobCgroupCreationFailing makes the kernel refuse the limits of the
@@ -462,9 +463,10 @@ func fill(t testing.TB, dir string) {
 
 // TestFullStateDisk fills the filesystem of the daemon's state directory
 // (a small tmpfs of its own here; the job files are on the daemon's own
-// tmpfs inside it, but each run's libcontainer state and writable root's
-// mount points are made on it): runs get the internal error, nothing of
-// them is left, and once there is room again runs work.
+// tmpfs inside it, but each run's writable root's directory and mount
+// points are made on it): with no inode left runs get the internal error
+// and nothing of them is left; with inodes again but no block, runs work,
+// as a run writes nothing there; and once there is room again runs work.
 func TestFullStateDisk(t *testing.T) {
 	if daemonUserFromEnv(t).rootless {
 		t.Skip("mounting the small filesystem for the state directory takes root")
@@ -479,25 +481,32 @@ func TestFullStateDisk(t *testing.T) {
 	seen := fmt.Sprintf("/proc/%d/root%s", d.cmd.Process.Pid, disk)
 	fill(t, seen)
 
-	// First no inode is left, then (the empty files removed) no block:
-	// a run's first directory fails, then a later file.
-	for _, phase := range []string{"fill-*", "fill"} {
-		o := send(t, d, websocket.MessageBinary, job{language: "bash", code: "echo should not run"}.encode(t))
-		if o.result != nil || o.code != websocket.StatusInternalError || o.reason != "internal server error" {
-			t.Errorf("with a full state disk: result %v, close %d %q; want no result and 1011 internal server error", o.result, o.code, o.reason)
-		}
-		assertNoLeftovers(t, d)
-		fills, _ := filepath.Glob(filepath.Join(seen, phase))
+	// No inode left: a run's first directory fails.
+	o := send(t, d, websocket.MessageBinary, job{language: "bash", code: "echo should not run"}.encode(t))
+	if o.result != nil || o.code != websocket.StatusInternalError || o.reason != "internal server error" {
+		t.Errorf("with no inode left on the state disk: result %v, close %d %q; want no result and 1011 internal server error", o.result, o.code, o.reason)
+	}
+	assertNoLeftovers(t, d)
+	if n := strings.Count(d.logs(), "no space left on device"); n != 1 {
+		t.Errorf("the daemon's log says %d times that the disk is full, want 1:\n%s", n, d.logs())
+	}
+	remove := func(glob string) {
+		fills, _ := filepath.Glob(filepath.Join(seen, glob))
 		for _, f := range fills {
 			if err := os.Remove(f); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	if n := strings.Count(d.logs(), "no space left on device"); n != 2 {
-		t.Errorf("the daemon's log says %d times that the disk is full, want 2:\n%s", n, d.logs())
+	remove("fill-*")
+	// Inodes again, but no block: a run needs none.
+	r := execute(t, d, job{language: "bash", code: "echo blocks full"})
+	if got := status(r) + " " + string(r.Stdout); got != "exited/0 blocks full\n" {
+		t.Errorf("with no block left on the state disk: %q", got)
 	}
-	r := execute(t, d, job{language: "bash", code: "echo back"})
+	assertNoLeftovers(t, d)
+	remove("fill")
+	r = execute(t, d, job{language: "bash", code: "echo back"})
 	if got := status(r) + " " + string(r.Stdout); got != "exited/0 back\n" {
 		t.Errorf("once the state disk has room again: %q", got)
 	}

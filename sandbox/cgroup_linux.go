@@ -36,10 +36,11 @@ const (
 	emptyTimeout = 10 * time.Second
 )
 
-// v1Controllers are the v1 hierarchies whose limits and statistics atod
-// uses. libcontainer joins the run's init to every mounted hierarchy; these
-// are the ones whose job cgroups atod creates and configures itself.
-var v1Controllers = []cgroup1.Name{cgroup1.Memory, cgroup1.Pids, cgroup1.Cpu, cgroup1.Cpuacct, cgroup1.Freezer}
+// v1Controllers are the v1 hierarchies a run is in: those whose limits,
+// statistics and freezer atod uses, and the device cgroup. In the others
+// (blkio, cpuset, net_cls, ...), which would limit nothing, a run stays in
+// the daemon's cgroup.
+var v1Controllers = []cgroup1.Name{cgroup1.Memory, cgroup1.Pids, cgroup1.Cpu, cgroup1.Cpuacct, cgroup1.Freezer, cgroup1.Devices}
 
 // cgroupTree is the daemon's own part of the cgroup hierarchy, under which
 // every job cgroup is created.
@@ -111,6 +112,9 @@ func newCgroupTree(name string, ownRoot, rootless bool, log *slog.Logger) (_ *cg
 		if t.mode == cgroups.Hybrid {
 			if u, ok := own[""]; ok {
 				t.hybrid = filepath.Join(unifiedHybrid, u, name)
+				if err := os.Mkdir(t.hybrid, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+					return nil, fmt.Errorf("creating cgroup %s: %w", t.hybrid, err)
+				}
 			}
 		}
 		return t, nil
@@ -272,35 +276,36 @@ func (t *cgroupTree) delegateV2(ownRoot bool) error {
 // from anything else an operator put beside them.
 const jobPrefix = "atod-"
 
-// libcontainerPath is the cgroup path handed to libcontainer for job id. On
-// v1 it is relative (libcontainer then nests it under the daemon's own cgroup
-// in every hierarchy, as cgroup1.NestedPath does); on v2 it is absolute.
-func (t *cgroupTree) libcontainerPath(id string) string {
-	if t.mode == cgroups.Unified {
-		return filepath.Join(t.v2Base, id)
-	}
-	return filepath.Join(t.parent, id)
-}
+// v2Path is the cgroup v2 path of job id.
+func (t *cgroupTree) v2Path(id string) string { return filepath.Join(t.v2Base, id) }
 
-// create makes the job cgroup for id with the limits l.
-func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
+// create makes the job cgroup for id with the limits l, and a device cgroup
+// that allows the sandbox's devices alone (deviceRules; not rootless, where
+// loading its eBPF program takes privilege: the user namespace keeps such
+// runs from creating device nodes, and /dev holds only those bound from
+// the host).
+func (t *cgroupTree) create(id string, l job.Limits, rootless bool) (*jobCgroup, error) {
 	quota := int64(l.CPUs * cpuPeriodUs)
 	period := uint64(cpuPeriodUs)
 	if t.mode == cgroups.Unified {
 		// Created by hand rather than with cgroup2.NewManager, which would
 		// write to every ancestor's subtree_control (see delegateV2).
-		group := t.libcontainerPath(id)
+		group := t.v2Path(id)
 		if err := os.Mkdir(filepath.Join(cgroupRoot, group), 0o755); err != nil {
 			return nil, fmt.Errorf("creating job cgroup %s: %w", id, err)
 		}
 		m, err := cgroup2.Load(group)
 		if err == nil {
 			zero := int64(0)
-			err = m.Update(&cgroup2.Resources{
+			res := &cgroup2.Resources{
 				Memory: &cgroup2.Memory{Max: &l.MemoryBytes, Swap: &zero},
 				Pids:   &cgroup2.Pids{Max: l.Pids},
 				CPU:    &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quota, &period)},
-			})
+			}
+			if !rootless {
+				res.Devices = deviceRules()
+			}
+			err = m.Update(res)
 		}
 		if err != nil {
 			os.Remove(filepath.Join(cgroupRoot, group))
@@ -322,9 +327,10 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 		mem.Swap = &l.MemoryBytes // memory+swap equal to memory: no swap
 	}
 	res := &specs.LinuxResources{
-		Memory: mem,
-		Pids:   &specs.LinuxPids{Limit: &l.Pids},
-		CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
+		Memory:  mem,
+		Pids:    &specs.LinuxPids{Limit: &l.Pids},
+		CPU:     &specs.LinuxCPU{Quota: &quota, Period: &period},
+		Devices: deviceRules(),
 	}
 	cg, err := cgroup1.New(t.v1Path(id), res, cgroup1.WithHierarchy(v1Hierarchy))
 	if err != nil {
@@ -334,7 +340,12 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 	}
 	j := &jobCgroup{v1: cg}
 	if t.hybrid != "" {
+		// The run's cgroup in the cgroup2 mount: for cgroup.kill alone
+		// (it has no controllers).
 		j.unified = filepath.Join(t.hybrid, id)
+		if err := os.Mkdir(j.unified, 0o755); err != nil {
+			return nil, errors.Join(fmt.Errorf("creating job cgroup %s: %w", id, err), cg.Delete(), t.removeV1(id))
+		}
 	}
 	if t.hasTCP {
 		p, err := t.v1Path(id)(cgroup1.Memory)
@@ -357,7 +368,7 @@ func (t *cgroupTree) create(id string, l job.Limits) (*jobCgroup, error) {
 }
 
 // v1Path is the v1 job cgroup of id in every hierarchy: what
-// cgroup1.NestedPath(libcontainerPath(id)) gives, without reading
+// cgroup1.NestedPath(<parent>/<id>) gives, without reading
 // /proc/self/cgroup and the mount table again for every run.
 func (t *cgroupTree) v1Path(id string) cgroup1.Path {
 	return func(n cgroup1.Name) (string, error) {
@@ -391,7 +402,7 @@ func (t *cgroupTree) removeStale() error {
 	for _, id := range t.staleIDs() {
 		j := &jobCgroup{}
 		if t.mode == cgroups.Unified {
-			m, err := cgroup2.Load(t.libcontainerPath(id))
+			m, err := cgroup2.Load(t.v2Path(id))
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -418,11 +429,10 @@ func (t *cgroupTree) removeStale() error {
 			}
 			continue
 		}
-		// libcontainer put the run in every other v1 hierarchy too
-		// (devices, blkio, name=systemd, ...), and its Destroy cannot
-		// remove those of a run whose state it never saved or cannot
-		// load: a daemon killed while runs were starting left them
-		// (issue 10). The run's processes are gone now. removeV1 takes
+		// The run's cgroups in the hybrid layout's cgroup2 mount, and
+		// those an earlier atod made in every other v1 hierarchy (it
+		// started runs through libcontainer, which joins them all),
+		// go too: the run's processes are gone now. removeV1 takes
 		// them all, the hierarchies staleIDs looks in last, so that a
 		// daemon killed meanwhile leaves the run findable. One that
 		// cannot be removed (a process that does not die) is reported,
@@ -436,8 +446,8 @@ func (t *cgroupTree) removeStale() error {
 
 // staleIDs lists job cgroup names found in atod's part of the tree: on v1,
 // the parents it holds locked (lockV1), where every run has its job cgroup
-// before libcontainer makes the others; in a hierarchy it does not lock,
-// another daemon's runs may be.
+// before it is started; in a hierarchy it does not lock, another daemon's
+// runs may be.
 func (t *cgroupTree) staleIDs() []string {
 	dirs := t.v1Owned
 	if t.mode == cgroups.Unified {
@@ -482,7 +492,7 @@ func (t *cgroupTree) removeV1(id string) error {
 
 // v1ParentDirs are the directories <own>/<parent> that job cgroups are
 // created in on cgroup v1 and the hybrid layout, in every hierarchy the
-// daemon is in: libcontainer joins a run to all of them.
+// daemon is in (atod before issue 13 joined a run to all of them).
 func (t *cgroupTree) v1ParentDirs() ([]string, error) {
 	own, err := ownCgroups()
 	if err != nil {
@@ -513,7 +523,7 @@ func (t *cgroupTree) v1ParentDirs() ([]string, error) {
 type jobCgroup struct {
 	v1      cgroup1.Cgroup
 	v2      *cgroup2.Manager
-	unified string // hybrid: the run's cgroup in the cgroup2 mount (created by libcontainer), which has cgroup.kill
+	unified string // hybrid: the run's cgroup in the cgroup2 mount, which has cgroup.kill
 
 	// What watchMemory reads: on v1 with TCP accounting
 	// memory.kmem.tcp.usage_in_bytes (nil: nothing); the usage up to which
@@ -579,6 +589,24 @@ func (j *jobCgroup) watchMemory(done <-chan struct{}, log *slog.Logger) <-chan s
 		}
 	}()
 	return over
+}
+
+// join puts process pid in the job cgroup, in every hierarchy it has.
+func (j *jobCgroup) join(pid int) error {
+	var err error
+	switch {
+	case j.v2 != nil:
+		err = j.v2.AddProc(uint64(pid))
+	case j.v1 != nil:
+		err = j.v1.AddProc(uint64(pid))
+		if err == nil && j.unified != "" {
+			err = os.WriteFile(filepath.Join(j.unified, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("joining job cgroup: %w", err)
+	}
+	return nil
 }
 
 // kill sends SIGKILL to every process of the run, atomically with respect to
@@ -708,8 +736,8 @@ func (j *jobCgroup) stats() (cgroupStats, error) {
 	return s, nil
 }
 
-// delete removes the job cgroup; it must be empty. A cgroup already gone
-// (libcontainer's Destroy removes the hierarchies it joined) is fine.
+// delete removes the job cgroup; it must be empty. A cgroup already gone is
+// fine.
 func (j *jobCgroup) delete() error {
 	var errs []error
 	if j.memWatch != nil {
@@ -774,8 +802,8 @@ func readPids(path string) ([]int, error) {
 }
 
 // removeParents removes the v1 parent directory <own>/<parent> that job
-// cgroups were created in, in every hierarchy (libcontainer joins them all),
-// when it is empty. On cgroup v2 nothing is removed: the daemon itself lives
+// cgroups were created in, in every hierarchy (see v1ParentDirs), when it
+// is empty. On cgroup v2 nothing is removed: the daemon itself lives
 // in the supervisor leaf.
 func (t *cgroupTree) removeParents() error {
 	defer t.unlock()

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/containerd/cgroups/v3"
-	"github.com/containerd/cgroups/v3/cgroup1"
 
 	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/timescale"
@@ -32,17 +31,7 @@ func startInCgroup(t *testing.T, j *jobCgroup, n int) (cmds []*exec.Cmd, release
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		pid := cmd.Process.Pid
-		switch {
-		case j.v2 != nil:
-			err = j.v2.AddProc(uint64(pid))
-		default:
-			err = j.v1.Add(cgroup1.Process{Pid: pid})
-		}
-		if err == nil && j.unified != "" {
-			err = os.WriteFile(j.unified+"/cgroup.procs", []byte(strconv.Itoa(pid)), 0)
-		}
-		if err != nil {
+		if err := j.join(cmd.Process.Pid); err != nil {
 			t.Fatal(err)
 		}
 		cmds = append(cmds, cmd)
@@ -72,19 +61,17 @@ func TestKillPaths(t *testing.T) {
 	}
 	for _, path := range paths {
 		t.Run(path, func(t *testing.T) {
-			j, err := tree.create(newJobID(), job.DefaultLimits)
+			j, err := tree.create(newJobID(), job.DefaultLimits, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { j.killAndWait(); j.delete() })
-			if path == "freezer" {
-				j.unified = "" // the pure v1 path
-			} else if j.unified != "" {
-				// On the hybrid layout libcontainer creates the cgroup2
-				// directory; stand in for it here and move the processes.
-				if err := os.MkdirAll(j.unified, 0o755); err != nil {
-					t.Fatal(err)
-				}
+			if path == "freezer" && j.unified != "" {
+				// The pure v1 path; the cgroup2 directory, unused, is
+				// removed apart.
+				unified := j.unified
+				j.unified = ""
+				t.Cleanup(func() { os.Remove(unified) })
 			}
 			cmds, release := startInCgroup(t, j, 3)
 			release()

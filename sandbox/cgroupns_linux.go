@@ -32,11 +32,12 @@ const ownMountsEnv = "_ATOD_OWN_MOUNTS"
 // for each run, and outlive a daemon killed mid-run; in a private one they
 // stay the daemon's and go with it.
 //
-// Why the cgroup view: libcontainer, on every container start, enables all
-// controllers in the subtree_control of every ancestor of the run's cgroup
-// up to the root (opencontainers/cgroups fs2.CreateCgroupPath) — cgroups
-// atod does not own. With the delegated cgroup as the root of what the
-// daemon sees, those writes stay inside it. (A cgroup namespace would not
+// Why the cgroup view: cgroup libraries enable all controllers in the
+// subtree_control of every ancestor of a cgroup they create, up to the
+// root (containerd's cgroup2.NewManager; libcontainer, which started runs
+// until issue 13, did on every start) — cgroups atod does not own. With
+// the delegated cgroup as the root of what the daemon sees, no such write
+// can leave it. (A cgroup namespace would not
 // do: it is rooted where the daemon already lives, which after a restart
 // may be its supervisor leaf; a bind mount can be rooted anywhere.)
 //

@@ -2,15 +2,18 @@ package sandbox
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 
-	"github.com/opencontainers/cgroups"
-	devices "github.com/opencontainers/cgroups/devices/config"
-	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/atod-project/atod/internal/initproto"
 	"github.com/atod-project/atod/sandbox/job"
 )
 
@@ -174,160 +177,177 @@ var defaultPerUser = map[int]uint64{
 // jobFiles are the runner contract's files, in the order they are mounted.
 var jobFiles = []string{"code", "input", "options", "arguments", "runner"}
 
-// containerConfig is the libcontainer configuration of one run of template
-// key, whose root filesystem is rootfs (key.rootfs itself, read-only, or its
-// writable root).
+// device is a character device node a run sees.
+type device struct {
+	path         string
+	major, minor int64
+}
+
+// sandboxDevices are the device nodes a run sees, bound from the host (a
+// user namespace cannot create device nodes); the run's device cgroup
+// allows these and no other (deviceRules).
+var sandboxDevices = []device{
+	{"/dev/null", 1, 3}, {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
+	{"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+}
+
+// deviceRules allow exactly the devices of sandboxDevices.
+func deviceRules() []specs.LinuxDeviceCgroup {
+	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}} // everything, first
+	for _, d := range sandboxDevices {
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &d.major, Minor: &d.minor, Access: "rwm"})
+	}
+	return rules
+}
+
+// maskedPaths are hidden from a run (under /dev/null, or an empty read-only
+// tmpfs): what they show of the host is none of a run's business, as in
+// the field's default container configuration. Those missing on a kernel
+// are skipped.
+var maskedPaths = []string{
+	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+	"/proc/interrupts", "/proc/kallsyms", "/sys/firmware",
+}
+
+// readonlyPaths are read-only in a run, whatever a file's mode says.
+var readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+
+// setupPlan is what the setup of a sandbox for template key does (atod-init
+// setup: cmd/atod-init/setup.c), whose root filesystem is rootfs (key.rootfs
+// itself, read-only, or its writable root) and whose job files are in
+// scratch.
 //
 // The mounts, in order: /proc, a tmpfs /dev with the few harmless devices,
 // devpts and /dev/shm, a writable tmpfs /tmp, a writable tmpfs /ATO (so that
 // runners may write e.g. /ATO/compiled), the job's files bind-mounted
 // read-only into it, the init binary at /ATO/yargs, the static Bash at
-// /ATO/bash, and the working
-// directory /ATO/context as one more tmpfs. Every tmpfs is size-capped, and
-// its pages are charged to the run's memory cgroup as well.
+// /ATO/bash, and the working directory /ATO/context as one more tmpfs.
+// Every tmpfs is size-capped, and its pages are charged to the run's memory
+// cgroup as well.
 //
 // /ATO and /ATO/context (mode 755) belong to the run's user, key.uid and
 // key.gid; /tmp and /dev/shm are 1777 for anyone. The uid= and gid=
 // options of a tmpfs are read in the user namespace of the process that
-// mounts it, and libcontainer mounts inside the run's, so they are the ids
-// of the run as it sees them.
+// mounts it, the setup's, so they are the ids of the run as it sees them.
 //
-// ids maps key.uid and key.gid to the host; see idMappings. A rootless
-// sandbox (see rootless_linux.go) tells libcontainer so: it then denies
-// setgroups before writing the gid mapping, and ignores the failure to load
-// the device cgroup's eBPF program, which needs privilege.
-func (s *Sandbox) containerConfig(key *template, rootfs, id string, ids hostIDs, scratch string) *configs.Config {
+// Then the new root becomes /, and: the IPC namespace's message queue size,
+// the read-only and masked paths of /proc, the root read-only unless it is
+// the run's own overlay (rootless runs get the image's tree itself, which
+// they must not change), the host name, the loopback interface, and the
+// run's ids with no capability, no_new_privs and the seccomp filter for
+// init. A rootless sandbox cannot call setgroups(2) (its gid mapping is
+// written after setgroups is denied) and needs not: the daemon has no
+// supplementary groups (checkRootless).
+func (s *Sandbox) setupPlan(key *template, rootfs string, scratch string) initproto.Plan {
 	l := key.limits
 	const noSuidDev = unix.MS_NOSUID | unix.MS_NODEV
-	tmpfs := func(dst, mode string) *configs.Mount {
-		return &configs.Mount{
-			Source: "tmpfs", Device: "tmpfs", Destination: dst, Flags: noSuidDev,
-			Data: fmt.Sprintf("mode=%s,size=%d,nr_inodes=%d", mode, l.TmpfsBytes, 16384),
-		}
+	flags := func(f uintptr) string { return strconv.FormatUint(uint64(f), 10) }
+	mount := func(fstype string, f uintptr, data, target string) initproto.Op {
+		return initproto.Op{Name: "mount", Args: []string{fstype, fstype, flags(f), data, target}}
+	}
+	tmpfs := func(dst, mode string) initproto.Op {
+		return mount("tmpfs", noSuidDev, fmt.Sprintf("mode=%s,size=%d,nr_inodes=%d", mode, l.TmpfsBytes, 16384), dst)
 	}
 	// owned is a tmpfs that belongs to the run's user.
-	owned := func(dst string) *configs.Mount {
-		m := tmpfs(dst, "755")
-		m.Data += fmt.Sprintf(",uid=%d,gid=%d", key.uid, key.gid)
-		return m
+	owned := func(dst string) initproto.Op {
+		op := tmpfs(dst, "755")
+		op.Args[3] += fmt.Sprintf(",uid=%d,gid=%d", key.uid, key.gid)
+		return op
 	}
-	bind := func(src, dst string) *configs.Mount {
-		return &configs.Mount{
-			Source: src, Destination: dst, Device: "bind",
-			Flags: unix.MS_BIND | unix.MS_RDONLY | noSuidDev,
-		}
+	bind := func(src, dst string, f uintptr) initproto.Op {
+		return initproto.Op{Name: "bind", Args: []string{src, dst, flags(f)}}
 	}
-	mounts := []*configs.Mount{
-		{Source: "proc", Device: "proc", Destination: "/proc", Flags: noSuidDev | unix.MS_NOEXEC},
+	op := func(name string, args ...string) initproto.Op { return initproto.Op{Name: name, Args: args} }
+
+	plan := initproto.Plan{
+		op("root", rootfs),
+		mount("proc", noSuidDev|unix.MS_NOEXEC, "", "/proc"),
 		// /dev holds only mount points and links: a little room, few
 		// inodes, no executables, so that it is no second scratch space.
-		{Source: "tmpfs", Device: "tmpfs", Destination: "/dev", Flags: unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_STRICTATIME, Data: "mode=755,size=256k,nr_inodes=256"},
-		{Source: "devpts", Device: "devpts", Destination: "/dev/pts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620"},
+		mount("tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_STRICTATIME, "mode=755,size=256k,nr_inodes=256", "/dev"),
+		mount("devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620", "/dev/pts"),
 		tmpfs("/dev/shm", "1777"),
 		tmpfs("/tmp", "1777"),
 		owned(atoDir),
 	}
 	for _, f := range jobFiles {
-		mounts = append(mounts, bind(filepath.Join(scratch, f), filepath.Join(atoDir, f)))
+		plan = append(plan, bind(filepath.Join(scratch, f), filepath.Join(atoDir, f), unix.MS_RDONLY|noSuidDev))
 	}
 	yargs, bash := s.initPath, s.bashPath
 	if s.shared != nil { // copies whose paths say nothing of the host
 		yargs, bash = s.shared.yargs, s.shared.bash
 	}
-	mounts = append(mounts, bind(yargs, yargsPath), bind(bash, job.BashPath), owned(contextDir))
+	plan = append(plan,
+		bind(yargs, yargsPath, unix.MS_RDONLY|noSuidDev),
+		bind(bash, job.BashPath, unix.MS_RDONLY|noSuidDev),
+		owned(contextDir))
+	for _, d := range sandboxDevices {
+		plan = append(plan, bind(d.path, d.path, 0))
+	}
+	for _, link := range [][2]string{
+		{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"}, {"/proc/self/fd/1", "/dev/stdout"},
+		{"/proc/self/fd/2", "/dev/stderr"}, {"pts/ptmx", "/dev/ptmx"},
+	} {
+		plan = append(plan, op("symlink", link[0], link[1]))
+	}
+	plan = append(plan, op("pivot"))
+	sysctls := mqueueSysctls(s.shares.msgqueue)
+	for _, k := range slices.Sorted(maps.Keys(sysctls)) {
+		plan = append(plan, op("sysctl", k, sysctls[k]))
+	}
+	for _, p := range readonlyPaths {
+		plan = append(plan, op("readonly", p))
+	}
+	for _, p := range maskedPaths {
+		plan = append(plan, op("mask", p))
+	}
+	if rootfs == key.rootfs {
+		plan = append(plan, op("remount-ro", "/"))
+	}
+	setgroups := "1"
+	if s.rootless {
+		setgroups = "0"
+	}
+	return append(plan,
+		op("hostname", hostname),
+		op("loopback"),
+		op("chdir", contextDir),
+		op("user", fmt.Sprint(key.uid), fmt.Sprint(key.gid), setgroups),
+		op("exec", yargsPath))
+}
 
-	oomScore := 1000 // the OOM killer takes a run before anything else
-	return &configs.Config{
-		Rootfs: rootfs,
-		// Writable when it is the run's own overlay (writableroot_linux.go);
-		// rootless runs get the image's tree itself, which they must not
-		// change.
-		Readonlyfs: rootfs == key.rootfs,
-		Hostname:   hostname,
-		Namespaces: configs.Namespaces{
-			{Type: configs.NEWUSER}, {Type: configs.NEWNS}, {Type: configs.NEWPID},
-			{Type: configs.NEWNET}, {Type: configs.NEWIPC}, {Type: configs.NEWUTS},
-			{Type: configs.NEWCGROUP},
-		},
-		UIDMappings:     idMappings(key.uid, ids.uid, ids.rootUID),
-		GIDMappings:     idMappings(key.gid, ids.gid, ids.rootGID),
-		RootlessEUID:    s.rootless,
-		RootlessCgroups: s.rootless,
-		Capabilities:    &configs.Capabilities{},
-		NoNewPrivileges: true,
-		Seccomp:         s.seccomp,
-		Sysctl:          mqueueSysctls(s.shares.msgqueue),
-		Networks:        []*configs.Network{{Type: "loopback", Address: "127.0.0.1/0", Gateway: "localhost"}},
-		Mounts:          mounts,
-		Devices:         sandboxDevices,
-		MaskPaths: []string{
-			"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-			"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-			"/proc/interrupts", "/proc/kallsyms", "/sys/firmware",
-		},
-		ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
-		Rlimits: []configs.Rlimit{
-			// No core files: a dump would fill the run's tmpfs and cost time;
-			// a crash is reported as killed by its signal.
-			{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
-			{Type: unix.RLIMIT_NOFILE, Hard: s.nofile, Soft: s.nofile},
-			{Type: unix.RLIMIT_MSGQUEUE, Hard: s.shares.msgqueue, Soft: s.shares.msgqueue},
-			{Type: unix.RLIMIT_SIGPENDING, Hard: s.shares.sigpending, Soft: s.shares.sigpending},
-		},
-		OomScoreAdj: &oomScore,
-		Cgroups: &cgroups.Cgroup{
-			Path:     s.cgroups.libcontainerPath(id),
-			Rootless: s.rootless,
-			// The job cgroup already has its limits (cgroupTree.create);
-			// libcontainer joins it and sets only the device rules.
-			Resources: &cgroups.Resources{Devices: deviceRules()},
-		},
+// rlimits are a run's resource limits, which the daemon sets on its setup
+// process (a process in a user namespace cannot raise a hard limit).
+func (s *Sandbox) rlimits() map[int]uint64 {
+	return map[int]uint64{
+		// No core files: a dump would fill the run's tmpfs and cost time;
+		// a crash is reported as killed by its signal.
+		unix.RLIMIT_CORE:       0,
+		unix.RLIMIT_NOFILE:     s.nofile,
+		unix.RLIMIT_MSGQUEUE:   s.shares.msgqueue,
+		unix.RLIMIT_SIGPENDING: s.shares.sigpending,
 	}
 }
+
+// oomScoreAdj is a run's: the OOM killer takes a run before anything else.
+const oomScoreAdj = 1000
 
 // idMappings is the user namespace mapping of one kind of id (uids or
 // gids) of a run whose processes have the id run inside and host outside.
 //
 // When run is 0 that is all. Otherwise root is mapped as well, to the host
-// id root: libcontainer needs root of the namespace it creates, both for
-// itself (nsexec's stage 1 calls setresuid(0, 0, 0) in the new namespace,
-// and the parent chowns the exec fifo to config.HostRootUID) and to set up
-// the mounts before it drops to Process.UID and GID. Host ids cannot be
-// shared between two ids inside (user_namespaces(7): extents may not
-// overlap), so root gets an id of its own. Only libcontainer's setup ever
-// has it: no process of the run is root of its namespace, and none can
-// become root, lacking CAP_SETUID and with no_new_privs set.
-func idMappings(run uint32, host, root int) []configs.IDMap {
-	m := []configs.IDMap{{ContainerID: int64(run), HostID: int64(host), Size: 1}}
+// id root: the setup runs as root of the namespace it is in, whose files it
+// creates (mount points, links) and which must own the namespace's /proc,
+// before it drops to the run's ids. Host ids cannot be shared between two
+// ids inside (user_namespaces(7): extents may not overlap), so root gets an
+// id of its own. Only the setup ever has it: no process of the run is root
+// of its namespace, and none can become root, lacking CAP_SETUID and with
+// no_new_privs set.
+func idMappings(run uint32, host, root int) []syscall.SysProcIDMap {
+	m := []syscall.SysProcIDMap{{ContainerID: int(run), HostID: host, Size: 1}}
 	if run != 0 {
-		m = append(m, configs.IDMap{ContainerID: 0, HostID: int64(root), Size: 1})
+		m = append(m, syscall.SysProcIDMap{ContainerID: 0, HostID: root, Size: 1})
 	}
 	return m
-}
-
-// deviceRules allow exactly the devices of sandboxDevices.
-func deviceRules() []*devices.Rule {
-	rules := make([]*devices.Rule, len(sandboxDevices))
-	for i, d := range sandboxDevices {
-		rules[i] = &d.Rule
-	}
-	return rules
-}
-
-func charDevice(path string, major, minor int64) *devices.Device {
-	return &devices.Device{
-		Path: path, FileMode: 0o666,
-		Rule: devices.Rule{Type: devices.CharDevice, Major: major, Minor: minor, Permissions: "rwm", Allow: true},
-	}
-}
-
-// sandboxDevices are the device nodes a run sees (bind-mounted from the host,
-// since a user namespace cannot create device nodes).
-var sandboxDevices = []*devices.Device{
-	charDevice("/dev/null", 1, 3),
-	charDevice("/dev/zero", 1, 5),
-	charDevice("/dev/full", 1, 7),
-	charDevice("/dev/random", 1, 8),
-	charDevice("/dev/urandom", 1, 9),
-	charDevice("/dev/tty", 5, 0),
 }

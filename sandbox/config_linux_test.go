@@ -2,8 +2,15 @@ package sandbox
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/atod-project/atod/internal/initproto"
+	"github.com/atod-project/atod/sandbox/job"
 )
 
 func TestOpenFilesLimitFitsTheFileTable(t *testing.T) {
@@ -84,5 +91,78 @@ func TestCgroupNameIsOneDirectory(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "want one directory name") {
 			t.Errorf("cgroup name %q: %v", name, err)
 		}
+	}
+}
+
+// The setup plan of a sandbox (what atod-init's setup carries out): the
+// mounts before the pivot, the rest after it in an order that works (the
+// message queue size before /proc/sys is read-only), the job's files and
+// binaries read-only, the root read-only unless it is the run's own
+// overlay, the run's ids last before init, and setgroups only with root.
+func TestSetupPlan(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		rootless bool
+		rootfs   string // "": the image's tree itself
+	}{{"root, own overlay", false, "/run/atod/roots/x/root"}, {"rootless, the image's tree", true, ""}} {
+		t.Run(c.name, func(t *testing.T) {
+			s := &Sandbox{initPath: "/usr/lib/atod/atod-init", bashPath: "/bin/bash-static", rootless: c.rootless,
+				shares: perUserShares{msgqueue: 819200 / 16}}
+			key := &template{rootfs: "/var/lib/atod/images/x/tree", uid: 1000, gid: 100, limits: job.DefaultLimits}
+			rootfs := c.rootfs
+			if rootfs == "" {
+				rootfs = key.rootfs
+			}
+			plan := s.setupPlan(key, rootfs, "/run/atod/jobs/atod-1")
+			if _, err := plan.Encode(); err != nil {
+				t.Fatal(err)
+			}
+			at := func(name string, args ...string) int {
+				for i, op := range plan {
+					if op.Name == name && (len(args) == 0 || slices.Equal(op.Args[:len(args)], args)) {
+						return i
+					}
+				}
+				return -1
+			}
+			pivot := at("pivot")
+			if plan[0].Name != "root" || plan[0].Args[0] != rootfs || pivot < 0 {
+				t.Fatalf("plan does not start at root %s or has no pivot: %v", rootfs, plan)
+			}
+			for i, op := range plan {
+				before := slices.Contains([]string{"mount", "bind", "symlink"}, op.Name)
+				if before != (i < pivot) && op.Name != "root" && op.Name != "pivot" {
+					t.Errorf("step %d %v is on the wrong side of the pivot (step %d)", i, op, pivot)
+				}
+			}
+			ro := strconv.Itoa(unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV)
+			for _, f := range append(slices.Clone(jobFiles), "yargs", "bash") {
+				if !slices.ContainsFunc(plan, func(op initproto.Op) bool {
+					return op.Name == "bind" && op.Args[1] == "/ATO/"+f && op.Args[2] == ro
+				}) {
+					t.Errorf("/ATO/%s is not bound read-only, nosuid, nodev: %v", f, plan)
+				}
+			}
+			if sysctl, proc := at("sysctl", "fs.mqueue.msgsize_default", "4096"), at("readonly", "/proc/sys"); sysctl < 0 || proc < sysctl {
+				t.Errorf("msgsize_default set at step %d, /proc/sys read-only at %d", sysctl, proc)
+			}
+			for _, p := range maskedPaths {
+				if at("mask", p) < pivot {
+					t.Errorf("%s is not masked", p)
+				}
+			}
+			if readonly := at("remount-ro", "/") > pivot; readonly != (rootfs == key.rootfs) {
+				t.Errorf("root read-only: %v, for a root that is the image's tree: %v", readonly, rootfs == key.rootfs)
+			}
+			setgroups := "1"
+			if c.rootless {
+				setgroups = "0"
+			}
+			n := len(plan)
+			if user, exec := plan[n-2], plan[n-1]; user.Name != "user" || !slices.Equal(user.Args, []string{"1000", "100", setgroups}) ||
+				exec.Name != "exec" || exec.Args[0] != yargsPath {
+				t.Errorf("the plan ends with %v, %v; want user 1000 100 %s, exec %s", user, exec, setgroups, yargsPath)
+			}
+		})
 	}
 }

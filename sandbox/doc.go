@@ -16,11 +16,14 @@
 // delegated cgroup) it is the daemon's own uid, and the runs have no device
 // cgroup.
 //
+// Each sandbox is set up by the static atod-init (cmd/atod-init: its setup
+// role), started in the new namespaces, which carries out the plan the
+// daemon makes (setupPlan) and becomes the run's init.
+//
 // The caller provides a validated job.Spec (package job) and the sandbox's
-// static init binary (cmd/atod-init); it must call Init from main when the
-// process was re-executed as a container init (os.Args[1] == "init"), and a
-// rootless caller should call SealExecutable and then EnterUserNS first
-// thing (without a user namespace of its own, its runs' root is read-only).
+// static init binary (cmd/atod-init); a rootless caller should call
+// EnterUserNS first thing (without a user namespace of its own, its runs'
+// root is read-only).
 // Everything Linux-specific lives in _linux.go files, so the data types build
 // anywhere.
 package sandbox

@@ -4,22 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/internal/initproto"
 	"github.com/atod-project/atod/sandbox/job"
 )
 
 // prepared is a sandbox made ahead of its run: its job cgroup, writable
-// root, container (namespaces, mounts, seccomp, uid slot) and init are
-// ready, and init waits on its job pipe. A request only writes its files and
+// root, namespaces, mounts, seccomp filter, uid slot and init are ready,
+// and init waits on its job pipe. A request only writes its files and
 // hands init the job (run); the sandbox is used once and then torn down.
 //
 // Every prepared sandbox holds one of the Sandbox's slots from prepare to
@@ -34,9 +38,8 @@ type prepared struct {
 	scratch string // the job files' directory
 	cg      *jobCgroup
 	root    *writableRoot // nil: the image's tree, read-only
-	c       *libcontainer.Container
-	proc    *libcontainer.Process
-	hold    func() // lets go of the image's tree; nil when nothing holds it
+	init    *exec.Cmd     // the setup, then init: PID 1 of the sandbox
+	hold    func()        // lets go of the image's tree; nil when nothing holds it
 
 	stdout, stderr, report *os.File // read ends
 	job                    *os.File // write end of init's job pipe
@@ -59,7 +62,7 @@ func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err
 	if p.scratch, err = s.makeJobDir(p.id); err != nil {
 		return p, err
 	}
-	if p.cg, err = s.cgroups.create(p.id, key.limits); err != nil {
+	if p.cg, err = s.cgroups.create(p.id, key.limits, s.rootless); err != nil {
 		return p, err
 	}
 	rootfs := key.rootfs
@@ -69,26 +72,34 @@ func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err
 		}
 		rootfs = p.root.path()
 	}
-	if p.c, err = libcontainer.Create(s.stateDir, p.id, s.containerConfig(&key, rootfs, p.id, p.ids, p.scratch)); err != nil {
-		return p, fmt.Errorf("creating container: %w", err)
-	}
-	return p, p.start()
+	return p, p.start(s.setupPlan(&key, rootfs, p.scratch))
 }
 
-// start starts the container's init, which waits for its job.
-func (p *prepared) start() error {
-	pipes, err := newPipes(4)
+// start starts the sandbox: atod-init's setup in new namespaces, in the
+// job cgroup, which carries out plan and execs init, which waits for its
+// job. It returns when init is waiting, or with why the setup failed.
+func (p *prepared) start(plan initproto.Plan) error {
+	wire, err := plan.Encode()
 	if err != nil {
 		return err
 	}
-	stdout, stderr, report, job := pipes[0], pipes[1], pipes[2], pipes[3]
+	pipes, err := newPipes(6)
+	if err != nil {
+		return err
+	}
+	stdout, stderr, report, job, setup, status := pipes[0], pipes[1], pipes[2], pipes[3], pipes[4], pipes[5]
 	// Ours from now on: closed by closeEnds.
 	p.stdout, p.stderr, p.report, p.job = stdout.r, stderr.r, report.r, job.w
-	defer func() { // the run holds its own copies once started
-		for _, f := range []*os.File{stdout.w, stderr.w, report.w, job.r} {
+	defer setup.w.Close()
+	defer status.r.Close()
+	// The sandbox's ends: it holds its own copies once started.
+	theirs := []*os.File{stdout.w, stderr.w, report.w, job.r, setup.r, status.w}
+	closeTheirs := func() {
+		for _, f := range theirs {
 			f.Close()
 		}
-	}()
+	}
+	defer closeTheirs()
 	// Programs reopen their output through /dev/stdout, /dev/stderr or
 	// /proc/self/fd/N (tee /dev/stderr, say), which checks the pipe's
 	// owner and mode (0600): the output pipes are the run's. init's
@@ -99,33 +110,85 @@ func (p *prepared) start() error {
 			return fmt.Errorf("giving the run its output pipes: %w", err)
 		}
 	}
-	p.proc = &libcontainer.Process{
-		Args:       []string{yargsPath},
-		Env:        []string{}, // init's; the runner's comes with the job
-		Cwd:        contextDir,
-		Stdout:     stdout.w,
-		Stderr:     stderr.w,
-		ExtraFiles: []*os.File{report.w, job.r}, // initproto.FD, initproto.JobFD
-		Init:       true,
-		// libcontainer switches to these after the mounts, just before it
-		// execs init. The run has no supplementary groups: libcontainer
-		// sets the empty AdditionalGroups, or, rootless, cannot call
-		// setgroups(2), and the daemon has none (checkRootless).
-		UID: int(p.key.uid),
-		GID: int(p.key.gid),
+	s := p.s
+	p.init = &exec.Cmd{
+		// atod-init through its descriptor (initproto.ExecFD): no
+		// directory of its host path need be searchable by the
+		// sandbox's ids.
+		Path:   "/proc/self/fd/" + strconv.Itoa(initproto.ExecFD),
+		Args:   []string{"atod-init", initproto.SetupArg},
+		Env:    []string{}, // init's; the runner's comes with the job
+		Stdout: stdout.w,
+		Stderr: stderr.w,
+		// initproto.FD, JobFD, SetupFD, StatusFD, SeccompFD, ExecFD.
+		ExtraFiles: []*os.File{report.w, job.r, setup.r, status.w, s.seccomp, s.initExec},
+		SysProcAttr: &syscall.SysProcAttr{
+			// The cgroup namespace comes later, from the setup, once
+			// the process is in the job cgroup: rooted there.
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+				syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+			UidMappings: idMappings(p.key.uid, p.ids.uid, p.ids.rootUID),
+			GidMappings: idMappings(p.key.gid, p.ids.gid, p.ids.rootGID),
+			// Rootless, setgroups is denied before the gid mapping is
+			// written (user_namespaces(7)); otherwise the setup empties
+			// the run's groups.
+			GidMappingsEnableSetgroups: !s.rootless,
+			// Root of the new namespace (its ids mapped by now): the
+			// daemon's host ids are not mapped there. Rootless,
+			// setgroups(2) is denied and the daemon has no
+			// supplementary groups.
+			Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: s.rootless},
+			// A session of its own: nothing of the daemon's session or
+			// terminal reaches the sandbox.
+			Setsid: true,
+		},
 	}
-	if p.s.nsinit != nil {
-		p.proc.ExtraFiles = append(p.proc.ExtraFiles, p.s.nsinit) // initproto.NsinitFD
+	if err := p.init.Start(); err != nil {
+		p.init = nil
+		return fmt.Errorf("starting the sandbox: %w", err)
 	}
-	if err := p.c.Run(p.proc); err != nil {
-		p.proc = nil
-		return fmt.Errorf("starting container: %w", err)
-	}
+	closeTheirs() // so that the status pipe ends when the setup's end does
+	// By its number: until the waiter below reaps the process, no other
+	// can have it.
+	err = p.configure(p.init.Process.Pid)
 	p.waited = make(chan struct{})
 	go func() {
 		defer close(p.waited)
-		_, _ = p.proc.Wait() // the status of init; the runner's comes in the report
+		_ = p.init.Wait() // the status of init; the runner's comes in the report
 	}()
+	if err != nil {
+		return err // the setup ends at its plan's end of file
+	}
+	// The plan goes last: the setup waits for it to make the cgroup
+	// namespace, rooted in the job cgroup.
+	_, werr := setup.w.Write(wire)
+	setup.w.Close()
+	// End of file: init is running (the status pipe closes on exec), or
+	// the setup died; a line: why it failed.
+	why, rerr := io.ReadAll(io.LimitReader(status.r, 4096))
+	if len(why) > 0 {
+		return errors.New(strings.TrimSpace(string(why)))
+	}
+	if err := errors.Join(werr, rerr); err != nil {
+		return fmt.Errorf("setting up the sandbox: %w", err)
+	}
+	return nil
+}
+
+// configure puts the setup process pid in the job cgroup, and gives it the
+// run's resource limits and OOM score, before it has its plan.
+func (p *prepared) configure(pid int) error {
+	if err := p.cg.join(pid); err != nil {
+		return err
+	}
+	for resource, limit := range p.s.rlimits() {
+		if err := unix.Prlimit(pid, resource, &unix.Rlimit{Cur: limit, Max: limit}, nil); err != nil {
+			return fmt.Errorf("setting the sandbox's resource limit %d: %w", resource, err)
+		}
+	}
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte(strconv.Itoa(oomScoreAdj)), 0); err != nil {
+		return fmt.Errorf("setting the sandbox's OOM score: %w", err)
+	}
 	return nil
 }
 
@@ -170,7 +233,7 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	if killErr != nil {
 		// The cgroup failed us: killing init from outside its pid
 		// namespace takes every process of the namespace with it.
-		_ = p.proc.Signal(syscall.SIGKILL)
+		_ = p.init.Process.Signal(syscall.SIGKILL)
 	}
 	<-p.waited
 	end.real = time.Since(started)
@@ -216,10 +279,10 @@ func (p *prepared) stop() error {
 		}
 	}
 	err := p.cg.killAndWait()
-	if err != nil && p.proc != nil {
+	if err != nil && p.init != nil {
 		// Killing init from outside its pid namespace takes every
 		// process of the namespace with it.
-		_ = p.proc.Signal(syscall.SIGKILL)
+		_ = p.init.Process.Signal(syscall.SIGKILL)
 	}
 	if p.waited != nil {
 		<-p.waited
@@ -233,14 +296,6 @@ func (p *prepared) stop() error {
 func (p *prepared) teardown() error {
 	errs := []error{p.stop()}
 	p.closeEnds()
-	if p.c != nil {
-		// Every process is gone by now; this removes libcontainer's
-		// cgroups in the hierarchies atod does not manage and its state
-		// directory.
-		if err := p.c.Destroy(); err != nil {
-			errs = append(errs, fmt.Errorf("destroying container: %w", err))
-		}
-	}
 	if p.root != nil { // a root left mounted is a failure of the run
 		errs = append(errs, p.root.remove())
 	}

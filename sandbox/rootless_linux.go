@@ -14,8 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Rootless mode, as runc's rootless containers work
-// (configs.Config.RootlessEUID and RootlessCgroups): the daemon runs as an
+// Rootless mode, as runc's rootless containers work: the daemon runs as an
 // ordinary user, so
 //
 //   - a run's user namespace can map only the daemon's own uid and gid (to 0

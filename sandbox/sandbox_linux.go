@@ -16,34 +16,27 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/opencontainers/runc/libcontainer"
-	"github.com/opencontainers/runc/libcontainer/configs"
-
 	"github.com/atod-project/atod/internal/mkdirs"
 	"github.com/atod-project/atod/sandbox/job"
 )
 
 // Options configure a Sandbox.
 type Options struct {
-	// StateDir holds the state of running jobs (libcontainer state and the
-	// job files); a tmpfs such as /run/atod is best. Startup removes
+	// StateDir holds the state of running jobs (their job files and
+	// writable roots); a tmpfs such as /run/atod is best. Startup removes
 	// whatever an earlier daemon left in it.
 	StateDir string
-	// InitPath is the host path of the static atod-init binary.
+	// InitPath is the host path of the static atod-init binary: each
+	// sandbox's setup, its init and its /ATO/yargs.
 	InitPath string
-	// NsinitPath is the host path of atod-nsinit, libcontainer's container
-	// init on its own (nsinit_linux.go): every sandbox start executes a
-	// sealed copy of it instead of the rest of the daemon's binary. Empty:
-	// the daemon's binary, which works the same and costs more.
-	NsinitPath string
 	// BashPath is the host path of a static Bash (Debian's bash-static),
 	// mounted read-only at job.BashPath in every run.
 	BashPath string
 	// UIDBase is the first of the 2*Slots host uids (and gids) runs are
 	// mapped to. The processes of a run in slot i have UIDBase+i, whatever
 	// their ids inside (job.Spec.UID and GID); UIDBase+Slots+i is root of
-	// the run's user namespace when those are not 0, which only
-	// libcontainer's setup of the run ever is (see idMappings). The range
+	// the run's user namespace when those are not 0, which only the
+	// sandbox's setup ever is (see idMappings). The range
 	// must belong to no user of the host. Unused when Rootless is set.
 	UIDBase int
 	// Rootless runs the sandbox without root, as runc's rootless containers
@@ -84,16 +77,16 @@ type Options struct {
 
 // Sandbox runs Specs. It is safe for concurrent use.
 type Sandbox struct {
-	stateDir  string // libcontainer state: <StateDir>/containers
+	stateDir  string // Options.StateDir
 	jobsDir   string // job files: <StateDir>/jobs
 	rootsDir  string // writable roots: <StateDir>/roots
 	initPath  string
-	nsinit    *os.File // sealed copy of Options.NsinitPath; nil: none
+	initExec  *os.File // atod-init, opened once: what every sandbox starts (initproto.ExecFD)
 	bashPath  string
 	uidBase   int
 	rootless  bool
-	nofile    uint64 // RLIMIT_NOFILE of a run
-	seccomp   *configs.Seccomp
+	nofile    uint64   // RLIMIT_NOFILE of a run
+	seccomp   *os.File // the compiled seccomp filter (seccompFile)
 	shares    perUserShares
 	limits    job.Limits
 	cgroups   *cgroupTree
@@ -131,7 +124,7 @@ const maxRunID = math.MaxInt32
 // checkIDs refuses the ids inside that Run cannot give a run: ids above
 // maxRunID, and, when rootless, any but 0. A rootless daemon can map only
 // its own uid and gid into a run's user namespace (rootless_linux.go), and
-// libcontainer needs that one id for root of the namespace (idMappings);
+// the sandbox's setup needs that one id for root of the namespace (idMappings);
 // another id would take a second one, from newuidmap(1) and /etc/subuid.
 func (s *Sandbox) checkIDs(uid, gid uint32) error {
 	if uid > maxRunID || gid > maxRunID {
@@ -198,10 +191,6 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if !seccompBuilt {
 		return nil, errors.New("this binary was built without seccomp support: build with `-tags seccomp` (make build does)")
 	}
-	seccomp, err := seccompConfig()
-	if err != nil {
-		return nil, err
-	}
 	if !opts.Rootless && os.Geteuid() != 0 {
 		return nil, errors.New("mapping each run to an unprivileged uid of its own needs root: run as root, or set Rootless")
 	}
@@ -216,8 +205,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 		return nil, errors.New("no state directory given")
 	}
 	// Mount points are found by their path in the mount table, which
-	// holds absolute paths without symlinks (/var/run is /run on Debian);
-	// libcontainer wants a run's rootfs so too.
+	// holds absolute paths without symlinks (/var/run is /run on Debian).
 	if _, err := mkdirs.All(opts.StateDir, 0o711); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
@@ -232,17 +220,24 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if err := checkStatic(opts.InitPath); err != nil {
 		return nil, fmt.Errorf("%w: %v: build it with `make build` (a static C program: cmd/atod-init/atod-init.c)", ErrNoInit, err)
 	}
-	var nsinit *os.File
-	if opts.NsinitPath != "" {
-		if nsinit, err = sealNsinit(opts.NsinitPath, os.TempDir()); err != nil {
-			return nil, fmt.Errorf("%w: build it with `make build`, or leave it unset (sandbox starts then cost more)", err)
-		}
-		defer func() {
-			if err != nil {
-				nsinit.Close()
-			}
-		}()
+	initExec, err := os.Open(opts.InitPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoInit, err)
 	}
+	defer func() {
+		if err != nil {
+			initExec.Close()
+		}
+	}()
+	seccomp, err := seccompFile()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			seccomp.Close()
+		}
+	}()
 	if err := checkStatic(opts.BashPath); err != nil {
 		return nil, fmt.Errorf("%w: %v: install Debian's bash-static (apt-get install bash-static) or name a static Bash", ErrNoBash, err)
 	}
@@ -291,11 +286,11 @@ func New(opts Options) (_ *Sandbox, err error) {
 		}
 	}()
 	s := &Sandbox{
-		stateDir: filepath.Join(opts.StateDir, "containers"),
+		stateDir: opts.StateDir,
 		jobsDir:  filepath.Join(opts.StateDir, "jobs"),
 		rootsDir: filepath.Join(opts.StateDir, "roots"),
 		initPath: opts.InitPath,
-		nsinit:   nsinit,
+		initExec: initExec,
 		bashPath: opts.BashPath,
 		uidBase:  opts.UIDBase,
 		rootless: opts.Rootless,
@@ -315,7 +310,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 	for i := range opts.Slots {
 		s.slots <- i
 	}
-	for _, d := range []string{s.stateDir, s.jobsDir} {
+	for _, d := range []string{s.jobsDir} {
 		if err := os.Mkdir(d, 0o711); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("creating state directory: %w", err)
 		}
@@ -360,33 +355,20 @@ func (s *Sandbox) Slots() int { return cap(s.slots) }
 // Limits are the limits a run gets when its job.Spec sets none.
 func (s *Sandbox) Limits() job.Limits { return s.limits }
 
-// removeStale cleans up after a daemon that died mid-run: its containers'
-// processes (normally already dead through the parent-death signal), their
-// cgroups, libcontainer state and job files.
+// removeStale cleans up after a daemon that died mid-run: its runs'
+// processes (their inits end when the daemon's pipe ends do, and whatever
+// is left is killed through the job cgroups), their cgroups, writable roots
+// and job files.
 func (s *Sandbox) removeStale() error {
 	var errs []error
-	entries, _ := os.ReadDir(s.stateDir)
-	var stale []*libcontainer.Container
-	for _, e := range entries {
-		if c, err := libcontainer.Load(s.stateDir, e.Name()); err == nil {
-			_ = c.Signal(syscall.SIGKILL)
-			stale = append(stale, c)
-		}
-	}
-	// Every process of the job cgroups is killed and gone before
-	// libcontainer removes its own cgroups of the runs, which it cannot
-	// while a dying process is still in them (and does not retry).
 	if err := s.cgroups.removeStale(); err != nil {
 		errs = append(errs, err)
 	}
-	for _, c := range stale {
-		_ = c.Destroy()
-	}
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(s.stateDir, e.Name())); err != nil {
-			errs = append(errs, err)
-		}
-		s.log.Info("removed stale container", "id", e.Name())
+	// What atod kept here when it started runs through libcontainer
+	// (before issue 13): its state of each run, whose processes the job
+	// cgroups held.
+	if err := os.RemoveAll(filepath.Join(s.stateDir, "containers")); err != nil {
+		errs = append(errs, err)
 	}
 	if s.writableRoots {
 		// The roots' mounts went with the earlier daemon's mount
@@ -422,9 +404,8 @@ func (s *Sandbox) Close() error {
 		if s.shared != nil {
 			err = errors.Join(err, s.shared.unmount())
 		}
-		if s.nsinit != nil {
-			s.nsinit.Close()
-		}
+		s.initExec.Close()
+		s.seccomp.Close()
 	})
 	return err
 }

@@ -1,45 +1,47 @@
 package sandbox
 
 import (
+	"fmt"
+	"os"
 	"runtime"
 
-	"github.com/opencontainers/runc/libcontainer/configs"
+	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/sandbox/seccompprofile"
 )
 
-// seccompConfig is the run's system-call policy (package seccompprofile:
-// an allow-list, ENOSYS for every call it does not name) for the
-// architecture atod was built for, as libcontainer's configuration.
-func seccompConfig() (*configs.Seccomp, error) {
+// seccompFile is the run's system-call policy (package seccompprofile: an
+// allow-list, ENOSYS for every call it does not name) for the architecture
+// atod was built for, compiled once to a BPF program (seccompProgram) and
+// kept in a sealed memory file that every sandbox's setup reads and loads
+// (initproto.SeccompFD): nothing can change it after New.
+func seccompFile() (*os.File, error) {
 	p, err := seccompprofile.For(runtime.GOARCH)
 	if err != nil {
 		return nil, err
 	}
-	return libcontainerSeccomp(p), nil
+	prog, err := seccompProgram(p)
+	if err != nil {
+		return nil, fmt.Errorf("compiling the seccomp filter: %w", err)
+	}
+	return sealedFile("atod-seccomp", prog)
 }
 
-func libcontainerSeccomp(p seccompprofile.Profile) *configs.Seccomp {
-	errno := func(e seccompprofile.Errno) *uint { n := uint(e); return &n }
-	c := &configs.Seccomp{
-		DefaultAction:   configs.Errno,
-		DefaultErrnoRet: errno(p.DefaultErrno),
-		Architectures:   []string{p.Arch},
+// sealedFile is a memory file holding b, sealed against every change.
+func sealedFile(name string, b []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("creating memory file %s: %w", name, err)
 	}
-	for _, r := range p.Rules {
-		for _, name := range r.Names {
-			s := &configs.Syscall{Name: name, Action: configs.Allow}
-			if r.Errno != seccompprofile.Allow {
-				s.Action, s.ErrnoRet = configs.Errno, errno(r.Errno)
-			}
-			// Conditions on different arguments are ANDed in one rule
-			// (seccompprofile never puts two on one argument, which
-			// libcontainer would split into rules of their own, ORed).
-			for _, cond := range r.Conds {
-				s.Args = append(s.Args, &configs.Arg{Index: cond.Index, Value: cond.Mask, ValueTwo: cond.Value, Op: configs.MaskEqualTo})
-			}
-			c.Syscalls = append(c.Syscalls, s)
-		}
+	f := os.NewFile(uintptr(fd), name)
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing memory file %s: %w", name, err)
 	}
-	return c
+	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sealing memory file %s: %w", name, err)
+	}
+	return f, nil
 }

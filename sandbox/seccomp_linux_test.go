@@ -4,11 +4,9 @@ package sandbox
 
 import (
 	"encoding/binary"
-	"os"
 	"slices"
 	"testing"
 
-	"github.com/opencontainers/runc/libcontainer/configs"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -61,87 +59,13 @@ const (
 	retErrno      = 0x00050000
 )
 
-// seccompFilter builds the filter of libcontainer's configuration of the
-// profile (libcontainerSeccomp) with libseccomp as libcontainer does (a
-// rule whose action is the default is left out; a rule's conditions are
-// ANDed), for the profile's architecture alone, and returns its BPF
-// program.
+// seccompFilter is the BPF program the sandbox loads for profile p
+// (seccompProgram), for the simulator.
 func seccompFilter(t *testing.T, p seccompprofile.Profile) []bpf.Instruction {
 	t.Helper()
-	c := libcontainerSeccomp(p)
-	arch, err := libseccomp.GetArchFromString(p.Arch)
+	raw, err := seccompProgram(p)
 	if err != nil {
-		t.Fatal(err)
-	}
-	action := func(a configs.Action, errno *uint) libseccomp.ScmpAction {
-		switch a {
-		case configs.Allow:
-			return libseccomp.ActAllow
-		case configs.Errno:
-			return libseccomp.ActErrno.SetReturnCode(int16(*errno))
-		}
-		t.Fatalf("action %v", a)
-		return libseccomp.ActInvalid
-	}
-	def := action(c.DefaultAction, c.DefaultErrnoRet)
-	f, err := libseccomp.NewFilter(def)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Release()
-	if err := f.AddArch(arch); err != nil {
-		t.Fatal(err)
-	}
-	if native, _ := libseccomp.GetNativeArch(); native != arch {
-		if err := f.RemoveArch(native); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.SetOptimize(2); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range c.Syscalls {
-		act := action(s.Action, s.ErrnoRet)
-		if act == def {
-			continue
-		}
-		var conds []libseccomp.ScmpCondition
-		for _, a := range s.Args {
-			if a.Op != configs.MaskEqualTo {
-				t.Fatalf("%s: operator %v", s.Name, a.Op)
-			}
-			cond, err := libseccomp.MakeCondition(a.Index, libseccomp.CompareMaskedEqual, a.Value, a.ValueTwo)
-			if err != nil {
-				t.Fatal(err)
-			}
-			conds = append(conds, cond)
-		}
-		// Rules take the native number; libseccomp translates it by name
-		// for the filter's architecture.
-		nr, err := libseccomp.GetSyscallFromName(s.Name)
-		if err != nil {
-			continue // unknown to this libseccomp: TestSeccompNamesResolve says which
-		}
-		if len(conds) == 0 {
-			err = f.AddRule(nr, act)
-		} else {
-			err = f.AddRuleConditional(nr, act, conds)
-		}
-		if err != nil {
-			t.Fatalf("%s: adding %s: %v", p.Arch, s.Name, err)
-		}
-	}
-	tmp, err := os.CreateTemp(t.TempDir(), "bpf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tmp.Close()
-	if err := f.ExportBPF(tmp); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(tmp.Name())
-	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", p.Arch, err)
 	}
 	var prog []bpf.RawInstruction
 	for len(raw) >= 8 { // struct sock_filter, little-endian on both architectures

@@ -27,7 +27,7 @@ import (
 // there, waits for it, forwards signals to it (runInstead), and exits
 // with its status; it returns only in the re-executed program, and at once
 // for root and for a process in such a namespace already. Call it first
-// thing in main, after SealExecutable.
+// thing in main.
 func EnterUserNS() error {
 	if os.Geteuid() == 0 {
 		return nil // root, or root of its own namespace already

@@ -33,13 +33,13 @@ import (
 //
 // The mounts of one run, all in the daemon's mount namespace under
 // <StateDir>/roots/<id>/ (mode 0700, owned by the host id of root of the
-// run's namespace, which libcontainer's setup of the run needs to reach
-// the overlay; no host user has that id):
+// run's namespace, which the sandbox's setup needs to reach the overlay;
+// no host user has that id):
 //
 //	lower  the idmapped, read-only clone of the tree (detached once the
 //	       overlay holds it)
 //	rw     the tmpfs with upper/ and work/ (detached likewise)
-//	root   the overlay, handed to libcontainer as the run's rootfs
+//	root   the overlay, the run's root (setupPlan's "root" step)
 //
 // The overlay is mounted with paths relative to the run's directory, so that
 // its options in the run's /proc/self/mountinfo name no host path.
@@ -159,8 +159,8 @@ func (s *Sandbox) mountWritableRoot(id, tree string, ids hostIDs, uid, gid uint3
 			}
 		}
 	}()
-	// libcontainer's setup of the run reaches the overlay as root of the
-	// run's namespace: that host id, and no other user, may pass. (A
+	// The sandbox's setup reaches the overlay as root of the run's
+	// namespace: that host id, and no other user, may pass. (A
 	// rootless daemon's runs are the daemon's own uid.)
 	if err := os.Mkdir(r.dir, 0o700); err != nil {
 		return r, err
@@ -395,8 +395,8 @@ func (s *Sandbox) removeStaleRoots() {
 }
 
 // checkSearchable refuses a state directory that a run's setup cannot reach:
-// libcontainer's setup of a run walks to the run's root (under dir) as root
-// of the run's namespace, a host id that only "others" permissions apply
+// the sandbox's setup walks to the run's root (under dir) as root of the
+// run's namespace, a host id that only "others" permissions apply
 // to, so every directory on the way must be searchable by others.
 func checkSearchable(dir string) error { // dir is absolute (New resolves the state directory)
 	for p := dir; ; p = filepath.Dir(p) {

@@ -1,8 +1,12 @@
 /*
  * atod-init is the static helper the sandbox bind-mounts read-only at
- * /ATO/yargs in every run. It has two jobs, chosen by its process id:
+ * /ATO/yargs in every run. It has three jobs, chosen by its process id and
+ * arguments:
  *
- *   - As PID 1 of the run's pid namespace it is the run's init: it waits for
+ *   - Started by the daemon as `atod-init setup`, PID 1 of a new sandbox's
+ *     namespaces, it sets the sandbox up (setup.c) and execs itself, from
+ *     the sandbox's /ATO/yargs, as:
+ *   - PID 1 of the run's pid namespace, the run's init: it waits for
  *     the daemon's job (the runner's command and environment), starts the
  *     runner, reaps every orphan, and when the runner has ended kills what is
  *     left, reaps it, and reports the runner's own wait status and the
@@ -15,8 +19,8 @@
  * NUL-terminated entries, the first the count of the command's entries, then
  * the command, then the environment; the report is one line of JSON.
  *
- * Why C, where the rest of atod is Go: it starts twice on every run (init in
- * each sandbox, yargs in every runner, on the latency path), and a Go
+ * Why C, where the rest of atod is Go: it starts three times on every run
+ * (setup and init in each sandbox, yargs in every runner), and a Go
  * program's start (its runtime, threads, heap) cost 11 ms of CPU against
  * 1.6 ms for a static C program on the two-core VM issue 13 measured on. It
  * is built with -static: it runs inside arbitrary root filesystems, with
@@ -42,6 +46,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atod-init.h"
+
 extern char **environ;
 
 /* initproto.FD, initproto.JobFD, initproto.MaxJobSize. */
@@ -66,15 +72,7 @@ static int fail(int code, const char *format, ...)
 	return code;
 }
 
-/* buffer is bytes read whole: data[len] is always a NUL beyond them. */
-struct buffer {
-	char *data;
-	size_t len;
-};
-
-/* read_all reads fd to its end, or until it holds more than max bytes
- * (max 0: no bound). It returns -1 with errno set on failure. */
-static int read_all(int fd, size_t max, struct buffer *b)
+int read_all(int fd, size_t max, struct buffer *b)
 {
 	size_t cap = 4096;
 	b->len = 0;
@@ -256,8 +254,7 @@ static long long monotonic_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* write_all writes all of b to fd. */
-static int write_all(int fd, const char *b, size_t n)
+int write_all(int fd, const char *b, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, b, n);
@@ -397,9 +394,8 @@ static int parse_job(struct buffer *b, struct job *j, char *reason, size_t size)
  */
 static int run_init(void)
 {
-	/* Nothing else the daemon's side left open (libcontainer passes on
-	 * every extra file of its setup: initproto.NsinitFD among them) may
-	 * reach the runner. */
+	/* Nothing else the daemon's side left open (the setup's own
+	 * descriptors, should one stay open) may reach the runner. */
 	if (syscall(SYS_close_range, JOB_FD + 1, ~0U, 0) < 0) {
 		/* A kernel before 5.9: one by one. */
 		struct rlimit nofile;
@@ -520,7 +516,12 @@ static int run_init(void)
 
 int main(int argc, char **argv)
 {
-	if (getpid() == 1)
+	if (getpid() == 1) {
+		/* Started by the daemon in the sandbox's new namespaces; it
+		 * execs this binary again as init. */
+		if (argc == 2 && strcmp(argv[1], "setup") == 0)
+			return run_setup();
 		return run_init();
+	}
 	return yargs(argc - 1, argv + 1);
 }

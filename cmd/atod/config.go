@@ -28,7 +28,6 @@ type config struct {
 	CatalogueDir string  `json:"runners"`     // language catalogue directory; empty: the built-in one
 	StateDir     string  `json:"state_dir"`   // per-run state; a tmpfs is best; empty: see stateDir
 	InitPath     string  `json:"init_path"`   // static atod-init; empty: beside the atod binary
-	NsinitPath   string  `json:"nsinit_path"` // atod-nsinit; empty: beside the atod binary, if there
 	BashPath     string  `json:"bash_path"`   // static Bash mounted in every run
 	UIDBase      int     `json:"uid_base"`    // first host uid of the runs
 	Slots        int     `json:"concurrency"` // runs at once
@@ -78,7 +77,6 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.StringVar(&c.CatalogueDir, "runners", c.CatalogueDir, "language catalogue `directory` (languages.json, scripts/); default: built in")
 	fs.StringVar(&c.StateDir, "state", c.StateDir, "`directory` for the state of running jobs (default "+rootStateDir+"; rootless: $XDG_RUNTIME_DIR/atod)")
 	fs.StringVar(&c.InitPath, "init", c.InitPath, "`path` of the static atod-init binary (default: beside atod)")
-	fs.StringVar(&c.NsinitPath, "nsinit", c.NsinitPath, "`path` of atod-nsinit, which sets up each sandbox (default: beside atod; without it the daemon's own binary does, at more cost)")
 	fs.StringVar(&c.BashPath, "bash", c.BashPath, "`path` of the static Bash that runs runner scripts (Debian's bash-static)")
 	fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (two per concurrent run; as root only)")
 	fs.IntVar(&c.Slots, "concurrency", c.Slots, "`number` of runs at once")
@@ -258,33 +256,12 @@ func (c *config) initPath() string {
 	if c.InitPath != "" {
 		return c.InitPath
 	}
-	exe, err := sandbox.Executable()
+	exe, err := os.Executable()
 	if err != nil {
 		return "atod-init"
 	}
 	return filepath.Join(filepath.Dir(exe), "atod-init")
 }
-
-// nsinitPath is the configured atod-nsinit, or the one beside this binary
-// (found); "" when none was configured and there is none beside it, which
-// log is told: every sandbox start then runs libcontainer's init in the
-// daemon's own binary, which works and costs more.
-func (c *config) nsinitPath(log *slog.Logger) (path string, found bool) {
-	if c.NsinitPath != "" {
-		return c.NsinitPath, false
-	}
-	exe, err := sandbox.Executable()
-	if err == nil {
-		p := filepath.Join(filepath.Dir(exe), "atod-nsinit")
-		if _, err = os.Stat(p); err == nil {
-			return p, true
-		}
-	}
-	log.Warn(noNsinit, "err", err)
-	return "", false
-}
-
-const noNsinit = "no atod-nsinit: each sandbox start re-executes the whole daemon instead (more CPU per run); `make build` builds it beside atod"
 
 // rootStateDir is the state directory of a daemon run as root.
 const rootStateDir = "/run/atod"
@@ -332,11 +309,9 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string, images *rootfs.Dir
 			log.Warn("uid_base is ignored when rootless: per-run uids need root", "uid_base", c.UIDBase)
 		}
 	}
-	nsinit, found := c.nsinitPath(log)
 	opts := sandbox.Options{
 		StateDir:     state,
 		InitPath:     c.initPath(),
-		NsinitPath:   nsinit,
 		BashPath:     c.BashPath,
 		UIDBase:      c.UIDBase,
 		Rootless:     rootless,
@@ -350,14 +325,6 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string, images *rootfs.Dir
 		Logger:       log,
 	}
 	sb, err := sandbox.New(opts)
-	if errors.Is(err, sandbox.ErrNoNsinit) && found {
-		// One found beside atod is an improvement, not a requirement
-		// (one configured is): a host that cannot seal a copy of it
-		// (memfd_noexec) still serves.
-		log.Warn(noNsinit, "err", err)
-		opts.NsinitPath = ""
-		sb, err = sandbox.New(opts)
-	}
 	if err != nil && rootless {
 		return nil, fmt.Errorf("running rootless as uid %d (atod was not started as root): %w", uid, err)
 	}

@@ -5,8 +5,7 @@
 //	atod languages  list the runnable languages; verify them
 //	atod rootfs     pull, import, build, list and remove language images
 //
-// It is also the sandbox's container bootstrap: libcontainer re-executes it
-// as `atod init` inside every new run. main only wires packages together.
+// main only wires packages together.
 package main
 
 import (
@@ -22,20 +21,13 @@ import (
 )
 
 func main() {
-	if sandbox.IsInit() {
-		sandbox.Init() // never returns
-	}
 	var cgroupView string
 	if runsPrograms(os.Args[1:]) {
-		// The commands that run programs: unprivileged, from a sealed
-		// copy of the binary, in a user and mount namespace of their
-		// own; as root, in a mount namespace of their own, on cgroup v2
-		// seeing only their delegated cgroup. Each returns in the
-		// re-executed process only.
-		err := sandbox.SealExecutable()
-		if err == nil {
-			err = sandbox.EnterUserNS()
-		}
+		// The commands that run programs: unprivileged, in a user and
+		// mount namespace of their own; as root, in a mount namespace of
+		// their own, on cgroup v2 seeing only their delegated cgroup.
+		// Each returns in the re-executed process only.
+		err := sandbox.EnterUserNS()
 		if err == nil {
 			cgroupView, err = sandbox.EnterOwnMountNamespace()
 		}

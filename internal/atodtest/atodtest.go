@@ -222,9 +222,9 @@ func CatalogueDir(tb testing.TB, languagesJSON string, ids ...string) string {
 	return dir
 }
 
-// Build builds atod's commands (atod, atod-init, atod-nsinit) from this
+// Build builds atod's commands (atod, atod-init) from this
 // checkout into a new directory, each as `make build` does: atod-init by the
-// Makefile's own rule (`make init-binary`), the others with cgo and the
+// Makefile's own rule (`make init-binary`), atod with cgo and the
 // seccomp tag. The directory is 0755, so that runs' users reach the
 // binaries; the caller removes it.
 func Build(commands ...string) (dir string, err error) {

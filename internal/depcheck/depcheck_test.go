@@ -97,11 +97,7 @@ var rules = []rule{
 		importers: []string{},
 	},
 	{
-		pkg: "cmd/atod-nsinit", why: "libcontainer's init on its own, small; nsexec has run already when it starts (sandbox/nsinit_linux.go), and nsenter would run it again",
-		mayImport: []string{"internal/initproto"}, noDeps: []string{"github.com/opencontainers/runc/libcontainer/nsenter"},
-	},
-	{
-		pkg: "internal/initproto", why: "what the daemon and the C init (and atod-nsinit) say: plain data",
+		pkg: "internal/initproto", why: "what the daemon and the C init and setup say: plain data",
 		mayImport: []string{}, thirdParty: []string{}, noStd: noIO, pure: true,
 	},
 	{

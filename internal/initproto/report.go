@@ -15,17 +15,11 @@ import (
 )
 
 // FD is the descriptor on which init finds the write end of the report pipe
-// (the first of libcontainer's ExtraFiles).
+// (the sandbox's setup passes it on: setup.go).
 const FD = 3
 
-// JobFD is the descriptor on which init finds the read end of the job pipe
-// (the second of libcontainer's ExtraFiles).
+// JobFD is the descriptor on which init finds the read end of the job pipe.
 const JobFD = 4
-
-// NsinitFD is where a sandbox's libcontainer init finds the sealed copy of
-// atod-nsinit it executes (the third of libcontainer's ExtraFiles, when the
-// daemon has one). atod-init, to which libcontainer passes it on, closes it.
-const NsinitFD = 5
 
 // MaxSize bounds what the daemon reads: a report is a few hundred bytes.
 const MaxSize = 4096

@@ -104,12 +104,12 @@ func MountsUnder(pid int, dir string) ([]string, error) {
 	return found, nil
 }
 
-// StateEntries lists what remains in a sandbox state directory's
-// containers/, jobs/ and roots/ subdirectories, as seen from root (a
+// StateEntries lists what remains in a sandbox state directory's jobs/ and
+// roots/ subdirectories, as seen from root (a
 // process's /proc/PID/root, or "" for this process's view).
 func StateEntries(root, stateDir string) ([]string, error) {
 	var found []string
-	for _, sub := range []string{"containers", "jobs", "roots"} {
+	for _, sub := range []string{"jobs", "roots"} {
 		entries, err := os.ReadDir(root + filepath.Join(stateDir, sub))
 		if err != nil && !os.IsNotExist(err) {
 			return nil, fmt.Errorf("listing state: %w", err)
@@ -149,10 +149,15 @@ func isDaemonCopy(pid, daemon int) bool {
 // DaemonCopy is the child of daemon that is a copy of it, re-executed in a
 // namespace of its own (isDaemonCopy), or 0 when it has none.
 func DaemonCopy(daemon int) int {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", daemon, daemon))
-	for _, f := range strings.Fields(string(b)) {
-		if pid, err := strconv.Atoi(f); err == nil && isDaemonCopy(pid, daemon) {
-			return pid
+	// Each thread lists the children it forked: the Go runtime forks on
+	// whichever thread the goroutine runs on.
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", daemon))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(task)
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil && isDaemonCopy(pid, daemon) {
+				return pid
+			}
 		}
 	}
 	return 0

@@ -76,7 +76,6 @@ func newSandbox(t testing.TB, slots int) *testSandbox {
 	sb, err := sandbox.New(sandbox.Options{
 		StateDir:   state,
 		InitPath:   initPath,
-		NsinitPath: nsinitPath,
 		BashPath:   testBash(),
 		UIDBase:    testUIDBase,
 		Slots:      slots,

@@ -49,7 +49,7 @@ awk '{print "gid_map", $1, $2, $3}' /proc/self/gid_map`
 	})
 	got := out.stdout.String()
 	// The run's own ids are the slot's host uid; root of its namespace,
-	// which libcontainer needs, is the slot's second one.
+	// which the sandbox's setup needs, is the slot's second one.
 	run, root := testUIDBase, testUIDBase+sb.slots
 	for _, want := range []string{
 		"ids 1000 1000 1000\n", // no supplementary groups
@@ -175,7 +175,7 @@ echo zombies $(cat /proc/[0-9]*/stat 2>/dev/null | grep -c ') Z ')`
 
 // TestUserRunHostIDs looks at a run's processes from the host: all of them,
 // init included, have the slot's own uid, and none the uid of root of the
-// run's namespace, which only libcontainer's setup has.
+// run's namespace, which only the sandbox's setup has.
 func TestUserRunHostIDs(t *testing.T) {
 	sb := newSandbox(t, 1)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,6 +1,6 @@
 // Package job holds the data of one sandboxed run: the self-contained Spec
 // a caller hands the sandbox and the Result it gets back. It is pure data,
-// with no Linux or libcontainer dependency, so that front ends (package
+// with no Linux or sandbox dependency, so that front ends (package
 // server) can build specs and read results on any platform.
 package job
 

@@ -21,8 +21,8 @@
 // socket(AF_VSOCK | 1<<32, ...) through (issue 10). Conditions on int
 // arguments mask the low 32 bits; conditions on flag words mask the flags.
 //
-// The package is pure data and builds on any OS; package sandbox turns it
-// into libcontainer's seccomp configuration. Its numbers are Linux's ABI
+// The package is pure data and builds on any OS; package sandbox compiles
+// it to the BPF program every run's setup loads. Its numbers are Linux's ABI
 // (errno values and address families are the same on amd64 and arm64), not
 // the build host's.
 package seccompprofile
@@ -64,7 +64,7 @@ type Rule struct {
 // Group is a documented set of rules: what they are and why a run has (or
 // lacks) them. Arches limits the group to some architectures (nil: all).
 // Since names the kernel release that added its calls when that is newer
-// than what every supported libseccomp knows: libcontainer skips a name
+// than what every supported libseccomp knows: the sandbox skips a name
 // libseccomp cannot resolve, so the call then gets the default error.
 type Group struct {
 	Title, Why string
@@ -73,8 +73,7 @@ type Group struct {
 	Rules      []Rule
 }
 
-// Profile is the policy for one architecture: libcontainer's (and
-// libseccomp's) name for it, the error of every call no rule names, and
+// Profile is the policy for one architecture: libseccomp's name for it, the error of every call no rule names, and
 // the rules. Only the native ABI is listed: a system call made through
 // another (i386's int 0x80 and x32 on amd64, AArch32 on arm64) matches no
 // architecture of the filter and is refused.

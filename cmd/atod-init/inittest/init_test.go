@@ -109,8 +109,8 @@ var path = "PATH=/usr/bin:/bin"
 
 // TestInitRunsJob: init runs the job's command with the job's environment
 // alone, in a session of its own, with no descriptor but stdin, stdout and
-// stderr (not even one libcontainer passed on to init, as it passes
-// initproto.NsinitFD), reports its wait status and the run's usage, and ends
+// stderr (not even one the daemon's side passed on to init), reports its
+// wait status and the run's usage, and ends
 // what the runner left behind (the orphan would sleep for a minute).
 func TestInitRunsJob(t *testing.T) {
 	passed, w, err := os.Pipe()
