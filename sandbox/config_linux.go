@@ -193,7 +193,10 @@ var sandboxDevices = []device{
 
 // deviceRules allow exactly the devices of sandboxDevices.
 func deviceRules() []specs.LinuxDeviceCgroup {
-	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}} // everything, first
+	// Everything refused first; -1 is every major and every minor (the
+	// OCI runtime spec's wildcard).
+	every := int64(-1)
+	rules := []specs.LinuxDeviceCgroup{{Allow: false, Type: "a", Major: &every, Minor: &every, Access: "rwm"}}
 	for _, d := range sandboxDevices {
 		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &d.major, Minor: &d.minor, Access: "rwm"})
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/cgroups/v3/cgroup2"
 	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/internal/initproto"
@@ -164,5 +165,14 @@ func TestSetupPlan(t *testing.T) {
 				t.Errorf("the plan ends with %v, %v; want user 1000 100 %s, exec %s", user, exec, setgroups, yargsPath)
 			}
 		})
+	}
+}
+
+// The device rules are what both cgroup versions take: cgroup v2's eBPF
+// filter is compiled from them (v1 writes them as they are), and it
+// refuses a rule without a device type.
+func TestDeviceRulesCompile(t *testing.T) {
+	if _, _, err := cgroup2.DeviceFilter(deviceRules()); err != nil {
+		t.Fatalf("compiling the device rules for cgroup v2: %v", err)
 	}
 }

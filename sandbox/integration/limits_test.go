@@ -159,3 +159,23 @@ python3 -c 'import ctypes; print("alg", ctypes.CDLL(None, use_errno=True).socket
 		}
 	}
 }
+
+// TestDeviceCgroup: a run may use the devices of its /dev and no other:
+// devpts's ptmx (5:2) is a device node the run can reach, and its device
+// cgroup refuses it.
+func TestDeviceCgroup(t *testing.T) {
+	sb := newSandbox(t, 1)
+	script := `python3 -c '
+import os
+for path in "/dev/null", "/dev/pts/ptmx":
+    try:
+        os.close(os.open(path, os.O_RDWR))
+        print(path, "opened")
+    except OSError as e:
+        print(path, e.strerror)
+'`
+	out := runScript(t, sb, script, timescale.D(20*time.Second))
+	if got, want := out.stdout.String(), "/dev/null opened\n/dev/pts/ptmx Operation not permitted\n"; got != want {
+		t.Errorf("stdout = %q, want %q (stderr %q)", got, want, out.stderr.String())
+	}
+}
