@@ -83,13 +83,8 @@ func testRootlessServes(t *testing.T, user daemonUser) {
 	if ids, _ := processIDs(d.cmd.Process.Pid); ids.uid != user.uid || ids.gid != user.gid || ids.groups != "" {
 		t.Errorf("the daemon runs as %+v, want uid %d gid %d and no groups", ids, user.uid, user.gid)
 	}
-	// It re-executed itself from a sealed copy of its binary, which
-	// libcontainer then starts every run's init from
-	// (sandbox.SealExecutable), and then again in a user namespace of its
-	// own, mapping only its uid and gid (sandbox.EnterUserNS).
-	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", d.cmd.Process.Pid)); err != nil || !strings.HasPrefix(exe, "/memfd:") {
-		t.Errorf("the daemon runs from %q (%v), not from a sealed memfd", exe, err)
-	}
+	// It re-executed itself in a user namespace of its own, mapping only
+	// its uid and gid (sandbox.EnterUserNS).
 	inner := d.servingPID(t)
 	if inner == d.cmd.Process.Pid {
 		t.Errorf("the daemon did not re-execute itself in a user namespace of its own")

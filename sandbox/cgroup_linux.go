@@ -743,6 +743,14 @@ func (j *jobCgroup) delete() error {
 	if j.memWatch != nil {
 		j.memWatch.Close()
 	}
+	// The hybrid layout's cgroup2 directory first: a daemon killed
+	// meanwhile finds the run by its v1 cgroups (staleIDs) and removes
+	// both.
+	if j.unified != "" {
+		if err := os.Remove(j.unified); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
+		}
+	}
 	if j.v2 != nil {
 		if err := j.v2.Delete(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
@@ -750,11 +758,6 @@ func (j *jobCgroup) delete() error {
 	}
 	if j.v1 != nil {
 		if err := j.v1.Delete(); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
-		}
-	}
-	if j.unified != "" {
-		if err := os.Remove(j.unified); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
 		}
 	}

@@ -152,6 +152,23 @@ func TestSetupPlan(t *testing.T) {
 					t.Errorf("%s is not masked", p)
 				}
 			}
+			for _, p := range readonlyPaths {
+				if at("readonly", p) < pivot {
+					t.Errorf("%s is not read-only", p)
+				}
+			}
+			for _, d := range sandboxDevices {
+				if i := at("bind", d.path, d.path); i < 0 || i > pivot || plan[i].Args[2] != "0" {
+					t.Errorf("device %s is not bound from the host as it is: %v", d.path, plan)
+				}
+			}
+			proc, dev := at("mount", "proc", "proc"), at("mount", "tmpfs", "tmpfs", strconv.Itoa(unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_STRICTATIME))
+			if proc < 0 || plan[proc].Args[2] != strconv.Itoa(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC) || plan[proc].Args[4] != "/proc" {
+				t.Errorf("/proc is not mounted nosuid, nodev, noexec: %v", plan)
+			}
+			if dev < 0 || plan[dev].Args[4] != "/dev" {
+				t.Errorf("/dev is not a nosuid, noexec tmpfs: %v", plan)
+			}
 			if readonly := at("remount-ro", "/") > pivot; readonly != (rootfs == key.rootfs) {
 				t.Errorf("root read-only: %v, for a root that is the image's tree: %v", readonly, rootfs == key.rootfs)
 			}

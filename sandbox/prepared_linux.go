@@ -163,16 +163,19 @@ func (p *prepared) start(plan initproto.Plan) error {
 	// namespace, rooted in the job cgroup.
 	_, werr := setup.w.Write(wire)
 	setup.w.Close()
-	// End of file: init is running (the status pipe closes on exec), or
-	// the setup died; a line: why it failed.
+	// initproto.Ready from init, a line from the setup saying why it
+	// failed, or nothing: the setup or init died.
 	why, rerr := io.ReadAll(io.LimitReader(status.r, 4096))
-	if len(why) > 0 {
+	switch {
+	case string(why) == initproto.Ready:
+		return nil
+	case len(why) > 0:
 		return errors.New(strings.TrimSpace(string(why)))
 	}
 	if err := errors.Join(werr, rerr); err != nil {
-		return fmt.Errorf("setting up the sandbox: %w", err)
+		return fmt.Errorf("setting up the sandbox: it ended before its init was ready: %w", err)
 	}
-	return nil
+	return errors.New("setting up the sandbox: it ended before its init was ready, without a word")
 }
 
 // configure puts the setup process pid in the job cgroup, and gives it the

@@ -394,6 +394,13 @@ static int parse_job(struct buffer *b, struct job *j, char *reason, size_t size)
  */
 static int run_init(void)
 {
+	/* Started by the setup: its status pipe waits for this, and a setup
+	 * that died ends it without (initproto.Ready). */
+	if (fcntl(STATUS_FD, F_GETFD) >= 0) {
+		if (write_all(STATUS_FD, READY, strlen(READY)) < 0)
+			return 1;
+		close(STATUS_FD);
+	}
 	/* Nothing else the daemon's side left open (the setup's own
 	 * descriptors, should one stay open) may reach the runner. */
 	if (syscall(SYS_close_range, JOB_FD + 1, ~0U, 0) < 0) {

@@ -17,6 +17,11 @@ int read_all(int fd, size_t max, struct buffer *b);
 /* write_all writes all of b to fd; -1 with errno set on failure. */
 int write_all(int fd, const char *b, size_t n);
 
+/* initproto.StatusFD: the setup's status pipe, which init, when the setup
+ * started it, ends with initproto.Ready. */
+enum { STATUS_FD = 6 };
+#define READY "ready"
+
 /* run_setup is the setup of a sandbox (setup.c); it never returns. */
 int run_setup(void);
 

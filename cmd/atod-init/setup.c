@@ -50,7 +50,7 @@
 #include "atod-init.h"
 
 /* initproto's SetupFD, StatusFD, SeccompFD, ExecFD, MaxPlanSize. */
-enum { SETUP_FD = 5, STATUS_FD = 6, SECCOMP_FD = 7, EXEC_FD = 8, MAX_PLAN = 1 << 16 };
+enum { SETUP_FD = 5, SECCOMP_FD = 7, EXEC_FD = 8, MAX_PLAN = 1 << 16 };
 
 /* The most instructions a classic BPF program may have (BPF_MAXINSNS). */
 enum { MAX_BPF = 4096 };
@@ -340,8 +340,12 @@ static void op_chdir(char **a)
  * in its own user namespace, root (uid 0 of a rootless run) included. */
 static void op_user(char **a)
 {
-	uid_t uid = number(a[0], 10, "uid");
-	gid_t gid = number(a[1], 10, "gid");
+	/* (uid_t)-1 would leave an id as it is: root. */
+	unsigned long uid = number(a[0], 10, "uid"), gid = number(a[1], 10, "gid");
+	if (uid >= (uid_t)-1)
+		die("uid %s: out of range", a[0]);
+	if (gid >= (gid_t)-1)
+		die("gid %s: out of range", a[1]);
 	if (number(a[2], 10, "setgroups") && setgroups(0, NULL) < 0)
 		die("emptying the supplementary groups: %s", strerror(errno));
 	/* The bounding set first, while CAP_SETPCAP is still held. */
@@ -358,9 +362,9 @@ static void op_user(char **a)
 	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, 0, 0, 0) < 0)
 		die("setting the secure bits: %s", strerror(errno));
 	if (setresgid(gid, gid, gid) < 0)
-		die("taking gid %u: %s", gid, strerror(errno));
+		die("taking gid %lu: %s", gid, strerror(errno));
 	if (setresuid(uid, uid, uid) < 0)
-		die("taking uid %u: %s", uid, strerror(errno));
+		die("taking uid %lu: %s", uid, strerror(errno));
 	/* A uid other than 0 has lost them already; uid 0 keeps them until
 	 * this. */
 	struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
@@ -388,11 +392,9 @@ static void op_exec(char **a)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die("setting no_new_privs: %s", strerror(errno));
 	/* init's descriptors (stdio, the report and job pipes) and the status
-	 * pipe, which closes on exec; nothing else of the daemon's. */
+	 * pipe, on which init says it is ready; nothing else of the daemon's. */
 	if (syscall(SYS_close_range, SECCOMP_FD + 1, ~0U, 0) < 0)
 		die("closing descriptors: %s", strerror(errno));
-	if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) < 0)
-		die("no status pipe: %s", strerror(errno));
 	/* Last: the filter allows what the run may do, and nothing more. */
 	load_seccomp();
 	close(SECCOMP_FD);

@@ -12,8 +12,9 @@ const (
 	// SetupFD is the read end of the pipe that brings the setup's Plan.
 	SetupFD = 5
 	// StatusFD is the write end of the pipe on which the setup says why it
-	// failed. It closes on exec: end of file with nothing written means
-	// init runs, ready for its job.
+	// failed, or init, which the setup passes it on to, says Ready and
+	// closes it. Anything else (end of file alone: the setup or init died)
+	// is a failure.
 	StatusFD = 6
 	// SeccompFD holds the run's seccomp filter: a BPF program, struct
 	// sock_filter after struct sock_filter, read from offset 0 (every
@@ -24,6 +25,9 @@ const (
 	// be searchable by the sandbox's ids.
 	ExecFD = 8
 )
+
+// Ready is all init writes on StatusFD, once it runs.
+const Ready = "ready"
 
 // SetupArg is the argument that makes atod-init the setup of a sandbox.
 const SetupArg = "setup"

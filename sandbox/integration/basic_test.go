@@ -198,3 +198,16 @@ func TestYargs(t *testing.T) {
 		t.Errorf("stdout = %q, want %q (stderr %q)", got, want, out.stderr.String())
 	}
 }
+
+// TestSetupThatNeverReadies: a sandbox whose setup ends without its init
+// saying it is ready (here the "init" is a static Bash, which takes the
+// setup's argument for a script it cannot find) is an error of the
+// sandbox, not a run with an unknown end, and leaves nothing.
+func TestSetupThatNeverReadies(t *testing.T) {
+	sb := newSandboxWith(t, 1, testBash())
+	_, err := runScriptErr(context.Background(), sb, testRootfs(t), "echo never", timescale.D(10*time.Second))
+	if err == nil || !strings.Contains(err.Error(), "it ended before its init was ready") {
+		t.Errorf("Run with an init that never says it is ready: %v", err)
+	}
+	assertNoLeftovers(t, sb)
+}

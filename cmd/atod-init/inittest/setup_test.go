@@ -24,7 +24,7 @@ import (
 type setupRun struct {
 	cmd    *exec.Cmd
 	job    *os.File // the daemon's end of init's job pipe
-	status string   // what the setup said on its status pipe: "" when init runs
+	status string   // what the setup said on its status pipe: initproto.Ready when init runs
 	exited chan struct{}
 }
 
@@ -152,15 +152,6 @@ func newRoot(t *testing.T) (string, initproto.Plan) {
 // with why, on the status pipe, and nothing of the run starts.
 func TestSetupRefusesPlans(t *testing.T) {
 	root, good := newRoot(t)
-	outside := filepath.Dir(root)
-	if err := os.Symlink(outside, filepath.Join(root, "out")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := os.Stat(filepath.Join(outside, "escaped")); err == nil {
-			t.Errorf("a mount point was made outside the root, at %s", filepath.Join(outside, "escaped"))
-		}
-	})
 	for _, c := range []struct {
 		name string
 		plan []byte
@@ -173,10 +164,8 @@ func TestSetupRefusesPlans(t *testing.T) {
 		{"no exec", encode(t, good[:3]), "the plan ends without exec"},
 		{"a failing step", encode(t, append(initproto.Plan{good[0], {Name: "bind", Args: []string{"/nonexistent", "/ATO/x", "0"}}}, good[1:]...)),
 			"finding /nonexistent: No such file or directory"},
-		// A link in the root to the directory beside it, by its host
-		// path: within the root that path does not exist.
-		{"a link out of the root", encode(t, append(initproto.Plan{good[0], {Name: "bind", Args: []string{initPath, "/out/escaped", "0"}}}, good[1:]...)),
-			"finding /out"},
+		{"an id out of range", encode(t, append(good[:3:3], initproto.Op{Name: "user", Args: []string{"4294967295", "0", "0"}}, good[4])),
+			"uid 4294967295: out of range"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := startSetup(t, c.plan, allowAll)
@@ -187,6 +176,38 @@ func TestSetupRefusesPlans(t *testing.T) {
 				t.Errorf("the setup exited %d, want 1", code)
 			}
 		})
+	}
+}
+
+// TestSetupResolvesInTheRoot: the plan's paths are the sandbox's, resolved
+// beneath its root, links included: a path that also exists on the host,
+// and a link in the root to such a path, both land in the root.
+func TestSetupResolvesInTheRoot(t *testing.T) {
+	root, plan := newRoot(t)
+	// The directory beside the root, by its host path; the same path in
+	// the root.
+	outside := filepath.Dir(root)
+	if err := os.MkdirAll(filepath.Join(root, outside), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "out")); err != nil {
+		t.Fatal(err)
+	}
+	binds := initproto.Plan{
+		{Name: "bind", Args: []string{initPath, filepath.Join(outside, "by-path"), "0"}},
+		{Name: "bind", Args: []string{initPath, "/out/by-link", "0"}},
+	}
+	r := startSetup(t, encode(t, append(append(plan[:1:1], binds...), plan[1:]...)), allowAll)
+	if r.status != initproto.Ready {
+		t.Fatalf("status %q, want %q", r.status, initproto.Ready)
+	}
+	for _, name := range []string{"by-path", "by-link"} {
+		if _, err := os.Stat(filepath.Join(outside, name)); err == nil {
+			t.Errorf("a mount point was made outside the root: %s", filepath.Join(outside, name))
+		}
+		if _, err := os.Stat(filepath.Join(root, outside, name)); err != nil {
+			t.Errorf("the mount point %s is not in the root: %v", name, err)
+		}
 	}
 }
 
@@ -220,8 +241,8 @@ func TestSetupLoadsSeccompOrFails(t *testing.T) {
 				}
 				return
 			}
-			if r.status != "" {
-				t.Fatalf("status %q", r.status)
+			if r.status != initproto.Ready {
+				t.Fatalf("status %q, want %q", r.status, initproto.Ready)
 			}
 			// init waits for its job: under the filter, with nothing to
 			// gain on exec.
