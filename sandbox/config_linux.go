@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -347,10 +346,10 @@ const oomScoreAdj = 1000
 // id of its own. Only the setup ever has it: no process of the run is root
 // of its namespace, and none can become root, lacking CAP_SETUID and with
 // no_new_privs set.
-func idMappings(run uint32, host, root int) []syscall.SysProcIDMap {
-	m := []syscall.SysProcIDMap{{ContainerID: int(run), HostID: host, Size: 1}}
+func idMappings(run uint32, host, root int) string {
+	m := fmt.Sprintf("%d %d 1\n", run, host)
 	if run != 0 {
-		m = append(m, syscall.SysProcIDMap{ContainerID: 0, HostID: root, Size: 1})
+		m += fmt.Sprintf("0 %d 1\n", root)
 	}
 	return m
 }

@@ -3,9 +3,9 @@
  * /ATO/yargs in every run. It has three jobs, chosen by its process id and
  * arguments:
  *
- *   - Started by the daemon as `atod-init setup`, PID 1 of a new sandbox's
- *     namespaces, it sets the sandbox up (setup.c) and execs itself, from
- *     the sandbox's /ATO/yargs, as:
+ *   - Started by the daemon as `atod-init setup ...`, it clones a new
+ *     sandbox's namespaces, whose PID 1 sets the sandbox up (setup.c) and
+ *     execs this binary again, from the sandbox's /ATO/yargs, as:
  *   - PID 1 of the run's pid namespace, the run's init: it waits for
  *     the daemon's job (the runner's command and environment), starts the
  *     runner, reaps every orphan, and when the runner has ended kills what is
@@ -523,12 +523,12 @@ static int run_init(void)
 
 int main(int argc, char **argv)
 {
-	if (getpid() == 1) {
-		/* Started by the daemon in the sandbox's new namespaces; it
-		 * execs this binary again as init. */
-		if (argc == 2 && strcmp(argv[1], "setup") == 0)
-			return run_setup();
+	/* Started by the daemon: `atod-init setup UID_MAP GID_MAP SETGROUPS`
+	 * (initproto.SetupArgs); the sandbox it starts execs this binary again
+	 * as its init. */
+	if (argc == 5 && strcmp(argv[0], "atod-init") == 0 && strcmp(argv[1], "setup") == 0)
+		return run_setup(argv[2], argv[3], argv[4]);
+	if (getpid() == 1)
 		return run_init();
-	}
 	return yargs(argc - 1, argv + 1);
 }

@@ -22,7 +22,9 @@ int write_all(int fd, const char *b, size_t n);
 enum { STATUS_FD = 6 };
 #define READY "ready"
 
-/* run_setup is the setup of a sandbox (setup.c); it never returns. */
-int run_setup(void);
+/* run_setup starts a sandbox (setup.c): it clones the sandbox's
+ * namespaces with these id maps and setgroups ("allow" or "deny"); the
+ * sandbox sets itself up and execs init. */
+int run_setup(const char *uid_map, const char *gid_map, const char *setgroups);
 
 #endif

@@ -1,8 +1,10 @@
 /*
- * The setup of a sandbox: atod-init started as `atod-init setup` by the
- * daemon, as PID 1 of the sandbox's new user, mount, pid, network, ipc and
- * uts namespaces (root there, with every capability in them, and none
- * outside), already in the run's cgroups. It reads the daemon's plan
+ * The start and setup of a sandbox. The daemon starts `atod-init setup`
+ * (run_setup), which clones PID 1 of the sandbox's new user, mount, pid,
+ * network, ipc and uts namespaces, writes their id maps and ends. That PID 1
+ * (setup: root of its user namespace, with every capability in it and none
+ * outside), once the daemon has put it in the run's cgroups, reads the
+ * daemon's plan
  * (internal/initproto.Plan: the mounts, the new root, limits, ids), carries
  * it out step by step, drops every privilege, loads the seccomp filter and
  * execs init (this binary again, as the sandbox's /ATO/yargs), which waits
@@ -33,6 +35,7 @@
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,16 +428,82 @@ static const struct {
 	{"exec", 1, op_exec},
 };
 
-int run_setup(void)
+/* write_map writes an id map (or "deny" to setgroups) of process pid. */
+static void write_map(pid_t pid, const char *file, const char *map)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write_all(fd, map, strlen(map)) < 0) {
+		int err = errno;
+		kill(pid, SIGKILL);
+		die("writing %s of the sandbox: %s", file, strerror(err));
+	}
+	close(fd);
+}
+
+/* setup is the sandbox's side: PID 1 of its new namespaces. */
+static void setup(void);
+
+int run_setup(const char *uid_map, const char *gid_map, const char *setgroups)
+{
+	if (fcntl(STATUS_FD, F_GETFD) < 0) {
+		fprintf(stderr, "atod-init: setup without a status pipe on fd %d\n", STATUS_FD);
+		return 1;
+	}
+	/* Here, the daemon's child (started without namespaces, which keeps
+	 * the daemon's own start of it cheap: a process start that makes a
+	 * user namespace cannot share the daemon's memory, and copying its
+	 * page tables made every write of the daemon's fault afterwards),
+	 * the sandbox is cloned as the daemon's child too (CLONE_PARENT), as
+	 * runc's nsexec does; this process writes its id maps, which takes
+	 * the daemon's privilege, and ends. */
+	int sync[2];
+	if (pipe2(sync, O_CLOEXEC) < 0)
+		die("making a pipe: %s", strerror(errno));
+	pid_t pid = syscall(SYS_clone, CLONE_PARENT | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET |
+					       CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD,
+			    NULL, NULL, NULL, NULL);
+	if (pid < 0)
+		die("cloning the sandbox's namespaces: %s", strerror(errno));
+	if (pid == 0) {
+		/* Until the maps are written this process's ids mean
+		 * nothing in its namespace. */
+		close(sync[1]);
+		char go;
+		if (read(sync[0], &go, 1) != 1)
+			_exit(1); /* the first stage failed, and said why */
+		close(sync[0]);
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+			die("becoming root of the sandbox's user namespace: %s", strerror(errno));
+		setup();
+		_exit(1); /* not reached: setup execs init or dies */
+	}
+	close(sync[0]);
+	/* The daemon's first line: whose sandbox this is. */
+	char line[32];
+	snprintf(line, sizeof line, "%d\n", (int)pid);
+	if (write_all(STATUS_FD, line, strlen(line)) < 0) {
+		kill(pid, SIGKILL);
+		return 1;
+	}
+	write_map(pid, "setgroups", setgroups);
+	write_map(pid, "uid_map", uid_map);
+	write_map(pid, "gid_map", gid_map);
+	if (write(sync[1], "", 1) != 1) {
+		int err = errno;
+		kill(pid, SIGKILL);
+		die("starting the sandbox: %s", strerror(err));
+	}
+	return 0;
+}
+
+static void setup(void)
 {
 	prctl(PR_SET_NAME, "atod-setup", 0, 0, 0);
 	/* What the setup makes and the run's own, whatever the daemon's
 	 * umask is. */
 	umask(022);
-	if (fcntl(STATUS_FD, F_GETFD) < 0) {
-		fprintf(stderr, "atod-init: setup without a status pipe on fd %d\n", STATUS_FD);
-		return 1;
-	}
 	/* The plan comes once the daemon has put this process in the run's
 	 * cgroups: its cgroup namespace is rooted there. */
 	struct buffer plan;

@@ -29,8 +29,18 @@ const (
 // Ready is all init writes on StatusFD, once it runs.
 const Ready = "ready"
 
-// SetupArg is the argument that makes atod-init the setup of a sandbox.
-const SetupArg = "setup"
+// SetupArgs is atod-init's command line that starts a sandbox: it clones
+// the sandbox's namespaces, writes their uid and gid maps (as
+// /proc/PID/uid_map takes them) and, unless setgroups, denies setgroups(2)
+// there first; the sandbox's first line on StatusFD is its process id, in
+// decimal, and the rest as said there.
+func SetupArgs(uidMap, gidMap string, setgroups bool) []string {
+	allow := "deny"
+	if setgroups {
+		allow = "allow"
+	}
+	return []string{"atod-init", "setup", uidMap, gidMap, allow}
+}
 
 // MaxPlanSize bounds a Plan, as the setup reads it.
 const MaxPlanSize = 1 << 16

@@ -199,15 +199,15 @@ func TestYargs(t *testing.T) {
 	}
 }
 
-// TestSetupThatNeverReadies: a sandbox whose setup ends without its init
-// saying it is ready (here the "init" is a static Bash, which takes the
-// setup's argument for a script it cannot find) is an error of the
-// sandbox, not a run with an unknown end, and leaves nothing.
-func TestSetupThatNeverReadies(t *testing.T) {
+// TestSandboxThatNeverStarts: a sandbox whose start fails before its
+// setup (here the "atod-init" is a static Bash, which takes the setup's
+// arguments for a script it cannot find) is an error of the sandbox, not a
+// run with an unknown end, and leaves nothing.
+func TestSandboxThatNeverStarts(t *testing.T) {
 	sb := newSandboxWith(t, 1, testBash())
 	_, err := runScriptErr(context.Background(), sb, testRootfs(t), "echo never", timescale.D(10*time.Second))
-	if err == nil || !strings.Contains(err.Error(), "it ended before its init was ready") {
-		t.Errorf("Run with an init that never says it is ready: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "starting the sandbox: it ended without naming its process") {
+		t.Errorf("Run with an atod-init that cannot start a sandbox: %v", err)
 	}
 	assertNoLeftovers(t, sb)
 }

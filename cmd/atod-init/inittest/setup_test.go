@@ -1,12 +1,14 @@
 package inittest
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,17 +20,19 @@ import (
 	"github.com/atod-project/atod/internal/timescale"
 )
 
-// setupRun is `atod-init setup` started as the daemon starts it: PID 1 of
-// new user, mount and pid namespaces, root there (the test's own ids
-// outside), with the daemon's descriptors.
+// setupRun is a sandbox started as the daemon starts one: `atod-init setup`
+// with the daemon's descriptors, which clones the sandbox (PID 1 of new
+// user, mount and pid namespaces, the test's child) mapping its root to the
+// test's own ids.
 type setupRun struct {
-	cmd    *exec.Cmd
-	job    *os.File // the daemon's end of init's job pipe
-	status string   // what the setup said on its status pipe: initproto.Ready when init runs
+	proc   *os.Process // the sandbox
+	job    *os.File    // the daemon's end of init's job pipe
+	status string      // what the sandbox said on its status pipe: initproto.Ready when init runs
+	state  *os.ProcessState
 	exited chan struct{}
 }
 
-// startSetup starts a setup, hands it plan (raw, as the daemon's
+// startSetup starts a sandbox, hands it plan (raw, as the daemon's
 // Plan.Encode gives it) with the seccomp program filter, and returns once
 // its status pipe has ended: it failed, or init runs.
 func startSetup(t *testing.T, plan []byte, filter []byte) *setupRun {
@@ -54,46 +58,52 @@ func startSetup(t *testing.T, plan []byte, filter []byte) *setupRun {
 		t.Fatal(err)
 	}
 	defer exe.Close()
-	r := &setupRun{job: pipes[1][1], exited: make(chan struct{})}
-	r.cmd = &exec.Cmd{
+	first := &exec.Cmd{
 		Path: "/proc/self/fd/" + fmt.Sprint(initproto.ExecFD),
-		Args: []string{"atod-init", initproto.SetupArg},
+		Args: initproto.SetupArgs(fmt.Sprintf("0 %d 1\n", os.Getuid()), fmt.Sprintf("0 %d 1\n", os.Getgid()), false),
 		// initproto.FD, JobFD, SetupFD, StatusFD, SeccompFD, ExecFD.
 		ExtraFiles: []*os.File{pipes[0][1], pipes[1][0], pipes[2][0], pipes[3][1], seccomp, exe},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
-			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
-			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
-			Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
-		},
 	}
-	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("starting the setup: %v", err)
+	if err := first.Start(); err != nil {
+		t.Fatalf("starting the sandbox: %v", err)
 	}
-	go func() {
-		defer close(r.exited)
-		_ = r.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = r.cmd.Process.Kill()
-		<-r.exited
-	})
 	for _, f := range []*os.File{pipes[0][1], pipes[1][0], pipes[2][0], pipes[3][1]} {
 		f.Close()
 	}
+	status := bufio.NewReader(pipes[3][0])
+	line, err := status.ReadString('\n')
+	if err := first.Wait(); err != nil {
+		t.Fatalf("the first stage: %v (%q)", err, line)
+	}
+	pid, perr := strconv.Atoi(strings.TrimSuffix(line, "\n"))
+	if err != nil || perr != nil {
+		t.Fatalf("the first stage's line %q: %v %v", line, err, perr)
+	}
+	r := &setupRun{job: pipes[1][1], exited: make(chan struct{})}
+	if r.proc, err = os.FindProcess(pid); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(r.exited)
+		r.state, _ = r.proc.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = r.proc.Kill()
+		<-r.exited
+	})
 	if _, err := pipes[2][1].Write(plan); err != nil {
 		t.Fatalf("handing over the plan: %v", err)
 	}
 	pipes[2][1].Close()
-	status, err := io.ReadAll(pipes[3][0])
+	rest, err := io.ReadAll(status)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.status = string(status)
+	r.status = string(rest)
 	return r
 }
 
-// exitCode waits for the process to exit and returns its exit code.
+// exitCode waits for the sandbox to exit and returns its exit code.
 func (r *setupRun) exitCode(t *testing.T) int {
 	t.Helper()
 	select {
@@ -101,7 +111,7 @@ func (r *setupRun) exitCode(t *testing.T) int {
 	case <-time.After(timescale.D(10 * time.Second)):
 		t.Fatalf("the setup did not exit")
 	}
-	return r.cmd.ProcessState.ExitCode()
+	return r.state.ExitCode()
 }
 
 // bpf is a classic BPF program of the given instructions.
@@ -246,7 +256,7 @@ func TestSetupLoadsSeccompOrFails(t *testing.T) {
 			}
 			// init waits for its job: under the filter, with nothing to
 			// gain on exec.
-			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
+			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.proc.Pid))
 			if err != nil {
 				t.Fatal(err)
 			}
