@@ -447,6 +447,7 @@ static void setup(void);
 
 int run_setup(const char *uid_map, const char *gid_map, const char *setgroups)
 {
+	prctl(PR_SET_NAME, "atod-start", 0, 0, 0); /* not "8", from /proc/self/fd/8 */
 	if (fcntl(STATUS_FD, F_GETFD) < 0) {
 		fprintf(stderr, "atod-init: setup without a status pipe on fd %d\n", STATUS_FD);
 		return 1;
