@@ -846,16 +846,33 @@ func judge(t *testing.T, p probe, r probeResult) {
 	}
 }
 
-// daemonHealth is what the suite watches of the daemon itself.
+// daemonHealth is what the suite watches of the daemon itself. Its
+// descriptors leave out what comes and goes with the pool, not with what
+// runs leave: those of the sandboxes prepared ahead (fdsPerPrepared each;
+// how many the pool keeps follows demand) and the user namespaces that
+// idmap an image for a slot (one per slot and image user, made when first
+// needed and kept).
 type daemonHealth struct {
 	fds    int
 	rssKiB int64
 }
 
+// fdsPerPrepared is what the daemon holds of a sandbox prepared ahead: its
+// output, report and job pipes' ends (4), its process's pidfd and, on
+// cgroup v1, its socket buffer counter.
+const fdsPerPrepared = 6
+
 func healthOf(t *testing.T, d *daemon) daemonHealth {
 	t.Helper()
 	pid := d.servingPID(t)
-	return daemonHealth{fds: len(fdTargets(t, pid)), rssKiB: rssKiB(t, pid)}
+	targets := fdTargets(t, pid)
+	fds := len(targets) - fdsPerPrepared*len(d.poolMembers(t))
+	for _, target := range targets {
+		if strings.Contains(target, " user:[") {
+			fds--
+		}
+	}
+	return daemonHealth{fds: fds, rssKiB: rssKiB(t, pid)}
 }
 
 // answers reports whether d still answers a metadata request.
