@@ -3,12 +3,11 @@
  * (run_setup), which clones PID 1 of the sandbox's new user, mount, pid,
  * network, ipc and uts namespaces, writes their id maps and ends. That PID 1
  * (setup: root of its user namespace, with every capability in it and none
- * outside), once the daemon has put it in the run's cgroups, reads the
- * daemon's plan
- * (internal/initproto.Plan: the mounts, the new root, limits, ids), carries
- * it out step by step, drops every privilege, loads the seccomp filter and
- * execs init (this binary again, as the sandbox's /ATO/yargs), which waits
- * for the run's job.
+ * outside), once the daemon has put it in the run's cgroups and set its
+ * limits, reads the daemon's plan (internal/initproto.Plan: the mounts, the
+ * new root, ids), carries it out step by step, drops every privilege, loads
+ * the seccomp filter and execs init (this binary again, as the sandbox's
+ * /ATO/yargs), which waits for the run's job.
  *
  * Why not libcontainer's init, which did this until issue 13: a sandbox start
  * paid for a Go runtime and libcontainer's general machinery (its JSON
@@ -43,7 +42,6 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -324,14 +322,6 @@ static void op_loopback(char **a)
 	close(s);
 }
 
-static void op_rlimit(char **a)
-{
-	struct rlimit r = {number(a[1], 10, "soft limit"), number(a[2], 10, "hard limit")};
-	int resource = number(a[0], 10, "resource");
-	if (setrlimit(resource, &r) < 0)
-		die("setting resource limit %d to %s/%s: %s", resource, a[1], a[2], strerror(errno));
-}
-
 static void op_chdir(char **a)
 {
 	if (chdir(a[0]) < 0)
@@ -422,7 +412,6 @@ static const struct {
 	{"remount-ro", 1, op_remount_ro},
 	{"hostname", 1, op_hostname},
 	{"loopback", 0, op_loopback},
-	{"rlimit", 3, op_rlimit},
 	{"chdir", 1, op_chdir},
 	{"user", 3, op_user},
 	{"exec", 1, op_exec},

@@ -67,7 +67,6 @@ var opArity = map[string]int{
 	"remount-ro": 1, // path: the mount there remounted read-only
 	"hostname":   1, // name
 	"loopback":   0, // the network namespace's lo up
-	"rlimit":     3, // resource soft hard (decimal)
 	"chdir":      1, // path
 	"user":       3, // uid gid setgroups: every capability dropped, then these ids; setgroups 1 empties the groups first
 	"exec":       1, // path: no_new_privs, the seccomp filter, then exec (with init's descriptors only)
