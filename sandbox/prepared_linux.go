@@ -145,15 +145,14 @@ func (p *prepared) start(plan initproto.Plan) error {
 	// The first line: the sandbox's process id (its PID 1, cloned as the
 	// daemon's own child); or why there is none.
 	status := bufio.NewReader(statusR)
-	line, lerr := status.ReadString('\n')
+	pid, said, perr := initproto.ReadPID(status)
 	ferr := first.Wait()
-	pid, perr := strconv.Atoi(strings.TrimSuffix(line, "\n"))
-	if lerr != nil || perr != nil || pid <= 0 {
+	if perr != nil {
 		rest, _ := io.ReadAll(io.LimitReader(status, 4096))
-		if why := strings.TrimSpace(line + string(rest)); why != "" {
+		if why := strings.TrimSpace(said + string(rest)); why != "" {
 			return errors.New(why)
 		}
-		return fmt.Errorf("starting the sandbox: it ended without naming its process: %w", errors.Join(ferr, lerr))
+		return fmt.Errorf("starting the sandbox: it ended without naming its process: %w", errors.Join(ferr, perr))
 	}
 	// The sandbox is the daemon's child, unreaped until the waiter below
 	// has it: its number is no other process's until then.
@@ -182,8 +181,8 @@ func (p *prepared) start(plan initproto.Plan) error {
 	// namespace, rooted in the job cgroup.
 	_, werr := setup.w.Write(wire)
 	setup.w.Close()
-	said, rerr := io.ReadAll(io.LimitReader(status, 4096))
-	return setupOutcome(string(said), werr, rerr)
+	rest, rerr := io.ReadAll(io.LimitReader(status, 4096))
+	return setupOutcome(string(rest), werr, rerr)
 }
 
 // setupOutcome is how a sandbox's setup ended, given what its status pipe

@@ -188,9 +188,15 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if n := opts.CgroupName; n == "." || n == ".." || strings.Trim(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" {
 		return nil, fmt.Errorf("cgroup name %q: want one directory name of letters, digits, '.', '_' and '-', such as atod", n)
 	}
-	if !seccompBuilt {
-		return nil, errors.New("this binary was built without seccomp support: build with `-tags seccomp` (make build does)")
+	seccomp, err := seccompFile()
+	if err != nil {
+		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			seccomp.Close()
+		}
+	}()
 	if !opts.Rootless && os.Geteuid() != 0 {
 		return nil, errors.New("mapping each run to an unprivileged uid of its own needs root: run as root, or set Rootless")
 	}
@@ -227,15 +233,6 @@ func New(opts Options) (_ *Sandbox, err error) {
 	defer func() {
 		if err != nil {
 			initExec.Close()
-		}
-	}()
-	seccomp, err := seccompFile()
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			seccomp.Close()
 		}
 	}()
 	if err := checkStatic(opts.BashPath); err != nil {
@@ -356,9 +353,9 @@ func (s *Sandbox) Slots() int { return cap(s.slots) }
 func (s *Sandbox) Limits() job.Limits { return s.limits }
 
 // removeStale cleans up after a daemon that died mid-run: its runs'
-// processes (their inits end when the daemon's pipe ends do, and whatever
-// is left is killed through the job cgroups), their cgroups, writable roots
-// and job files.
+// processes (an init ends when the daemon's end of its pipes closes; what is
+// left is killed through the job cgroups), their cgroups, writable roots and
+// job files.
 func (s *Sandbox) removeStale() error {
 	var errs []error
 	if err := s.cgroups.removeStale(); err != nil {

@@ -8,8 +8,7 @@ import (
 	"github.com/atod-project/atod/sandbox/seccompprofile"
 )
 
-const seccompBuilt = false
-
+// seccompProgram needs libseccomp (cgo), which this build left out.
 func seccompProgram(seccompprofile.Profile) ([]byte, error) {
-	return nil, errors.New("built without seccomp support: build with `-tags seccomp` (make build does)")
+	return nil, errors.New("this binary was built without seccomp support: build with `-tags seccomp` (make build does)")
 }

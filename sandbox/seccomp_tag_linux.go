@@ -14,10 +14,6 @@ import (
 	"github.com/atod-project/atod/sandbox/seccompprofile"
 )
 
-// seccompBuilt is true when seccomp support (cgo, libseccomp) is compiled
-// in.
-const seccompBuilt = true
-
 // seccompProgram compiles profile p with libseccomp: a filter for p's
 // architecture alone (a call through another ABI matches none and is
 // killed: libseccomp's default for a foreign architecture), whose default

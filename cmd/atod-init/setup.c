@@ -50,7 +50,8 @@
 
 #include "atod-init.h"
 
-/* initproto's SetupFD, StatusFD, SeccompFD, ExecFD, MaxPlanSize. */
+/* initproto's SetupFD, SeccompFD, ExecFD, MaxPlanSize (StatusFD:
+ * atod-init.h). */
 enum { SETUP_FD = 5, SECCOMP_FD = 7, EXEC_FD = 8, MAX_PLAN = 1 << 16 };
 
 /* The most instructions a classic BPF program may have (BPF_MAXINSNS). */
@@ -139,21 +140,17 @@ static unsigned long locked_flags(int fd, const char *path)
 	struct statvfs st;
 	if (fstatvfs(fd, &st) < 0)
 		die("reading the flags of %s: %s", path, strerror(errno));
+	static const struct {
+		unsigned long st, ms;
+	} kept[] = {
+		{ST_RDONLY, MS_RDONLY},   {ST_NOSUID, MS_NOSUID},         {ST_NODEV, MS_NODEV},
+		{ST_NOEXEC, MS_NOEXEC},   {ST_NOATIME, MS_NOATIME},       {ST_NODIRATIME, MS_NODIRATIME},
+		{ST_RELATIME, MS_RELATIME},
+	};
 	unsigned long flags = 0;
-	if (st.f_flag & ST_RDONLY)
-		flags |= MS_RDONLY;
-	if (st.f_flag & ST_NOSUID)
-		flags |= MS_NOSUID;
-	if (st.f_flag & ST_NODEV)
-		flags |= MS_NODEV;
-	if (st.f_flag & ST_NOEXEC)
-		flags |= MS_NOEXEC;
-	if (st.f_flag & ST_NOATIME)
-		flags |= MS_NOATIME;
-	if (st.f_flag & ST_NODIRATIME)
-		flags |= MS_NODIRATIME;
-	if (st.f_flag & ST_RELATIME)
-		flags |= MS_RELATIME;
+	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+		if (st.f_flag & kept[i].st)
+			flags |= kept[i].ms;
 	return flags;
 }
 
@@ -169,11 +166,12 @@ static void remount(const char *path, unsigned long flags)
 	close(fd);
 }
 
-static unsigned long number(const char *s, int base, const char *what)
+/* number is s, a decimal number, or the setup's end. */
+static unsigned long number(const char *s, const char *what)
 {
 	char *end;
 	errno = 0;
-	unsigned long long n = strtoull(s, &end, base);
+	unsigned long long n = strtoull(s, &end, 10);
 	if (errno || end == s || *end)
 		die("%s: not a number: %.40s", what, s);
 	return n;
@@ -200,7 +198,7 @@ static void op_mount(char **a)
 	int fd = resolve(target, O_PATH | O_DIRECTORY);
 	if (fd < 0)
 		die("finding %s: %s", target, strerror(errno));
-	if (mount(a[0], fd_path(fd), a[1], number(a[2], 10, "mount flags"), a[3]) < 0)
+	if (mount(a[0], fd_path(fd), a[1], number(a[2], "mount flags"), a[3]) < 0)
 		die("mounting %s on %s: %s", a[1], target, strerror(errno));
 	close(fd);
 }
@@ -217,7 +215,7 @@ static void op_bind(char **a)
 	if (mount(a[0], fd_path(fd), NULL, MS_BIND | MS_REC, NULL) < 0)
 		die("binding %s on %s: %s", a[0], a[1], strerror(errno));
 	close(fd);
-	unsigned long flags = number(a[2], 10, "bind flags");
+	unsigned long flags = number(a[2], "bind flags");
 	if (flags)
 		remount(a[1], flags);
 }
@@ -334,12 +332,12 @@ static void op_chdir(char **a)
 static void op_user(char **a)
 {
 	/* (uid_t)-1 would leave an id as it is: root. */
-	unsigned long uid = number(a[0], 10, "uid"), gid = number(a[1], 10, "gid");
+	unsigned long uid = number(a[0], "uid"), gid = number(a[1], "gid");
 	if (uid >= (uid_t)-1)
 		die("uid %s: out of range", a[0]);
 	if (gid >= (gid_t)-1)
 		die("gid %s: out of range", a[1]);
-	if (number(a[2], 10, "setgroups") && setgroups(0, NULL) < 0)
+	if (number(a[2], "setgroups") && setgroups(0, NULL) < 0)
 		die("emptying the supplementary groups: %s", strerror(errno));
 	/* The bounding set first, while CAP_SETPCAP is still held. */
 	for (int cap = 0;; cap++) {

@@ -1,13 +1,15 @@
 package initproto
 
 import (
+	"bufio"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
-// The descriptors of a sandbox's setup (atod-init started as `atod-init
-// setup` in the sandbox's new namespaces), after FD and JobFD, which it
-// passes on to init.
+// The descriptors of a sandbox's start (atod-init started with SetupArgs)
+// and setup (PID 1 of the sandbox it clones), after FD and JobFD, which
+// the setup passes on to init.
 const (
 	// SetupFD is the read end of the pipe that brings the setup's Plan.
 	SetupFD = 5
@@ -40,6 +42,21 @@ func SetupArgs(uidMap, gidMap string, setgroups bool) []string {
 		allow = "allow"
 	}
 	return []string{"atod-init", "setup", uidMap, gidMap, allow}
+}
+
+// ReadPID reads what a sandbox's start says first on StatusFD: the
+// sandbox's process id, on a line of its own. When that is not what it
+// said, err says so and said is what came instead (a failure's text, or
+// nothing).
+func ReadPID(status *bufio.Reader) (pid int, said string, err error) {
+	said, err = status.ReadString('\n')
+	if err != nil {
+		return 0, said, fmt.Errorf("reading the sandbox's process id: %w", err)
+	}
+	if pid, err = strconv.Atoi(strings.TrimSuffix(said, "\n")); err != nil || pid <= 0 {
+		return 0, said, fmt.Errorf("reading the sandbox's process id: %q is none", said)
+	}
+	return pid, said, nil
 }
 
 // MaxPlanSize bounds a Plan, as the setup reads it.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,13 +70,9 @@ func startSetup(t *testing.T, plan []byte, filter []byte) *setupRun {
 		f.Close()
 	}
 	status := bufio.NewReader(pipes[3][0])
-	line, err := status.ReadString('\n')
-	if err := first.Wait(); err != nil {
-		t.Fatalf("the first stage: %v (%q)", err, line)
-	}
-	pid, perr := strconv.Atoi(strings.TrimSuffix(line, "\n"))
-	if err != nil || perr != nil {
-		t.Fatalf("the first stage's line %q: %v %v", line, err, perr)
+	pid, said, err := initproto.ReadPID(status)
+	if werr := first.Wait(); werr != nil || err != nil {
+		t.Fatalf("the first stage: %v, %v (%q)", werr, err, said)
 	}
 	r := &setupRun{job: pipes[1][1], exited: make(chan struct{})}
 	if r.proc, err = os.FindProcess(pid); err != nil {
