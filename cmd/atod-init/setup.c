@@ -267,13 +267,22 @@ static void op_sysctl(char **a)
 	close(fd);
 }
 
+/* resolve_if_there is resolve(path, O_PATH), or -1 when nothing is
+ * there: the paths the field's configuration masks or makes read-only
+ * differ from kernel to kernel. */
+static int resolve_if_there(const char *path)
+{
+	int fd = resolve(path, O_PATH);
+	if (fd < 0 && errno != ENOENT)
+		die("finding %s: %s", path, strerror(errno));
+	return fd;
+}
+
 static void op_readonly(char **a)
 {
-	int fd = resolve(a[0], O_PATH);
-	if (fd < 0 && errno == ENOENT)
-		return;
+	int fd = resolve_if_there(a[0]);
 	if (fd < 0)
-		die("finding %s: %s", a[0], strerror(errno));
+		return;
 	if (mount(fd_path(fd), fd_path(fd), NULL, MS_BIND | MS_REC, NULL) < 0)
 		die("binding %s on itself: %s", a[0], strerror(errno));
 	close(fd);
@@ -282,11 +291,9 @@ static void op_readonly(char **a)
 
 static void op_mask(char **a)
 {
-	int fd = resolve(a[0], O_PATH);
-	if (fd < 0 && errno == ENOENT)
-		return;
+	int fd = resolve_if_there(a[0]);
 	if (fd < 0)
-		die("finding %s: %s", a[0], strerror(errno));
+		return;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		die("finding %s: %s", a[0], strerror(errno));
