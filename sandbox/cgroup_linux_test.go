@@ -103,3 +103,61 @@ func TestKillPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestEndStats checks the statistics a run's result takes from its cgroup
+// after init's report (endStats) against those stats reads through
+// containerd/cgroups, on a job cgroup whose processes were throttled, used
+// memory and were killed for using too much.
+func TestEndStats(t *testing.T) {
+	atodtest.NeedRoot(t) // it creates cgroups
+	tree, err := newCgroupTree("atod-unit-test-"+strconv.Itoa(os.Getpid()), false, false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tree.removeParents()
+	l := job.DefaultLimits
+	l.MemoryBytes, l.CPUs = 32<<20, 0.1
+	j, err := tree.create(newJobID(), l, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.killAndWait(); j.delete() })
+	// Busy for three of the cpu controller's periods at a tenth of a CPU:
+	// throttled. A buffer of 8 MiB: the peak. One of 64 MiB: killed.
+	cmd := exec.Command("sh", "-c", `read x; end=$(($(date +%s%N) + 300000000)); while [ $(date +%s%N) -lt $end ]; do :; done
+dd if=/dev/zero of=/dev/null bs=8M count=1 2>/dev/null; dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; exit 0`)
+	gate, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.join(cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		t.Fatal(err)
+	}
+	gate.Write([]byte("go\n"))
+	gate.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := j.endStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := j.stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MemoryPeak != want.MemoryPeak || got.OOMKills != want.OOMKills ||
+		got.ThrottledPeriods != want.ThrottledPeriods || got.ThrottledTime != want.ThrottledTime {
+		t.Errorf("endStats: peak %d, OOM kills %d, throttled %d periods for %v; stats: %d, %d, %d for %v",
+			got.MemoryPeak, got.OOMKills, got.ThrottledPeriods, got.ThrottledTime,
+			want.MemoryPeak, want.OOMKills, want.ThrottledPeriods, want.ThrottledTime)
+	}
+	if got.MemoryPeak < 8<<20 || got.OOMKills == 0 || got.ThrottledPeriods == 0 || got.ThrottledTime == 0 {
+		t.Errorf("endStats: peak %d, OOM kills %d, throttled %d periods for %v; want a peak of 8 MiB or more, an OOM kill and throttling",
+			got.MemoryPeak, got.OOMKills, got.ThrottledPeriods, got.ThrottledTime)
+	}
+}

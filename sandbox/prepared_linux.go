@@ -241,11 +241,24 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	wg.Go(func() { res.StdoutTruncated, outErr = copyCapped(p.stdout, spec.Stdout, caps.stdout) })
 	wg.Go(func() { res.StderrTruncated, errErr = copyCapped(p.stderr, spec.Stderr, caps.stderr) })
 
+	// init's report: it comes once init has killed and reaped every other
+	// process of the run, and closed its own copies of the output pipes.
+	var rep initproto.Report
+	var repErr error
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		rep, repErr = initproto.Read(p.report)
+	}()
+
 	timer := time.NewTimer(spec.Timeout)
 	defer timer.Stop()
 	memoryOver := p.cg.watchMemory(p.waited, p.s.log)
 	var end runEnd
+	reportedEnd := false // init said the run is over: nothing of it is left but init
 	select {
+	case <-reported:
+		reportedEnd = repErr == nil
 	case <-p.waited:
 	case <-timer.C:
 		end.timedOut = true
@@ -254,22 +267,35 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	case <-memoryOver:
 		end.outOfMemory = true
 	}
-	// Kill through the cgroup even after a normal end: init has already
-	// killed everything in its pid namespace, so this only makes sure.
-	killErr := p.cg.killAndWait()
-	if killErr != nil {
-		// The cgroup failed us: killing init from outside its pid
-		// namespace takes every process of the namespace with it.
-		_ = p.init.Signal(syscall.SIGKILL)
+	var killErr error
+	if reportedEnd {
+		// The usual end. init is exiting: tearing its namespaces down
+		// takes a while, and the answer need not wait for it. Teardown
+		// makes sure, through the cgroup, after the answer has gone.
+		end.real = time.Since(started)
+	} else {
+		// Kill through the cgroup even after init's end: init has
+		// killed everything in its pid namespace, so this only makes
+		// sure.
+		killErr = p.cg.killAndWait()
+		if killErr != nil {
+			// The cgroup failed us: killing init from outside its pid
+			// namespace takes every process of the namespace with it.
+			_ = p.init.Signal(syscall.SIGKILL)
+		}
+		<-p.waited
+		end.real = time.Since(started)
+		<-reported // init is gone: the pipe has ended
 	}
-	<-p.waited
-	end.real = time.Since(started)
 	wg.Wait()
 	if killErr != nil {
 		return res, killErr
 	}
-	rep, repErr := initproto.Read(p.report)
-	cgs, statErr := p.cg.stats()
+	stats := p.cg.stats
+	if reportedEnd {
+		stats = p.cg.endStats // the rest is in the report
+	}
+	cgs, statErr := stats()
 	if statErr != nil {
 		p.s.log.Warn("reading job statistics", "err", statErr)
 	}

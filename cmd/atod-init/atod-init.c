@@ -376,7 +376,8 @@ static int parse_job(struct buffer *b, struct job *j, char *reason, size_t size)
  *	  |                              |   reaps orphans ...        |
  *	  |                              | <-------- runner exits --- |
  *	  |                              | kill(-1, SIGKILL), reap all
- *	  | <---- report (JSON) -------- |
+ *	  | <---- end of output -------- |  (init closes stdout, stderr)
+ *	  | <---- report (JSON), EOF --- |  the daemon answers from here
  *	  | <---- exit 0 --------------- |
  *
  * If the daemon kills the run (timeout, client gone) init dies with it and
@@ -518,7 +519,14 @@ static int run_init(void)
 	while (wait(NULL) > 0 || errno == EINTR) {
 	}
 	getrusage(RUSAGE_CHILDREN, &r.usage);
-	return write_report(&r);
+	/* Init's copies of the output pipes were the last: the daemon has all
+	 * of the output, and then the report, without waiting for init's own
+	 * end (the teardown of its namespaces). */
+	close(STDOUT_FILENO);
+	close(STDERR_FILENO);
+	int code = write_report(&r);
+	close(REPORT_FD);
+	return code;
 }
 
 int main(int argc, char **argv)
