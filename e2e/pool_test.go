@@ -13,6 +13,7 @@ import (
 
 	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/leftovers"
+	"github.com/atod-project/atod/internal/timescale"
 )
 
 // poolMembers are the ids of the sandboxes d keeps prepared ahead.
@@ -252,13 +253,29 @@ func TestPoolFollowsImageChanges(t *testing.T) {
 
 // TestSIGKILLWithPreparedSandboxes: a daemon killed outright while it keeps
 // sandboxes prepared leaves them behind (its pool list no longer counts:
-// the leftover check sees them), and its next start on the same state and
-// cgroup name removes them all.
+// the leftover check sees them), but for their processes: each init waits
+// on a job pipe that only the daemon held, and ends with it. The daemon's
+// next start on the same state and cgroup name removes the rest.
 func TestSIGKILLWithPreparedSandboxes(t *testing.T) {
 	first := startDaemon(t, daemonOptions{})
 	execute(t, first, job{language: "bash", code: "true"})
 	awaitNewPoolMember(t, first, nil)
+	if pids, err := leftovers.Processes(first.scope().UIDLo, first.scope().UIDHi); err != nil || len(pids) == 0 {
+		t.Fatalf("no process of a prepared sandbox (%v): the check below cannot fail", err)
+	}
 	first.kill()
+	for deadline := time.Now().Add(timescale.D(10 * time.Second)); ; time.Sleep(10 * time.Millisecond) {
+		pids, err := leftovers.RunProcesses(first.scope())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed daemon's prepared sandboxes still run: processes %v", pids)
+		}
+	}
 	found, err := leftovers.Find(first.scope())
 	if err != nil {
 		t.Fatal(err)

@@ -114,7 +114,7 @@ func TestEndStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tree.removeParents()
+	t.Cleanup(func() { tree.removeParents() }) // after the job cgroup's removal
 	l := job.DefaultLimits
 	l.MemoryBytes, l.CPUs = 32<<20, 0.1
 	j, err := tree.create(newJobID(), l, false)
