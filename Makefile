@@ -18,8 +18,10 @@ WITH_BINARIES := ATOD_BIN_DIR=$(CURDIR)/bin
 all: build
 
 # -v: the packages it compiles; nothing when the binaries are up to date.
+# -buildvcs=auto: the commit goes into `atod version` and /healthz, whatever
+# GOFLAGS says, when built in a git clone.
 build: bin/atod-init
-	$(GO) build -v -tags $(TAGS) -o bin/atod ./cmd/atod
+	$(GO) build -v -buildvcs=auto -tags $(TAGS) -o bin/atod ./cmd/atod
 
 # atod-init is C, static (cmd/atod-init/atod-init.c says why). The tests
 # that run it build their own with `make init-binary INIT_OUT=PATH`.

@@ -171,7 +171,10 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	}
 	d := &daemon{t: t, user: user, state: o.state, cgroup: o.cgroup, slots: o.slots, logDone: make(chan struct{}), exited: make(chan struct{})}
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--state", o.state, "--cgroup-name", o.cgroup,
-		"--concurrency", fmt.Sprint(d.slots), "--log-format", "json"}
+		"--concurrency", fmt.Sprint(d.slots), "--log-format", "json",
+		// A test that ends with a run in flight (a failed one, say) must
+		// not wait for the drain's default 70 s at its cleanup's SIGTERM.
+		"--drain-seconds", fmt.Sprint(scaledTimeout(5))}
 	if !user.rootless {
 		args = append(args, "--uid-base", fmt.Sprint(e2eUIDBase))
 	}

@@ -14,11 +14,12 @@ type CloseCode int
 // The close codes of the contract.
 const (
 	CloseNormal          CloseCode = 1000 // the result was sent
-	CloseGoingAway       CloseCode = 1001 // a v1 connection sat idle too long (ours; the contract names none)
+	CloseGoingAway       CloseCode = 1001 // a v1 connection sat idle too long, or the server is shutting down (ours; the contract names none)
 	CloseUnsupportedData CloseCode = 1003 // a text frame arrived
 	ClosePolicyViolation CloseCode = 1008 // the request was invalid
 	CloseMessageTooBig   CloseCode = 1009 // the request frame was larger than MaxRequestSize
 	CloseInternalError   CloseCode = 1011 // something failed inside the server
+	CloseTryAgainLater   CloseCode = 1013 // too many requests wait for a run slot (ours)
 )
 
 func (c CloseCode) String() string {
@@ -35,6 +36,8 @@ func (c CloseCode) String() string {
 		return "message too big"
 	case CloseInternalError:
 		return "internal error"
+	case CloseTryAgainLater:
+		return "try again later"
 	default:
 		return "close code " + strconv.Itoa(int(c))
 	}

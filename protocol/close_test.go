@@ -60,6 +60,7 @@ func TestCloseCodeString(t *testing.T) {
 		ClosePolicyViolation: "policy violation",
 		CloseMessageTooBig:   "message too big",
 		CloseInternalError:   "internal error",
+		CloseTryAgainLater:   "try again later",
 		CloseGoingAway:       "going away",
 		1002:                 "close code 1002",
 	} {

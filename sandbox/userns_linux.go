@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -60,6 +61,13 @@ func EnterUserNS() error {
 // SIGUSR2) to it, waits for it and exits with its status. It returns only
 // when cmd cannot be started or waited for.
 func runInstead(cmd *exec.Cmd) error {
+	// It takes this program's place for systemd too: the watchdog, which
+	// WATCHDOG_PID names this process for (sd_watchdog_enabled(3)), is
+	// its to ping (the unit says NotifyAccess=all).
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = slices.DeleteFunc(slices.Clone(cmd.Env), func(e string) bool { return strings.HasPrefix(e, "WATCHDOG_PID=") })
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)

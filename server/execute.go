@@ -104,7 +104,7 @@ func (s *Server) executeV0(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err == nil:
-	case errors.As(err, new(*protocol.RequestError)):
+	case refused(err):
 		log.Debug("refusing request", "err", err)
 	case runCtx.Err() != nil:
 		log.Debug("request ended with its client gone", "err", err)
@@ -184,6 +184,12 @@ func (m message) request() ([]byte, error) {
 // the two framing errors of the execute endpoints here, everything else
 // through protocol.CloseFor, which owns the rest of the mapping.
 func closeFor(err error) (protocol.CloseCode, string) {
+	switch {
+	case errors.Is(err, errDraining):
+		return protocol.CloseGoingAway, reasonDraining
+	case errors.Is(err, errBusy):
+		return protocol.CloseTryAgainLater, reasonBusy
+	}
 	if errors.Is(err, errTextFrame) {
 		return protocol.CloseUnsupportedData, protocol.ReasonBinaryExpected
 	}
@@ -202,7 +208,7 @@ func (s *Server) refuse(ctx context.Context, conn *websocket.Conn, log *slog.Log
 	case ctx.Err() != nil:
 		log.Debug("connection ended with the server", "err", err)
 		return
-	case errors.Is(err, errTextFrame), errors.As(err, new(*tooBigError)), errors.As(err, new(*protocol.RequestError)), errors.Is(err, errIdle):
+	case refused(err):
 		log.Debug("refusing request", "err", err)
 	default:
 		// Not a request at all: the client went away, sent a close frame
@@ -212,6 +218,27 @@ func (s *Server) refuse(ctx context.Context, conn *websocket.Conn, log *slog.Log
 		return
 	}
 	s.closeConn(conn, log, err)
+}
+
+// errDraining says the server is shutting down (Drain) and takes no new
+// request; errBusy that too many requests wait for a run slot.
+var (
+	errDraining = errors.New("server shutting down")
+	errBusy     = errors.New("too many requests wait for a run slot")
+)
+
+// The close reasons of errDraining and errBusy (ours).
+const (
+	reasonDraining = "server shutting down"
+	reasonBusy     = "server busy: too many requests wait for a run slot; try again later"
+)
+
+// refused reports whether err refuses a request, rather than failing it:
+// the client is told why with a close code of its own, and the server has
+// nothing to log above debug.
+func refused(err error) bool {
+	return errors.Is(err, errTextFrame) || errors.As(err, new(*tooBigError)) || errors.As(err, new(*protocol.RequestError)) ||
+		errors.Is(err, errIdle) || errors.Is(err, errDraining) || errors.Is(err, errBusy)
 }
 
 // closeConn closes the connection with the code and reason for err.
@@ -269,7 +296,14 @@ type output struct {
 
 // runQueued runs a request once a run slot is free.
 func (s *Server) runQueued(ctx context.Context, req protocol.Request, out output, log *slog.Logger) (job.Result, error) {
-	if err := s.acquire(ctx); err != nil {
+	if s.Draining() {
+		return job.Result{}, errDraining
+	}
+	ctx, cancel := s.runContext(ctx)
+	defer cancel()
+	if err := s.acquire(ctx); errors.Is(err, errBusy) {
+		return job.Result{}, err
+	} else if err != nil {
 		if ctx.Err() != nil {
 			// Killed (or its client gone) while it waited: it ends as any
 			// killed run does, never having started.

@@ -97,13 +97,16 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 				err = s.runV1(ctx, conn, req, msgs, log.With("language", req.Language))
 			}
 		}
+		if err == nil && s.Draining() {
+			err = errDraining // the run is done, and no other may follow
+		}
 		switch {
 		case err == nil:
 			continue
 		case errors.Is(err, errClientGone):
 			log.Debug("client went away during a run")
 			return
-		case errors.Is(err, errTextFrame), errors.As(err, new(*tooBigError)), errors.As(err, new(*protocol.RequestError)):
+		case refused(err):
 			log.Debug("refusing request", "err", err)
 		default:
 			log.Error("serving request", "err", err)
@@ -135,6 +138,8 @@ func (s *Server) nextRequest(ctx context.Context, msgs <-chan message, readErr <
 		return m, nil
 	case <-idle.C:
 		return message{}, errIdle
+	case <-s.drain:
+		return message{}, errDraining
 	case <-ctx.Done():
 		return message{}, ctx.Err()
 	}

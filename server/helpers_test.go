@@ -167,6 +167,7 @@ func exitedOK(spec job.Spec) (job.Result, error) {
 // testServer is a Server behind a real HTTP server.
 type testServer struct {
 	*httptest.Server
+	srv    *server.Server
 	runner *fakeRunner
 	logs   *atodtest.SyncBuffer
 }
@@ -194,7 +195,7 @@ func newTestServer(tb testing.TB, runner *fakeRunner, opts ...func(*server.Optio
 	}
 	ts := httptest.NewServer(s)
 	tb.Cleanup(ts.Close)
-	return &testServer{Server: ts, runner: runner, logs: logs}
+	return &testServer{Server: ts, srv: s, runner: runner, logs: logs}
 }
 
 // dial opens a websocket to path on ts.

@@ -38,6 +38,11 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) {
 		writeHTTPError(w, log, asMsgpack, status, msg)
 	}
+	if s.Draining() {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		fail(http.StatusServiceUnavailable, reasonDraining+"; retry later")
+		return
+	}
 	// The body must arrive in good time, and the answer must be taken:
 	// neither may hold a run slot or the handler forever. (Per request, not
 	// server-wide: a server-wide deadline would cut hijacked websockets.)
@@ -81,7 +86,9 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	stdout := newCappedBuffer(v1OutputBytes)
 	stderr := newCappedBuffer(v1OutputBytes)
-	res, err := s.run(r.Context(), req, output{stdout, stderr, v1OutputBytes, v1OutputBytes, true}, log.With("language", req.Language))
+	runCtx, cancel := s.runContext(r.Context())
+	res, err := s.run(runCtx, req, output{stdout, stderr, v1OutputBytes, v1OutputBytes, true}, log.With("language", req.Language))
+	cancel()
 	s.release()
 	_ = rc.SetWriteDeadline(time.Now().Add(resultWriteTimeout))
 	switch {
@@ -187,6 +194,18 @@ func prefersMsgpack(accept string, dflt bool) bool {
 func (s *Server) acquire(ctx context.Context) error {
 	if s.slots == nil {
 		return nil
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if s.maxWaiting > 0 {
+		if s.waiting.Add(1) > s.maxWaiting {
+			s.waiting.Add(-1)
+			return errBusy
+		}
+		defer s.waiting.Add(-1)
 	}
 	select {
 	case s.slots <- struct{}{}:

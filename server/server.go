@@ -5,6 +5,8 @@
 //	GET  /api/v1/ws/execute   a websocket: streamed output, Done, Kill, reuse
 //	GET  /api/v1/metadata     the runnable languages, as msgpack or JSON
 //	POST /api/v1/execute      ours: one request, one result, over plain HTTP
+//	GET  /healthz             ours: alive, and the build
+//	GET  /readyz              ours: taking runs (not draining, a language runnable)
 //
 // as the wire contract (docs/api.md) specifies, to the byte. It decodes requests
 // with package protocol, finds the language's runner script and image through
@@ -23,8 +25,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/atod-project/atod/internal/version"
 	"github.com/atod-project/atod/rootfs/image"
 	"github.com/atod-project/atod/runners"
 	"github.com/atod-project/atod/sandbox/job"
@@ -87,6 +92,14 @@ type Options struct {
 	// IdleTimeout is how long a v1 connection may wait for its next
 	// request before it is closed (1001); DefaultIdleTimeout when zero.
 	IdleTimeout time.Duration
+
+	// Version is the build /healthz reports.
+	Version version.Info
+
+	// MaxWaiting bounds the websocket requests that wait for a run slot
+	// (with Slots): one more is refused at once, with close code 1013.
+	// Zero means no bound.
+	MaxWaiting int
 }
 
 // Server is an http.Handler serving atod's API. It is safe for concurrent
@@ -100,7 +113,22 @@ type Server struct {
 	readTimeout time.Duration
 	idleTimeout time.Duration
 	slots       chan struct{} // run slots in use; nil: unbounded
+	maxWaiting  int64
+	version     version.Info
+	waiting     atomic.Int64 // requests waiting for a run slot
 	mux         *http.ServeMux
+
+	// KillRuns cancels runsCtx, which every run's context follows.
+	runsCtx  context.Context
+	killRuns context.CancelFunc
+
+	// Draining (Drain): requests served now, and whether the server has
+	// drained (none left).
+	drainMu   sync.Mutex
+	active    int
+	drain     chan struct{} // closed by Drain
+	drained   chan struct{} // closed once draining with no request left
+	isDrained bool
 }
 
 // New returns a Server for opts.
@@ -123,8 +151,13 @@ func New(opts Options) (*Server, error) {
 		limits:      opts.Limits,
 		readTimeout: opts.RequestReadTimeout,
 		idleTimeout: opts.IdleTimeout,
+		maxWaiting:  int64(opts.MaxWaiting),
+		version:     opts.Version,
 		mux:         http.NewServeMux(),
+		drain:       make(chan struct{}),
+		drained:     make(chan struct{}),
 	}
+	s.runsCtx, s.killRuns = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -134,23 +167,95 @@ func New(opts Options) (*Server, error) {
 	if opts.Slots < 0 {
 		return nil, fmt.Errorf("creating server: negative Slots %d", opts.Slots)
 	}
+	if opts.MaxWaiting < 0 {
+		return nil, fmt.Errorf("creating server: negative MaxWaiting %d", opts.MaxWaiting)
+	}
 	if opts.Slots > 0 {
 		s.slots = make(chan struct{}, opts.Slots)
 	}
 	if s.idleTimeout == 0 {
 		s.idleTimeout = DefaultIdleTimeout
 	}
-	s.mux.HandleFunc("GET /api/v0/ws/execute", s.executeV0)
+	s.mux.HandleFunc("GET /api/v0/ws/execute", s.served(s.executeV0))
 	s.mux.HandleFunc("GET /api/v0/metadata", s.metadata)
-	s.mux.HandleFunc("GET /api/v1/ws/execute", s.executeV1)
-	s.mux.HandleFunc("POST /api/v1/execute", s.executeHTTP)
+	s.mux.HandleFunc("GET /api/v1/ws/execute", s.served(s.executeV1))
+	s.mux.HandleFunc("POST /api/v1/execute", s.served(s.executeHTTP))
 	s.mux.HandleFunc("GET /api/v1/metadata", s.metadataV1)
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 	return s, nil
 }
 
 // ServeHTTP serves one HTTP request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
+}
+
+// Drain makes the server take no new request, for a shutdown that loses no
+// run: a request read from now on is refused (websocket close 1001 "server
+// shutting down", HTTP 503 with Retry-After), a v1 connection is closed so
+// once its run is done (at once when it has none), and the runs in flight,
+// and the requests already waiting for a slot, go on. Drained tells when
+// they are all over. Drain may be called more than once.
+func (s *Server) Drain() {
+	s.drainMu.Lock()
+	defer s.drainMu.Unlock()
+	select {
+	case <-s.drain:
+	default:
+		close(s.drain)
+	}
+	s.checkDrained()
+}
+
+// KillRuns kills every run in flight, and every request waiting for a run
+// slot, now and from now on: the end of a drain. Their clients get their
+// results (killed) as usual; connections stay open for them.
+func (s *Server) KillRuns() { s.killRuns() }
+
+// runContext is ctx, cancelled by KillRuns too.
+func (s *Server) runContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.runsCtx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// Drained is closed once the server drains (Drain) and serves no request.
+func (s *Server) Drained() <-chan struct{} { return s.drained }
+
+// Draining reports whether Drain was called.
+func (s *Server) Draining() bool {
+	select {
+	case <-s.drain:
+		return true
+	default:
+		return false
+	}
+}
+
+// served counts the requests h serves, for Drained.
+func (s *Server) served(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.drainMu.Lock()
+		s.active++
+		s.drainMu.Unlock()
+		defer func() {
+			s.drainMu.Lock()
+			s.active--
+			s.checkDrained()
+			s.drainMu.Unlock()
+		}()
+		h(w, r)
+	}
+}
+
+// checkDrained closes drained once draining with nothing served; drainMu
+// held.
+func (s *Server) checkDrained() {
+	if s.active == 0 && s.Draining() && !s.isDrained {
+		s.isDrained = true
+		close(s.drained)
+	}
 }
 
 // errNotRunnable says a language id has no runner script or no image.

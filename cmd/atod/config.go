@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/atod-project/atod/internal/version"
 	"github.com/atod-project/atod/rootfs"
 	"github.com/atod-project/atod/rootfs/layer"
 	"github.com/atod-project/atod/runners"
@@ -40,6 +41,8 @@ type config struct {
 	CgroupName   string  `json:"cgroup_name"`
 	LogLevel     string  `json:"log_level"`
 	LogFormat    string  `json:"log_format"`
+	MaxWaiting   int     `json:"max_waiting"`   // websocket requests waiting for a slot; 0: no bound
+	DrainSeconds int     `json:"drain_seconds"` // on SIGTERM, how long runs in flight get to finish
 }
 
 func defaultConfig() config {
@@ -58,6 +61,9 @@ func defaultConfig() config {
 		CgroupName: "atod",
 		LogLevel:   "info",
 		LogFormat:  "text",
+		// The longest run (a timeout of 60 s) and the 10 s its output
+		// may take to reach its client after it.
+		DrainSeconds: 70,
 	}
 }
 
@@ -89,6 +95,8 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.StringVar(&c.CgroupName, "cgroup-name", c.CgroupName, "cgroup v1 parent `name` of job cgroups")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
+	fs.IntVar(&c.MaxWaiting, "max-waiting", c.MaxWaiting, "`number` of websocket requests that may wait for a run slot; more are refused (close 1013); 0: no bound")
+	fs.IntVar(&c.DrainSeconds, "drain-seconds", c.DrainSeconds, "on SIGTERM, `seconds` the runs in flight get to finish before they are killed")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -160,6 +168,12 @@ func (c *config) validate() error {
 	if c.RootMiB < 1 {
 		errs = append(errs, fmt.Sprintf("root-mib must be at least 1, not %d", c.RootMiB))
 	}
+	if c.MaxWaiting < 0 {
+		errs = append(errs, fmt.Sprintf("max-waiting must be 0 (no bound) or more, not %d", c.MaxWaiting))
+	}
+	if c.DrainSeconds < 0 || c.DrainSeconds > 3600 {
+		errs = append(errs, fmt.Sprintf("drain-seconds must be 0..3600, not %d", c.DrainSeconds))
+	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err.Error())
 	}
@@ -222,12 +236,14 @@ func (c *config) stores() (*runners.Catalogue, *rootfs.Dir, error) {
 // server builds the API server over the stores and the sandbox.
 func (c *config) server(log *slog.Logger, cat *runners.Catalogue, images *rootfs.Dir, sb *sandbox.Sandbox) (*server.Server, error) {
 	return server.New(server.Options{
-		Catalogue: cat,
-		Images:    images,
-		Runner:    sb,
-		Logger:    log,
-		Limits:    c.limits(),
-		Slots:     sb.Slots(),
+		Catalogue:  cat,
+		Images:     images,
+		Runner:     sb,
+		Logger:     log,
+		Limits:     c.limits(),
+		Slots:      sb.Slots(),
+		MaxWaiting: c.MaxWaiting,
+		Version:    version.Get(),
 	})
 }
 

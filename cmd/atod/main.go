@@ -4,6 +4,7 @@
 //	atod run        run one program through the sandbox and print the result
 //	atod languages  list the runnable languages; verify them
 //	atod rootfs     pull, import, build, list and remove language images
+//	atod version    print the version and the commit built from
 //
 // main only wires packages together.
 package main
@@ -17,6 +18,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/atod-project/atod/internal/version"
 	"github.com/atod-project/atod/sandbox"
 )
 
@@ -82,6 +84,7 @@ commands:
   run         run one program through the sandbox and print the result
   languages   list the runnable languages (--all: every one; verify: run their hello-world cases)
   rootfs      pull, import, build, list and remove language images
+  version     print atod's version and the commit it was built from
 
 Run "atod COMMAND -h" for a command's flags.
 `
@@ -102,6 +105,9 @@ func run(ctx context.Context, args []string, cgroupView string) error {
 		return languages(ctx, args[1:], cgroupView)
 	case "rootfs":
 		return rootfsCommand(ctx, args[1:])
+	case "version", "-version", "--version":
+		fmt.Println(version.Get())
+		return nil
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(os.Stdout, usage)
 		return nil

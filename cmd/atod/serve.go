@@ -14,12 +14,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/atod-project/atod/internal/listen"
-)
+	"github.com/coreos/go-systemd/v22/daemon"
 
-// shutdownGrace is how long plain HTTP requests get to finish on SIGTERM
-// before every remaining run is killed.
-const shutdownGrace = 5 * time.Second
+	"github.com/atod-project/atod/internal/listen"
+	"github.com/atod-project/atod/server"
+)
 
 func serve(ctx context.Context, args []string, cgroupView string) error {
 	fs := flag.NewFlagSet("atod serve", flag.ContinueOnError)
@@ -63,11 +62,11 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	}
 	defer sb.Close()
 
-	// Runs get their own context: on shutdown, plain HTTP requests get
-	// shutdownGrace to finish; then every run still going is killed, also
-	// those of websocket connections, which Shutdown does not wait for.
-	runCtx, killRuns := context.WithCancel(context.Background())
-	defer killRuns()
+	// Connections get a context that ends when serve returns: nothing
+	// served outlives the daemon. (A drain kills runs with the server's
+	// KillRuns, leaving their connections to carry the results.)
+	connCtx, endConns := context.WithCancel(context.Background())
+	defer endConns()
 	srv, err := cfg.server(log, cat, images, sb)
 	if err != nil {
 		return err
@@ -79,7 +78,7 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return runCtx },
+		BaseContext:       func(net.Listener) context.Context { return connCtx },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "languages", runnable, "concurrency", sb.Slots())
@@ -117,23 +116,94 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 			}
 		}
 	}()
+	// systemd (Type=notify): serving, and alive while the watchdog asks.
+	notify(log, daemon.SdNotifyReady)
+	go keepWatchdog(collectorCtx, log)
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	return drain(log, hs, srv, served, time.Duration(cfg.DrainSeconds)*time.Second)
+}
+
+// resultWait bounds how long the clients of runs killed at the end of a
+// drain have to take their results (the server's own write timeout).
+const resultWait = 30 * time.Second
+
+// drain shuts the daemon down without losing a run: the listener closes,
+// readiness turns false, new requests are refused, and the runs in flight
+// (and the requests already waiting for a slot) get up to timeout to finish
+// and answer their clients. When it is up, or on a second SIGTERM or
+// interrupt, the runs left are killed, and their clients get their results
+// (killed) as usual.
+func drain(log *slog.Logger, hs *http.Server, srv *server.Server, served <-chan error, timeout time.Duration) error {
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	log.Info("draining: new requests are refused, runs in flight may finish", "timeout", timeout)
+	notify(log, daemon.SdNotifyStopping+"\nSTATUS=draining")
+	srv.Drain()
+	// Shutdown closes the listener and waits for plain HTTP requests;
+	// websockets, which it does not track, are waited for by Drained.
+	shutCtx, cancel := context.WithTimeout(context.Background(), timeout+resultWait)
 	defer cancel()
-	err = hs.Shutdown(shutCtx)
-	killRuns()
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	shut := make(chan error, 1)
+	go func() { shut <- hs.Shutdown(shutCtx) }()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case <-srv.Drained():
+		log.Info("drained: every run finished")
+	case <-timer.C:
+		log.Warn("drain time is up: killing the runs left")
+	case <-again:
+		log.Warn("second signal: killing the runs left")
+	}
+	srv.KillRuns()
+	select {
+	case <-srv.Drained():
+	case <-time.After(resultWait):
+		log.Warn("clients of killed runs did not take their results")
+	}
+	if err := <-shut; err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serving: %w", err)
 	}
+	log.Info("stopped")
 	return nil
+}
+
+// notify tells systemd (Type=notify) of the daemon's state; outside a
+// notify unit it does nothing.
+func notify(log *slog.Logger, state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		log.Warn("notifying systemd", "state", state, "err", err)
+	}
+}
+
+// keepWatchdog pings systemd's watchdog (WatchdogSec=) at half its
+// interval until ctx ends; outside such a unit it returns at once.
+func keepWatchdog(ctx context.Context, log *slog.Logger) {
+	interval, err := daemon.SdWatchdogEnabled(false)
+	if err != nil {
+		log.Warn("reading systemd's watchdog setting", "err", err)
+	}
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			notify(log, daemon.SdNotifyWatchdog)
+		}
+	}
 }
 
 // logStats logs what a leak would make grow and /proc does not show: the

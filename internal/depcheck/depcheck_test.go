@@ -56,7 +56,7 @@ var rules = []rule{
 	{
 		pkg: "server", why: "the front end knows the sandbox's spec and the image's data, not how runs are contained or images stored",
 		importers:  []string{"cmd/atod"},
-		mayImport:  []string{"protocol", "runners", "sandbox/job", "rootfs/image"},
+		mayImport:  []string{"protocol", "runners", "sandbox/job", "rootfs/image", "internal/version"},
 		thirdParty: []string{"github.com/coder/websocket/..."},
 		deps:       []string{"github.com/coder/websocket", "github.com/tinylib/msgp", "github.com/philhofer/fwd"},
 		noDeps:     append([]string{"github.com/google/go-containerregistry", "github.com/docker/", "golang.org/x/sys/unix"}, sandboxModules...),
@@ -99,6 +99,10 @@ var rules = []rule{
 	{
 		pkg: "internal/initproto", why: "what the daemon and the C init and setup say: plain data",
 		mayImport: []string{}, thirdParty: []string{}, noStd: noIO, pure: true,
+	},
+	{
+		pkg: "internal/version", why: "the build's version, as the toolchain recorded it: the standard library alone",
+		importers: []string{"cmd/atod", "server"}, mayImport: []string{}, thirdParty: []string{}, pure: true,
 	},
 	{
 		pkg: "internal/listen", why: "the daemon's listener, kept accepting: the standard library alone",
