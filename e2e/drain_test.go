@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -303,4 +305,83 @@ func TestSystemdNotify(t *testing.T) {
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	next("STOPPING=1")
 	awaitExit(t, d, timescale.D(30*time.Second))
+}
+
+// scrape reads d's /metrics: each sample line's name{labels} and value.
+func scrape(t *testing.T, d *daemon) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + d.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %d %s", resp.StatusCode, b)
+	}
+	samples := map[string]float64{}
+	for line := range strings.Lines(string(b)) {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(line[i+1:]), 64)
+		if err == nil {
+			samples[line[:i]] = v
+		}
+	}
+	return samples
+}
+
+// TestMetrics: /metrics counts runs by language and status, timeouts,
+// output, refusals by reason, and has the build, the queue and the Go
+// runtime's figures.
+func TestMetrics(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	for range 2 {
+		execute(t, d, job{language: "bash", code: "echo hello", timeout: scaledTimeout(10)})
+	}
+	if r := execute(t, d, job{language: "bash", code: "sleep 10", timeout: 1}); !r.TimedOut {
+		t.Fatalf("not timed out: %+v", r)
+	}
+	if out := send(t, d, websocket.MessageBinary, job{language: "nosuchlanguage", code: "x", timeout: 1}.encode(t)); out.code != 1008 {
+		t.Fatalf("a bad request: close %d", out.code)
+	}
+	m := scrape(t, d)
+	for name, want := range map[string]float64{
+		`atod_runs_total{language="bash",status="exited"}`:         2,
+		`atod_runs_total{language="bash",status="killed"}`:         1,
+		`atod_run_timeouts_total{language="bash"}`:                 1,
+		`atod_output_bytes_total{stream="stdout"}`:                 12,
+		`atod_requests_refused_total{api="v0",reason="1008"}`:      1,
+		`atod_run_duration_seconds_count{language="bash"}`:         3,
+		`atod_queue_wait_seconds_count`:                            3,
+		`atod_queue_depth`:                                         0,
+		`atod_slots_busy`:                                          0,
+		`atod_draining`:                                            0,
+		`atod_build_info{go="` + runtime.Version() + `",revision=`: -1, // present
+	} {
+		got, ok := m[name]
+		if want == -1 {
+			for k := range m {
+				if strings.HasPrefix(k, name) {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Errorf("no %s... in /metrics", name)
+			}
+			continue
+		}
+		if !ok || got != want {
+			t.Errorf("%s = %v (present: %v), want %v", name, got, ok, want)
+		}
+	}
+	if m["go_goroutines"] == 0 || m["process_resident_memory_bytes"] == 0 || m["atod_image_store_bytes"] <= 0 {
+		t.Errorf("runtime, process or store figures missing: goroutines %v, RSS %v, store %v",
+			m["go_goroutines"], m["process_resident_memory_bytes"], m["atod_image_store_bytes"])
+	}
 }

@@ -78,12 +78,12 @@ func (s *Server) executeV0(w http.ResponseWriter, r *http.Request) {
 
 	frame, err := s.readRequest(ctx, conn)
 	if err != nil {
-		s.refuse(ctx, conn, log, err)
+		s.refuse(ctx, conn, "v0", log, err)
 		return
 	}
 	req, err := protocol.DecodeRequest(frame, s.requestable)
 	if err != nil {
-		s.refuse(ctx, conn, log, err)
+		s.refuse(ctx, conn, "v0", log, err)
 		return
 	}
 	log = log.With("language", req.Language)
@@ -111,7 +111,7 @@ func (s *Server) executeV0(w http.ResponseWriter, r *http.Request) {
 	default:
 		log.Error("serving request", "err", err)
 	}
-	s.closeConn(conn, log, err)
+	s.closeConn(conn, "v0", log, err)
 }
 
 // errTextFrame says the request arrived as a text message.
@@ -203,7 +203,7 @@ func closeFor(err error) (protocol.CloseCode, string) {
 }
 
 // refuse closes the connection of a request that failed before its run.
-func (s *Server) refuse(ctx context.Context, conn *websocket.Conn, log *slog.Logger, err error) {
+func (s *Server) refuse(ctx context.Context, conn *websocket.Conn, api string, log *slog.Logger, err error) {
 	switch {
 	case ctx.Err() != nil:
 		log.Debug("connection ended with the server", "err", err)
@@ -217,7 +217,7 @@ func (s *Server) refuse(ctx context.Context, conn *websocket.Conn, log *slog.Log
 		log.Debug("reading request", "err", err)
 		return
 	}
-	s.closeConn(conn, log, err)
+	s.closeConn(conn, api, log, err)
 }
 
 // errDraining says the server is shutting down (Drain) and takes no new
@@ -241,9 +241,13 @@ func refused(err error) bool {
 		errors.Is(err, errIdle) || errors.Is(err, errDraining) || errors.Is(err, errBusy)
 }
 
-// closeConn closes the connection with the code and reason for err.
-func (s *Server) closeConn(conn *websocket.Conn, log *slog.Logger, err error) {
+// closeConn closes the connection of api (v0, v1) with the code and reason
+// for err, and counts a refused request.
+func (s *Server) closeConn(conn *websocket.Conn, api string, log *slog.Logger, err error) {
 	code, reason := closeFor(err)
+	if refused(err) && !errors.Is(err, errIdle) {
+		s.record.Refused(api, int(code))
+	}
 	if err := conn.Close(websocket.StatusCode(code), reason); err != nil {
 		log.Debug("closing websocket", "code", code, "err", err)
 	}
@@ -326,7 +330,12 @@ func (s *Server) run(ctx context.Context, req protocol.Request, out output, log 
 		return job.Result{}, err
 	}
 	defer t.lease.Release()
+	out.stdout = countedWriter{w: out.stdout, stream: "stdout", record: s.record}
+	out.stderr = countedWriter{w: out.stderr, stream: "stderr", record: s.record}
 	res, err := s.runner.Run(ctx, s.spec(req, t, out))
+	if !errors.Is(err, job.ErrUnsupportedUser) {
+		s.record.Ran(req.Language, res, err)
+	}
 	if errors.Is(err, job.ErrUnsupportedUser) {
 		// The image runs as a user this sandbox cannot give a run (a
 		// rootless one can give only root): the operator's problem,

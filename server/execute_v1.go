@@ -82,7 +82,7 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 	for {
 		m, err := s.nextRequest(ctx, msgs, readErr)
 		if err != nil {
-			s.refuse(ctx, conn, log, err)
+			s.refuse(ctx, conn, "v1", log, err)
 			return
 		}
 		if m.typ == websocket.MessageBinary && protocol.IsKill(m.data) {
@@ -111,7 +111,7 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 		default:
 			log.Error("serving request", "err", err)
 		}
-		s.closeConn(conn, log, err)
+		s.closeConn(conn, "v1", log, err)
 		return
 	}
 }

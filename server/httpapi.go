@@ -36,6 +36,9 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := s.log.With("remote", r.RemoteAddr, "api", "http")
 	asMsgpack := prefersMsgpack(r.Header.Get("Accept"), false)
 	fail := func(status int, msg string) {
+		if status != http.StatusInternalServerError {
+			s.record.Refused("http", status)
+		}
 		writeHTTPError(w, log, asMsgpack, status, msg)
 	}
 	if s.Draining() {
@@ -197,18 +200,19 @@ func (s *Server) acquire(ctx context.Context) error {
 	}
 	select {
 	case s.slots <- struct{}{}:
+		s.record.Waited(0)
 		return nil
 	default:
 	}
-	if s.maxWaiting > 0 {
-		if s.waiting.Add(1) > s.maxWaiting {
-			s.waiting.Add(-1)
-			return errBusy
-		}
-		defer s.waiting.Add(-1)
+	if n := s.waiting.Add(1); s.maxWaiting > 0 && n > s.maxWaiting {
+		s.waiting.Add(-1)
+		return errBusy
 	}
+	defer s.waiting.Add(-1)
+	start := time.Now()
 	select {
 	case s.slots <- struct{}{}:
+		s.record.Waited(time.Since(start))
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for a run slot: %w", ctx.Err())

@@ -7,6 +7,7 @@
 //	POST /api/v1/execute      ours: one request, one result, over plain HTTP
 //	GET  /healthz             ours: alive, and the build
 //	GET  /readyz              ours: taking runs (not draining, a language runnable)
+//	GET  /metrics             ours: Prometheus metrics (Options.MetricsHandler)
 //
 // as the wire contract (docs/api.md) specifies, to the byte. It decodes requests
 // with package protocol, finds the language's runner script and image through
@@ -23,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -96,6 +98,12 @@ type Options struct {
 	// Version is the build /healthz reports.
 	Version version.Info
 
+	// Recorder, if not nil, is told of runs, waits, refusals and output
+	// (package server/metrics counts them for Prometheus).
+	Recorder Recorder
+	// MetricsHandler, if not nil, serves GET /metrics.
+	MetricsHandler http.Handler
+
 	// MaxWaiting bounds the websocket requests that wait for a run slot
 	// (with Slots): one more is refused at once, with close code 1013.
 	// Zero means no bound.
@@ -115,6 +123,7 @@ type Server struct {
 	slots       chan struct{} // run slots in use; nil: unbounded
 	maxWaiting  int64
 	version     version.Info
+	record      Recorder
 	waiting     atomic.Int64 // requests waiting for a run slot
 	mux         *http.ServeMux
 
@@ -153,6 +162,7 @@ func New(opts Options) (*Server, error) {
 		idleTimeout: opts.IdleTimeout,
 		maxWaiting:  int64(opts.MaxWaiting),
 		version:     opts.Version,
+		record:      opts.Recorder,
 		mux:         http.NewServeMux(),
 		drain:       make(chan struct{}),
 		drained:     make(chan struct{}),
@@ -183,6 +193,12 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /api/v1/metadata", s.metadataV1)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if s.record == nil {
+		s.record = noRecorder{}
+	}
+	if opts.MetricsHandler != nil {
+		s.mux.Handle("GET /metrics", opts.MetricsHandler)
+	}
 	return s, nil
 }
 
@@ -206,6 +222,48 @@ func (s *Server) Drain() {
 		close(s.drain)
 	}
 	s.checkDrained()
+}
+
+// Recorder is told what the server does, for metrics. Its methods must be
+// safe for concurrent use, and quick.
+type Recorder interface {
+	// Ran: a run of language ended with res, or the server failed to
+	// carry it out (err).
+	Ran(language string, res job.Result, err error)
+	// Waited: a request waited d for a run slot (0: it had one at once).
+	Waited(d time.Duration)
+	// Refused: a request of api (v0, v1, http) was refused with reason, a
+	// websocket close code or an HTTP status.
+	Refused(api string, reason int)
+	// Output: n bytes of a run's stream (stdout, stderr) were kept for
+	// its client.
+	Output(stream string, n int)
+}
+
+type noRecorder struct{}
+
+func (noRecorder) Ran(string, job.Result, error) {}
+func (noRecorder) Waited(time.Duration)          {}
+func (noRecorder) Refused(string, int)           {}
+func (noRecorder) Output(string, int)            {}
+
+// Waiting is how many requests wait for a run slot now.
+func (s *Server) Waiting() int64 { return s.waiting.Load() }
+
+// BusySlots is how many run slots are taken now.
+func (s *Server) BusySlots() int { return len(s.slots) }
+
+// countedWriter tells the Recorder what a stream's writer takes.
+type countedWriter struct {
+	w      io.Writer
+	stream string
+	record Recorder
+}
+
+func (c countedWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.record.Output(c.stream, n)
+	return n, err
 }
 
 // KillRuns kills every run in flight, and every request waiting for a run

@@ -19,6 +19,7 @@ import (
 	"github.com/atod-project/atod/sandbox"
 	"github.com/atod-project/atod/sandbox/job"
 	"github.com/atod-project/atod/server"
+	"github.com/atod-project/atod/server/metrics"
 )
 
 // config is atod's configuration: a JSON file (--config) whose values the
@@ -43,6 +44,9 @@ type config struct {
 	LogFormat    string  `json:"log_format"`
 	MaxWaiting   int     `json:"max_waiting"`   // websocket requests waiting for a slot; 0: no bound
 	DrainSeconds int     `json:"drain_seconds"` // on SIGTERM, how long runs in flight get to finish
+	// Where GET /metrics is served: "" on the API's address, else an
+	// address of its own (and not on the API's).
+	MetricsListen string `json:"metrics_listen"`
 }
 
 func defaultConfig() config {
@@ -96,6 +100,7 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
 	fs.IntVar(&c.MaxWaiting, "max-waiting", c.MaxWaiting, "`number` of websocket requests that may wait for a run slot; more are refused (close 1013); 0: no bound")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "`address` to serve GET /metrics on, apart from the API (default: on the API's address)")
 	fs.IntVar(&c.DrainSeconds, "drain-seconds", c.DrainSeconds, "on SIGTERM, `seconds` the runs in flight get to finish before they are killed")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -234,8 +239,8 @@ func (c *config) stores() (*runners.Catalogue, *rootfs.Dir, error) {
 }
 
 // server builds the API server over the stores and the sandbox.
-func (c *config) server(log *slog.Logger, cat *runners.Catalogue, images *rootfs.Dir, sb *sandbox.Sandbox) (*server.Server, error) {
-	return server.New(server.Options{
+func (c *config) server(log *slog.Logger, cat *runners.Catalogue, images *rootfs.Dir, sb *sandbox.Sandbox, m *metrics.Metrics) (*server.Server, error) {
+	opts := server.Options{
 		Catalogue:  cat,
 		Images:     images,
 		Runner:     sb,
@@ -244,7 +249,30 @@ func (c *config) server(log *slog.Logger, cat *runners.Catalogue, images *rootfs
 		Slots:      sb.Slots(),
 		MaxWaiting: c.MaxWaiting,
 		Version:    version.Get(),
-	})
+	}
+	if m != nil {
+		opts.Recorder = m
+		if c.MetricsListen == "" {
+			opts.MetricsHandler = m.Handler()
+		}
+	}
+	srv, err := server.New(opts)
+	if err == nil && m != nil {
+		m.Watch(srv)
+	}
+	return srv, err
+}
+
+// storeBytes is what the store's images hold, as they recorded it.
+func storeBytes(images *rootfs.Dir) func() (int64, error) {
+	return func() (int64, error) {
+		entries, err := images.List()
+		var n int64
+		for _, e := range entries {
+			n += e.SizeBytes
+		}
+		return n, err
+	}
 }
 
 // prepared is how many sandboxes the sandbox keeps prepared ahead.

@@ -200,7 +200,7 @@ func verifyLanguages(ctx context.Context, args []string, cgroupView string) erro
 		return err
 	}
 	defer sb.Close()
-	srv, err := cfg.server(log, cat, images, sb)
+	srv, err := cfg.server(log, cat, images, sb, nil)
 	if err != nil {
 		return err
 	}

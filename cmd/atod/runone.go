@@ -79,7 +79,7 @@ func runOne(ctx context.Context, args []string, cgroupView string) error {
 		return err
 	}
 	defer sb.Close()
-	srv, err := cfg.server(log, cat, images, sb)
+	srv, err := cfg.server(log, cat, images, sb, nil)
 	if err != nil {
 		return err
 	}

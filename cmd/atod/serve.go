@@ -18,6 +18,7 @@ import (
 
 	"github.com/atod-project/atod/internal/listen"
 	"github.com/atod-project/atod/server"
+	"github.com/atod-project/atod/server/metrics"
 )
 
 func serve(ctx context.Context, args []string, cgroupView string) error {
@@ -67,7 +68,8 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	// KillRuns, leaving their connections to carry the results.)
 	connCtx, endConns := context.WithCancel(context.Background())
 	defer endConns()
-	srv, err := cfg.server(log, cat, images, sb)
+	m := metrics.New(storeBytes(images))
+	srv, err := cfg.server(log, cat, images, sb, m)
 	if err != nil {
 		return err
 	}
@@ -85,6 +87,18 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(listen.KeepAccepting(ln, log)) }()
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("listening on %s for metrics: %w", cfg.MetricsListen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: hs.ErrorLog}
+		defer ms.Close()
+		go func() { _ = ms.Serve(mln) }()
+		log.Info("serving metrics", "addr", mln.Addr().String())
+	}
 	// The image trees no name points at go once no run uses them (the
 	// store's collector); SIGHUP logs which languages can run, and
 	// collects too.
