@@ -13,7 +13,7 @@ export CGO_ENABLED := 1
 WITH_BINARIES := ATOD_BIN_DIR=$(CURDIR)/bin
 
 .PHONY: all build init-binary setup images run test lint fmt vet unit race integration e2e fuzz fresh fresh-test vmtest
-.PHONY: bench soak generate clean
+.PHONY: bench soak generate clean install uninstall
 
 all: build
 
@@ -91,6 +91,15 @@ vmtest: setup images
 ATOD_FUZZ_TIME ?= 30s
 fuzz:
 	@ATOD_FUZZ_TIME=$(ATOD_FUZZ_TIME) scripts/test fuzz
+
+# Installs atod for systemd (scripts/install says what goes where): the
+# GNU conventions, PREFIX (/usr/local) and DESTDIR; CREATE_USER=1 also
+# creates the system user atod. uninstall removes it again, but the image
+# store and a configuration the operator changed.
+install: build
+	@scripts/install install
+uninstall:
+	@scripts/install uninstall
 
 # Rewrites the Go files gofmt would change, and names them (lint checks it).
 fmt:
