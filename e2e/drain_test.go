@@ -385,3 +385,88 @@ func TestMetrics(t *testing.T) {
 			m["go_goroutines"], m["process_resident_memory_bytes"], m["atod_image_store_bytes"])
 	}
 }
+
+// withToken runs j on d's v0 endpoint with the bearer token (none: "").
+func withToken(t *testing.T, d *daemon, token string, j job) outcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(60*time.Second))
+	defer cancel()
+	opts := &websocket.DialOptions{HTTPHeader: http.Header{}}
+	if token != "" {
+		opts.HTTPHeader.Set("Authorization", "Bearer "+token)
+	}
+	conn, resp, err := websocket.Dial(ctx, d.url("/api/v0/ws/execute"), opts)
+	if err != nil {
+		if resp != nil {
+			return outcome{code: websocket.StatusCode(resp.StatusCode)}
+		}
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(testclient.ReadLimit)
+	if err := conn.Write(ctx, websocket.MessageBinary, j.encode(t)); err != nil {
+		t.Fatal(err)
+	}
+	o, err := testclient.ReadV0(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return outcome{result: o.Result, code: o.Code, reason: o.Reason}
+}
+
+// TestSIGHUPReload: SIGHUP applies the configuration file's reloadable
+// settings (the runs' memory limit, the tokens, whose file it reads again)
+// at once, says which need a restart (prepared), and a file that does
+// not load changes nothing.
+func TestSIGHUPReload(t *testing.T) {
+	dir := t.TempDir()
+	conf, tokens := filepath.Join(dir, "atod.json"), filepath.Join(dir, "tokens")
+	write := func(path, s string) {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const tokenA, tokenB = "token-a-0123456789", "token-b-0123456789"
+	write(tokens, tokenA+"\n")
+	write(conf, fmt.Sprintf(`{"memory_mib": 512, "token_file": %q}`, tokens))
+	d := startDaemon(t, daemonOptions{args: []string{"--config", conf}})
+	// 100 MiB held at once by Bash: fine in 512 MiB, killed in 64.
+	hog := job{language: "bash", code: "x=$(head -c 100M /dev/zero | tr '\\0' a); echo ${#x}", timeout: scaledTimeout(30)}
+	if o := withToken(t, d, "", hog); o.code != 401 {
+		t.Fatalf("no token: %+v, want 401", o)
+	}
+	if o := withToken(t, d, tokenA, hog); o.result == nil || string(o.result.Stdout) != "104857600\n" {
+		t.Fatalf("with 512 MiB: %+v", o)
+	}
+	reloaded := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(timescale.D(10 * time.Second)); strings.Count(d.logs(), "configuration") < n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no reload in the log:\n%s", d.logs())
+			}
+		}
+	}
+	write(tokens, tokenB+"\n")
+	write(conf, fmt.Sprintf(`{"memory_mib": 64, "token_file": %q, "prepared": 1}`, tokens))
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	reloaded(2) // "configuration reloaded" and the restart warning (the harness gives --concurrency on the command line, which a file does not override)
+	logs := d.logs()
+	if !strings.Contains(logs, `"changed":["memory_mib"]`) || !strings.Contains(logs, `"keys":["prepared"]`) {
+		t.Errorf("the reload's log lines:\n%s", logs)
+	}
+	if o := withToken(t, d, tokenA, hog); o.code != 401 {
+		t.Errorf("the old token after the reload: %+v, want 401", o)
+	}
+	if o := withToken(t, d, tokenB, hog); o.result == nil || o.result.StatusType != "killed" {
+		t.Errorf("with 64 MiB: %+v, want the hog killed", o)
+	}
+	write(conf, `{"memory_mib": 64,`)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	reloaded(3)
+	if !strings.Contains(d.logs(), "configuration not reloaded: nothing changed") {
+		t.Errorf("a broken file:\n%s", d.logs())
+	}
+	if o := withToken(t, d, tokenB, job{language: "bash", code: "echo still", timeout: scaledTimeout(10)}); o.result == nil || string(o.result.Stdout) != "still\n" {
+		t.Errorf("after a broken file: %+v", o)
+	}
+}

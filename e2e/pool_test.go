@@ -160,12 +160,19 @@ func TestPreparedNeverExceedSlots(t *testing.T) {
 			}
 			cgs, err := leftovers.JobCgroups(d.cgroup)
 			if err == nil {
-				sandboxes := map[string]bool{}
+				// Counted per hierarchy: each is one directory read,
+				// where the hierarchies one after the other are not
+				// one moment (a sandbox's cgroups removed from the
+				// first read and the next one's made in the last
+				// would count twice).
+				perParent := map[string]int64{}
 				for _, c := range cgs {
-					sandboxes[filepath.Base(c)] = true
+					perParent[filepath.Dir(c)]++
 				}
-				if n := int64(len(sandboxes)); n > most.Load() {
-					most.Store(n)
+				for _, n := range perParent {
+					if n > most.Load() {
+						most.Store(n)
+					}
 				}
 			}
 			time.Sleep(time.Millisecond) // the sampling interval: this waits for nothing

@@ -357,7 +357,7 @@ func (s *Server) spec(req protocol.Request, t target, out output) job.Spec {
 	if len(env) == 0 {
 		env = defaultEnv()
 	}
-	limits := s.limits
+	limits := *s.limits.Load()
 	limits.StdoutBytes = out.stdoutBytes
 	limits.StderrBytes = out.stderrBytes
 	runner := t.script

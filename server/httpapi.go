@@ -204,7 +204,7 @@ func (s *Server) acquire(ctx context.Context) error {
 		return nil
 	default:
 	}
-	if n := s.waiting.Add(1); s.maxWaiting > 0 && n > s.maxWaiting {
+	if n, most := s.waiting.Add(1), s.maxWaiting.Load(); most > 0 && n > most {
 		s.waiting.Add(-1)
 		return errBusy
 	}

@@ -108,6 +108,18 @@ type Options struct {
 	// (with Slots): one more is refused at once, with close code 1013.
 	// Zero means no bound.
 	MaxWaiting int
+
+	// Tokens, if not nil, are the bearer tokens the API (/api/...) needs;
+	// a request without one of them is answered 401.
+	Tokens *Tokens
+}
+
+// Settings are the options a running server takes anew (SetSettings): the
+// daemon's SIGHUP reload.
+type Settings struct {
+	Limits     job.Limits
+	MaxWaiting int
+	Tokens     *Tokens
 }
 
 // Server is an http.Handler serving atod's API. It is safe for concurrent
@@ -117,11 +129,12 @@ type Server struct {
 	images      Images
 	runner      Runner
 	log         *slog.Logger
-	limits      job.Limits
+	limits      atomic.Pointer[job.Limits]
 	readTimeout time.Duration
 	idleTimeout time.Duration
 	slots       chan struct{} // run slots in use; nil: unbounded
-	maxWaiting  int64
+	maxWaiting  atomic.Int64
+	tokens      atomic.Pointer[Tokens]
 	version     version.Info
 	record      Recorder
 	waiting     atomic.Int64 // requests waiting for a run slot
@@ -157,10 +170,8 @@ func New(opts Options) (*Server, error) {
 		images:      opts.Images,
 		runner:      opts.Runner,
 		log:         opts.Logger,
-		limits:      opts.Limits,
 		readTimeout: opts.RequestReadTimeout,
 		idleTimeout: opts.IdleTimeout,
-		maxWaiting:  int64(opts.MaxWaiting),
 		version:     opts.Version,
 		record:      opts.Recorder,
 		mux:         http.NewServeMux(),
@@ -177,8 +188,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Slots < 0 {
 		return nil, fmt.Errorf("creating server: negative Slots %d", opts.Slots)
 	}
-	if opts.MaxWaiting < 0 {
-		return nil, fmt.Errorf("creating server: negative MaxWaiting %d", opts.MaxWaiting)
+	if err := s.SetSettings(Settings{Limits: opts.Limits, MaxWaiting: opts.MaxWaiting, Tokens: opts.Tokens}); err != nil {
+		return nil, fmt.Errorf("creating server: %w", err)
 	}
 	if opts.Slots > 0 {
 		s.slots = make(chan struct{}, opts.Slots)
@@ -202,8 +213,24 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
+// SetSettings changes the settings of a running server; requests read from
+// now on follow them.
+func (s *Server) SetSettings(st Settings) error {
+	if st.MaxWaiting < 0 {
+		return fmt.Errorf("negative MaxWaiting %d", st.MaxWaiting)
+	}
+	l := st.Limits
+	s.limits.Store(&l)
+	s.maxWaiting.Store(int64(st.MaxWaiting))
+	s.tokens.Store(st.Tokens)
+	return nil
+}
+
 // ServeHTTP serves one HTTP request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(w, r) {
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

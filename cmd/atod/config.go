@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"github.com/atod-project/atod/internal/version"
@@ -47,6 +48,8 @@ type config struct {
 	// Where GET /metrics is served: "" on the API's address, else an
 	// address of its own (and not on the API's).
 	MetricsListen string `json:"metrics_listen"`
+	// A file of bearer tokens the API needs (server.ParseTokens); "": none.
+	TokenFile string `json:"token_file"`
 }
 
 func defaultConfig() config {
@@ -101,6 +104,7 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
 	fs.IntVar(&c.MaxWaiting, "max-waiting", c.MaxWaiting, "`number` of websocket requests that may wait for a run slot; more are refused (close 1013); 0: no bound")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "`address` to serve GET /metrics on, apart from the API (default: on the API's address)")
+	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "`file` of bearer tokens (one a line) the API needs; none: anyone may use it")
 	fs.IntVar(&c.DrainSeconds, "drain-seconds", c.DrainSeconds, "on SIGTERM, `seconds` the runs in flight get to finish before they are killed")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -210,7 +214,18 @@ func parseLevel(s string) (slog.Level, error) {
 }
 
 func (c *config) logger(w io.Writer) *slog.Logger {
+	return c.loggerAt(w, c.levelVar())
+}
+
+// levelVar is the log level, as a variable a reload may change.
+func (c *config) levelVar() *slog.LevelVar {
 	level, _ := parseLevel(c.LogLevel)
+	v := &slog.LevelVar{}
+	v.Set(level)
+	return v
+}
+
+func (c *config) loggerAt(w io.Writer, level *slog.LevelVar) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if c.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
@@ -240,7 +255,12 @@ func (c *config) stores() (*runners.Catalogue, *rootfs.Dir, error) {
 
 // server builds the API server over the stores and the sandbox.
 func (c *config) server(log *slog.Logger, cat *runners.Catalogue, images *rootfs.Dir, sb *sandbox.Sandbox, m *metrics.Metrics) (*server.Server, error) {
+	tokens, err := c.tokens()
+	if err != nil {
+		return nil, err
+	}
 	opts := server.Options{
+		Tokens:     tokens,
 		Catalogue:  cat,
 		Images:     images,
 		Runner:     sb,
@@ -261,6 +281,60 @@ func (c *config) server(log *slog.Logger, cat *runners.Catalogue, images *rootfs
 		m.Watch(srv)
 	}
 	return srv, err
+}
+
+// tokens reads the token file, if the configuration names one.
+func (c *config) tokens() (*server.Tokens, error) {
+	if c.TokenFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(c.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the token file: %w", err)
+	}
+	t, err := server.ParseTokens(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.TokenFile, err)
+	}
+	return t, nil
+}
+
+// settings are c's settings a running server takes anew.
+func (c *config) settings() (server.Settings, error) {
+	t, err := c.tokens()
+	return server.Settings{Limits: c.limits(), MaxWaiting: c.MaxWaiting, Tokens: t}, err
+}
+
+// reloadable lists the configuration's keys a running daemon takes anew
+// on SIGHUP; every other key needs a restart.
+var reloadable = map[string]bool{
+	"memory_mib": true, "pids": true, "cpus": true, "tmpfs_mib": true, "root_mib": true,
+	"log_level": true, "max_waiting": true, "drain_seconds": true, "token_file": true,
+}
+
+// changedKeys lists the keys whose values differ between a and b, by their
+// JSON names, in order.
+func changedKeys(a, b config) []string {
+	var keys []string
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := range va.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			name, _, _ := strings.Cut(va.Type().Field(i).Tag.Get("json"), ",")
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// setKey copies the value of the key named by its JSON name from src to
+// dst.
+func setKey(dst, src *config, key string) {
+	vd, vs := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem()
+	for i := range vd.NumField() {
+		if name, _, _ := strings.Cut(vd.Type().Field(i).Tag.Get("json"), ","); name == key {
+			vd.Field(i).Set(vs.Field(i))
+		}
+	}
 }
 
 // storeBytes is what the store's images hold, as they recorded it.

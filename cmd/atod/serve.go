@@ -5,12 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,7 +33,8 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	if len(rest) > 0 {
 		return fmt.Errorf("serve takes no arguments, got %q", rest)
 	}
-	log := cfg.logger(os.Stderr)
+	level := cfg.levelVar()
+	log := cfg.loggerAt(os.Stderr, level)
 
 	cat, images, err := cfg.stores()
 	if err != nil {
@@ -110,6 +113,11 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 		defer close(collectorDone)
 		images.KeepCollected(collectorCtx, log, recheck, !collected)
 	}()
+	// SIGHUP reloads the configuration's reloadable settings (reload):
+	// last is the configuration applied, drainSeconds the drain's time.
+	last := cfg
+	var drainSeconds atomic.Int64
+	drainSeconds.Store(int64(cfg.DrainSeconds))
 	signalsDone := make(chan struct{})
 	defer func() { stopCollector(); <-signalsDone }()
 	go func() {
@@ -121,6 +129,10 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 			case <-usr1:
 				logStats(log)
 			case <-hup:
+				if next, ok := reload(log, args, cfg, last, srv, level); ok {
+					last = next
+					drainSeconds.Store(int64(next.DrainSeconds))
+				}
 				n := checkLanguages(log, cat, images)
 				log.Info("rechecked images", "languages", n)
 				select {
@@ -138,7 +150,57 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	return drain(log, hs, srv, served, time.Duration(cfg.DrainSeconds)*time.Second)
+	return drain(log, hs, srv, served, time.Duration(drainSeconds.Load())*time.Second)
+}
+
+// reload reads the configuration anew (the file and the command line's
+// flags, args), and applies what a running daemon can take: the runs'
+// limits, the log level, the bound on waiting requests, the drain's time,
+// the tokens (whose file it reads again). It logs what changed since the
+// last reload, and what differs from the configuration the daemon started
+// with (start) but needs a restart. A configuration that does not load,
+// or a token file that does not, changes nothing.
+func reload(log *slog.Logger, args []string, start, last config, srv *server.Server, level *slog.LevelVar) (config, bool) {
+	next := defaultConfig()
+	fs := flag.NewFlagSet("atod serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if _, err := next.parseFlags(fs, args); err != nil {
+		log.Error("configuration not reloaded: nothing changed", "err", err)
+		return last, false
+	}
+	st, err := next.settings()
+	if err != nil {
+		log.Error("configuration not reloaded: nothing changed", "err", err)
+		return last, false
+	}
+	if err := srv.SetSettings(st); err != nil {
+		log.Error("configuration not reloaded: nothing changed", "err", err)
+		return last, false
+	}
+	l, _ := parseLevel(next.LogLevel)
+	level.Set(l)
+	var changed, restart []string
+	for _, k := range changedKeys(last, next) {
+		if reloadable[k] {
+			changed = append(changed, k)
+		}
+	}
+	for _, k := range changedKeys(start, next) {
+		if !reloadable[k] {
+			restart = append(restart, k)
+		}
+	}
+	log.Info("configuration reloaded", "changed", changed, "token_file_reread", next.TokenFile != "")
+	if len(restart) > 0 {
+		log.Warn("configuration: these take effect at the next start only", "keys", restart)
+	}
+	// The next reload compares with what applies: the restart-only keys
+	// stay as the daemon started.
+	applied := last
+	for _, k := range changed {
+		setKey(&applied, &next, k)
+	}
+	return applied, true
 }
 
 // resultWait bounds how long the clients of runs killed at the end of a
