@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -59,10 +60,14 @@ func acceptOptions() *websocket.AcceptOptions {
 //	  |<-- binary message: result -------|
 //	  |<-- close 1000 (1011 on failure) -|
 func (s *Server) executeV0(w http.ResponseWriter, r *http.Request) {
+	rl := s.newRequestLog(w, r, "v0")
+	var err error
+	outcome := "no close: the client went away"
+	defer func() { s.logRequest(rl, outcome, err) }()
 	conn, err := websocket.Accept(w, r, acceptOptions())
 	if err != nil {
 		// Accept has answered with an HTTP error.
-		s.log.Debug("accepting websocket", "remote", r.RemoteAddr, "err", err)
+		outcome = "no upgrade"
 		return
 	}
 	// Deferred calls run last first: the connection is closed (a no-op if
@@ -71,21 +76,22 @@ func (s *Server) executeV0(w http.ResponseWriter, r *http.Request) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer conn.CloseNow()
-	log := s.log.With("remote", r.RemoteAddr)
+	log := s.log.With("id", rl.id, "client", rl.client)
 	// After the upgrade the request's context is only cancelled when this
 	// handler returns or the server's base context is; that is its use.
-	ctx := r.Context()
+	ctx := withRequestLog(r.Context(), rl)
 
 	frame, err := s.readRequest(ctx, conn)
 	if err != nil {
-		s.refuse(ctx, conn, "v0", log, err)
+		outcome = s.refuse(ctx, conn, "v0", log, rl, err)
 		return
 	}
 	req, err := protocol.DecodeRequest(frame, s.requestable)
 	if err != nil {
-		s.refuse(ctx, conn, "v0", log, err)
+		outcome = s.refuse(ctx, conn, "v0", log, rl, err)
 		return
 	}
+	rl.language = req.Language
 	log = log.With("language", req.Language)
 
 	// The client has nothing more to say, but the connection must still be
@@ -102,16 +108,10 @@ func (s *Server) executeV0(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = writeResult(ctx, conn, result)
 	}
-	switch {
-	case err == nil:
-	case refused(err):
-		log.Debug("refusing request", "err", err)
-	case runCtx.Err() != nil:
-		log.Debug("request ended with its client gone", "err", err)
-	default:
-		log.Error("serving request", "err", err)
+	if err != nil && !refused(err) && runCtx.Err() != nil {
+		err = fmt.Errorf("%w: %w", errClientGone, err)
 	}
-	s.closeConn(conn, "v0", log, err)
+	outcome = s.closeConn(conn, "v0", log, rl, err)
 }
 
 // errTextFrame says the request arrived as a text message.
@@ -202,22 +202,22 @@ func closeFor(err error) (protocol.CloseCode, string) {
 	return protocol.CloseFor(err)
 }
 
-// refuse closes the connection of a request that failed before its run.
-func (s *Server) refuse(ctx context.Context, conn *websocket.Conn, api string, log *slog.Logger, err error) {
+// refuse closes the connection of a request that failed before its run,
+// and says how (the close code, or why there was none).
+func (s *Server) refuse(ctx context.Context, conn *websocket.Conn, api string, log *slog.Logger, rl *requestLog, err error) string {
 	switch {
 	case ctx.Err() != nil:
 		log.Debug("connection ended with the server", "err", err)
-		return
+		return "no close: the server ended the connection"
 	case refused(err):
-		log.Debug("refusing request", "err", err)
+		return s.closeConn(conn, api, log, rl, err)
 	default:
 		// Not a request at all: the client went away, sent a close frame
 		// or a broken frame, or overran the read timeout. The library
 		// has closed the connection already, as needed.
 		log.Debug("reading request", "err", err)
-		return
+		return "no request"
 	}
-	s.closeConn(conn, api, log, err)
 }
 
 // errDraining says the server is shutting down (Drain) and takes no new
@@ -242,15 +242,25 @@ func refused(err error) bool {
 }
 
 // closeConn closes the connection of api (v0, v1) with the code and reason
-// for err, and counts a refused request.
-func (s *Server) closeConn(conn *websocket.Conn, api string, log *slog.Logger, err error) {
+// for err, counts a refused request, logs the request rl (if not nil), and
+// returns the code.
+func (s *Server) closeConn(conn *websocket.Conn, api string, log *slog.Logger, rl *requestLog, err error) string {
+	if errors.Is(err, errClientGone) {
+		return "no close: the client went away"
+	}
 	code, reason := closeFor(err)
 	if refused(err) && !errors.Is(err, errIdle) {
 		s.record.Refused(api, int(code))
 	}
+	// The request's line goes before the close, which waits for the
+	// client's answer: by then the client may look for it.
+	if rl != nil {
+		s.logRequest(rl, strconv.Itoa(int(code)), err)
+	}
 	if err := conn.Close(websocket.StatusCode(code), reason); err != nil {
 		log.Debug("closing websocket", "code", code, "err", err)
 	}
+	return strconv.Itoa(int(code))
 }
 
 // watchPeer reads the connection until it ends, answering pings and close
@@ -305,9 +315,12 @@ func (s *Server) runQueued(ctx context.Context, req protocol.Request, out output
 	}
 	ctx, cancel := s.runContext(ctx)
 	defer cancel()
-	if err := s.acquire(ctx); errors.Is(err, errBusy) {
+	wait, err := s.acquire(ctx)
+	requestLogOf(ctx).wait = wait
+	if errors.Is(err, errBusy) {
 		return job.Result{}, err
-	} else if err != nil {
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			// Killed (or its client gone) while it waited: it ends as any
 			// killed run does, never having started.
@@ -346,8 +359,7 @@ func (s *Server) run(ctx context.Context, req protocol.Request, out output, log 
 	if err != nil {
 		return job.Result{}, fmt.Errorf("running %s: %w", req.Language, err)
 	}
-	log.Info("run finished", "status", res.Status, "timed_out", res.TimedOut,
-		"killed", res.Killed, "oom_killed", res.Stats.OOMKilled, "real", res.Stats.Real)
+	requestLogOf(ctx).res = &res
 	return res, nil
 }
 

@@ -45,15 +45,18 @@ const DefaultIdleTimeout = 5 * time.Minute
 // watcher takes Kill (and drops anything else) while one runs. A client that
 // goes away ends the reads, which kills a running program.
 func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
+	// The connection's id and client; each request on it is logged with
+	// them and its number (run).
+	conn0 := s.newRequestLog(w, r, "v1")
 	conn, err := websocket.Accept(w, r, acceptOptions())
 	if err != nil {
-		s.log.Debug("accepting websocket", "remote", r.RemoteAddr, "err", err)
+		s.logRequest(conn0, "no upgrade", err)
 		return
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer conn.CloseNow()
-	log := s.log.With("remote", r.RemoteAddr, "api", "v1")
+	log := s.log.With("id", conn0.id, "client", conn0.client, "api", "v1")
 	// A hijacked connection's request context ends only after the handler
 	// returns: the reader needs one that ends when the handler does (the
 	// deferred cancel runs before wg.Wait).
@@ -79,39 +82,37 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 
-	for {
+	for n := 1; ; n++ {
 		m, err := s.nextRequest(ctx, msgs, readErr)
 		if err != nil {
-			s.refuse(ctx, conn, "v1", log, err)
+			s.refuse(ctx, conn, "v1", log, nil, err) // the connection's end: no request
 			return
 		}
 		if m.typ == websocket.MessageBinary && protocol.IsKill(m.data) {
 			// A Kill that crossed its run's Done on the wire.
+			n--
 			continue
 		}
+		rl := &requestLog{id: conn0.id, client: conn0.client, api: "v1", run: n, start: time.Now()}
 		frame, err := m.request()
 		if err == nil {
 			var req protocol.Request
 			req, err = protocol.DecodeRequest(frame, s.requestable)
 			if err == nil {
-				err = s.runV1(ctx, conn, req, msgs, log.With("language", req.Language))
+				rl.language = req.Language
+				err = s.runV1(withRequestLog(ctx, rl), conn, req, msgs, log.With("run", n, "language", req.Language))
 			}
 		}
-		if err == nil && s.Draining() {
-			err = errDraining // the run is done, and no other may follow
-		}
-		switch {
-		case err == nil:
-			continue
-		case errors.Is(err, errClientGone):
-			log.Debug("client went away during a run")
+		if err == nil {
+			s.logRequest(rl, "done", nil)
+			if !s.Draining() {
+				continue
+			}
+			// The run is done, and no other may follow.
+			_ = conn.Close(websocket.StatusCode(protocol.CloseGoingAway), reasonDraining)
 			return
-		case refused(err):
-			log.Debug("refusing request", "err", err)
-		default:
-			log.Error("serving request", "err", err)
 		}
-		s.closeConn(conn, "v1", log, err)
+		s.logRequest(rl, s.closeConn(conn, "v1", log, rl, err), err)
 		return
 	}
 }

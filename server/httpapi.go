@@ -33,12 +33,18 @@ const retryAfterSeconds = 1
 // over protocol.MaxRequestSize, 415 for another body type, 503 with
 // Retry-After when every run slot is taken, 500 for a failure inside.
 func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
-	log := s.log.With("remote", r.RemoteAddr, "api", "http")
+	rl := s.newRequestLog(w, r, "http")
+	var logErr error
+	outcome := "no answer: the client went away"
+	defer func() { s.logRequest(rl, outcome, logErr) }()
+	log := s.log.With("id", rl.id, "client", rl.client, "api", "http")
 	asMsgpack := prefersMsgpack(r.Header.Get("Accept"), false)
 	fail := func(status int, msg string) {
 		if status != http.StatusInternalServerError {
 			s.record.Refused("http", status)
 		}
+		outcome = strconv.Itoa(status)
+		s.logRequest(rl, outcome, logErr) // before the answer, which a client may act on
 		writeHTTPError(w, log, asMsgpack, status, msg)
 	}
 	if s.Draining() {
@@ -78,10 +84,12 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetReadDeadline(time.Time{})
 	req, err := decode(body, s.requestable)
 	if err != nil {
+		logErr = err
 		_, reason := protocol.CloseFor(err)
 		fail(http.StatusBadRequest, reason)
 		return
 	}
+	rl.language = req.Language
 	if !s.tryAcquire() {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		fail(http.StatusServiceUnavailable, "at capacity: every run slot is taken; retry later")
@@ -89,10 +97,11 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	stdout := newCappedBuffer(v1OutputBytes)
 	stderr := newCappedBuffer(v1OutputBytes)
-	runCtx, cancel := s.runContext(r.Context())
+	runCtx, cancel := s.runContext(withRequestLog(r.Context(), rl))
 	res, err := s.run(runCtx, req, output{stdout, stderr, v1OutputBytes, v1OutputBytes, true}, log.With("language", req.Language))
 	cancel()
 	s.release()
+	logErr = err
 	_ = rc.SetWriteDeadline(time.Now().Add(resultWriteTimeout))
 	switch {
 	case err == nil:
@@ -101,14 +110,14 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, reason)
 		return
 	case r.Context().Err() != nil:
-		log.Debug("request ended with its client gone", "err", err)
+		logErr = fmt.Errorf("%w: %w", errClientGone, err)
 		return
 	default:
-		log.Error("serving request", "err", err)
 		_, reason := protocol.CloseFor(err)
 		fail(http.StatusInternalServerError, reason)
 		return
 	}
+	s.logRequest(rl, "200", nil)
 	writeHTTP(w, log, asMsgpack, http.StatusOK, executeResponse(res, stdout.Bytes(), stderr.Bytes()))
 }
 
@@ -194,28 +203,28 @@ func prefersMsgpack(accept string, dflt bool) bool {
 
 // acquire waits for a run slot (the websocket APIs queue); with no limit it
 // returns at once.
-func (s *Server) acquire(ctx context.Context) error {
+func (s *Server) acquire(ctx context.Context) (waited time.Duration, err error) {
 	if s.slots == nil {
-		return nil
+		return 0, nil
 	}
 	select {
 	case s.slots <- struct{}{}:
 		s.record.Waited(0)
-		return nil
+		return 0, nil
 	default:
 	}
 	if n, most := s.waiting.Add(1), s.maxWaiting.Load(); most > 0 && n > most {
 		s.waiting.Add(-1)
-		return errBusy
+		return 0, errBusy
 	}
 	defer s.waiting.Add(-1)
 	start := time.Now()
 	select {
 	case s.slots <- struct{}{}:
 		s.record.Waited(time.Since(start))
-		return nil
+		return time.Since(start), nil
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for a run slot: %w", ctx.Err())
+		return time.Since(start), fmt.Errorf("waiting for a run slot: %w", ctx.Err())
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,6 +113,11 @@ type Options struct {
 	// Tokens, if not nil, are the bearer tokens the API (/api/...) needs;
 	// a request without one of them is answered 401.
 	Tokens *Tokens
+
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// in the request log, and whose X-Request-Id is taken as the request's
+	// id (ParseTrustedProxies).
+	TrustedProxies []netip.Prefix
 }
 
 // Settings are the options a running server takes anew (SetSettings): the
@@ -125,20 +131,21 @@ type Settings struct {
 // Server is an http.Handler serving atod's API. It is safe for concurrent
 // use and holds no per-request state between requests.
 type Server struct {
-	catalogue   Catalogue
-	images      Images
-	runner      Runner
-	log         *slog.Logger
-	limits      atomic.Pointer[job.Limits]
-	readTimeout time.Duration
-	idleTimeout time.Duration
-	slots       chan struct{} // run slots in use; nil: unbounded
-	maxWaiting  atomic.Int64
-	tokens      atomic.Pointer[Tokens]
-	version     version.Info
-	record      Recorder
-	waiting     atomic.Int64 // requests waiting for a run slot
-	mux         *http.ServeMux
+	catalogue      Catalogue
+	images         Images
+	runner         Runner
+	log            *slog.Logger
+	limits         atomic.Pointer[job.Limits]
+	readTimeout    time.Duration
+	idleTimeout    time.Duration
+	slots          chan struct{} // run slots in use; nil: unbounded
+	maxWaiting     atomic.Int64
+	tokens         atomic.Pointer[Tokens]
+	trustedProxies []netip.Prefix
+	version        version.Info
+	record         Recorder
+	waiting        atomic.Int64 // requests waiting for a run slot
+	mux            *http.ServeMux
 
 	// KillRuns cancels runsCtx, which every run's context follows.
 	runsCtx  context.Context
@@ -166,17 +173,18 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("creating server: negative RequestReadTimeout %v", opts.RequestReadTimeout)
 	}
 	s := &Server{
-		catalogue:   opts.Catalogue,
-		images:      opts.Images,
-		runner:      opts.Runner,
-		log:         opts.Logger,
-		readTimeout: opts.RequestReadTimeout,
-		idleTimeout: opts.IdleTimeout,
-		version:     opts.Version,
-		record:      opts.Recorder,
-		mux:         http.NewServeMux(),
-		drain:       make(chan struct{}),
-		drained:     make(chan struct{}),
+		catalogue:      opts.Catalogue,
+		images:         opts.Images,
+		runner:         opts.Runner,
+		log:            opts.Logger,
+		readTimeout:    opts.RequestReadTimeout,
+		idleTimeout:    opts.IdleTimeout,
+		version:        opts.Version,
+		record:         opts.Recorder,
+		trustedProxies: opts.TrustedProxies,
+		mux:            http.NewServeMux(),
+		drain:          make(chan struct{}),
+		drained:        make(chan struct{}),
 	}
 	s.runsCtx, s.killRuns = context.WithCancel(context.Background())
 	if s.log == nil {

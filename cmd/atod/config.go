@@ -50,6 +50,9 @@ type config struct {
 	MetricsListen string `json:"metrics_listen"`
 	// A file of bearer tokens the API needs (server.ParseTokens); "": none.
 	TokenFile string `json:"token_file"`
+	// The reverse proxies whose X-Forwarded-For and X-Request-Id the
+	// request log believes: addresses or CIDR prefixes.
+	TrustedProxies []string `json:"trusted_proxies"`
 }
 
 func defaultConfig() config {
@@ -104,6 +107,10 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
 	fs.IntVar(&c.MaxWaiting, "max-waiting", c.MaxWaiting, "`number` of websocket requests that may wait for a run slot; more are refused (close 1013); 0: no bound")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "`address` to serve GET /metrics on, apart from the API (default: on the API's address)")
+	fs.Func("trusted-proxy", "`address` or CIDR prefix of a reverse proxy whose X-Forwarded-For and X-Request-Id the request log believes (repeatable)", func(v string) error {
+		c.TrustedProxies = append(c.TrustedProxies, v)
+		return nil
+	})
 	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "`file` of bearer tokens (one a line) the API needs; none: anyone may use it")
 	fs.IntVar(&c.DrainSeconds, "drain-seconds", c.DrainSeconds, "on SIGTERM, `seconds` the runs in flight get to finish before they are killed")
 	if err := fs.Parse(args); err != nil {
@@ -176,6 +183,9 @@ func (c *config) validate() error {
 	}
 	if c.RootMiB < 1 {
 		errs = append(errs, fmt.Sprintf("root-mib must be at least 1, not %d", c.RootMiB))
+	}
+	if _, err := server.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if c.MaxWaiting < 0 {
 		errs = append(errs, fmt.Sprintf("max-waiting must be 0 (no bound) or more, not %d", c.MaxWaiting))
