@@ -636,7 +636,7 @@ type probeResult struct {
 }
 
 // oomKills counts the runs that the daemon's log says its memory limit
-// killed (server: "run finished" with oom_killed; the v1 websocket's Done
+// killed (server: its "request" line with oom_killed; the v1 websocket's Done
 // does not carry it).
 func oomKills(d *daemon) int {
 	return strings.Count(d.logs(), `"oom_killed":true`)
