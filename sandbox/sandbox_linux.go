@@ -108,6 +108,10 @@ var ErrNoInit = errors.New("no usable sandbox init binary")
 // ErrNoBash is returned by New when the static Bash is missing or unusable.
 var ErrNoBash = errors.New("no usable static bash")
 
+// ErrCgroupInUse is returned by New when another atod holds the cgroup
+// parent this one would use: it is running.
+var ErrCgroupInUse = errors.New("is in use by another atod on this host")
+
 // ErrUnsupportedUser is returned by Run for a job.Spec whose UID or GID the
 // sandbox cannot give a run; see checkIDs.
 var ErrUnsupportedUser = job.ErrUnsupportedUser

@@ -7,6 +7,8 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 )
 
@@ -93,4 +95,43 @@ func apiOf(path string) string {
 	default:
 		return "metadata"
 	}
+}
+
+// originAllowed reports whether a request's Origin may use the API: any
+// request without one (a program, not a browser page), one from the
+// server's own host, and, when the operator lists origins
+// (Settings.AllowedOrigins), those whose host matches a pattern
+// (path.Match: "*.example.com"); with no list, every origin.
+func (s *Server) originAllowed(r *http.Request) bool {
+	patterns := s.origins.Load()
+	origin := r.Header.Get("Origin")
+	if patterns == nil || len(*patterns) == 0 || origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	host := strings.ToLower(u.Host)
+	if host == strings.ToLower(r.Host) {
+		return true
+	}
+	for _, p := range *patterns {
+		if ok, _ := path.Match(strings.ToLower(p), host); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// allowedOrigin refuses, with 403, a request to the API from a browser
+// page of an origin the operator did not list.
+func (s *Server) allowedOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if !strings.HasPrefix(r.URL.Path, "/api/") || s.originAllowed(r) {
+		return true
+	}
+	s.record.Refused(apiOf(r.URL.Path), http.StatusForbidden)
+	writeHTTPError(w, s.log, prefersMsgpack(r.Header.Get("Accept"), false), http.StatusForbidden,
+		"forbidden: this server takes no requests from pages of origin "+r.Header.Get("Origin"))
+	return false
 }

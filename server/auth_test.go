@@ -91,3 +91,46 @@ func TestTokens(t *testing.T) {
 		t.Errorf("without tokens: %d", resp.StatusCode)
 	}
 }
+
+// TestAllowedOrigins: with a list, browser pages of other origins are
+// refused (403, a websocket upgrade too); programs (no Origin) and the
+// server's own origin are not; without one, every origin may.
+func TestAllowedOrigins(t *testing.T) {
+	ts := newTestServer(t, nil, func(o *server.Options) { o.AllowedOrigins = []string{"*.example.com"} })
+	status := func(origin string) int {
+		req, _ := http.NewRequest("GET", ts.URL+"/api/v0/metadata", nil)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for origin, want := range map[string]int{
+		"":                                      200,
+		"https://golf.example.com":              200,
+		"https://evil.test":                     403,
+		"https://example.com.evil":              403,
+		"not a url":                             403,
+		"http://" + ts.Listener.Addr().String(): 200,
+	} {
+		if got := status(origin); got != want {
+			t.Errorf("Origin %q: %d, want %d", origin, got, want)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(5*time.Second))
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(ts.URL, "http") + executePath
+	if _, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"https://evil.test"}}}); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Errorf("a websocket from another origin: %v, %v; want 403", err, resp)
+	}
+	if err := ts.srv.SetSettings(server.Settings{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := status("https://evil.test"); got != 200 {
+		t.Errorf("without a list: %d", got)
+	}
+}

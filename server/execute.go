@@ -43,7 +43,10 @@ func acceptOptions() *websocket.AcceptOptions {
 		// (for example, online code golf tools) call from pages on other
 		// origins. No cookies or other ambient credentials are honoured,
 		// so a cross-site request can do nothing a direct client cannot:
-		// the origin check guards against nothing here.
+		// the library's same-origin check guards against nothing here.
+		// An operator who wants only some sites' pages lists them
+		// (Settings.AllowedOrigins), and ServeHTTP refuses the others
+		// before the upgrade.
 		InsecureSkipVerify: true,
 	}
 }

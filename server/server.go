@@ -28,6 +28,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"path"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,6 +116,9 @@ type Options struct {
 	// a request without one of them is answered 401.
 	Tokens *Tokens
 
+	// AllowedOrigins: see Settings.
+	AllowedOrigins []string
+
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
 	// in the request log, and whose X-Request-Id is taken as the request's
 	// id (ParseTrustedProxies).
@@ -126,6 +131,10 @@ type Settings struct {
 	Limits     job.Limits
 	MaxWaiting int
 	Tokens     *Tokens
+	// AllowedOrigins, if any, are the only origins (host patterns, as
+	// path.Match: "*.example.com") whose browser pages may use the API;
+	// requests without an Origin header (programs) are not affected.
+	AllowedOrigins []string
 }
 
 // Server is an http.Handler serving atod's API. It is safe for concurrent
@@ -141,6 +150,7 @@ type Server struct {
 	slots          chan struct{} // run slots in use; nil: unbounded
 	maxWaiting     atomic.Int64
 	tokens         atomic.Pointer[Tokens]
+	origins        atomic.Pointer[[]string]
 	trustedProxies []netip.Prefix
 	version        version.Info
 	record         Recorder
@@ -196,7 +206,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Slots < 0 {
 		return nil, fmt.Errorf("creating server: negative Slots %d", opts.Slots)
 	}
-	if err := s.SetSettings(Settings{Limits: opts.Limits, MaxWaiting: opts.MaxWaiting, Tokens: opts.Tokens}); err != nil {
+	if err := s.SetSettings(Settings{Limits: opts.Limits, MaxWaiting: opts.MaxWaiting, Tokens: opts.Tokens, AllowedOrigins: opts.AllowedOrigins}); err != nil {
 		return nil, fmt.Errorf("creating server: %w", err)
 	}
 	if opts.Slots > 0 {
@@ -231,12 +241,19 @@ func (s *Server) SetSettings(st Settings) error {
 	s.limits.Store(&l)
 	s.maxWaiting.Store(int64(st.MaxWaiting))
 	s.tokens.Store(st.Tokens)
+	for _, p := range st.AllowedOrigins {
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("allowed origin %q: %w", p, err)
+		}
+	}
+	origins := slices.Clone(st.AllowedOrigins)
+	s.origins.Store(&origins)
 	return nil
 }
 
 // ServeHTTP serves one HTTP request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.authorized(w, r) {
+	if !s.allowedOrigin(w, r) || !s.authorized(w, r) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)

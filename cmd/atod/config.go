@@ -53,6 +53,9 @@ type config struct {
 	// The reverse proxies whose X-Forwarded-For and X-Request-Id the
 	// request log believes: addresses or CIDR prefixes.
 	TrustedProxies []string `json:"trusted_proxies"`
+	// The only origins (host patterns) whose browser pages may use the
+	// API; none: any.
+	AllowedOrigins []string `json:"allowed_origins"`
 }
 
 func defaultConfig() config {
@@ -109,6 +112,10 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "`address` to serve GET /metrics on, apart from the API (default: on the API's address)")
 	fs.Func("trusted-proxy", "`address` or CIDR prefix of a reverse proxy whose X-Forwarded-For and X-Request-Id the request log believes (repeatable)", func(v string) error {
 		c.TrustedProxies = append(c.TrustedProxies, v)
+		return nil
+	})
+	fs.Func("allowed-origin", "host `pattern` (path.Match: *.example.com) of the only origins whose browser pages may use the API (repeatable; none: any)", func(v string) error {
+		c.AllowedOrigins = append(c.AllowedOrigins, v)
 		return nil
 	})
 	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "`file` of bearer tokens (one a line) the API needs; none: anyone may use it")
@@ -312,14 +319,14 @@ func (c *config) tokens() (*server.Tokens, error) {
 // settings are c's settings a running server takes anew.
 func (c *config) settings() (server.Settings, error) {
 	t, err := c.tokens()
-	return server.Settings{Limits: c.limits(), MaxWaiting: c.MaxWaiting, Tokens: t}, err
+	return server.Settings{Limits: c.limits(), MaxWaiting: c.MaxWaiting, Tokens: t, AllowedOrigins: c.AllowedOrigins}, err
 }
 
 // reloadable lists the configuration's keys a running daemon takes anew
 // on SIGHUP; every other key needs a restart.
 var reloadable = map[string]bool{
 	"memory_mib": true, "pids": true, "cpus": true, "tmpfs_mib": true, "root_mib": true,
-	"log_level": true, "max_waiting": true, "drain_seconds": true, "token_file": true,
+	"log_level": true, "max_waiting": true, "drain_seconds": true, "token_file": true, "allowed_origins": true,
 }
 
 // changedKeys lists the keys whose values differ between a and b, by their

@@ -4,6 +4,7 @@
 //	atod run        run one program through the sandbox and print the result
 //	atod languages  list the runnable languages; verify them
 //	atod rootfs     pull, import, build, list and remove language images
+//	atod check      diagnose the host for the daemon
 //	atod version    print the version and the commit built from
 //
 // main only wires packages together.
@@ -65,7 +66,7 @@ func runsPrograms(args []string) bool {
 	switch {
 	case len(args) == 0:
 		return false
-	case args[0] == "serve", args[0] == "run":
+	case args[0] == "serve", args[0] == "run", args[0] == "check":
 		return true
 	default:
 		return args[0] == "languages" && len(args) > 1 && args[1] == "verify"
@@ -84,6 +85,7 @@ commands:
   run         run one program through the sandbox and print the result
   languages   list the runnable languages (--all: every one; verify: run their hello-world cases)
   rootfs      pull, import, build, list and remove language images
+  check       diagnose this host for atod serve; exits 1 if it could not serve
   version     print atod's version and the commit it was built from
 
 Run "atod COMMAND -h" for a command's flags.
@@ -105,6 +107,8 @@ func run(ctx context.Context, args []string, cgroupView string) error {
 		return languages(ctx, args[1:], cgroupView)
 	case "rootfs":
 		return rootfsCommand(ctx, args[1:])
+	case "check":
+		return check(ctx, args[1:], cgroupView)
 	case "version", "-version", "--version":
 		fmt.Println(version.Get())
 		return nil

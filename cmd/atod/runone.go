@@ -4,8 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/protocol"
 )
@@ -16,20 +19,28 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, " ") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
-// runOne runs one program through the same path as the API and prints its
-// output and result: the operator's debugging aid.
+// runOne runs one program through the same path as the API, as a command
+// line tool does: its standard input is the program's (unless --input names
+// a file; a terminal gives none), its output goes to stdout and stderr, the
+// daemon's log stays out (but warnings, unless --log-level says otherwise),
+// and its exit status is the program's (programExit). --stats adds the
+// run's statistics on stderr: the operator's debugging aid.
 func runOne(ctx context.Context, args []string, cgroupView string) error {
 	fs := flag.NewFlagSet("atod run", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: atod run --language ID [--input FILE] [--option OPT]... [--timeout S] FILE [-- ARGS...]")
+		fmt.Fprintln(fs.Output(), "usage: atod run --language ID [--input FILE] [--option OPT]... [--timeout S] [--stats] FILE [-- ARGS...]")
 		fs.PrintDefaults()
 	}
 	language := fs.String("language", "", "language `id` (see atod languages)")
-	input := fs.String("input", "", "`file` to use as the program's standard input")
+	input := fs.String("input", "", "`file` to use as the program's standard input (default: atod's own, unless it is a terminal)")
 	timeout := fs.Int("timeout", protocol.DefaultTimeout, "timeout in `seconds` (1-60)")
+	stats := fs.Bool("stats", false, "print how the program ended and its statistics on stderr")
 	var options stringList
 	fs.Var(&options, "option", "an `option` for the interpreter or compiler (repeatable)")
 	cfg := defaultConfig()
+	// A one-shot command: the daemon's request lines stay out, whatever a
+	// configuration file says, unless --log-level asks.
+	cfg.LogLevel = "warn"
 	rest, err := cfg.parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -57,9 +68,16 @@ func runOne(ctx context.Context, args []string, cgroupView string) error {
 		return fmt.Errorf("reading the program: %w", err)
 	}
 	req := protocol.Request{Language: *language, Code: code, Timeout: *timeout}
-	if *input != "" {
+	switch {
+	case *input != "":
 		if req.Input, err = os.ReadFile(*input); err != nil {
 			return fmt.Errorf("reading the input: %w", err)
+		}
+	case !isTerminal(os.Stdin):
+		// What is piped in, up to what a request may hold (more is the
+		// request's error, as on the API).
+		if req.Input, err = io.ReadAll(io.LimitReader(os.Stdin, protocol.MaxRequestSize+1)); err != nil {
+			return fmt.Errorf("reading the input from stdin: %w", err)
 		}
 	}
 	for _, o := range options {
@@ -89,9 +107,37 @@ func runOne(ctx context.Context, args []string, cgroupView string) error {
 	}
 	os.Stdout.Write(res.Stdout)
 	os.Stderr.Write(res.Stderr)
-	fmt.Fprintf(os.Stderr, "\n-- %s/%d timed_out=%v real=%.3fms user=%.3fms kernel=%.3fms max_mem=%dKiB waits=%d preemptions=%d minor_faults=%d major_faults=%d\n",
-		res.StatusType, res.StatusValue, res.TimedOut,
-		float64(res.Real)/1e6, float64(res.User)/1e6, float64(res.Kernel)/1e6, res.MaxMem,
-		res.Waits, res.Preemptions, res.MinorPageFaults, res.MajorPageFaults)
+	if *stats {
+		fmt.Fprintf(os.Stderr, "\n-- %s/%d timed_out=%v real=%.3fms user=%.3fms kernel=%.3fms max_mem=%dKiB waits=%d preemptions=%d minor_faults=%d major_faults=%d\n",
+			res.StatusType, res.StatusValue, res.TimedOut,
+			float64(res.Real)/1e6, float64(res.User)/1e6, float64(res.Kernel)/1e6, res.MaxMem,
+			res.Waits, res.Preemptions, res.MinorPageFaults, res.MajorPageFaults)
+	}
+	if code := programExit(res); code != 0 {
+		return exitCode(code)
+	}
 	return nil
+}
+
+// programExit is the exit status of `atod run` for a program that ended
+// so: its own exit status; 124 when its timeout killed it (as timeout(1)
+// says); 128+N when signal N ended it (as a shell says); 125 when how it
+// ended is unknown.
+func programExit(res protocol.Result) int {
+	switch {
+	case res.TimedOut:
+		return 124
+	case res.StatusType == "exited":
+		return res.StatusValue
+	case res.StatusType == "killed", res.StatusType == "core_dumped":
+		return 128 + res.StatusValue
+	default:
+		return 125
+	}
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
