@@ -16,6 +16,7 @@ require (
 	github.com/tinylib/msgp v1.6.5
 	golang.org/x/net v0.59.0
 	golang.org/x/sys v0.50.0
+	golang.org/x/time v0.16.0
 )
 
 require (

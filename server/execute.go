@@ -192,6 +192,10 @@ func closeFor(err error) (protocol.CloseCode, string) {
 		return protocol.CloseGoingAway, reasonDraining
 	case errors.Is(err, errBusy):
 		return protocol.CloseTryAgainLater, reasonBusy
+	case errors.Is(err, errClientBusy):
+		return protocol.CloseTryAgainLater, reasonClientBusy
+	case errors.Is(err, errClientRate):
+		return protocol.CloseTryAgainLater, reasonClientRate
 	}
 	if errors.Is(err, errTextFrame) {
 		return protocol.CloseUnsupportedData, protocol.ReasonBinaryExpected
@@ -241,7 +245,8 @@ const (
 // nothing to log above debug.
 func refused(err error) bool {
 	return errors.Is(err, errTextFrame) || errors.As(err, new(*tooBigError)) || errors.As(err, new(*protocol.RequestError)) ||
-		errors.Is(err, errIdle) || errors.Is(err, errDraining) || errors.Is(err, errBusy)
+		errors.Is(err, errIdle) || errors.Is(err, errDraining) || errors.Is(err, errBusy) ||
+		errors.Is(err, errClientBusy) || errors.Is(err, errClientRate)
 }
 
 // closeConn closes the connection of api (v0, v1) with the code and reason
@@ -316,6 +321,11 @@ func (s *Server) runQueued(ctx context.Context, req protocol.Request, out output
 	if s.Draining() {
 		return job.Result{}, errDraining
 	}
+	done, err := s.clients.admit(requestLogOf(ctx).clientKey)
+	if err != nil {
+		return job.Result{}, err
+	}
+	defer done()
 	ctx, cancel := s.runContext(ctx)
 	defer cancel()
 	wait, err := s.acquire(ctx)

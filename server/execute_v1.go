@@ -93,7 +93,7 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 			n--
 			continue
 		}
-		rl := &requestLog{id: conn0.id, client: conn0.client, api: "v1", run: n, start: time.Now()}
+		rl := &requestLog{id: conn0.id, client: conn0.client, clientKey: conn0.clientKey, api: "v1", run: n, start: time.Now()}
 		frame, err := m.request()
 		if err == nil {
 			var req protocol.Request

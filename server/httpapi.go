@@ -90,6 +90,18 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rl.language = req.Language
+	done, err := s.clients.admit(rl.clientKey)
+	if err != nil {
+		logErr = err
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		reason := reasonClientBusy
+		if errors.Is(err, errClientRate) {
+			reason = reasonClientRate
+		}
+		fail(http.StatusTooManyRequests, reason)
+		return
+	}
+	defer done()
 	if !s.tryAcquire() {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 		fail(http.StatusServiceUnavailable, "at capacity: every run slot is taken; retry later")

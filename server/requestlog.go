@@ -19,11 +19,12 @@ import (
 // (logRequest): who asked, for what, how it ended and what it took. It
 // never holds a program's code, input or output.
 type requestLog struct {
-	id     string // the request id, sent back as X-Request-Id
-	client string // the client's address (clientAddr)
-	api    string // v0, v1, http
-	run    int    // v1: the request's number on its connection
-	start  time.Time
+	id        string // the request id, sent back as X-Request-Id
+	client    string // the client's address (clientAddr)
+	clientKey string // the client, for its limits (clientKey)
+	api       string // v0, v1, http
+	run       int    // v1: the request's number on its connection
+	start     time.Time
 
 	language string
 	wait     time.Duration // for a run slot
@@ -86,7 +87,8 @@ func (s *Server) newRequestLog(w http.ResponseWriter, r *http.Request, api strin
 		id = newRequestID()
 	}
 	w.Header().Set("X-Request-Id", id)
-	return &requestLog{id: id, client: s.clientAddr(r, peer, trusted), api: api, start: time.Now()}
+	client := s.clientAddr(r, peer, trusted)
+	return &requestLog{id: id, client: client, clientKey: s.clientKey(r, client), api: api, start: time.Now()}
 }
 
 // peer is the address of the connection's other end, and whether it is one

@@ -116,8 +116,10 @@ type Options struct {
 	// a request without one of them is answered 401.
 	Tokens *Tokens
 
-	// AllowedOrigins: see Settings.
-	AllowedOrigins []string
+	// AllowedOrigins, ClientRuns and ClientRequestsPerMinute: see
+	// Settings.
+	AllowedOrigins                      []string
+	ClientRuns, ClientRequestsPerMinute int
 
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
 	// in the request log, and whose X-Request-Id is taken as the request's
@@ -131,6 +133,12 @@ type Settings struct {
 	Limits     job.Limits
 	MaxWaiting int
 	Tokens     *Tokens
+	// ClientRuns bounds the runs one client has at once, running or
+	// waiting for a slot, and ClientRequestsPerMinute its requests a
+	// minute; past either its requests are refused (close 1013, HTTP
+	// 429). A client is its bearer token when the API needs one, else its
+	// address. Zero: no bound.
+	ClientRuns, ClientRequestsPerMinute int
 	// AllowedOrigins, if any, are the only origins (host patterns, as
 	// path.Match: "*.example.com") whose browser pages may use the API;
 	// requests without an Origin header (programs) are not affected.
@@ -151,6 +159,7 @@ type Server struct {
 	maxWaiting     atomic.Int64
 	tokens         atomic.Pointer[Tokens]
 	origins        atomic.Pointer[[]string]
+	clients        clientLimits
 	trustedProxies []netip.Prefix
 	version        version.Info
 	record         Recorder
@@ -206,7 +215,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Slots < 0 {
 		return nil, fmt.Errorf("creating server: negative Slots %d", opts.Slots)
 	}
-	if err := s.SetSettings(Settings{Limits: opts.Limits, MaxWaiting: opts.MaxWaiting, Tokens: opts.Tokens, AllowedOrigins: opts.AllowedOrigins}); err != nil {
+	if err := s.SetSettings(Settings{Limits: opts.Limits, MaxWaiting: opts.MaxWaiting, Tokens: opts.Tokens,
+		AllowedOrigins: opts.AllowedOrigins, ClientRuns: opts.ClientRuns, ClientRequestsPerMinute: opts.ClientRequestsPerMinute}); err != nil {
 		return nil, fmt.Errorf("creating server: %w", err)
 	}
 	if opts.Slots > 0 {
@@ -248,6 +258,10 @@ func (s *Server) SetSettings(st Settings) error {
 	}
 	origins := slices.Clone(st.AllowedOrigins)
 	s.origins.Store(&origins)
+	if st.ClientRuns < 0 || st.ClientRequestsPerMinute < 0 {
+		return fmt.Errorf("negative client limits %d, %d", st.ClientRuns, st.ClientRequestsPerMinute)
+	}
+	s.clients.set(st.ClientRuns, st.ClientRequestsPerMinute)
 	return nil
 }
 

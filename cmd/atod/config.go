@@ -56,6 +56,9 @@ type config struct {
 	// The only origins (host patterns) whose browser pages may use the
 	// API; none: any.
 	AllowedOrigins []string `json:"allowed_origins"`
+	// One client's runs at once and requests a minute; 0: no bound.
+	ClientRuns              int `json:"client_runs"`
+	ClientRequestsPerMinute int `json:"client_requests_per_minute"`
 }
 
 func defaultConfig() config {
@@ -118,6 +121,8 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		c.AllowedOrigins = append(c.AllowedOrigins, v)
 		return nil
 	})
+	fs.IntVar(&c.ClientRuns, "client-runs", c.ClientRuns, "`number` of runs one client (its token, else its address) may have at once, running or waiting; more are refused (close 1013, HTTP 429); 0: no bound")
+	fs.IntVar(&c.ClientRequestsPerMinute, "client-requests-per-minute", c.ClientRequestsPerMinute, "`number` of requests one client may make a minute (as many at once); 0: no bound")
 	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "`file` of bearer tokens (one a line) the API needs; none: anyone may use it")
 	fs.IntVar(&c.DrainSeconds, "drain-seconds", c.DrainSeconds, "on SIGTERM, `seconds` the runs in flight get to finish before they are killed")
 	if err := fs.Parse(args); err != nil {
@@ -196,6 +201,9 @@ func (c *config) validate() error {
 	}
 	if c.MaxWaiting < 0 {
 		errs = append(errs, fmt.Sprintf("max-waiting must be 0 (no bound) or more, not %d", c.MaxWaiting))
+	}
+	if c.ClientRuns < 0 || c.ClientRequestsPerMinute < 0 {
+		errs = append(errs, fmt.Sprintf("client-runs and client-requests-per-minute must be 0 (no bound) or more, not %d and %d", c.ClientRuns, c.ClientRequestsPerMinute))
 	}
 	if c.DrainSeconds < 0 || c.DrainSeconds > 3600 {
 		errs = append(errs, fmt.Sprintf("drain-seconds must be 0..3600, not %d", c.DrainSeconds))
@@ -319,7 +327,8 @@ func (c *config) tokens() (*server.Tokens, error) {
 // settings are c's settings a running server takes anew.
 func (c *config) settings() (server.Settings, error) {
 	t, err := c.tokens()
-	return server.Settings{Limits: c.limits(), MaxWaiting: c.MaxWaiting, Tokens: t, AllowedOrigins: c.AllowedOrigins}, err
+	return server.Settings{Limits: c.limits(), MaxWaiting: c.MaxWaiting, Tokens: t, AllowedOrigins: c.AllowedOrigins,
+		ClientRuns: c.ClientRuns, ClientRequestsPerMinute: c.ClientRequestsPerMinute}, err
 }
 
 // reloadable lists the configuration's keys a running daemon takes anew
@@ -327,6 +336,7 @@ func (c *config) settings() (server.Settings, error) {
 var reloadable = map[string]bool{
 	"memory_mib": true, "pids": true, "cpus": true, "tmpfs_mib": true, "root_mib": true,
 	"log_level": true, "max_waiting": true, "drain_seconds": true, "token_file": true, "allowed_origins": true,
+	"client_runs": true, "client_requests_per_minute": true,
 }
 
 // changedKeys lists the keys whose values differ between a and b, by their

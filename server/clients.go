@@ -1,0 +1,123 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// errClientBusy and errClientRate refuse a request of a client past its own
+// limits (Settings.ClientRuns, Settings.ClientRequestsPerMinute).
+var (
+	errClientBusy = errors.New("too many runs of this client at once")
+	errClientRate = errors.New("too many requests of this client a minute")
+)
+
+// The close reasons of errClientBusy and errClientRate (ours).
+const (
+	reasonClientBusy = "too many runs of this client at once; try again later"
+	reasonClientRate = "too many requests of this client a minute; try again later"
+)
+
+// maxClients bounds the clients whose state clientLimits keeps; past it,
+// the idle ones are forgotten (a forgotten client starts afresh).
+const maxClients = 10000
+
+// clientLimits bounds what one client may ask of the server: runs at once
+// (running or waiting for a slot) and requests a minute. A client is its
+// bearer token when the API needs one, else its address (clientKey).
+type clientLimits struct {
+	mu        sync.Mutex
+	runs      int // 0: no bound
+	perMinute int // 0: no bound
+	clients   map[string]*clientState
+}
+
+type clientState struct {
+	active  int
+	limiter *rate.Limiter // nil: no rate
+}
+
+// set changes the limits; clients known keep what they have used.
+func (c *clientLimits) set(runs, perMinute int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.runs, c.perMinute = runs, perMinute
+	for k, st := range c.clients {
+		st.limiter = c.limiterLocked()
+		if st.active == 0 {
+			delete(c.clients, k)
+		}
+	}
+}
+
+// limiterLocked is a client's rate: perMinute requests a minute, as many at
+// once.
+func (c *clientLimits) limiterLocked() *rate.Limiter {
+	if c.perMinute == 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Every(time.Minute/time.Duration(c.perMinute)), c.perMinute)
+}
+
+// admit counts a request of client key: an error when it is past its rate
+// or has as many runs as it may; otherwise release ends the run.
+func (c *clientLimits) admit(key string) (release func(), err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.runs == 0 && c.perMinute == 0 {
+		return func() {}, nil
+	}
+	if c.clients == nil {
+		c.clients = make(map[string]*clientState)
+	}
+	st := c.clients[key]
+	if st == nil {
+		if len(c.clients) >= maxClients {
+			c.forgetIdleLocked()
+		}
+		st = &clientState{limiter: c.limiterLocked()}
+		c.clients[key] = st
+	}
+	if st.limiter != nil && !st.limiter.Allow() {
+		return nil, errClientRate
+	}
+	if c.runs > 0 && st.active >= c.runs {
+		return nil, errClientBusy
+	}
+	st.active++
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		st.active--
+	}, nil
+}
+
+// forgetIdleLocked forgets the clients with no run whose rate is whole
+// again: nothing of them would differ from a new client's.
+func (c *clientLimits) forgetIdleLocked() {
+	now := time.Now()
+	for k, st := range c.clients {
+		if st.active == 0 && (st.limiter == nil || st.limiter.TokensAt(now) >= float64(st.limiter.Burst())) {
+			delete(c.clients, k)
+		}
+	}
+}
+
+// clientKey names the client of r for its limits: its bearer token (a
+// digest of it) when the API needs tokens, else its address.
+func (s *Server) clientKey(r *http.Request, addr string) string {
+	if s.tokens.Load() != nil {
+		if _, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok {
+			sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+			return "token:" + hex.EncodeToString(sum[:8])
+		}
+	}
+	return "addr:" + addr
+}
