@@ -56,7 +56,7 @@ func check(ctx context.Context, args []string, cgroupView string) error {
 	}
 	cfg := defaultConfig()
 	cfg.LogLevel = "error" // the table says it all
-	rest, err := cfg.parseFlags(fs, args)
+	rest, err := cfg.parseFlags(fs, args, storeFlags|sandboxFlags)
 	if err != nil {
 		return err
 	}
@@ -152,8 +152,7 @@ func runChecks(ctx context.Context, cfg *config, cgroupView string, log *slog.Lo
 	}
 	add("languages", checkOK, detail)
 
-	cfg.Prepared = 0 // nothing to prepare ahead for one run
-	sb, err := cfg.sandbox(log, cgroupView, images)
+	srv, done, err := cfg.oneShot(log, cgroupView, cat, images)
 	switch {
 	case errors.Is(err, sandbox.ErrCgroupInUse):
 		add("sandbox", checkInfo, "a daemon runs with this configuration (it holds its cgroup), so its start checked the sandbox: "+err.Error())
@@ -162,15 +161,10 @@ func runChecks(ctx context.Context, cfg *config, cgroupView string, log *slog.Lo
 		add("sandbox", checkFail, err.Error())
 		return out
 	}
-	defer sb.Close()
-	add("sandbox", checkOK, fmt.Sprintf("atod-init, the static Bash, seccomp, job cgroups; %d run slots", sb.Slots()))
+	defer done()
+	add("sandbox", checkOK, fmt.Sprintf("atod-init, the static Bash, seccomp, job cgroups; %d run slots", cfg.Slots))
 	if !bashRuns {
 		add("a run", checkInfo, "bash cannot run here: atod languages verify runs the others")
-		return out
-	}
-	srv, err := cfg.server(log, cat, images, sb, nil)
-	if err != nil {
-		add("a run", checkFail, err.Error())
 		return out
 	}
 	res, err := srv.Execute(ctx, protocol.Request{Language: "bash", Code: []byte("echo ok"), Timeout: 10})

@@ -83,10 +83,27 @@ func defaultConfig() config {
 	}
 }
 
+// flagGroup is a set of the configuration's flags: each command takes only
+// the flags of what it uses (all of them read the whole file).
+type flagGroup int
+
+const (
+	// storeFlags: --config, --images, --runners (every command).
+	storeFlags flagGroup = 1 << iota
+	// sandboxFlags: the sandbox's and the runs' (state, init, bash,
+	// uid-base, concurrency, prepared, the limits, cgroup-name) and the
+	// log's: the commands that run programs.
+	sandboxFlags
+	// serverFlags: the daemon's front end (listen, max-waiting,
+	// drain-seconds, metrics-listen, the tokens, proxies, origins and
+	// client limits): serve alone.
+	serverFlags
+)
+
 // parseFlags fills c from the JSON file named by --config, if any, and then
-// from the flags, which override it. fs may hold other flags; its remaining
-// arguments are returned.
-func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+// from the flags of groups, which override it. fs may hold other flags; its
+// remaining arguments are returned.
+func (c *config) parseFlags(fs *flag.FlagSet, args []string, groups flagGroup) ([]string, error) {
 	// The file's values become the flags' defaults, so it is read first.
 	if file := configFlag(args); file != "" {
 		if err := c.load(file); err != nil {
@@ -94,41 +111,52 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 	}
 	fs.String("config", "", "JSON configuration `file`; flags override its values")
-	fs.StringVar(&c.Listen, "listen", c.Listen, "`address` to serve on")
 	fs.StringVar(&c.Images, "images", c.Images, "image store `directory`")
 	fs.StringVar(&c.CatalogueDir, "runners", c.CatalogueDir, "language catalogue `directory` (languages.json, scripts/); default: built in")
-	fs.StringVar(&c.StateDir, "state", c.StateDir, "`directory` for the state of running jobs (default "+rootStateDir+"; rootless: $XDG_RUNTIME_DIR/atod)")
-	fs.StringVar(&c.InitPath, "init", c.InitPath, "`path` of the static atod-init binary (default: beside atod)")
-	fs.StringVar(&c.BashPath, "bash", c.BashPath, "`path` of the static Bash that runs runner scripts (Debian's bash-static)")
-	fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (two per concurrent run; as root only)")
-	fs.IntVar(&c.Slots, "concurrency", c.Slots, "`number` of runs at once")
-	fs.IntVar(&c.Prepared, "prepared", c.Prepared, "`number` of sandboxes kept prepared ahead across all images, at most concurrency (-1: concurrency; 0: none, each run makes its own)")
-	fs.Int64Var(&c.MemoryMiB, "memory-mib", c.MemoryMiB, "memory limit of a run, `MiB` (no swap)")
-	fs.Int64Var(&c.Pids, "pids", c.Pids, "task limit of a run")
-	fs.Float64Var(&c.CPUs, "cpus", c.CPUs, "CPU limit of a run, in `CPUs`")
-	fs.Int64Var(&c.TmpfsMiB, "tmpfs-mib", c.TmpfsMiB, "size of each writable tmpfs of a run, `MiB`")
-	fs.Int64Var(&c.RootMiB, "root-mib", c.RootMiB, "what a run may write into its root filesystem (the writable overlay's upper layer), `MiB`")
-	fs.StringVar(&c.CgroupName, "cgroup-name", c.CgroupName, "cgroup v1 parent `name` of job cgroups")
-	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn, error")
-	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
-	fs.IntVar(&c.MaxWaiting, "max-waiting", c.MaxWaiting, "`number` of websocket requests that may wait for a run slot; more are refused (close 1013); 0: no bound")
-	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "`address` to serve GET /metrics on, apart from the API (default: on the API's address)")
-	fs.Func("trusted-proxy", "`address` or CIDR prefix of a reverse proxy whose X-Forwarded-For and X-Request-Id the request log believes (repeatable)", func(v string) error {
-		c.TrustedProxies = append(c.TrustedProxies, v)
-		return nil
-	})
-	fs.Func("allowed-origin", "host `pattern` (path.Match: *.example.com) of the only origins whose browser pages may use the API (repeatable; none: any)", func(v string) error {
-		c.AllowedOrigins = append(c.AllowedOrigins, v)
-		return nil
-	})
-	fs.IntVar(&c.ClientRuns, "client-runs", c.ClientRuns, "`number` of runs one client (its token, else its address) may have at once, running or waiting; more are refused (close 1013, HTTP 429); 0: no bound")
-	fs.IntVar(&c.ClientRequestsPerMinute, "client-requests-per-minute", c.ClientRequestsPerMinute, "`number` of requests one client may make a minute (as many at once); 0: no bound")
-	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "`file` of bearer tokens (one a line) the API needs; none: anyone may use it")
-	fs.IntVar(&c.DrainSeconds, "drain-seconds", c.DrainSeconds, "on SIGTERM, `seconds` the runs in flight get to finish before they are killed")
+	if groups&sandboxFlags != 0 {
+		fs.StringVar(&c.StateDir, "state", c.StateDir, "`directory` for the state of running jobs (default "+rootStateDir+"; rootless: $XDG_RUNTIME_DIR/atod)")
+		fs.StringVar(&c.InitPath, "init", c.InitPath, "`path` of the static atod-init binary (default: beside atod)")
+		fs.StringVar(&c.BashPath, "bash", c.BashPath, "`path` of the static Bash that runs runner scripts (Debian's bash-static)")
+		fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (two per concurrent run; as root only)")
+		fs.IntVar(&c.Slots, "concurrency", c.Slots, "`number` of runs at once")
+		fs.IntVar(&c.Prepared, "prepared", c.Prepared, "`number` of sandboxes kept prepared ahead across all images, at most concurrency (-1: concurrency; 0: none, each run makes its own)")
+		fs.Int64Var(&c.MemoryMiB, "memory-mib", c.MemoryMiB, "memory limit of a run, `MiB` (no swap)")
+		fs.Int64Var(&c.Pids, "pids", c.Pids, "task limit of a run")
+		fs.Float64Var(&c.CPUs, "cpus", c.CPUs, "CPU limit of a run, in `CPUs`")
+		fs.Int64Var(&c.TmpfsMiB, "tmpfs-mib", c.TmpfsMiB, "size of each writable tmpfs of a run, `MiB`")
+		fs.Int64Var(&c.RootMiB, "root-mib", c.RootMiB, "what a run may write into its root filesystem (the writable overlay's upper layer), `MiB`")
+		fs.StringVar(&c.CgroupName, "cgroup-name", c.CgroupName, "cgroup v1 parent `name` of job cgroups")
+		fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log `level`: debug, info, warn, error")
+		fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log `format`: text or json")
+	}
+	if groups&serverFlags != 0 {
+		fs.StringVar(&c.Listen, "listen", c.Listen, "`address` to serve on")
+		fs.IntVar(&c.MaxWaiting, "max-waiting", c.MaxWaiting, "`number` of websocket requests that may wait for a run slot; more are refused (close 1013); 0: no bound")
+		fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "`address` to serve GET /metrics on, apart from the API (default: on the API's address)")
+		fs.Func("trusted-proxy", "`address` or CIDR prefix of a reverse proxy whose X-Forwarded-For and X-Request-Id the request log believes (repeatable; replaces the file's list)", listFlag(&c.TrustedProxies))
+		fs.Func("allowed-origin", "host `pattern` (path.Match: *.example.com) of the only origins whose browser pages may use the API (repeatable; replaces the file's list; none: any)", listFlag(&c.AllowedOrigins))
+		fs.IntVar(&c.ClientRuns, "client-runs", c.ClientRuns, "`number` of runs one client (its token, else its address) may have at once, running or waiting; more are refused (close 1013, HTTP 429); 0: no bound")
+		fs.IntVar(&c.ClientRequestsPerMinute, "client-requests-per-minute", c.ClientRequestsPerMinute, "`number` of requests one client may make a minute (as many at once); 0: no bound")
+		fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "`file` of bearer tokens (one a line) the API needs; none: anyone may use it")
+		fs.IntVar(&c.DrainSeconds, "drain-seconds", c.DrainSeconds, "on SIGTERM, `seconds` the runs in flight get to finish before they are killed")
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	return fs.Args(), c.validate()
+}
+
+// listFlag is the Set of a repeatable flag whose values replace the list
+// the file gave, from its first use on.
+func listFlag(list *[]string) func(string) error {
+	fresh := false
+	return func(v string) error {
+		if !fresh {
+			*list, fresh = nil, true
+		}
+		*list = append(*list, v)
+		return nil
+	}
 }
 
 // configFlag finds the value of --config in args, before any "--".
@@ -306,6 +334,22 @@ func (c *config) server(log *slog.Logger, cat *runners.Catalogue, images *rootfs
 		m.Watch(srv)
 	}
 	return srv, err
+}
+
+// oneShot makes what the commands that run programs once (run, languages
+// verify, check) need: the sandbox, with nothing prepared ahead, and the
+// server their requests go through, as the API's do. done releases them.
+func (c *config) oneShot(log *slog.Logger, cgroupView string, cat *runners.Catalogue, images *rootfs.Dir) (srv *server.Server, done func(), err error) {
+	c.Prepared = 0 // its runs are all known now: none to prepare ahead
+	sb, err := c.sandbox(log, cgroupView, images)
+	if err != nil {
+		return nil, nil, err
+	}
+	if srv, err = c.server(log, cat, images, sb, nil); err != nil {
+		sb.Close()
+		return nil, nil, err
+	}
+	return srv, func() { sb.Close() }, nil
 }
 
 // tokens reads the token file, if the configuration names one.

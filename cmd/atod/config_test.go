@@ -14,7 +14,7 @@ func parse(t *testing.T, args ...string) (config, []string, error) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cfg := defaultConfig()
-	rest, err := cfg.parseFlags(fs, args)
+	rest, err := cfg.parseFlags(fs, args, storeFlags|sandboxFlags|serverFlags)
 	return cfg, rest, err
 }
 
@@ -112,5 +112,39 @@ func TestStateDir(t *testing.T) {
 				t.Errorf("stateDir = %q, %v; want %q, an error mentioning %q", got, err, tt.want, tt.err)
 			}
 		})
+	}
+}
+
+// TestFlagGroups: each command takes only the flags of what it uses (the
+// store's for rootfs and the languages list, the sandbox's too for run,
+// check and languages verify, all for serve), and reads the whole file.
+func TestFlagGroups(t *testing.T) {
+	conf := writeConfig(t, `{"listen": "127.0.0.1:9", "trusted_proxies": ["10.0.0.0/8"], "memory_mib": 64}`)
+	for _, c := range []struct {
+		groups flagGroup
+		flag   string
+		takes  bool
+	}{
+		{storeFlags, "--images=/x", true},
+		{storeFlags, "--listen=:1", false},
+		{storeFlags, "--state=/x", false},
+		{storeFlags | sandboxFlags, "--state=/x", true},
+		{storeFlags | sandboxFlags, "--token-file=/x", false},
+		{storeFlags | sandboxFlags | serverFlags, "--token-file=/x", true},
+	} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		cfg := defaultConfig()
+		_, err := cfg.parseFlags(fs, []string{"--config", conf, c.flag}, c.groups)
+		if (err == nil) != c.takes {
+			t.Errorf("groups %b, %s: %v, want taken %v", c.groups, c.flag, err, c.takes)
+		}
+		if err == nil && (cfg.Listen != "127.0.0.1:9" || cfg.MemoryMiB != 64) {
+			t.Errorf("groups %b: the file's values not read: %+v", c.groups, cfg)
+		}
+	}
+	cfg, _, err := parse(t, "--config", conf, "--trusted-proxy", "192.0.2.1", "--trusted-proxy", "192.0.2.2")
+	if err != nil || strings.Join(cfg.TrustedProxies, " ") != "192.0.2.1 192.0.2.2" {
+		t.Errorf("--trusted-proxy twice over the file's list: %q, %v; want the flags' alone", cfg.TrustedProxies, err)
 	}
 }

@@ -59,7 +59,7 @@ func languages(ctx context.Context, args []string, cgroupView string) error {
 	}
 	all := fs.Bool("all", false, "list every language, with what one that cannot run needs")
 	cfg := defaultConfig()
-	rest, err := cfg.parseFlags(fs, args)
+	rest, err := cfg.parseFlags(fs, args, storeFlags)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func verifyLanguages(ctx context.Context, args []string, cgroupView string) erro
 	}
 	timeout := fs.Int("timeout", protocol.DefaultTimeout, "timeout of each run in `seconds` (1-60)")
 	cfg := defaultConfig()
-	rest, err := cfg.parseFlags(fs, args)
+	rest, err := cfg.parseFlags(fs, args, storeFlags|sandboxFlags)
 	if err != nil {
 		return err
 	}
@@ -194,16 +194,11 @@ func verifyLanguages(ctx context.Context, args []string, cgroupView string) erro
 			return fmt.Errorf("no language can run with the images in %s: atod languages --all says what each needs", cfg.Images)
 		}
 	}
-	cfg.Prepared = 0 // its runs are all known now: none to prepare ahead
-	sb, err := cfg.sandbox(log, cgroupView, images)
+	srv, done, err := cfg.oneShot(log, cgroupView, cat, images)
 	if err != nil {
 		return err
 	}
-	defer sb.Close()
-	srv, err := cfg.server(log, cat, images, sb, nil)
-	if err != nil {
-		return err
-	}
+	defer done()
 	v := hello.Verifier{Executor: srv, Catalogue: cat, Timeout: *timeout, Unavailable: func(l runners.Language) string {
 		if _, err := images.Lookup(l.Image); err != nil {
 			return availability{Language: l, err: err}.status()

@@ -73,7 +73,7 @@ func rootfsFlags(fs *flag.FlagSet, args []string, usage string, minOps, maxOps i
 		fs.PrintDefaults()
 	}
 	cfg := defaultConfig()
-	rest, err := cfg.parseFlags(fs, args)
+	rest, err := cfg.parseFlags(fs, args, storeFlags)
 	if err != nil {
 		return cfg, nil, err
 	}

@@ -41,7 +41,7 @@ func runOne(ctx context.Context, args []string, cgroupView string) error {
 	// A one-shot command: the daemon's request lines stay out, whatever a
 	// configuration file says, unless --log-level asks.
 	cfg.LogLevel = "warn"
-	rest, err := cfg.parseFlags(fs, args)
+	rest, err := cfg.parseFlags(fs, args, storeFlags|sandboxFlags)
 	if err != nil {
 		return err
 	}
@@ -91,16 +91,11 @@ func runOne(ctx context.Context, args []string, cgroupView string) error {
 	if err != nil {
 		return err
 	}
-	cfg.Prepared = 0 // its runs are all known now: none to prepare ahead
-	sb, err := cfg.sandbox(log, cgroupView, images)
+	srv, done, err := cfg.oneShot(log, cgroupView, cat, images)
 	if err != nil {
 		return err
 	}
-	defer sb.Close()
-	srv, err := cfg.server(log, cat, images, sb, nil)
-	if err != nil {
-		return err
-	}
+	defer done()
 	res, err := srv.Execute(ctx, req)
 	if err != nil {
 		return err

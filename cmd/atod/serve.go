@@ -26,7 +26,7 @@ import (
 func serve(ctx context.Context, args []string, cgroupView string) error {
 	fs := flag.NewFlagSet("atod serve", flag.ContinueOnError)
 	cfg := defaultConfig()
-	rest, err := cfg.parseFlags(fs, args)
+	rest, err := cfg.parseFlags(fs, args, storeFlags|sandboxFlags|serverFlags)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func reload(log *slog.Logger, args []string, start, last config, srv *server.Ser
 	next := defaultConfig()
 	fs := flag.NewFlagSet("atod serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	if _, err := next.parseFlags(fs, args); err != nil {
+	if _, err := next.parseFlags(fs, args, storeFlags|sandboxFlags|serverFlags); err != nil {
 		log.Error("configuration not reloaded: nothing changed", "err", err)
 		return last, false
 	}
