@@ -470,3 +470,28 @@ func TestSIGHUPReload(t *testing.T) {
 		t.Errorf("after a broken file: %+v", o)
 	}
 }
+
+// TestFrontEndFlags: the front end's settings given at start apply from the
+// first request (not only after a reload): allowed origins, a client's
+// requests a minute.
+func TestFrontEndFlags(t *testing.T) {
+	d := startDaemon(t, daemonOptions{args: []string{"--allowed-origin", "*.example.com", "--client-requests-per-minute", "2"}})
+	req, _ := http.NewRequest("GET", "http://"+d.addr+"/api/v1/metadata", nil)
+	req.Header.Set("Origin", "https://evil.test")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("a page of another origin: %d, want 403", resp.StatusCode)
+	}
+	var got []string
+	for range 3 {
+		out := send(t, d, websocket.MessageBinary, job{language: "bash", code: "true", timeout: scaledTimeout(10)}.encode(t))
+		got = append(got, fmt.Sprint(int(out.code)))
+	}
+	if strings.Join(got, " ") != "1000 1000 1013" {
+		t.Errorf("three requests of a client allowed two a minute: closes %v, want 1000 1000 1013", got)
+	}
+}

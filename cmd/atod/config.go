@@ -312,16 +312,24 @@ func (c *config) server(log *slog.Logger, cat *runners.Catalogue, images *rootfs
 	if err != nil {
 		return nil, err
 	}
+	proxies, err := server.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	opts := server.Options{
-		Tokens:     tokens,
-		Catalogue:  cat,
-		Images:     images,
-		Runner:     sb,
-		Logger:     log,
-		Limits:     c.limits(),
-		Slots:      sb.Slots(),
-		MaxWaiting: c.MaxWaiting,
-		Version:    version.Get(),
+		Tokens:                  tokens,
+		TrustedProxies:          proxies,
+		AllowedOrigins:          c.AllowedOrigins,
+		ClientRuns:              c.ClientRuns,
+		ClientRequestsPerMinute: c.ClientRequestsPerMinute,
+		Catalogue:               cat,
+		Images:                  images,
+		Runner:                  sb,
+		Logger:                  log,
+		Limits:                  c.limits(),
+		Slots:                   sb.Slots(),
+		MaxWaiting:              c.MaxWaiting,
+		Version:                 version.Get(),
 	}
 	if m != nil {
 		opts.Recorder = m
