@@ -110,6 +110,16 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string, groups flagGroup) (
 			return nil, err
 		}
 	}
+	c.defineFlags(fs, groups)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return fs.Args(), c.validate()
+}
+
+// defineFlags defines the flags of groups on fs, with c's values as their
+// defaults.
+func (c *config) defineFlags(fs *flag.FlagSet, groups flagGroup) {
 	fs.String("config", "", "JSON configuration `file`; flags override its values")
 	fs.StringVar(&c.Images, "images", c.Images, "image store `directory`")
 	fs.StringVar(&c.CatalogueDir, "runners", c.CatalogueDir, "language catalogue `directory` (languages.json, scripts/); default: built in")
@@ -140,10 +150,6 @@ func (c *config) parseFlags(fs *flag.FlagSet, args []string, groups flagGroup) (
 		fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "`file` of bearer tokens (one a line) the API needs; none: anyone may use it")
 		fs.IntVar(&c.DrainSeconds, "drain-seconds", c.DrainSeconds, "on SIGTERM, `seconds` the runs in flight get to finish before they are killed")
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	return fs.Args(), c.validate()
 }
 
 // listFlag is the Set of a repeatable flag whose values replace the list

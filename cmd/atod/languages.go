@@ -57,7 +57,7 @@ func languages(ctx context.Context, args []string, cgroupView string) error {
 		fmt.Fprint(fs.Output(), languagesUsage)
 		fs.PrintDefaults()
 	}
-	all := fs.Bool("all", false, "list every language, with what one that cannot run needs")
+	all := languagesFlags(fs)
 	cfg := defaultConfig()
 	rest, err := cfg.parseFlags(fs, args, storeFlags)
 	if err != nil {
@@ -150,6 +150,16 @@ func writeLanguages(w io.Writer, avail []availability, all bool) error {
 	return tw.Flush()
 }
 
+// languagesFlags and verifyFlags define the languages commands' own flags
+// (commandTree describes them too).
+func languagesFlags(fs *flag.FlagSet) (all *bool) {
+	return fs.Bool("all", false, "list every language, with what one that cannot run needs")
+}
+
+func verifyFlags(fs *flag.FlagSet) (timeout *int) {
+	return fs.Int("timeout", protocol.DefaultTimeout, "timeout of each run in `seconds` (1-60)")
+}
+
 // verifyLanguages is `atod languages verify`.
 func verifyLanguages(ctx context.Context, args []string, cgroupView string) error {
 	fs := flag.NewFlagSet("atod languages verify", flag.ContinueOnError)
@@ -157,7 +167,7 @@ func verifyLanguages(ctx context.Context, args []string, cgroupView string) erro
 		fmt.Fprint(fs.Output(), languagesUsage)
 		fs.PrintDefaults()
 	}
-	timeout := fs.Int("timeout", protocol.DefaultTimeout, "timeout of each run in `seconds` (1-60)")
+	timeout := verifyFlags(fs)
 	cfg := defaultConfig()
 	rest, err := cfg.parseFlags(fs, args, storeFlags|sandboxFlags)
 	if err != nil {

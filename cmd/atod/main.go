@@ -19,6 +19,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/atod-project/atod/internal/version"
 	"github.com/atod-project/atod/sandbox"
 )
@@ -87,6 +89,8 @@ commands:
   rootfs      pull, import, build, list and remove language images
   check       diagnose this host for atod serve; exits 1 if it could not serve
   version     print atod's version and the commit it was built from
+  completion  print a shell completion script (bash, zsh, fish)
+  man         write atod's man pages into a directory
 
 Run "atod COMMAND -h" for a command's flags.
 `
@@ -109,6 +113,15 @@ func run(ctx context.Context, args []string, cgroupView string) error {
 		return rootfsCommand(ctx, args[1:])
 	case "check":
 		return check(ctx, args[1:], cgroupView)
+	case "completion":
+		return completion(args[1:], os.Stdout)
+	case cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+		// The completion scripts ask the binary what comes next.
+		root := commandTree()
+		root.SetArgs(args)
+		return root.Execute()
+	case "man":
+		return manPages(args[1:])
 	case "version", "-version", "--version":
 		fmt.Println(version.Get())
 		return nil

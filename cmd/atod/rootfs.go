@@ -111,12 +111,31 @@ func lockStore(ctx context.Context, cfg config) (*rootfs.Dir, *rootfs.Writer, er
 	return d, w, nil
 }
 
+// pullFlags, importFlags and buildFlags define the rootfs commands' own
+// flags (commandTree describes them too).
+func pullFlags(fs *flag.FlagSet) (name, platform *string, insecure *bool, maxSizeMiB *int64) {
+	return fs.String("name", "", "image `name` to install it as (default: from REF, e.g. python-3.12 for REGISTRY/library/python:3.12)"),
+		fs.String("platform", "", "`os/arch` to pick from a multi-platform image (default: this host's)"),
+		fs.Bool("insecure", false, "allow a registry over plain HTTP"),
+		fs.Int64("max-size-mib", layer.DefaultBudget.Bytes>>20, "refuse an image whose files pass this many `MiB`")
+}
+
+func importFlags(fs *flag.FlagSet) (name, tag, platform *string, maxSizeMiB *int64) {
+	return fs.String("name", "", "image `name` to install it as (required)"),
+		fs.String("tag", "", "`tag` of the image to import, when the file or layout holds several"),
+		fs.String("platform", "", "`os/arch` to pick from a multi-platform layout (default: this host's)"),
+		fs.Int64("max-size-mib", layer.DefaultBudget.Bytes>>20, "refuse an image whose files pass this many `MiB`")
+}
+
+func buildFlags(fs *flag.FlagSet) (force, all *bool, debCache *string) {
+	return fs.Bool("force", false, "rebuild even if the image is up to date (e.g. for security updates)"),
+		fs.Bool("all", false, "build every recipe's image (those up to date are kept)"),
+		fs.String("deb-cache", defaultDebCache, "`directory` that keeps the downloaded .deb files between builds (created if missing; \"\" keeps none)")
+}
+
 func rootfsPull(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("atod rootfs pull", flag.ContinueOnError)
-	imgName := fs.String("name", "", "image `name` to install it as (default: from REF, e.g. python-3.12 for REGISTRY/library/python:3.12)")
-	platform := fs.String("platform", "", "`os/arch` to pick from a multi-platform image (default: this host's)")
-	insecure := fs.Bool("insecure", false, "allow a registry over plain HTTP")
-	maxSize := fs.Int64("max-size-mib", layer.DefaultBudget.Bytes>>20, "refuse an image whose files pass this many `MiB`")
+	imgName, platform, insecure, maxSize := pullFlags(fs)
 	cfg, operands, err := rootfsFlags(fs, args, "pull [--name NAME] [flags] REF", 1, 1)
 	if err != nil {
 		return err
@@ -158,10 +177,7 @@ func installWith(ctx context.Context, cfg config, opts install.Options,
 
 func rootfsImport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("atod rootfs import", flag.ContinueOnError)
-	imgName := fs.String("name", "", "image `name` to install it as (required)")
-	tag := fs.String("tag", "", "`tag` of the image to import, when the file or layout holds several")
-	platform := fs.String("platform", "", "`os/arch` to pick from a multi-platform layout (default: this host's)")
-	maxSize := fs.Int64("max-size-mib", layer.DefaultBudget.Bytes>>20, "refuse an image whose files pass this many `MiB`")
+	imgName, tag, platform, maxSize := importFlags(fs)
 	cfg, operands, err := rootfsFlags(fs, args, "import --name NAME [flags] FILE|DIR", 1, 1)
 	if err != nil {
 		return err
@@ -185,9 +201,7 @@ const defaultDebCache = "/var/cache/atod/debs"
 
 func rootfsBuild(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("atod rootfs build", flag.ContinueOnError)
-	force := fs.Bool("force", false, "rebuild even if the image is up to date (e.g. for security updates)")
-	all := fs.Bool("all", false, "build every recipe's image (those up to date are kept)")
-	debCache := fs.String("deb-cache", defaultDebCache, "`directory` that keeps the downloaded .deb files between builds (created if missing; \"\" keeps none)")
+	force, all, debCache := buildFlags(fs)
 	cfg, operands, err := rootfsFlags(fs, args, fmt.Sprintf("build [--force] [--deb-cache DIR] RECIPE...\n       atod rootfs build [--force] [--deb-cache DIR] --all\n\nrecipes: %s", strings.Join(rootfs.Recipes(), " ")), 0, -1)
 	if err != nil {
 		return err

@@ -19,6 +19,17 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, " ") }
 func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
+// runFlags defines `atod run`'s own flags (commandTree describes them too).
+func runFlags(fs *flag.FlagSet) (language, input *string, timeout *int, stats *bool, options *stringList) {
+	options = &stringList{}
+	fs.Var(options, "option", "an `option` for the interpreter or compiler (repeatable)")
+	return fs.String("language", "", "language `id` (see atod languages)"),
+		fs.String("input", "", "`file` to use as the program's standard input (default: atod's own, unless it is a terminal)"),
+		fs.Int("timeout", protocol.DefaultTimeout, "timeout in `seconds` (1-60)"),
+		fs.Bool("stats", false, "print how the program ended and its statistics on stderr"),
+		options
+}
+
 // runOne runs one program through the same path as the API, as a command
 // line tool does: its standard input is the program's (unless --input names
 // a file; a terminal gives none), its output goes to stdout and stderr, the
@@ -31,12 +42,7 @@ func runOne(ctx context.Context, args []string, cgroupView string) error {
 		fmt.Fprintln(fs.Output(), "usage: atod run --language ID [--input FILE] [--option OPT]... [--timeout S] [--stats] FILE [-- ARGS...]")
 		fs.PrintDefaults()
 	}
-	language := fs.String("language", "", "language `id` (see atod languages)")
-	input := fs.String("input", "", "`file` to use as the program's standard input (default: atod's own, unless it is a terminal)")
-	timeout := fs.Int("timeout", protocol.DefaultTimeout, "timeout in `seconds` (1-60)")
-	stats := fs.Bool("stats", false, "print how the program ended and its statistics on stderr")
-	var options stringList
-	fs.Var(&options, "option", "an `option` for the interpreter or compiler (repeatable)")
+	language, input, timeout, stats, options := runFlags(fs)
 	cfg := defaultConfig()
 	// A one-shot command: the daemon's request lines stay out, whatever a
 	// configuration file says, unless --log-level asks.
@@ -80,7 +86,7 @@ func runOne(ctx context.Context, args []string, cgroupView string) error {
 			return fmt.Errorf("reading the input from stdin: %w", err)
 		}
 	}
-	for _, o := range options {
+	for _, o := range *options {
 		req.Options = append(req.Options, []byte(o))
 	}
 	for _, a := range programArgs {
