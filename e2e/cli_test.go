@@ -109,6 +109,14 @@ func TestCheck(t *testing.T) {
 	if code != 1 || !regexp.MustCompile(`(?m)^image store +FAIL .*atod rootfs build debian-12`).MatchString(out) {
 		t.Errorf("atod check without an image store: exit %d\n%s", code, out)
 	}
+	// A store runs cannot reach: its parent searchable by its owner alone.
+	private := filepath.Join(t.TempDir(), "private")
+	os.MkdirAll(filepath.Join(private, "store", "trees"), 0o755)
+	os.Chmod(private, 0o700)
+	out, code = atod(t, append([]string{"check", "--images", filepath.Join(private, "store")}, flags...)...)
+	if code != 1 || !regexp.MustCompile(`(?m)^image store +FAIL .*chmod o\+x `+regexp.QuoteMeta(private)).MatchString(out) {
+		t.Errorf("atod check with a store runs cannot reach: exit %d\n%s", code, out)
+	}
 	d := startDaemon(t, daemonOptions{})
 	out, code = atod(t, "check", "--state", d.state, "--cgroup-name", d.cgroup, "--uid-base", fmt.Sprint(e2eUIDBase))
 	if code != 0 || !strings.Contains(out, "a daemon runs with this configuration") {
