@@ -122,6 +122,15 @@ func TestCheck(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "a daemon runs with this configuration") {
 		t.Errorf("atod check beside a daemon: exit %d\n%s", code, out)
 	}
+	// Its state directory under another cgroup name (a check run from a
+	// login shell, beside a daemon of a unit, takes the cgroup of neither):
+	// only a look too, not a start that would clean the daemon's state.
+	execute(t, d, job{language: "bash", code: "true"})
+	awaitNewPoolMember(t, d, nil)
+	out, code = atod(t, "check", "--state", d.state, "--cgroup-name", d.cgroup+"-other", "--uid-base", fmt.Sprint(e2eUIDBase))
+	if code != 0 || !strings.Contains(out, "a daemon runs with this configuration") || !strings.Contains(out, "state directory") {
+		t.Errorf("atod check on a running daemon's state directory: exit %d\n%s", code, out)
+	}
 	if r := execute(t, d, job{language: "bash", code: "echo still"}); string(r.Stdout) != "still\n" {
 		t.Errorf("the daemon after atod check: %q", r.Stdout)
 	}

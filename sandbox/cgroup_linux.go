@@ -194,9 +194,9 @@ func lockDir(dir string, create bool, seen map[[2]uint64]bool) (*os.File, [2]uin
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			f.Close()
 			if !create { // cgroup v2: the delegated cgroup itself
-				return nil, id, fmt.Errorf("cgroup %s %w: give each daemon a delegated cgroup of its own (systemd: a unit of its own with Delegate=yes)", dir, ErrCgroupInUse)
+				return nil, id, fmt.Errorf("cgroup %s %w: give each daemon a delegated cgroup of its own (systemd: a unit of its own with Delegate=yes)", dir, ErrInUse)
 			}
-			return nil, id, fmt.Errorf("cgroup %s %w: give each daemon a --cgroup-name of its own", dir, ErrCgroupInUse)
+			return nil, id, fmt.Errorf("cgroup %s %w: give each daemon a --cgroup-name of its own", dir, ErrInUse)
 		}
 		if err != nil {
 			f.Close()

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/atod-project/atod/internal/mkdirs"
 	"github.com/atod-project/atod/sandbox/job"
 )
@@ -77,9 +79,10 @@ type Options struct {
 
 // Sandbox runs Specs. It is safe for concurrent use.
 type Sandbox struct {
-	stateDir  string // Options.StateDir
-	jobsDir   string // job files: <StateDir>/jobs
-	rootsDir  string // writable roots: <StateDir>/roots
+	stateLock *os.File // <StateDir>/lock, held while the Sandbox lives (lockStateDir)
+	stateDir  string   // Options.StateDir
+	jobsDir   string   // job files: <StateDir>/jobs
+	rootsDir  string   // writable roots: <StateDir>/roots
 	initPath  string
 	initExec  *os.File // atod-init, opened once: what every sandbox starts (initproto.ExecFD)
 	bashPath  string
@@ -108,9 +111,9 @@ var ErrNoInit = errors.New("no usable sandbox init binary")
 // ErrNoBash is returned by New when the static Bash is missing or unusable.
 var ErrNoBash = errors.New("no usable static bash")
 
-// ErrCgroupInUse is returned by New when another atod holds the cgroup
-// parent this one would use: it is running.
-var ErrCgroupInUse = errors.New("is in use by another atod on this host")
+// ErrInUse is returned by New when another atod holds the cgroup parent or
+// the state directory this one would use: it is running.
+var ErrInUse = errors.New("is in use by another atod on this host")
 
 // ErrUnsupportedUser is returned by Run for a job.Spec whose UID or GID the
 // sandbox cannot give a run; see checkIDs.
@@ -227,6 +230,18 @@ func New(opts Options) (_ *Sandbox, err error) {
 		return nil, fmt.Errorf("resolving state directory: %w", err)
 	}
 	opts.StateDir = state
+	// The state directory is one daemon's: what New does next (removing
+	// what a dead one left, mounting) would pull a live one's runs away.
+	// Its lock goes with the daemon (Close), or with its process.
+	stateLock, err := lockStateDir(state)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			stateLock.Close()
+		}
+	}()
 	if err := checkStatic(opts.InitPath); err != nil {
 		return nil, fmt.Errorf("%w: %v: build it with `make build` (a static C program: cmd/atod-init/atod-init.c)", ErrNoInit, err)
 	}
@@ -287,14 +302,15 @@ func New(opts Options) (_ *Sandbox, err error) {
 		}
 	}()
 	s := &Sandbox{
-		stateDir: opts.StateDir,
-		jobsDir:  filepath.Join(opts.StateDir, "jobs"),
-		rootsDir: filepath.Join(opts.StateDir, "roots"),
-		initPath: opts.InitPath,
-		initExec: initExec,
-		bashPath: opts.BashPath,
-		uidBase:  opts.UIDBase,
-		rootless: opts.Rootless,
+		stateLock: stateLock,
+		stateDir:  opts.StateDir,
+		jobsDir:   filepath.Join(opts.StateDir, "jobs"),
+		rootsDir:  filepath.Join(opts.StateDir, "roots"),
+		initPath:  opts.InitPath,
+		initExec:  initExec,
+		bashPath:  opts.BashPath,
+		uidBase:   opts.UIDBase,
+		rootless:  opts.Rootless,
 		// Root, or root of the daemon's own user namespace.
 		writableRoots: os.Geteuid() == 0,
 		nofile:        nofile,
@@ -407,8 +423,26 @@ func (s *Sandbox) Close() error {
 		}
 		s.initExec.Close()
 		s.seccomp.Close()
+		s.stateLock.Close()
 	})
 	return err
+}
+
+// lockStateDir takes the state directory's lock file, <state>/lock, for
+// this daemon alone.
+func lockStateDir(state string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(state, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking state directory: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("state directory %s %w: give each daemon a --state of its own", state, ErrInUse)
+		}
+		return nil, fmt.Errorf("locking state directory %s: %w", state, err)
+	}
+	return f, nil
 }
 
 // Run runs spec and returns how it ended. A run whose ctx ends is killed at

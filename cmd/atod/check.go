@@ -154,7 +154,7 @@ func runChecks(ctx context.Context, cfg *config, cgroupView string, log *slog.Lo
 
 	srv, done, err := cfg.oneShot(log, cgroupView, cat, images)
 	switch {
-	case errors.Is(err, sandbox.ErrCgroupInUse):
+	case errors.Is(err, sandbox.ErrInUse):
 		add("sandbox", checkInfo, "a daemon runs with this configuration (it holds its cgroup), so its start checked the sandbox: "+err.Error())
 		return out
 	case err != nil:
