@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/atod-project/atod/internal/timescale"
+	"github.com/atod-project/atod/sandbox/job"
 	"github.com/atod-project/atod/server"
 )
 
@@ -132,5 +133,23 @@ func TestAllowedOrigins(t *testing.T) {
 	}
 	if got := status("https://evil.test"); got != 200 {
 		t.Errorf("without a list: %d", got)
+	}
+}
+
+// TestSetSettingsAllOrNothing: settings with one bad value change nothing.
+func TestSetSettingsAllOrNothing(t *testing.T) {
+	var seen job.Limits
+	runner := &fakeRunner{run: func(_ context.Context, spec job.Spec) (job.Result, error) {
+		seen = spec.Limits
+		return exitedOK(spec)
+	}}
+	ts := newTestServer(t, runner, func(o *server.Options) { o.Limits.MemoryBytes = 64 << 20 })
+	err := ts.srv.SetSettings(server.Settings{Limits: job.Limits{MemoryBytes: 2 << 20}, MaxWaiting: 9, AllowedOrigins: []string{"["}})
+	if err == nil {
+		t.Fatal("a bad origin pattern was taken")
+	}
+	exchange(t, ts.dial(t, executePath), websocket.MessageBinary, validRequest(langBash).Bytes())
+	if seen.MemoryBytes != 64<<20 {
+		t.Errorf("a run after refused settings has a memory limit of %d, want the old %d", seen.MemoryBytes, 64<<20)
 	}
 }

@@ -244,24 +244,33 @@ func New(opts Options) (*Server, error) {
 // SetSettings changes the settings of a running server; requests read from
 // now on follow them.
 func (s *Server) SetSettings(st Settings) error {
+	// All checked before anything changes: a bad setting changes nothing.
 	if st.MaxWaiting < 0 {
 		return fmt.Errorf("negative MaxWaiting %d", st.MaxWaiting)
+	}
+	if st.ClientRuns < 0 || st.ClientRequestsPerMinute < 0 {
+		return fmt.Errorf("negative client limits %d, %d", st.ClientRuns, st.ClientRequestsPerMinute)
+	}
+	if err := CheckOrigins(st.AllowedOrigins); err != nil {
+		return err
 	}
 	l := st.Limits
 	s.limits.Store(&l)
 	s.maxWaiting.Store(int64(st.MaxWaiting))
 	s.tokens.Store(st.Tokens)
-	for _, p := range st.AllowedOrigins {
+	origins := slices.Clone(st.AllowedOrigins)
+	s.origins.Store(&origins)
+	s.clients.set(st.ClientRuns, st.ClientRequestsPerMinute)
+	return nil
+}
+
+// CheckOrigins checks allowed origins' patterns (Settings.AllowedOrigins).
+func CheckOrigins(patterns []string) error {
+	for _, p := range patterns {
 		if _, err := path.Match(p, ""); err != nil {
 			return fmt.Errorf("allowed origin %q: %w", p, err)
 		}
 	}
-	origins := slices.Clone(st.AllowedOrigins)
-	s.origins.Store(&origins)
-	if st.ClientRuns < 0 || st.ClientRequestsPerMinute < 0 {
-		return fmt.Errorf("negative client limits %d, %d", st.ClientRuns, st.ClientRequestsPerMinute)
-	}
-	s.clients.set(st.ClientRuns, st.ClientRequestsPerMinute)
 	return nil
 }
 

@@ -233,6 +233,9 @@ func (c *config) validate() error {
 	if _, err := server.ParseTrustedProxies(c.TrustedProxies); err != nil {
 		errs = append(errs, err.Error())
 	}
+	if err := server.CheckOrigins(c.AllowedOrigins); err != nil {
+		errs = append(errs, err.Error())
+	}
 	if c.MaxWaiting < 0 {
 		errs = append(errs, fmt.Sprintf("max-waiting must be 0 (no bound) or more, not %d", c.MaxWaiting))
 	}
