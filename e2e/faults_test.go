@@ -187,7 +187,7 @@ func TestJobCgroupCreationFailing(t *testing.T) {
 	}
 	// The log line may come a moment after the close frame.
 	atodtest.WaitFor(t, 5*time.Second, "the daemon's log to say what failed", func() bool {
-		return strings.Contains(d.logs(), `"msg":"serving request"`) && strings.Contains(d.logs(), "creating job cgroup")
+		return strings.Contains(d.logs(), `"msg":"request"`) && strings.Contains(d.logs(), `"outcome":"1011"`) && strings.Contains(d.logs(), "creating job cgroup")
 	})
 	// The pool's refiller failed too, and says so.
 	atodtest.WaitFor(t, 5*time.Second, "the daemon's log to say that preparing failed", func() bool {

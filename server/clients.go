@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -25,8 +26,8 @@ const (
 	reasonClientRate = "too many requests of this client a minute; try again later"
 )
 
-// maxClients bounds the clients whose state clientLimits keeps; past it,
-// the idle ones are forgotten (a forgotten client starts afresh).
+// maxClients bounds the clients whose state clientLimits keeps
+// (forgetLocked).
 const maxClients = 10000
 
 // clientLimits bounds what one client may ask of the server: runs at once
@@ -44,14 +45,23 @@ type clientState struct {
 	limiter *rate.Limiter // nil: no rate
 }
 
-// set changes the limits; clients known keep what they have used.
+// set changes the limits; clients known keep what they have used of their
+// rate.
 func (c *clientLimits) set(runs, perMinute int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.runs, c.perMinute = runs, perMinute
 	for k, st := range c.clients {
-		st.limiter = c.limiterLocked()
-		if st.active == 0 {
+		switch {
+		case perMinute == 0:
+			st.limiter = nil
+		case st.limiter == nil:
+			st.limiter = c.limiterLocked()
+		default:
+			st.limiter.SetLimit(rate.Every(time.Minute / time.Duration(perMinute)))
+			st.limiter.SetBurst(perMinute)
+		}
+		if st.active == 0 && st.limiter == nil {
 			delete(c.clients, k)
 		}
 	}
@@ -79,8 +89,10 @@ func (c *clientLimits) admit(key string) (release func(), err error) {
 	}
 	st := c.clients[key]
 	if st == nil {
-		if len(c.clients) >= maxClients {
-			c.forgetIdleLocked()
+		if len(c.clients) >= maxClients && !c.forgetLocked() {
+			// Every client known has a run: a new one waits for one
+			// of theirs to end.
+			return nil, errClientBusy
 		}
 		st = &clientState{limiter: c.limiterLocked()}
 		c.clients[key] = st
@@ -99,25 +111,43 @@ func (c *clientLimits) admit(key string) (release func(), err error) {
 	}, nil
 }
 
-// forgetIdleLocked forgets the clients with no run whose rate is whole
-// again: nothing of them would differ from a new client's.
-func (c *clientLimits) forgetIdleLocked() {
+// forgetLocked makes room: it forgets the clients without a run whose rate
+// is whole again (nothing of them differs from a new client's) and, if
+// that leaves the map full, every client without a run (a bound on memory
+// before a rate: such a client starts afresh). A sweep frees a quarter of
+// the map at least, so that the next ones are far apart. It reports
+// whether there is room.
+func (c *clientLimits) forgetLocked() bool {
 	now := time.Now()
 	for k, st := range c.clients {
 		if st.active == 0 && (st.limiter == nil || st.limiter.TokensAt(now) >= float64(st.limiter.Burst())) {
 			delete(c.clients, k)
 		}
 	}
+	for k, st := range c.clients {
+		if len(c.clients) < maxClients*3/4 {
+			break
+		}
+		if st.active == 0 {
+			delete(c.clients, k)
+		}
+	}
+	return len(c.clients) < maxClients
 }
 
 // clientKey names the client of r for its limits: its bearer token (a
-// digest of it) when the API needs tokens, else its address.
+// digest of it) when the API needs tokens, else its address; an IPv6
+// address by its /64, which one host commonly has whole.
 func (s *Server) clientKey(r *http.Request, addr string) string {
 	if s.tokens.Load() != nil {
 		if _, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok {
 			sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
 			return "token:" + hex.EncodeToString(sum[:8])
 		}
+	}
+	if a, err := netip.ParseAddr(addr); err == nil && a.Is6() && !a.Is4In6() {
+		p, _ := a.Prefix(64)
+		return "addr:" + p.String()
 	}
 	return "addr:" + addr
 }

@@ -257,7 +257,7 @@ func (s *Server) closeConn(conn *websocket.Conn, api string, log *slog.Logger, r
 		return "no close: the client went away"
 	}
 	code, reason := closeFor(err)
-	if refused(err) && !errors.Is(err, errIdle) {
+	if refused(err) && rl != nil { // a request refused, not a connection's end
 		s.record.Refused(api, int(code))
 	}
 	// The request's line goes before the close, which waits for the

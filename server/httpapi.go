@@ -90,6 +90,11 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rl.language = req.Language
+	if s.Draining() { // it began while the body came
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		fail(http.StatusServiceUnavailable, reasonDraining+"; retry later")
+		return
+	}
 	done, err := s.clients.admit(rl.clientKey)
 	if err != nil {
 		logErr = err

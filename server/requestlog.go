@@ -34,6 +34,9 @@ type requestLog struct {
 
 type requestLogKey struct{}
 
+// maxLoggedError is how much of a request's error its line keeps.
+const maxLoggedError = 256
+
 // withRequestLog is ctx carrying rl, which the run path fills in.
 func withRequestLog(ctx context.Context, rl *requestLog) context.Context {
 	return context.WithValue(ctx, requestLogKey{}, rl)
@@ -69,7 +72,13 @@ func (s *Server) logRequest(rl *requestLog, outcome string, err error) {
 	attrs = append(attrs, "total", time.Since(rl.start))
 	level := slog.LevelInfo
 	if err != nil {
-		attrs = append(attrs, "err", err)
+		// Cut: a refusal's reason may quote the client's request (its
+		// language, say), as long as 64 KiB.
+		msg := err.Error()
+		if len(msg) > maxLoggedError {
+			msg = msg[:maxLoggedError] + "..."
+		}
+		attrs = append(attrs, "err", msg)
 		if !refused(err) && !errors.Is(err, errClientGone) {
 			level = slog.LevelError
 		}
