@@ -23,7 +23,9 @@ import (
 	"github.com/atod-project/atod/server/metrics"
 )
 
-func serve(ctx context.Context, args []string, cgroupView string) error {
+// serve is `atod serve`. It ends on its own signals (term below), not on
+// main's context, which the same signals end.
+func serve(_ context.Context, args []string, cgroupView string) error {
 	fs := flag.NewFlagSet("atod serve", flag.ContinueOnError)
 	cfg := defaultConfig()
 	rest, err := cfg.parseFlags(fs, args, storeFlags|sandboxFlags|serverFlags)
@@ -35,6 +37,12 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	}
 	level := cfg.levelVar()
 	log := cfg.loggerAt(os.Stderr, level)
+	// SIGTERM and SIGINT, the first of which starts the drain and the
+	// second ends it: one channel from the start, so that no second
+	// signal falls between the two.
+	term := make(chan os.Signal, 2)
+	signal.Notify(term, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(term)
 
 	cat, images, err := cfg.stores()
 	if err != nil {
@@ -152,9 +160,9 @@ func serve(ctx context.Context, args []string, cgroupView string) error {
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
+	case <-term: // main's context ends with it too: the signal is the one to wait for
 	}
-	return drain(log, hs, srv, served, time.Duration(drainSeconds.Load())*time.Second)
+	return drain(log, hs, srv, served, term, time.Duration(drainSeconds.Load())*time.Second)
 }
 
 // reload reads the configuration anew (the file and the command line's
@@ -217,10 +225,7 @@ const resultWait = 30 * time.Second
 // and answer their clients. When it is up, or on a second SIGTERM or
 // interrupt, the runs left are killed, and their clients get their results
 // (killed) as usual.
-func drain(log *slog.Logger, hs *http.Server, srv *server.Server, served <-chan error, timeout time.Duration) error {
-	again := make(chan os.Signal, 1)
-	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(again)
+func drain(log *slog.Logger, hs *http.Server, srv *server.Server, served <-chan error, again <-chan os.Signal, timeout time.Duration) error {
 	log.Info("draining: new requests are refused, runs in flight may finish", "timeout", timeout)
 	notify(log, daemon.SdNotifyStopping+"\nSTATUS=draining")
 	srv.Drain()
