@@ -79,9 +79,10 @@ type Options struct {
 	// only see as "internal server error". Nil discards them.
 	Logger *slog.Logger
 
-	// Limits overrides the sandbox's default limits for every run, where
-	// non-zero. The output caps are always those of the API version.
-	Limits job.Limits
+	// Settings are the options a running server may take anew
+	// (SetSettings): limits, the bound on waiting, tokens, origins, the
+	// client limits.
+	Settings
 
 	// RequestReadTimeout bounds reading a request message, from the
 	// connection's upgrade to its last byte; DefaultRequestReadTimeout when
@@ -107,20 +108,6 @@ type Options struct {
 	// MetricsHandler, if not nil, serves GET /metrics.
 	MetricsHandler http.Handler
 
-	// MaxWaiting bounds the websocket requests that wait for a run slot
-	// (with Slots): one more is refused at once, with close code 1013.
-	// Zero means no bound.
-	MaxWaiting int
-
-	// Tokens, if not nil, are the bearer tokens the API (/api/...) needs;
-	// a request without one of them is answered 401.
-	Tokens *Tokens
-
-	// AllowedOrigins, ClientRuns and ClientRequestsPerMinute: see
-	// Settings.
-	AllowedOrigins                      []string
-	ClientRuns, ClientRequestsPerMinute int
-
 	// TrustedProxies are the peers whose X-Forwarded-For names the client
 	// in the request log, and whose X-Request-Id is taken as the request's
 	// id (ParseTrustedProxies).
@@ -130,9 +117,16 @@ type Options struct {
 // Settings are the options a running server takes anew (SetSettings): the
 // daemon's SIGHUP reload.
 type Settings struct {
-	Limits     job.Limits
+	// Limits overrides the sandbox's default limits for every run, where
+	// non-zero. The output caps are always those of the API version.
+	Limits job.Limits
+	// MaxWaiting bounds the websocket requests that wait for a run slot
+	// (with Slots): one more is refused at once, with close code 1013.
+	// Zero means no bound.
 	MaxWaiting int
-	Tokens     *Tokens
+	// Tokens, if not nil, are the bearer tokens the API (/api/...) needs;
+	// a request without one of them is answered 401.
+	Tokens *Tokens
 	// ClientRuns bounds the runs one client has at once, running or
 	// waiting for a slot, and ClientRequestsPerMinute its requests a
 	// minute; past either its requests are refused (close 1013, HTTP
@@ -215,8 +209,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Slots < 0 {
 		return nil, fmt.Errorf("creating server: negative Slots %d", opts.Slots)
 	}
-	if err := s.SetSettings(Settings{Limits: opts.Limits, MaxWaiting: opts.MaxWaiting, Tokens: opts.Tokens,
-		AllowedOrigins: opts.AllowedOrigins, ClientRuns: opts.ClientRuns, ClientRequestsPerMinute: opts.ClientRequestsPerMinute}); err != nil {
+	if err := s.SetSettings(opts.Settings); err != nil {
 		return nil, fmt.Errorf("creating server: %w", err)
 	}
 	if opts.Slots > 0 {

@@ -317,7 +317,7 @@ func (c *config) stores() (*runners.Catalogue, *rootfs.Dir, error) {
 
 // server builds the API server over the stores and the sandbox.
 func (c *config) server(log *slog.Logger, cat *runners.Catalogue, images *rootfs.Dir, sb *sandbox.Sandbox, m *metrics.Metrics) (*server.Server, error) {
-	tokens, err := c.tokens()
+	settings, err := c.settings()
 	if err != nil {
 		return nil, err
 	}
@@ -326,19 +326,14 @@ func (c *config) server(log *slog.Logger, cat *runners.Catalogue, images *rootfs
 		return nil, err
 	}
 	opts := server.Options{
-		Tokens:                  tokens,
-		TrustedProxies:          proxies,
-		AllowedOrigins:          c.AllowedOrigins,
-		ClientRuns:              c.ClientRuns,
-		ClientRequestsPerMinute: c.ClientRequestsPerMinute,
-		Catalogue:               cat,
-		Images:                  images,
-		Runner:                  sb,
-		Logger:                  log,
-		Limits:                  c.limits(),
-		Slots:                   sb.Slots(),
-		MaxWaiting:              c.MaxWaiting,
-		Version:                 version.Get(),
+		Settings:       settings,
+		TrustedProxies: proxies,
+		Catalogue:      cat,
+		Images:         images,
+		Runner:         sb,
+		Logger:         log,
+		Slots:          sb.Slots(),
+		Version:        version.Get(),
 	}
 	if m != nil {
 		opts.Recorder = m
