@@ -184,8 +184,9 @@ func (m message) request() ([]byte, error) {
 }
 
 // closeFor maps an error to the close code and reason a client receives:
-// the two framing errors of the execute endpoints here, everything else
-// through protocol.CloseFor, which owns the rest of the mapping.
+// the execute endpoints' own refusals (the drain, the bounds on waiting and
+// on a client, the framing errors, an idle v1 connection) here, everything
+// else through protocol.CloseFor, which owns the rest of the mapping.
 func closeFor(err error) (protocol.CloseCode, string) {
 	switch {
 	case errors.Is(err, errDraining):
@@ -241,8 +242,8 @@ const (
 )
 
 // refused reports whether err refuses a request, rather than failing it:
-// the client is told why with a close code of its own, and the server has
-// nothing to log above debug.
+// the client is told why with a close code of its own, and the request's
+// line is logged at info, not as the server's error.
 func refused(err error) bool {
 	return errors.Is(err, errTextFrame) || errors.As(err, new(*tooBigError)) || errors.As(err, new(*protocol.RequestError)) ||
 		errors.Is(err, errIdle) || errors.Is(err, errDraining) || errors.Is(err, errBusy) ||
