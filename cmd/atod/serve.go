@@ -166,9 +166,10 @@ func serve(_ context.Context, args []string, cgroupView string) error {
 }
 
 // reload reads the configuration anew (the file and the command line's
-// flags, args), and applies what a running daemon can take: the runs'
-// limits, the log level, the bound on waiting requests, the drain's time,
-// the tokens (whose file it reads again). It logs what changed since the
+// flags, args), and applies what a running daemon can take (reloadable):
+// the runs' limits, the log level, the bound on waiting requests, the
+// drain's time, the allowed origins, the client limits and the tokens
+// (whose file it reads again). It logs what changed since the
 // last reload, and what differs from the configuration the daemon started
 // with (start) but needs a restart. A configuration that does not load,
 // or a token file that does not, changes nothing.
