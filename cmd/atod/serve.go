@@ -98,6 +98,9 @@ func serve(_ context.Context, args []string, cgroupView string) error {
 		BaseContext: func(net.Listener) context.Context { return connCtx },
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if cfg.TokenFile != "" && cfg.MetricsListen == "" {
+		log.Warn("GET /metrics on the API's address needs no token (nor do /healthz and /readyz): set metrics_listen to serve it apart")
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "languages", runnable, "concurrency", sb.Slots())
 
 	served := make(chan error, 1)
