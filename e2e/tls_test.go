@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,6 +122,9 @@ func TestTLSReverseProxy(t *testing.T) {
 		filepath.Join(dir, "nginx.pid"), temps.String(), filepath.Join(dir, "site.conf"))
 	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(main), 0o644)
 	cmd := exec.Command(nginx, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
+	// A process group of its own: its workers go with it, even if the
+	// master is killed (they outlive a master killed alone).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -131,8 +135,17 @@ func TestTLSReverseProxy(t *testing.T) {
 		nginxLog <- string(b)
 	}()
 	t.Cleanup(func() {
-		cmd.Process.Kill() // nginx's master: its worker ends with it
-		cmd.Wait()
+		// nginx's fast shutdown ends its workers, then the master; the
+		// group's kill makes sure.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		select {
+		case <-exited:
+		case <-time.After(timescale.D(10 * time.Second)):
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
 		if t.Failed() {
 			t.Logf("nginx's log:\n%s", <-nginxLog)
 		}
