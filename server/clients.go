@@ -3,7 +3,6 @@ package server
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -11,19 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-)
-
-// errClientBusy and errClientRate refuse a request of a client past its own
-// limits (Settings.ClientRuns, Settings.ClientRequestsPerMinute).
-var (
-	errClientBusy = errors.New("too many runs of this client at once")
-	errClientRate = errors.New("too many requests of this client a minute")
-)
-
-// The close reasons of errClientBusy and errClientRate (ours).
-const (
-	reasonClientBusy = "too many runs of this client at once; try again later"
-	reasonClientRate = "too many requests of this client a minute; try again later"
 )
 
 // maxClients bounds the clients whose state clientLimits keeps

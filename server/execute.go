@@ -188,15 +188,8 @@ func (m message) request() ([]byte, error) {
 // on a client, the framing errors, an idle v1 connection) here, everything
 // else through protocol.CloseFor, which owns the rest of the mapping.
 func closeFor(err error) (protocol.CloseCode, string) {
-	switch {
-	case errors.Is(err, errDraining):
-		return protocol.CloseGoingAway, reasonDraining
-	case errors.Is(err, errBusy):
-		return protocol.CloseTryAgainLater, reasonBusy
-	case errors.Is(err, errClientBusy):
-		return protocol.CloseTryAgainLater, reasonClientBusy
-	case errors.Is(err, errClientRate):
-		return protocol.CloseTryAgainLater, reasonClientRate
+	if r, ok := errors.AsType[*refusal](err); ok {
+		return r.code, r.reason
 	}
 	if errors.Is(err, errTextFrame) {
 		return protocol.CloseUnsupportedData, protocol.ReasonBinaryExpected
@@ -228,17 +221,24 @@ func (s *Server) refuse(ctx context.Context, conn *websocket.Conn, api string, l
 	}
 }
 
-// errDraining says the server is shutting down (Drain) and takes no new
-// request; errBusy that too many requests wait for a run slot.
-var (
-	errDraining = errors.New("server shutting down")
-	errBusy     = errors.New("too many requests wait for a run slot")
-)
+// refusal is a request the server refuses for a reason of its own (ours):
+// the close code and reason a websocket client gets (the HTTP API answers
+// with a status of its own, and the same reason).
+type refusal struct {
+	code   protocol.CloseCode
+	reason string
+}
 
-// The close reasons of errDraining and errBusy (ours).
-const (
-	reasonDraining = "server shutting down"
-	reasonBusy     = "server busy: too many requests wait for a run slot; try again later"
+func (r *refusal) Error() string { return r.reason }
+
+// errDraining: the server is shutting down (Drain) and takes no new request;
+// errBusy: too many requests wait for a run slot; errClientBusy and
+// errClientRate: a client is past its own limits (clientLimits).
+var (
+	errDraining   = &refusal{protocol.CloseGoingAway, "server shutting down"}
+	errBusy       = &refusal{protocol.CloseTryAgainLater, "server busy: too many requests wait for a run slot; try again later"}
+	errClientBusy = &refusal{protocol.CloseTryAgainLater, "too many runs of this client at once; try again later"}
+	errClientRate = &refusal{protocol.CloseTryAgainLater, "too many requests of this client a minute; try again later"}
 )
 
 // refused reports whether err refuses a request, rather than failing it:
@@ -246,8 +246,7 @@ const (
 // line is logged at info, not as the server's error.
 func refused(err error) bool {
 	return errors.Is(err, errTextFrame) || errors.As(err, new(*tooBigError)) || errors.As(err, new(*protocol.RequestError)) ||
-		errors.Is(err, errIdle) || errors.Is(err, errDraining) || errors.Is(err, errBusy) ||
-		errors.Is(err, errClientBusy) || errors.Is(err, errClientRate)
+		errors.Is(err, errIdle) || errors.As(err, new(*refusal))
 }
 
 // closeConn closes the connection of api (v0, v1) with the code and reason

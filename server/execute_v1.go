@@ -109,7 +109,7 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			// The run is done, and no other may follow.
-			_ = conn.Close(websocket.StatusCode(protocol.CloseGoingAway), reasonDraining)
+			_ = conn.Close(websocket.StatusCode(errDraining.code), errDraining.reason)
 			return
 		}
 		s.logRequest(rl, s.closeConn(conn, "v1", log, rl, err), err)

@@ -27,7 +27,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // otherwise. A load balancer sends requests only to a ready server.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.Draining() {
-		writeHealth(w, http.StatusServiceUnavailable, healthBody{Status: reasonDraining})
+		writeHealth(w, http.StatusServiceUnavailable, healthBody{Status: errDraining.reason})
 		return
 	}
 	n, err := s.runnableCount()

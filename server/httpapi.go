@@ -47,9 +47,15 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logRequest(rl, outcome, logErr) // before the answer, which a client may act on
 		writeHTTPError(w, log, asMsgpack, status, msg)
 	}
-	if s.Draining() {
+	drainRefused := func() bool {
+		if !s.Draining() {
+			return false
+		}
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-		fail(http.StatusServiceUnavailable, reasonDraining+"; retry later")
+		fail(http.StatusServiceUnavailable, errDraining.reason+"; retry later")
+		return true
+	}
+	if drainRefused() {
 		return
 	}
 	// The body must arrive in good time, and the answer must be taken:
@@ -90,20 +96,14 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rl.language = req.Language
-	if s.Draining() { // it began while the body came
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-		fail(http.StatusServiceUnavailable, reasonDraining+"; retry later")
+	if drainRefused() { // it began while the body came
 		return
 	}
 	done, err := s.clients.admit(rl.clientKey)
 	if err != nil {
 		logErr = err
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
-		reason := reasonClientBusy
-		if errors.Is(err, errClientRate) {
-			reason = reasonClientRate
-		}
-		fail(http.StatusTooManyRequests, reason)
+		fail(http.StatusTooManyRequests, err.Error())
 		return
 	}
 	defer done()

@@ -129,7 +129,8 @@ func runChecks(ctx context.Context, cfg *config, cgroupView string, log *slog.Lo
 	}
 	entries, _ := images.List()
 	add("image store", checkOK, fmt.Sprintf("%s: %d images", cfg.Images, len(entries)))
-	add("free disk", freeDisk(cfg.Images, 1<<30), diskDetail(cfg.Images))
+	result, detail := disk(cfg.Images, 1<<30)
+	add("free disk", result, detail)
 	runnable := 0
 	var missing []string
 	bashRuns := false
@@ -146,7 +147,7 @@ func runChecks(ctx context.Context, cfg *config, cgroupView string, log *slog.Lo
 		add("languages", checkFail, "none can run: install an image (atod rootfs build debian-12, or make setup)")
 		return out
 	}
-	detail := fmt.Sprintf("%d of %d can run", runnable, len(cat.All()))
+	detail = fmt.Sprintf("%d of %d can run", runnable, len(cat.All()))
 	if runnable < len(cat.All()) {
 		detail += fmt.Sprintf(" (not %s...: atod languages --all says how to install them)", strings.Join(missing, ", "))
 	}
@@ -204,19 +205,17 @@ func readInt(path string) (int64, error) {
 	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 }
 
-// freeDisk is warn when dir's filesystem has less than least bytes free.
-func freeDisk(dir string, least uint64) string {
-	var st unix.Statfs_t
-	if unix.Statfs(dir, &st) != nil || st.Bavail*uint64(st.Bsize) >= least {
-		return checkOK
-	}
-	return checkWarn
-}
-
-func diskDetail(dir string) string {
+// disk is a row's result and detail for the free space of dir's
+// filesystem: warn below least bytes.
+func disk(dir string, least uint64) (result, detail string) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
-		return err.Error()
+		return checkOK, err.Error()
 	}
-	return fmt.Sprintf("%.1f GiB free", float64(st.Bavail*uint64(st.Bsize))/(1<<30))
+	free := st.Bavail * uint64(st.Bsize)
+	result = checkOK
+	if free < least {
+		result = checkWarn
+	}
+	return result, fmt.Sprintf("%.1f GiB free", float64(free)/(1<<30))
 }

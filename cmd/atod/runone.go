@@ -8,8 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/atod-project/atod/internal/term"
 	"github.com/atod-project/atod/protocol"
 )
 
@@ -79,7 +78,7 @@ func runOne(ctx context.Context, args []string, cgroupView string) error {
 		if req.Input, err = os.ReadFile(*input); err != nil {
 			return fmt.Errorf("reading the input: %w", err)
 		}
-	case !isTerminal(os.Stdin):
+	case !term.IsTerminal(os.Stdin):
 		// What is piped in, up to what a request may hold (more is the
 		// request's error, as on the API).
 		if req.Input, err = io.ReadAll(io.LimitReader(os.Stdin, protocol.MaxRequestSize+1)); err != nil {
@@ -135,10 +134,4 @@ func programExit(res protocol.Result) int {
 	default:
 		return 125
 	}
-}
-
-// isTerminal reports whether f is a terminal.
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

@@ -112,6 +112,10 @@ var rules = []rule{
 		importers: []string{"cmd/atod", "server", "server/metrics"}, mayImport: []string{}, thirdParty: []string{}, pure: true,
 	},
 	{
+		pkg: "internal/term", why: "whether a file is a terminal: x/sys alone",
+		importers: []string{"cmd/atod", "rootfs/install"}, mayImport: []string{},
+	},
+	{
 		pkg: "internal/listen", why: "the daemon's listener, kept accepting: the standard library alone",
 		mayImport: []string{}, thirdParty: []string{},
 	},
@@ -144,7 +148,7 @@ var rules = []rule{
 	},
 	{
 		pkg: "rootfs/install", why: "pulls and imports install through the store's writer",
-		mayImport: []string{"rootfs", "rootfs/image", "rootfs/layer"},
+		mayImport: []string{"rootfs", "rootfs/image", "rootfs/layer", "internal/term"},
 	},
 	{
 		pkg: "rootfs/debian", why: "builds install through the store's writer",

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/atod-project/atod/internal/term"
 )
 
 // ProgressPrinter shows an install's Progress to an operator: a line
@@ -22,7 +24,7 @@ type ProgressPrinter struct {
 // NewProgressPrinter returns a printer to f, which it asks whether it is a
 // terminal.
 func NewProgressPrinter(f *os.File) *ProgressPrinter {
-	return &ProgressPrinter{w: f, terminal: isTerminal(f)}
+	return &ProgressPrinter{w: f, terminal: term.IsTerminal(f)}
 }
 
 // Update shows u.
