@@ -380,6 +380,20 @@ func (c *config) tokens() (*server.Tokens, error) {
 	return t, nil
 }
 
+// tokenFileWarning says what is wrong with the token file's mode, if
+// anything: tokens are secrets, and a file other users may read gives
+// them away.
+func (c *config) tokenFileWarning() string {
+	if c.TokenFile == "" {
+		return ""
+	}
+	info, err := os.Stat(c.TokenFile)
+	if err != nil || info.Mode().Perm()&0o077 == 0 {
+		return "" // reading it says what is wrong
+	}
+	return fmt.Sprintf("the token file %s may be read by other users (mode %#o), who could then use the API: chmod 600 it", c.TokenFile, info.Mode().Perm())
+}
+
 // settings are c's settings a running server takes anew.
 func (c *config) settings() (server.Settings, error) {
 	t, err := c.tokens()

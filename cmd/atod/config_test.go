@@ -148,3 +148,24 @@ func TestFlagGroups(t *testing.T) {
 		t.Errorf("--trusted-proxy twice over the file's list: %q, %v; want the flags' alone", cfg.TrustedProxies, err)
 	}
 }
+
+// TestTokenFileWarning: a token file others may read is warned about.
+func TestTokenFileWarning(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(path, []byte("token-a-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := defaultConfig()
+	c.TokenFile = path
+	if w := c.tokenFileWarning(); w != "" {
+		t.Errorf("mode 0600: %q, want no warning", w)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if w := c.tokenFileWarning(); !strings.Contains(w, "may be read by other users") || !strings.Contains(w, "chmod 600") {
+			t.Errorf("mode %#o: %q, want a warning", mode, w)
+		}
+	}
+}

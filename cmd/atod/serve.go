@@ -101,6 +101,9 @@ func serve(_ context.Context, args []string, cgroupView string) error {
 	if cfg.TokenFile != "" && cfg.MetricsListen == "" {
 		log.Warn("GET /metrics on the API's address needs no token (nor do /healthz and /readyz): set metrics_listen to serve it apart")
 	}
+	if w := cfg.tokenFileWarning(); w != "" {
+		log.Warn(w)
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "languages", runnable, "concurrency", sb.Slots())
 
 	served := make(chan error, 1)
@@ -207,6 +210,9 @@ func reload(log *slog.Logger, args []string, start, last config, srv *server.Ser
 		}
 	}
 	log.Info("configuration reloaded", "changed", changed, "token_file_reread", next.TokenFile != "")
+	if w := next.tokenFileWarning(); w != "" {
+		log.Warn(w)
+	}
 	if len(restart) > 0 {
 		log.Warn("configuration: these take effect at the next start only", "keys", restart)
 	}
