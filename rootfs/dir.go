@@ -188,7 +188,9 @@ func (d *Dir) Acquire(name string) (l *image.Lease, err error) {
 		}
 		path := filepath.Join(d.treePath(id), leaseFile)
 		f, err := os.Open(path)
-		if errors.Is(err, fs.ErrPermission) && os.Geteuid() != 0 {
+		// Root of a rootless daemon's user namespace is no root to
+		// root's store: its euid is 0 all the same.
+		if errors.Is(err, fs.ErrPermission) {
 			img, err := d.Lookup(name)
 			if err != nil {
 				return nil, err

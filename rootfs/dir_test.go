@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -574,4 +575,42 @@ func randomID() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // never fails
 	return hex.EncodeToString(b[:])
+}
+
+// TestAcquireUnheldInAUserNamespace: a process that may not open the lease
+// files, though its euid is 0 (a rootless daemon, root of its own user
+// namespace, on root's store, which it sees as nobody's), gets the image
+// unheld, as README's "Rootless" says.
+func TestAcquireUnheldInAUserNamespace(t *testing.T) {
+	if root := os.Getenv("ATOD_TEST_ACQUIRE_STORE"); root != "" {
+		// The re-executed test, in the user namespace.
+		l, err := openDir(t, root).Acquire("img")
+		if err != nil {
+			t.Fatalf("euid %d: %v", os.Geteuid(), err)
+		}
+		l.Release()
+		return
+	}
+	atodtest.NeedRoot(t)
+	root := t.TempDir()
+	for dir := root; dir != os.TempDir() && dir != "/"; dir = filepath.Dir(dir) {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addImage(t, root, "img", `{}`)
+	cmd := exec.Command("/proc/self/exe", "-test.run=^TestAcquireUnheldInAUserNamespace$", "-test.v")
+	cmd.Env = append(os.Environ(), "ATOD_TEST_ACQUIRE_STORE="+root)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 65534, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 65534, Size: 1}},
+		// 0 inside: host nobody, not the root that created it.
+		Credential: &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS") {
+		t.Errorf("Acquire as root of a user namespace that maps nobody: %v\n%s", err, out)
+	}
 }
