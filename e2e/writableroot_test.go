@@ -7,10 +7,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/atod-project/atod/internal/atodtest"
 )
 
 // treeDigest hashes everything of tree that a run could change: every
@@ -258,5 +261,50 @@ func TestWritableRootKeepsProtections(t *testing.T) {
 		"code-ro\nno-umount\nno-remount\ndev-null-ok\ndev-full\ndev-inodes\n"
 	if got := string(r.Stdout); got != want {
 		t.Errorf("got\n%s\nwant\n%s\nstderr: %s", got, want, r.Stderr)
+	}
+}
+
+// TestUsersStoreUnderRootDaemon: a store kept for a user (atod rootfs
+// owner, what a rootless install makes) serves a root daemon too: runs see
+// the image's root files, stored as the user's, as root's, through their
+// idmapped root.
+func TestUsersStoreUnderRootDaemon(t *testing.T) {
+	atodtest.NeedRoot(t)
+	if daemonUserFromEnv(t).rootless {
+		t.Skip("a root daemon's test")
+	}
+	tree := filepath.Dir(testRootfsTree(t))
+	store := newStoreDir(t)
+	atodtest.MkdirAll(t, filepath.Join(store, "names"))
+	atodtest.MkdirAll(t, filepath.Join(store, "trees"))
+	if out, err := exec.Command("cp", "-a", tree, filepath.Join(store, "trees")).CombinedOutput(); err != nil {
+		t.Fatalf("copying the debian-12 image: %v\n%s", err, out)
+	}
+	if err := os.Symlink("../trees/"+filepath.Base(tree), filepath.Join(store, "names", "debian-12")); err != nil {
+		t.Fatal(err)
+	}
+	const owner = "4242:4243"
+	if out, err := rootfsCmd(t, store, "owner", owner); err != nil || !strings.Contains(out, "(4242:4243)'s") {
+		t.Fatalf("atod rootfs owner %s: %v\n%s", owner, err, out)
+	}
+	if out, err := rootfsCmd(t, store, "owner"); err != nil || !strings.Contains(out, "(4242:4243)'s: for a rootless daemon") {
+		t.Errorf("atod rootfs owner: %v\n%s", err, out)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(store, "trees", filepath.Base(tree), "rootfs", "etc", "passwd"), &st); err != nil || st.Uid != 4242 || st.Gid != 4243 {
+		t.Fatalf("the image's /etc/passwd in the user's store: %d:%d (%v), want 4242:4243", st.Uid, st.Gid, err)
+	}
+
+	d := startDaemon(t, daemonOptions{args: []string{"--images", store}})
+	r := execute(t, d, job{language: "bash", timeout: scaledTimeout(30), code: `stat -c '%U:%G %a %n' / /etc /etc/passwd; touch /etc/new && echo ok`})
+	want := "root:root 755 /\nroot:root 755 /etc\nroot:root 644 /etc/passwd\nok\n"
+	if got := string(r.Stdout); got != want {
+		t.Errorf("got\n%s\nwant\n%s\nstderr: %s", got, want, r.Stderr)
+	}
+	// A user's store may not hold a run's own host ids.
+	d.stop()
+	out, code := atod(t, "serve", "--listen", "127.0.0.1:0", "--images", store, "--uid-base", "4242", "--state", daemonUser{}.stateDir(t))
+	if code == 0 || !strings.Contains(out, "the image store's owner 4242:4243 is among the runs' host ids") {
+		t.Errorf("serve with the store's owner among the runs' uids: exit %d\n%s", code, out)
 	}
 }

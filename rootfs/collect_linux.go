@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -22,8 +23,15 @@ const (
 // store (then it returns false: try again later) or this one may not (a
 // rootless daemon reading root's store).
 func (d *Dir) Collect(log *slog.Logger) bool {
-	if _, err := os.Stat(d.root); err != nil {
+	info, err := os.Stat(d.root)
+	if err != nil {
 		return true // nothing to collect, and serving creates no store
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		// Root's store, read by a rootless daemon (whose images in it
+		// may be its own: Owner): root's atod rootfs collects.
+		log.Debug("not collecting images: the store is not this user's", "owner", st.Uid)
+		return true
 	}
 	w, err := d.TryLock()
 	switch {

@@ -12,8 +12,9 @@
 //
 // A Dir store keeps, under its root:
 //
-//	trees/ID/rootfs/       a tree, owned by host root (files keep the image's
-//	                       owners), with mountpoints /ATO, /proc, /dev, /tmp
+//	trees/ID/rootfs/       a tree: the image's root files are host root's (or
+//	                       the store's Owner's), its other owners shifted
+//	                       (layer.ImageIDShift); mountpoints /ATO, /proc, /dev, /tmp
 //	trees/ID/image.json    {"id", "source", "digest", "env", "working_dir",
 //	                        "user", "uid", "gid", "recipe_hash", "versions",
 //	                        "created", "size_bytes"}
@@ -21,6 +22,8 @@
 //	names/NAME             a symlink to ../trees/ID: the image called NAME
 //	.work/                 installs in progress; a writer removes what it finds
 //	.lock                  the writer lock
+//	owner                  {"uid", "gid"}: the user the images are kept for
+//	                       (Owner); absent: root
 //
 // A tree's ID is the image's config digest for pulled and imported images, so
 // one image installed under two names, or pulled twice, is one tree.

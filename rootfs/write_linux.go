@@ -173,8 +173,9 @@ func (w *Writer) clean() error {
 }
 
 // createLease makes a tree's lease file, unless it has one. It is root's
-// alone (0600): whoever can open it can flock it, and a lock held by
-// anyone else could stall runs or keep a tree forever.
+// alone (0600; in a store with an Owner, the owner's, given with the tree):
+// whoever can open it can flock it, and a lock held by anyone else could
+// stall runs or keep a tree forever.
 func createLease(TreeDir string) error {
 	f, err := os.OpenFile(filepath.Join(TreeDir, leaseFile), os.O_RDONLY|os.O_CREATE, 0o600)
 	if err != nil {
@@ -335,6 +336,14 @@ func (w *Writer) Install(work, name, id string, meta Meta) (previous string, err
 			return "", err
 		}
 		if err := createLease(work); err != nil {
+			return "", err
+		}
+		// Still in the work area, which no other user can reach.
+		owner, err := w.d.Owner()
+		if err != nil {
+			return "", err
+		}
+		if err := giveRootFiles(work, Owner{}, owner); err != nil {
 			return "", err
 		}
 		if err := os.Chmod(work, 0o755); err != nil {

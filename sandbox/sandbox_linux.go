@@ -60,6 +60,12 @@ type Options struct {
 	// 0 as 0. Runs see them as N again through their idmapped root
 	// (writableroot_linux.go). 0 means owners are stored as they are.
 	ImageIDShift uint32
+	// ImageRootUID and ImageRootGID are the host ids the image store keeps
+	// an image's root files as: 0 in root's store, its owner's in a store
+	// kept for a user (rootfs.Owner). A root daemon's runs see them as
+	// root through their idmapped root; a rootless daemon sees its own
+	// ids as root.
+	ImageRootUID, ImageRootGID uint32
 	// CgroupName names the daemon's job cgroup parent on cgroup v1.
 	CgroupName string
 	// CgroupView is the host path of the delegated cgroup that
@@ -101,7 +107,7 @@ type Sandbox struct {
 	writableRoots bool          // each run gets an overlay root (writableroot_linux.go)
 	shared        *sharedMounts // the job files' and binaries' tmpfs, when it can mount
 	idmaps        idmaps        // user namespaces that idmap trees for runs
-	imageIDShift  uint32        // Options.ImageIDShift
+	imageOwners   storedOwners  // Options.ImageIDShift, ImageRootUID, ImageRootGID
 	noIdmap       sync.Once     // warns once that the store cannot be idmapped
 }
 
@@ -321,8 +327,8 @@ func New(opts Options) (_ *Sandbox, err error) {
 		slots:         make(chan int, opts.Slots),
 		log:           opts.Logger,
 
-		idmaps:       idmaps{helper: opts.BashPath},
-		imageIDShift: opts.ImageIDShift,
+		idmaps:      idmaps{helper: opts.BashPath},
+		imageOwners: storedOwners{shift: opts.ImageIDShift, rootUID: opts.ImageRootUID, rootGID: opts.ImageRootGID},
 	}
 	for i := range opts.Slots {
 		s.slots <- i

@@ -24,10 +24,10 @@ import (
 // to the run's memory cgroup too (tmpfs pages are charged to the writer).
 //
 // An overlay alone would not let a run write /etc: the image's files belong
-// to host root, which the run sees as nobody. So the lower layer is an
-// idmapped mount of the tree (mount_setattr(2), MOUNT_ATTR_IDMAP) in which
-// the tree's root-owned files belong to the host id of the run's namespace
-// root, and the files of the image's user (stored as idShift+N, see
+// to host root (or to the store's owner, Options.ImageRootUID), which the
+// run sees as nobody. So the lower layer is an idmapped mount of the tree
+// (mount_setattr(2), MOUNT_ATTR_IDMAP) in which the image's root files
+// belong to the host id of the run's namespace root, and the files of the image's user (stored as idShift+N, see
 // Options.ImageIDShift) to the run's host id: inside, root owns what root
 // owns in the image.
 //
@@ -87,21 +87,28 @@ func nsRootIDs(ids hostIDs, uid, gid uint32) (int, int) {
 	return ru, rg
 }
 
+// storedOwners say how the image store keeps an image's owners: root's
+// files as rootUID and rootGID, the image's id N > 0 as shift+N.
+type storedOwners struct {
+	shift            uint32
+	rootUID, rootGID uint32
+}
+
 // treeMappings are the idmapped tree's mappings of one kind of id: the
-// tree's 0 to root of the run's namespace, and the tree's idShift+run (the
-// image's user) to the run's own host id.
-func treeMappings(run uint32, host, nsRoot int, idShift uint32) []syscall.SysProcIDMap {
-	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: nsRoot, Size: 1}}
+// tree's root (as stored) to root of the run's namespace, and the tree's
+// idShift+run (the image's user) to the run's own host id.
+func treeMappings(run uint32, host, nsRoot int, storedRoot, idShift uint32) []syscall.SysProcIDMap {
+	m := []syscall.SysProcIDMap{{ContainerID: int(storedRoot), HostID: nsRoot, Size: 1}}
 	// An id past the last valid one (2^32-2) is stored as no file's owner:
 	// nothing to map (and no wrapping around to 0).
-	if stored := uint64(idShift) + uint64(run); run != 0 && stored < math.MaxUint32 {
+	if stored := uint64(idShift) + uint64(run); run != 0 && stored < math.MaxUint32 && stored != uint64(storedRoot) {
 		m = append(m, syscall.SysProcIDMap{ContainerID: int(stored), HostID: host, Size: 1})
 	}
 	return m
 }
 
 // userns returns a user namespace file for key, making it on first use.
-func (m *idmaps) userns(key idmapKey, idShift uint32) (*os.File, error) {
+func (m *idmaps) userns(key idmapKey, owners storedOwners) (*os.File, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if f, ok := m.byKey[key]; ok {
@@ -114,8 +121,8 @@ func (m *idmaps) userns(key idmapKey, idShift uint32) (*os.File, error) {
 	cmd.Env = []string{}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  syscall.CLONE_NEWUSER,
-		UidMappings: treeMappings(key.uid, key.ids.uid, ru, idShift),
-		GidMappings: treeMappings(key.gid, key.ids.gid, rg, idShift),
+		UidMappings: treeMappings(key.uid, key.ids.uid, ru, owners.rootUID, owners.shift),
+		GidMappings: treeMappings(key.gid, key.ids.gid, rg, owners.rootGID, owners.shift),
 	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -286,7 +293,7 @@ func (s *Sandbox) mountLower(r *writableRoot, tree string, key idmapKey, idmap b
 	const plain = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV
 	attr := unix.MountAttr{Attr_set: plain}
 	if idmap {
-		ns, err := s.idmaps.userns(key, s.imageIDShift)
+		ns, err := s.idmaps.userns(key, s.imageOwners)
 		if err != nil {
 			return false, err
 		}
@@ -421,7 +428,7 @@ func checkSearchable(dir string) error { // dir is absolute (New resolves the st
 // roots directory, and removes the overlay again.
 func (s *Sandbox) probeRoots() (err error) {
 	if !s.rootless {
-		if _, err := s.idmaps.userns(idmapKey{ids: s.slotHostIDs(0)}, s.imageIDShift); err != nil {
+		if _, err := s.idmaps.userns(idmapKey{ids: s.slotHostIDs(0)}, s.imageOwners); err != nil {
 			return fmt.Errorf("%w%s: every run needs a user namespace of its own", err, userNSHint())
 		}
 	}

@@ -128,7 +128,21 @@ func runChecks(ctx context.Context, cfg *config, cgroupView string, log *slog.Lo
 		return out
 	}
 	entries, _ := images.List()
-	add("image store", checkOK, fmt.Sprintf("%s: %d images", cfg.Images, len(entries)))
+	owner, err := images.Owner()
+	uid := os.Geteuid()
+	if hostUID, _, ownNS := sandbox.HostUser(); ownNS {
+		uid = hostUID // rootless, in its own user namespace
+	}
+	switch {
+	case err != nil:
+		add("image store", checkFail, err.Error())
+		return out
+	case uid != 0 && owner.UID != uid:
+		add("image store", checkWarn, fmt.Sprintf("%s: %d images, %s, not this user's: its runs see their image's files as nobody's; as root: atod rootfs owner --images %s %d",
+			cfg.Images, len(entries), describeOwner(owner), cfg.Images, uid))
+	default:
+		add("image store", checkOK, fmt.Sprintf("%s: %d images, %s", cfg.Images, len(entries), describeOwner(owner)))
+	}
 	result, detail := disk(cfg.Images, 1<<30)
 	add("free disk", result, detail)
 	runnable := 0

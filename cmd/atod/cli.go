@@ -46,6 +46,7 @@ func cliCommands() []cliCommand {
 			{use: "list", short: "list the images", config: storeFlags},
 			{use: "rm NAME...", short: "remove images", config: storeFlags},
 			{use: "gc", short: "remove the image trees no name points at and no run uses", config: storeFlags},
+			{use: "owner [USER[:GROUP]]", short: "print or set the user the store keeps its images for", config: storeFlags},
 		}},
 		{use: "check", short: "diagnose this host for atod serve", config: sandboxCmd},
 		{use: "version", short: "print atod's version and the commit it was built from"},

@@ -517,12 +517,22 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string, images *rootfs.Dir
 	if err != nil {
 		return nil, err
 	}
+	owner, err := images.Owner()
+	if err != nil {
+		return nil, err
+	}
 	if rootless {
 		log.Info("rootless: every run maps uid 0 to the daemon's own uid and gid",
 			"uid", uid, "gid", gid, "state", state, "writable_roots", ownNS)
 		if c.UIDBase != defaultConfig().UIDBase {
 			log.Warn("uid_base is ignored when rootless: per-run uids need root", "uid_base", c.UIDBase)
 		}
+		if owner.UID != uid || owner.GID != gid {
+			log.Warn(fmt.Sprintf("the image store keeps its images for %s, not for this user: runs see their image's files as nobody's and may change only what the image lets everyone change; give the store to this user: atod rootfs owner --images %s %d:%d (as root)",
+				owner, images.Root(), uid, gid))
+		}
+	} else if lo, hi := int64(c.UIDBase), int64(c.UIDBase)+2*int64(c.Slots); int64(owner.UID) >= lo && int64(owner.UID) < hi || int64(owner.GID) >= lo && int64(owner.GID) < hi {
+		return nil, fmt.Errorf("the image store's owner %s is among the runs' host ids (uid_base %d, %d of them): give the store to another user or move uid_base", owner, c.UIDBase, hi-lo)
 	}
 	opts := sandbox.Options{
 		StateDir:     state,
@@ -533,6 +543,8 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string, images *rootfs.Dir
 		Slots:        c.Slots,
 		Limits:       c.limits(),
 		ImageIDShift: layer.ImageIDShift,
+		ImageRootUID: uint32(owner.UID),
+		ImageRootGID: uint32(owner.GID),
 		CgroupName:   c.CgroupName,
 		CgroupView:   cgroupView,
 		Trees:        imageTrees{images},

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/user"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,6 +31,7 @@ commands:
   list            list the images: names, trees, sizes, sources, the languages using them
   rm NAME...      remove images (runs using them finish first; gc frees their space)
   gc              remove the trees no name points at and no run uses
+  owner [USER]    print or set the user the store keeps its images for (a rootless daemon's)
 
 Every command takes the store flags (--images, --config); "atod rootfs COMMAND -h" shows them.
 `
@@ -55,6 +58,8 @@ func rootfsCommand(ctx context.Context, args []string) error {
 		return rootfsRemove(ctx, args[1:])
 	case "gc":
 		return rootfsGC(ctx, args[1:])
+	case "owner":
+		return rootfsOwner(ctx, args[1:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(os.Stdout, rootfsUsage)
 		return nil
@@ -342,6 +347,82 @@ func rootfsGC(ctx context.Context, args []string) error {
 		fmt.Println("nothing to collect")
 	}
 	return err
+}
+
+// rootfsOwner prints the store's owner, or sets it to USER[:GROUP] (a name
+// or a number; GROUP defaults to USER's group, or to the number USER is).
+func rootfsOwner(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atod rootfs owner", flag.ContinueOnError)
+	cfg, operands, err := rootfsFlags(fs, args, "owner [USER[:GROUP]|root]", 0, 1)
+	if err != nil {
+		return err
+	}
+	if len(operands) == 0 {
+		d, err := rootfs.OpenDir(cfg.Images)
+		if err != nil {
+			return err
+		}
+		o, err := d.Owner()
+		if err != nil {
+			return err
+		}
+		fmt.Println(describeOwner(o))
+		return nil
+	}
+	o, err := lookupOwner(operands[0])
+	if err != nil {
+		return err
+	}
+	d, w, err := lockStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer w.Unlock()
+	if err := w.SetOwner(o); err != nil {
+		return err
+	}
+	fmt.Printf("the images of %s are %s\n", d.Root(), describeOwner(o))
+	return nil
+}
+
+// describeOwner says whose a store's images are.
+func describeOwner(o rootfs.Owner) string {
+	if o.IsRoot() {
+		return "root's (0:0): for a root daemon"
+	}
+	name := ""
+	if u, err := user.LookupId(strconv.Itoa(o.UID)); err == nil {
+		name = u.Username + " "
+	}
+	return fmt.Sprintf("%s(%s)'s: for a rootless daemon run as that user", name, o)
+}
+
+// lookupOwner reads USER[:GROUP].
+func lookupOwner(spec string) (rootfs.Owner, error) {
+	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
+	var o rootfs.Owner
+	if n, err := strconv.Atoi(userPart); err == nil && n >= 0 {
+		o.UID, o.GID = n, n
+	} else {
+		u, err := user.Lookup(userPart)
+		if err != nil {
+			return o, fmt.Errorf("image store owner %q: %w", spec, err)
+		}
+		o.UID, _ = strconv.Atoi(u.Uid)
+		o.GID, _ = strconv.Atoi(u.Gid)
+	}
+	if hasGroup {
+		if n, err := strconv.Atoi(groupPart); err == nil && n >= 0 {
+			o.GID = n
+		} else {
+			g, err := user.LookupGroup(groupPart)
+			if err != nil {
+				return o, fmt.Errorf("image store owner %q: %w", spec, err)
+			}
+			o.GID, _ = strconv.Atoi(g.Gid)
+		}
+	}
+	return o, nil
 }
 
 func printCollected(c rootfs.Collected) {

@@ -67,8 +67,9 @@ type Spec struct {
 	// gives less: the writable /ATO and /ATO/context belong to UID and GID,
 	// and /tmp and /dev/shm are anyone's (mode 1777), but what belongs to
 	// root of the namespace (/dev, say) is not the run's. In a sandbox run
-	// as root, the run sees Rootfs through an idmapped mount: the tree's
-	// root-owned files belong to root of the namespace, and those of the
+	// as root, the run sees Rootfs through an idmapped mount: the image's
+	// root files (see sandbox.Options.ImageRootUID) belong to root of the
+	// namespace, and those of the
 	// image's user (see sandbox.Options.ImageIDShift) to UID and GID. Files
 	// of other owners, and every file of a rootless sandbox's Rootfs that
 	// the daemon does not own, appear owned by the overflow ids nobody and

@@ -1,0 +1,127 @@
+package rootfs
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/atod-project/atod/internal/atodtest"
+	"github.com/atod-project/atod/rootfs/layer"
+)
+
+// owners returns uid:gid of each path.
+func owners(t *testing.T, paths ...string) []Owner {
+	t.Helper()
+	var got []Owner
+	for _, p := range paths {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, Owner{int(st.Uid), int(st.Gid)})
+	}
+	return got
+}
+
+// TestSetOwner: a store given to a user keeps its images' root files as
+// that user's, those it held and those installed after, and nothing else:
+// not the image's other owners, not what a symlink in a tree points at,
+// not the store's own directories.
+func TestSetOwner(t *testing.T) {
+	atodtest.NeedRoot(t) // it sets owners
+	root := t.TempDir()
+	id := addImage(t, root, "img", `{}`)
+	tree := filepath.Join(root, treesDir, id)
+	rootfs := filepath.Join(tree, TreeDir)
+	atodtest.WriteFile(t, filepath.Join(rootfs, "bin", "sh"), "#!")
+	shifted := filepath.Join(rootfs, "home")
+	atodtest.MkdirAll(t, shifted)
+	if err := os.Chown(shifted, layer.ImageIDShift+1000, 0); err != nil {
+		t.Fatal(err)
+	}
+	// A symlink out of the tree: only the link is given, never its target.
+	outside := filepath.Join(t.TempDir(), "outside")
+	atodtest.WriteFile(t, outside, "host file")
+	if err := os.Symlink(outside, filepath.Join(rootfs, "bin", "out")); err != nil {
+		t.Fatal(err)
+	}
+	d := openDir(t, root)
+	if o, err := d.Owner(); err != nil || !o.IsRoot() {
+		t.Fatalf("a new store's owner: %v, %v; want root", o, err)
+	}
+	w := lock(t, d)
+	defer w.Unlock()
+	user := Owner{UID: 1234, GID: 1235}
+	if err := w.SetOwner(user); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := d.Owner(); err != nil || o != user {
+		t.Fatalf("owner after SetOwner: %v, %v; want %v", o, err, user)
+	}
+	want := []Owner{user, user, user, {layer.ImageIDShift + 1000, user.GID}, user, user, {0, 0}, {0, 0}, {0, 0}, {0, 0}}
+	got := owners(t, rootfs, filepath.Join(rootfs, "bin"), filepath.Join(rootfs, "bin", "sh"), shifted,
+		filepath.Join(rootfs, "bin", "out"), filepath.Join(tree, leaseFile),
+		outside, tree, filepath.Join(root, treesDir), filepath.Join(tree, manifestFile))
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("owners after SetOwner: %v, want %v", got, want)
+			break
+		}
+	}
+
+	// An install into the store is the owner's too.
+	work := newWork(t, w, "new")
+	if _, err := w.Install(work, "new", digestHex("test", "new"), Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	newTree := filepath.Join(root, treesDir, digestHex("test", "new"))
+	if got := owners(t, filepath.Join(newTree, TreeDir), filepath.Join(newTree, TreeDir, "marker"), filepath.Join(newTree, leaseFile)); got[0] != user || got[1] != user || got[2] != user {
+		t.Errorf("an installed tree's root, file and lease: %v, want %v", got, user)
+	}
+
+	// Run again (as after an interruption), it finishes the job.
+	if err := os.Lchown(filepath.Join(rootfs, "bin", "sh"), 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SetOwner(user); err != nil {
+		t.Fatal(err)
+	}
+	if got := owners(t, filepath.Join(rootfs, "bin", "sh")); got[0] != user {
+		t.Errorf("a file left root's by an interrupted SetOwner is %v after the next, want %v", got[0], user)
+	}
+
+	// The user's images are not given to anyone else, root included.
+	for _, o := range []Owner{{}, {UID: 1300, GID: 1300}} {
+		err := w.SetOwner(o)
+		if err == nil || !strings.Contains(err.Error(), "uid 1234's already") {
+			t.Errorf("SetOwner(%v) on a store whose images are a user's: %v", o, err)
+		}
+	}
+	if o, err := d.Owner(); err != nil || o != user {
+		t.Errorf("owner after refused changes: %v, %v; want %v", o, err, user)
+	}
+	if err := w.SetOwner(Owner{UID: 5, GID: 0}); err == nil {
+		t.Error("SetOwner with root's group and a user's uid succeeded")
+	}
+}
+
+// TestSetOwnerOfEmptyStore: a store without images may change hands.
+func TestSetOwnerOfEmptyStore(t *testing.T) {
+	atodtest.NeedRoot(t)
+	d := openDir(t, t.TempDir())
+	w := lock(t, d)
+	defer w.Unlock()
+	for _, o := range []Owner{{UID: 1234, GID: 1234}, {UID: 1300, GID: 1301}, {}} {
+		if err := w.SetOwner(o); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := d.Owner(); err != nil || got != o {
+			t.Errorf("owner %v, %v; want %v", got, err, o)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d.Root(), ownerFile)); !os.IsNotExist(err) {
+		t.Errorf("root's store keeps an owner file: %v", err)
+	}
+}
