@@ -41,7 +41,7 @@ func assertNoLeftovers(t testing.TB, d *daemon) {
 
 func (d *daemon) scope() leftovers.Scope {
 	lo, hi := d.runUIDs()
-	return leftovers.Scope{UIDLo: lo, UIDHi: hi, DaemonPID: d.cmd.Process.Pid, CgroupName: d.cgroup, StateDir: d.state}
+	return leftovers.Scope{UIDLo: lo, UIDHi: hi, DaemonPID: d.pid, CgroupName: d.cgroup, StateDir: d.state}
 }
 
 // runUIDs is the range [lo, hi) of the host uids that d's runs have: one
@@ -64,7 +64,7 @@ func (d *daemon) runProcesses(t testing.TB) []int {
 		t.Fatal(err)
 	}
 	serving := d.servingPID(t)
-	return slices.DeleteFunc(pids, func(p int) bool { return p == d.cmd.Process.Pid || p == serving })
+	return slices.DeleteFunc(pids, func(p int) bool { return p == d.pid || p == serving })
 }
 
 // runProcessesOf lists the processes of d's runs whose command line (its

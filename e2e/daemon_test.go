@@ -124,10 +124,12 @@ func (u daemonUser) stateDir(t testing.TB) string {
 	return dir
 }
 
-// daemon is a running atod serve.
+// daemon is a running atod serve: one a test started, or the service
+// (serviceDaemon).
 type daemon struct {
 	t       testing.TB
-	cmd     *exec.Cmd
+	cmd     *exec.Cmd // nil for the service
+	pid     int       // the process started
 	user    daemonUser
 	addr    string
 	state   string
@@ -148,6 +150,9 @@ type daemonOptions struct {
 	args   []string // extra flags
 	slots  int      // --concurrency (default 4)
 	bin    string   // the directory of the atod to start (default: binDir)
+	// tty, if set, is a terminal's end that atod gets as its stdin and
+	// controlling terminal, in a session of its own.
+	tty *os.File
 	// wrap is a command that execs its arguments, atod's command line,
 	// after preparing something (a mount of its own, say); the process
 	// started stays atod's.
@@ -160,6 +165,9 @@ type daemonOptions struct {
 func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	t.Helper()
 	user := daemonUserFromEnv(t)
+	if d := serviceDaemon(t, user, o); d != nil {
+		return d
+	}
 	if o.state == "" {
 		o.state = user.stateDir(t)
 	}
@@ -188,8 +196,13 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	argv := append(append(slices.Clone(o.wrap), filepath.Join(o.bin, "atod")), args...)
 	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Env = append(os.Environ(), o.env...)
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{}
 	if user.rootless {
 		d.cmd.SysProcAttr = user.credential()
+	}
+	if o.tty != nil {
+		d.cmd.Stdin = o.tty
+		d.cmd.SysProcAttr.Setsid, d.cmd.SysProcAttr.Setctty, d.cmd.SysProcAttr.Ctty = true, true, 0
 	}
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
@@ -198,6 +211,7 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	d.pid = d.cmd.Process.Pid
 	go func() {
 		d.exitErr = d.cmd.Wait()
 		close(d.exited)
@@ -239,7 +253,52 @@ func startDaemon(t testing.TB, o daemonOptions) *daemon {
 	return d
 }
 
+// serviceDaemon is the daemon a service manager started, when
+// $ATOD_E2E_SERVICE names it ("ADDR PID STATE": its listening address, its
+// main process and its state directory; scripts/vmtest-guest's systemd
+// stage sets it), for the tests that start a daemon with the defaults: a
+// test that needs a daemon of its own (other flags, a restart) is skipped.
+// Nil when $ATOD_E2E_SERVICE is not set.
+func serviceDaemon(t testing.TB, user daemonUser, o daemonOptions) *daemon {
+	t.Helper()
+	spec := os.Getenv("ATOD_E2E_SERVICE")
+	if spec == "" {
+		return nil
+	}
+	if o.state != "" || o.cgroup != "" || o.env != nil || o.args != nil || o.slots != 0 || o.bin != "" || o.wrap != nil || o.tty != nil {
+		t.Skip("needs a daemon of its own, not the service ($ATOD_E2E_SERVICE)")
+	}
+	var addr, state string
+	var pid int
+	if n, err := fmt.Sscanf(spec, "%s %d %s", &addr, &pid, &state); err != nil || n != 3 {
+		t.Fatalf("ATOD_E2E_SERVICE=%q: want \"ADDR PID STATE\"", spec)
+	}
+	d := &daemon{t: t, user: user, addr: addr, pid: pid, state: state, slots: 8, logDone: make(chan struct{}), exited: make(chan struct{})}
+	close(d.logDone)
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("the service's process %d: %v", pid, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("service log:\n%s", d.logs())
+		}
+	})
+	return d
+}
+
+// serviceLogs is the journal of the service's unit.
+func (d *daemon) serviceLogs() string {
+	out, err := exec.Command("journalctl", "--no-pager", "-o", "cat", "-u", serviceUnit).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("(the service's journal: %v)\n%s", err, out)
+	}
+	return string(out)
+}
+
 func (d *daemon) logs() string {
+	if d.cmd == nil {
+		return d.serviceLogs()
+	}
 	d.logMu.Lock()
 	defer d.logMu.Unlock()
 	return d.log.String()
@@ -247,6 +306,9 @@ func (d *daemon) logs() string {
 
 // stop ends the daemon with SIGTERM, as systemd does.
 func (d *daemon) stop() {
+	if d.cmd == nil {
+		return // the service manager's to stop
+	}
 	select {
 	case <-d.exited:
 		return
@@ -264,6 +326,9 @@ func (d *daemon) stop() {
 
 // kill ends the daemon with SIGKILL and waits for it.
 func (d *daemon) kill() {
+	if d.cmd == nil {
+		d.t.Fatal("the service is not the test's to kill")
+	}
 	d.cmd.Process.Kill()
 	<-d.exited
 	<-d.logDone
@@ -281,10 +346,10 @@ func randomHex(n int) string {
 // itself it re-executes in a namespace of its own.
 func (d *daemon) servingPID(t testing.TB) int {
 	t.Helper()
-	if c := leftovers.DaemonCopy(d.cmd.Process.Pid); c != 0 {
+	if c := leftovers.DaemonCopy(d.pid); c != 0 {
 		return c
 	}
-	return d.cmd.Process.Pid
+	return d.pid
 }
 
 // rssKiB is the resident memory of process pid.

@@ -301,6 +301,12 @@ func Find(s Scope) ([]string, error) {
 		return nil, err
 	}
 	for _, m := range mounts {
+		// The state directory itself may be a mount point: systemd
+		// bind-mounts a unit's RuntimeDirectory in the unit's mount
+		// namespace (ProtectSystem=, say). No run makes it.
+		if m == s.StateDir {
+			continue
+		}
 		// The daemon's own tmpfs mounts (sandbox/sharedmounts_linux.go)
 		// are no run's: they go with its mount namespace. A sandbox in
 		// the test's own process (DaemonPID 0) has them too, until Close.
