@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/internal/testclient"
 	"github.com/atod-project/atod/internal/timescale"
@@ -171,6 +172,62 @@ func TestDrainEnds(t *testing.T) {
 			awaitExit(t, d, timescale.D(30*time.Second))
 		})
 	}
+}
+
+// TestCtrlCDrains: one Ctrl-C at the terminal atod serve runs in drains,
+// as one SIGTERM does: the run in flight finishes and answers, and the
+// daemon exits 0. The terminal signals its whole foreground process group,
+// the copy of itself that atod serves from included; forwarded to it
+// as well, the one Ctrl-C was two, and the second killed the run.
+func TestCtrlCDrains(t *testing.T) {
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	// The terminal's output (none expected) must not fill up.
+	go io.Copy(io.Discard, ptmx)
+
+	d := startDaemon(t, daemonOptions{tty: tty, args: []string{"--drain-seconds", fmt.Sprint(scaledTimeout(60))}})
+	if d.servingPID(t) == d.pid {
+		// Root on a cgroup v1 or hybrid host: nothing is forwarded.
+		t.Skip("atod serves from the process started here, not from a copy of itself (cgroup v2 or rootless; the VM lane runs this)")
+	}
+	answer := make(chan outcome, 1)
+	go func() {
+		o, err := exchangeV0(d, websocket.MessageBinary, job{language: "bash", code: holdCode("ctrl-c") + "; echo finished", timeout: 60}.encode(t))
+		if err != nil {
+			o.reason = err.Error()
+		}
+		answer <- o
+	}()
+	awaitHold(t, d, "ctrl-c")
+	if _, err := ptmx.Write([]byte{0x03}); err != nil { // ^C: SIGINT to the foreground group
+		t.Fatal(err)
+	}
+	waitFor(t, "the daemon to drain", func() bool { return strings.Contains(d.logs(), "draining") })
+	release(t, d, "ctrl-c")
+	select {
+	case o := <-answer:
+		if o.result == nil || string(o.result.Stdout) != "finished\n" || status(o.result) != "exited/0" {
+			t.Errorf("the run in flight at the Ctrl-C: %+v (close %d %q), want it finished", o.result, o.code, o.reason)
+		}
+	case <-time.After(timescale.D(60 * time.Second)):
+		t.Fatal("the run in flight got no answer")
+	}
+	awaitExit(t, d, timescale.D(30*time.Second))
 }
 
 // TestMaxWaiting: with one run slot, taken, and room for one request to

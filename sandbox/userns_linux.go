@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // A rootless daemon lives in a user and mount namespace of its own, in
@@ -56,6 +58,19 @@ func EnterUserNS() error {
 	return nil // not reached
 }
 
+// inForegroundGroup reports whether this process's group is the
+// foreground group of its controlling terminal, if it has one. The
+// re-executed program is in that group too (runInstead makes no other).
+func inForegroundGroup() bool {
+	fd, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false // no controlling terminal
+	}
+	defer unix.Close(fd)
+	pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	return err == nil && pgrp == unix.Getpgrp()
+}
+
 // runInstead starts cmd in place of this program: it forwards the signals
 // an operator sends a daemon (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
 // SIGUSR2) to it, waits for it and exits with its status. It returns only
@@ -79,6 +94,15 @@ func runInstead(cmd *exec.Cmd) error {
 	for {
 		select {
 		case s := <-sigs:
+			if (s == syscall.SIGINT || s == syscall.SIGQUIT) && inForegroundGroup() {
+				// A terminal's Ctrl-C and Ctrl-\ go to its whole
+				// foreground process group, the program's too:
+				// forwarded, one Ctrl-C would be two (and a second
+				// SIGINT ends a drain at once). A kill -INT sent to
+				// this process alone while it is in the foreground
+				// is lost so; SIGTERM is the daemon's stop signal.
+				continue
+			}
 			_ = cmd.Process.Signal(s)
 		case err := <-done:
 			var exit *exec.ExitError
