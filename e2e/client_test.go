@@ -63,7 +63,8 @@ type job struct {
 	arguments []string
 	timeout   int // 0: omitted
 
-	customRunner string // "": omitted
+	customRunner string         // "": omitted
+	limits       map[string]any // nil: omitted
 }
 
 // scaledTimeout is a run's timeout of s seconds stretched by timescale, as
@@ -89,6 +90,9 @@ func (j job) fields() []field {
 	}
 	if j.customRunner != "" {
 		fields = append(fields, field{"custom_runner", j.customRunner})
+	}
+	if j.limits != nil {
+		fields = append(fields, field{"limits", j.limits})
 	}
 	return fields
 }

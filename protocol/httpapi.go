@@ -48,6 +48,10 @@ type ExecuteResponse struct {
 	// long the CPU limit held the run back.
 	CPUThrottledPeriods int64 `msg:"cpu_throttled_periods" json:"cpu_throttled_periods"`
 	CPUThrottledTime    int64 `msg:"cpu_throttled_time" json:"cpu_throttled_time"`
+
+	// CPUTimeExceeded, for a request that set limits only (nil: not
+	// sent), says the run was killed for its CPU time.
+	CPUTimeExceeded *bool `msg:"cpu_time_exceeded,omitempty" json:"cpu_time_exceeded,omitempty"`
 }
 
 // MarshalJSON encodes the response with the keys of its msgpack form; the
@@ -230,6 +234,11 @@ func DecodeJSONRequest(b []byte, known func(language string) bool) (Request, err
 	}
 	if raw, ok := jr["custom_runner"]; ok && string(bytes.TrimSpace(raw)) != "null" {
 		if req.CustomRunner, err = jsonBytes("custom_runner", raw); err != nil {
+			return Request{}, err
+		}
+	}
+	if raw, ok := jr["limits"]; ok {
+		if req.Limits, err = jsonLimits(raw); err != nil {
 			return Request{}, err
 		}
 	}

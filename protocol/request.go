@@ -38,6 +38,12 @@ type Request struct {
 	// nil); the v0 endpoint ignores it, as it ignores every key it does not
 	// know.
 	CustomRunner []byte
+
+	// Limits are the "limits" of a v1 or HTTP request (DecodeV1Request,
+	// DecodeJSONRequest), an extension: nil when absent (or nil), and
+	// always nil from DecodeRequest, the v0 contract's decoder, which skips
+	// the key as it skips any other it does not know.
+	Limits *Limits
 }
 
 // RequestError says why a request frame was refused. Its text, from Error,
@@ -74,13 +80,24 @@ func invalid(format string, args ...any) *RequestError {
 // time nor the memory grows past a bound linear in len(b), whatever counts
 // array headers claim.
 func DecodeRequest(b []byte, known func(language string) bool) (Request, error) {
+	return decodeRequest(b, known, false)
+}
+
+// DecodeV1Request is DecodeRequest for the v1 endpoint: it also decodes the
+// extensions of ours that a v1 request may carry ("limits"), checking each
+// as it decodes it, with the other keys.
+func DecodeV1Request(b []byte, known func(language string) bool) (Request, error) {
+	return decodeRequest(b, known, true)
+}
+
+func decodeRequest(b []byte, known func(language string) bool, extensions bool) (Request, error) {
 	// The server refuses larger frames before decoding (with its own close
 	// code); checking again bounds the work, and the nesting depth msgp.Skip
 	// recurses to, for any other caller.
 	if len(b) > MaxRequestSize {
 		return Request{}, invalid("request of %d bytes is larger than %d bytes", len(b), MaxRequestSize)
 	}
-	var raw rawRequest
+	raw := rawRequest{extensions: extensions}
 	if err := raw.decode(b); err != nil {
 		return Request{}, err
 	}
@@ -98,6 +115,7 @@ const (
 	fieldArguments
 	fieldTimeout
 	fieldCustomRunner
+	fieldLimits // an extension (rawRequest.extensions)
 )
 
 func (f field) String() string {
@@ -116,6 +134,8 @@ func (f field) String() string {
 		return "timeout"
 	case fieldCustomRunner:
 		return "custom_runner"
+	case fieldLimits:
+		return "limits"
 	default:
 		return "field(" + strconv.Itoa(int(f)) + ")"
 	}
@@ -138,6 +158,8 @@ func fieldNamed(key []byte) (field, bool) {
 		return fieldTimeout, true
 	case "custom_runner":
 		return fieldCustomRunner, true
+	case "limits":
+		return fieldLimits, true
 	default:
 		return 0, false
 	}
@@ -152,6 +174,7 @@ func fieldNamed(key []byte) (field, bool) {
 // language as str or bin), nor its exact error texts, required keys, or the
 // "found extra data" check.
 type rawRequest struct {
+	extensions   bool  // decode the extension fields, not skip them (v1)
 	seen         uint8 // bit 1<<field set when the key was present
 	language     []byte
 	code, input  []byte
@@ -159,6 +182,7 @@ type rawRequest struct {
 	arguments    [][]byte
 	timeout      rawInt
 	customRunner []byte
+	limits       *Limits
 }
 
 // rawInt is a msgpack integer as sent, of any width and sign.
@@ -216,6 +240,9 @@ func (r *rawRequest) decode(b []byte) error {
 			return invalidMsgpack(err)
 		}
 		f, ok := fieldNamed(key)
+		if f == fieldLimits && !r.extensions {
+			ok = false // not the v0 contract's: a key like any other
+		}
 		if !ok {
 			if b, err = msgp.Skip(b); err != nil {
 				return invalidMsgpack(err)
@@ -265,6 +292,8 @@ func (r *rawRequest) decodeField(f field, b []byte) (rest []byte, err error) {
 			break
 		}
 		r.customRunner, b, err = readBinary(b, place{f, noIndex})
+	case fieldLimits:
+		r.limits, b, err = readLimits(b)
 	}
 	return b, err
 }
@@ -436,6 +465,7 @@ func (r *rawRequest) validate(known func(string) bool) (Request, error) {
 		Arguments:    r.arguments,
 		Timeout:      DefaultTimeout,
 		CustomRunner: r.customRunner,
+		Limits:       r.limits,
 	}
 	if err := checkNULs(req); err != nil {
 		return Request{}, err

@@ -28,6 +28,13 @@ type Done struct {
 	MinorPageFaults int64 `msg:"minor_page_faults"`
 	InputOps        int64 `msg:"input_ops"`
 	OutputOps       int64 `msg:"output_ops"`
+
+	// The extension keys of a run whose request set limits, and only of
+	// such a run (nil: the key is not sent): OOMKilled says the memory
+	// limit killed a process of the run, CPUTimeExceeded that the run was
+	// killed for its CPU time (not its timeout: TimedOut is false).
+	OOMKilled       *bool `msg:"oom_killed,omitempty"`
+	CPUTimeExceeded *bool `msg:"cpu_time_exceeded,omitempty"`
 }
 
 // DoneMessage is the v1 message {"Done": Done}.

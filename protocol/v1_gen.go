@@ -114,6 +114,42 @@ func (z *Done) DecodeMsg(dc *msgp.Reader) (err error) {
 				err = msgp.WrapError(err, "OutputOps")
 				return
 			}
+		case "oom_killed":
+			if dc.IsNil() {
+				err = dc.ReadNil()
+				if err != nil {
+					err = msgp.WrapError(err, "OOMKilled")
+					return
+				}
+				z.OOMKilled = nil
+			} else {
+				if z.OOMKilled == nil {
+					z.OOMKilled = new(bool)
+				}
+				*z.OOMKilled, err = dc.ReadBool()
+				if err != nil {
+					err = msgp.WrapError(err, "OOMKilled")
+					return
+				}
+			}
+		case "cpu_time_exceeded":
+			if dc.IsNil() {
+				err = dc.ReadNil()
+				if err != nil {
+					err = msgp.WrapError(err, "CPUTimeExceeded")
+					return
+				}
+				z.CPUTimeExceeded = nil
+			} else {
+				if z.CPUTimeExceeded == nil {
+					z.CPUTimeExceeded = new(bool)
+				}
+				*z.CPUTimeExceeded, err = dc.ReadBool()
+				if err != nil {
+					err = msgp.WrapError(err, "CPUTimeExceeded")
+					return
+				}
+			}
 		default:
 			err = dc.Skip()
 			if err != nil {
@@ -127,156 +163,214 @@ func (z *Done) DecodeMsg(dc *msgp.Reader) (err error) {
 
 // EncodeMsg implements msgp.Encodable
 func (z *Done) EncodeMsg(en *msgp.Writer) (err error) {
-	// map header, size 15
-	// write "status_type"
-	err = en.Append(0x8f, 0xab, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x5f, 0x74, 0x79, 0x70, 0x65)
+	// check for omitted fields
+	zb0001Len := uint32(17)
+	var zb0001Mask uint32 /* 17 bits */
+	_ = zb0001Mask
+	if z.OOMKilled == nil {
+		zb0001Len--
+		zb0001Mask |= 0x8000
+	}
+	if z.CPUTimeExceeded == nil {
+		zb0001Len--
+		zb0001Mask |= 0x10000
+	}
+	// variable map header, size zb0001Len
+	err = en.WriteMapHeader(zb0001Len)
 	if err != nil {
 		return
 	}
-	err = en.WriteString(z.StatusType)
-	if err != nil {
-		err = msgp.WrapError(err, "StatusType")
-		return
-	}
-	// write "status_value"
-	err = en.Append(0xac, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x5f, 0x76, 0x61, 0x6c, 0x75, 0x65)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt(z.StatusValue)
-	if err != nil {
-		err = msgp.WrapError(err, "StatusValue")
-		return
-	}
-	// write "timed_out"
-	err = en.Append(0xa9, 0x74, 0x69, 0x6d, 0x65, 0x64, 0x5f, 0x6f, 0x75, 0x74)
-	if err != nil {
-		return
-	}
-	err = en.WriteBool(z.TimedOut)
-	if err != nil {
-		err = msgp.WrapError(err, "TimedOut")
-		return
-	}
-	// write "stdout_truncated"
-	err = en.Append(0xb0, 0x73, 0x74, 0x64, 0x6f, 0x75, 0x74, 0x5f, 0x74, 0x72, 0x75, 0x6e, 0x63, 0x61, 0x74, 0x65, 0x64)
-	if err != nil {
-		return
-	}
-	err = en.WriteBool(z.StdoutTruncated)
-	if err != nil {
-		err = msgp.WrapError(err, "StdoutTruncated")
-		return
-	}
-	// write "stderr_truncated"
-	err = en.Append(0xb0, 0x73, 0x74, 0x64, 0x65, 0x72, 0x72, 0x5f, 0x74, 0x72, 0x75, 0x6e, 0x63, 0x61, 0x74, 0x65, 0x64)
-	if err != nil {
-		return
-	}
-	err = en.WriteBool(z.StderrTruncated)
-	if err != nil {
-		err = msgp.WrapError(err, "StderrTruncated")
-		return
-	}
-	// write "real"
-	err = en.Append(0xa4, 0x72, 0x65, 0x61, 0x6c)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.Real)
-	if err != nil {
-		err = msgp.WrapError(err, "Real")
-		return
-	}
-	// write "kernel"
-	err = en.Append(0xa6, 0x6b, 0x65, 0x72, 0x6e, 0x65, 0x6c)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.Kernel)
-	if err != nil {
-		err = msgp.WrapError(err, "Kernel")
-		return
-	}
-	// write "user"
-	err = en.Append(0xa4, 0x75, 0x73, 0x65, 0x72)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.User)
-	if err != nil {
-		err = msgp.WrapError(err, "User")
-		return
-	}
-	// write "max_mem"
-	err = en.Append(0xa7, 0x6d, 0x61, 0x78, 0x5f, 0x6d, 0x65, 0x6d)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.MaxMem)
-	if err != nil {
-		err = msgp.WrapError(err, "MaxMem")
-		return
-	}
-	// write "waits"
-	err = en.Append(0xa5, 0x77, 0x61, 0x69, 0x74, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.Waits)
-	if err != nil {
-		err = msgp.WrapError(err, "Waits")
-		return
-	}
-	// write "preemptions"
-	err = en.Append(0xab, 0x70, 0x72, 0x65, 0x65, 0x6d, 0x70, 0x74, 0x69, 0x6f, 0x6e, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.Preemptions)
-	if err != nil {
-		err = msgp.WrapError(err, "Preemptions")
-		return
-	}
-	// write "major_page_faults"
-	err = en.Append(0xb1, 0x6d, 0x61, 0x6a, 0x6f, 0x72, 0x5f, 0x70, 0x61, 0x67, 0x65, 0x5f, 0x66, 0x61, 0x75, 0x6c, 0x74, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.MajorPageFaults)
-	if err != nil {
-		err = msgp.WrapError(err, "MajorPageFaults")
-		return
-	}
-	// write "minor_page_faults"
-	err = en.Append(0xb1, 0x6d, 0x69, 0x6e, 0x6f, 0x72, 0x5f, 0x70, 0x61, 0x67, 0x65, 0x5f, 0x66, 0x61, 0x75, 0x6c, 0x74, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.MinorPageFaults)
-	if err != nil {
-		err = msgp.WrapError(err, "MinorPageFaults")
-		return
-	}
-	// write "input_ops"
-	err = en.Append(0xa9, 0x69, 0x6e, 0x70, 0x75, 0x74, 0x5f, 0x6f, 0x70, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.InputOps)
-	if err != nil {
-		err = msgp.WrapError(err, "InputOps")
-		return
-	}
-	// write "output_ops"
-	err = en.Append(0xaa, 0x6f, 0x75, 0x74, 0x70, 0x75, 0x74, 0x5f, 0x6f, 0x70, 0x73)
-	if err != nil {
-		return
-	}
-	err = en.WriteInt64(z.OutputOps)
-	if err != nil {
-		err = msgp.WrapError(err, "OutputOps")
-		return
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// write "status_type"
+		err = en.Append(0xab, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x5f, 0x74, 0x79, 0x70, 0x65)
+		if err != nil {
+			return
+		}
+		err = en.WriteString(z.StatusType)
+		if err != nil {
+			err = msgp.WrapError(err, "StatusType")
+			return
+		}
+		// write "status_value"
+		err = en.Append(0xac, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x5f, 0x76, 0x61, 0x6c, 0x75, 0x65)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt(z.StatusValue)
+		if err != nil {
+			err = msgp.WrapError(err, "StatusValue")
+			return
+		}
+		// write "timed_out"
+		err = en.Append(0xa9, 0x74, 0x69, 0x6d, 0x65, 0x64, 0x5f, 0x6f, 0x75, 0x74)
+		if err != nil {
+			return
+		}
+		err = en.WriteBool(z.TimedOut)
+		if err != nil {
+			err = msgp.WrapError(err, "TimedOut")
+			return
+		}
+		// write "stdout_truncated"
+		err = en.Append(0xb0, 0x73, 0x74, 0x64, 0x6f, 0x75, 0x74, 0x5f, 0x74, 0x72, 0x75, 0x6e, 0x63, 0x61, 0x74, 0x65, 0x64)
+		if err != nil {
+			return
+		}
+		err = en.WriteBool(z.StdoutTruncated)
+		if err != nil {
+			err = msgp.WrapError(err, "StdoutTruncated")
+			return
+		}
+		// write "stderr_truncated"
+		err = en.Append(0xb0, 0x73, 0x74, 0x64, 0x65, 0x72, 0x72, 0x5f, 0x74, 0x72, 0x75, 0x6e, 0x63, 0x61, 0x74, 0x65, 0x64)
+		if err != nil {
+			return
+		}
+		err = en.WriteBool(z.StderrTruncated)
+		if err != nil {
+			err = msgp.WrapError(err, "StderrTruncated")
+			return
+		}
+		// write "real"
+		err = en.Append(0xa4, 0x72, 0x65, 0x61, 0x6c)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.Real)
+		if err != nil {
+			err = msgp.WrapError(err, "Real")
+			return
+		}
+		// write "kernel"
+		err = en.Append(0xa6, 0x6b, 0x65, 0x72, 0x6e, 0x65, 0x6c)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.Kernel)
+		if err != nil {
+			err = msgp.WrapError(err, "Kernel")
+			return
+		}
+		// write "user"
+		err = en.Append(0xa4, 0x75, 0x73, 0x65, 0x72)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.User)
+		if err != nil {
+			err = msgp.WrapError(err, "User")
+			return
+		}
+		// write "max_mem"
+		err = en.Append(0xa7, 0x6d, 0x61, 0x78, 0x5f, 0x6d, 0x65, 0x6d)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.MaxMem)
+		if err != nil {
+			err = msgp.WrapError(err, "MaxMem")
+			return
+		}
+		// write "waits"
+		err = en.Append(0xa5, 0x77, 0x61, 0x69, 0x74, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.Waits)
+		if err != nil {
+			err = msgp.WrapError(err, "Waits")
+			return
+		}
+		// write "preemptions"
+		err = en.Append(0xab, 0x70, 0x72, 0x65, 0x65, 0x6d, 0x70, 0x74, 0x69, 0x6f, 0x6e, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.Preemptions)
+		if err != nil {
+			err = msgp.WrapError(err, "Preemptions")
+			return
+		}
+		// write "major_page_faults"
+		err = en.Append(0xb1, 0x6d, 0x61, 0x6a, 0x6f, 0x72, 0x5f, 0x70, 0x61, 0x67, 0x65, 0x5f, 0x66, 0x61, 0x75, 0x6c, 0x74, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.MajorPageFaults)
+		if err != nil {
+			err = msgp.WrapError(err, "MajorPageFaults")
+			return
+		}
+		// write "minor_page_faults"
+		err = en.Append(0xb1, 0x6d, 0x69, 0x6e, 0x6f, 0x72, 0x5f, 0x70, 0x61, 0x67, 0x65, 0x5f, 0x66, 0x61, 0x75, 0x6c, 0x74, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.MinorPageFaults)
+		if err != nil {
+			err = msgp.WrapError(err, "MinorPageFaults")
+			return
+		}
+		// write "input_ops"
+		err = en.Append(0xa9, 0x69, 0x6e, 0x70, 0x75, 0x74, 0x5f, 0x6f, 0x70, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.InputOps)
+		if err != nil {
+			err = msgp.WrapError(err, "InputOps")
+			return
+		}
+		// write "output_ops"
+		err = en.Append(0xaa, 0x6f, 0x75, 0x74, 0x70, 0x75, 0x74, 0x5f, 0x6f, 0x70, 0x73)
+		if err != nil {
+			return
+		}
+		err = en.WriteInt64(z.OutputOps)
+		if err != nil {
+			err = msgp.WrapError(err, "OutputOps")
+			return
+		}
+		if (zb0001Mask & 0x8000) == 0 { // if not omitted
+			// write "oom_killed"
+			err = en.Append(0xaa, 0x6f, 0x6f, 0x6d, 0x5f, 0x6b, 0x69, 0x6c, 0x6c, 0x65, 0x64)
+			if err != nil {
+				return
+			}
+			if z.OOMKilled == nil {
+				err = en.WriteNil()
+				if err != nil {
+					return
+				}
+			} else {
+				err = en.WriteBool(*z.OOMKilled)
+				if err != nil {
+					err = msgp.WrapError(err, "OOMKilled")
+					return
+				}
+			}
+		}
+		if (zb0001Mask & 0x10000) == 0 { // if not omitted
+			// write "cpu_time_exceeded"
+			err = en.Append(0xb1, 0x63, 0x70, 0x75, 0x5f, 0x74, 0x69, 0x6d, 0x65, 0x5f, 0x65, 0x78, 0x63, 0x65, 0x65, 0x64, 0x65, 0x64)
+			if err != nil {
+				return
+			}
+			if z.CPUTimeExceeded == nil {
+				err = en.WriteNil()
+				if err != nil {
+					return
+				}
+			} else {
+				err = en.WriteBool(*z.CPUTimeExceeded)
+				if err != nil {
+					err = msgp.WrapError(err, "CPUTimeExceeded")
+					return
+				}
+			}
+		}
 	}
 	return
 }
@@ -284,52 +378,87 @@ func (z *Done) EncodeMsg(en *msgp.Writer) (err error) {
 // MarshalMsg implements msgp.Marshaler
 func (z *Done) MarshalMsg(b []byte) (o []byte, err error) {
 	o = msgp.Require(b, z.Msgsize())
-	// map header, size 15
-	// string "status_type"
-	o = append(o, 0x8f, 0xab, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x5f, 0x74, 0x79, 0x70, 0x65)
-	o = msgp.AppendString(o, z.StatusType)
-	// string "status_value"
-	o = append(o, 0xac, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x5f, 0x76, 0x61, 0x6c, 0x75, 0x65)
-	o = msgp.AppendInt(o, z.StatusValue)
-	// string "timed_out"
-	o = append(o, 0xa9, 0x74, 0x69, 0x6d, 0x65, 0x64, 0x5f, 0x6f, 0x75, 0x74)
-	o = msgp.AppendBool(o, z.TimedOut)
-	// string "stdout_truncated"
-	o = append(o, 0xb0, 0x73, 0x74, 0x64, 0x6f, 0x75, 0x74, 0x5f, 0x74, 0x72, 0x75, 0x6e, 0x63, 0x61, 0x74, 0x65, 0x64)
-	o = msgp.AppendBool(o, z.StdoutTruncated)
-	// string "stderr_truncated"
-	o = append(o, 0xb0, 0x73, 0x74, 0x64, 0x65, 0x72, 0x72, 0x5f, 0x74, 0x72, 0x75, 0x6e, 0x63, 0x61, 0x74, 0x65, 0x64)
-	o = msgp.AppendBool(o, z.StderrTruncated)
-	// string "real"
-	o = append(o, 0xa4, 0x72, 0x65, 0x61, 0x6c)
-	o = msgp.AppendInt64(o, z.Real)
-	// string "kernel"
-	o = append(o, 0xa6, 0x6b, 0x65, 0x72, 0x6e, 0x65, 0x6c)
-	o = msgp.AppendInt64(o, z.Kernel)
-	// string "user"
-	o = append(o, 0xa4, 0x75, 0x73, 0x65, 0x72)
-	o = msgp.AppendInt64(o, z.User)
-	// string "max_mem"
-	o = append(o, 0xa7, 0x6d, 0x61, 0x78, 0x5f, 0x6d, 0x65, 0x6d)
-	o = msgp.AppendInt64(o, z.MaxMem)
-	// string "waits"
-	o = append(o, 0xa5, 0x77, 0x61, 0x69, 0x74, 0x73)
-	o = msgp.AppendInt64(o, z.Waits)
-	// string "preemptions"
-	o = append(o, 0xab, 0x70, 0x72, 0x65, 0x65, 0x6d, 0x70, 0x74, 0x69, 0x6f, 0x6e, 0x73)
-	o = msgp.AppendInt64(o, z.Preemptions)
-	// string "major_page_faults"
-	o = append(o, 0xb1, 0x6d, 0x61, 0x6a, 0x6f, 0x72, 0x5f, 0x70, 0x61, 0x67, 0x65, 0x5f, 0x66, 0x61, 0x75, 0x6c, 0x74, 0x73)
-	o = msgp.AppendInt64(o, z.MajorPageFaults)
-	// string "minor_page_faults"
-	o = append(o, 0xb1, 0x6d, 0x69, 0x6e, 0x6f, 0x72, 0x5f, 0x70, 0x61, 0x67, 0x65, 0x5f, 0x66, 0x61, 0x75, 0x6c, 0x74, 0x73)
-	o = msgp.AppendInt64(o, z.MinorPageFaults)
-	// string "input_ops"
-	o = append(o, 0xa9, 0x69, 0x6e, 0x70, 0x75, 0x74, 0x5f, 0x6f, 0x70, 0x73)
-	o = msgp.AppendInt64(o, z.InputOps)
-	// string "output_ops"
-	o = append(o, 0xaa, 0x6f, 0x75, 0x74, 0x70, 0x75, 0x74, 0x5f, 0x6f, 0x70, 0x73)
-	o = msgp.AppendInt64(o, z.OutputOps)
+	// check for omitted fields
+	zb0001Len := uint32(17)
+	var zb0001Mask uint32 /* 17 bits */
+	_ = zb0001Mask
+	if z.OOMKilled == nil {
+		zb0001Len--
+		zb0001Mask |= 0x8000
+	}
+	if z.CPUTimeExceeded == nil {
+		zb0001Len--
+		zb0001Mask |= 0x10000
+	}
+	// variable map header, size zb0001Len
+	o = msgp.AppendMapHeader(o, zb0001Len)
+
+	// skip if no fields are to be emitted
+	if zb0001Len != 0 {
+		// string "status_type"
+		o = append(o, 0xab, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x5f, 0x74, 0x79, 0x70, 0x65)
+		o = msgp.AppendString(o, z.StatusType)
+		// string "status_value"
+		o = append(o, 0xac, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73, 0x5f, 0x76, 0x61, 0x6c, 0x75, 0x65)
+		o = msgp.AppendInt(o, z.StatusValue)
+		// string "timed_out"
+		o = append(o, 0xa9, 0x74, 0x69, 0x6d, 0x65, 0x64, 0x5f, 0x6f, 0x75, 0x74)
+		o = msgp.AppendBool(o, z.TimedOut)
+		// string "stdout_truncated"
+		o = append(o, 0xb0, 0x73, 0x74, 0x64, 0x6f, 0x75, 0x74, 0x5f, 0x74, 0x72, 0x75, 0x6e, 0x63, 0x61, 0x74, 0x65, 0x64)
+		o = msgp.AppendBool(o, z.StdoutTruncated)
+		// string "stderr_truncated"
+		o = append(o, 0xb0, 0x73, 0x74, 0x64, 0x65, 0x72, 0x72, 0x5f, 0x74, 0x72, 0x75, 0x6e, 0x63, 0x61, 0x74, 0x65, 0x64)
+		o = msgp.AppendBool(o, z.StderrTruncated)
+		// string "real"
+		o = append(o, 0xa4, 0x72, 0x65, 0x61, 0x6c)
+		o = msgp.AppendInt64(o, z.Real)
+		// string "kernel"
+		o = append(o, 0xa6, 0x6b, 0x65, 0x72, 0x6e, 0x65, 0x6c)
+		o = msgp.AppendInt64(o, z.Kernel)
+		// string "user"
+		o = append(o, 0xa4, 0x75, 0x73, 0x65, 0x72)
+		o = msgp.AppendInt64(o, z.User)
+		// string "max_mem"
+		o = append(o, 0xa7, 0x6d, 0x61, 0x78, 0x5f, 0x6d, 0x65, 0x6d)
+		o = msgp.AppendInt64(o, z.MaxMem)
+		// string "waits"
+		o = append(o, 0xa5, 0x77, 0x61, 0x69, 0x74, 0x73)
+		o = msgp.AppendInt64(o, z.Waits)
+		// string "preemptions"
+		o = append(o, 0xab, 0x70, 0x72, 0x65, 0x65, 0x6d, 0x70, 0x74, 0x69, 0x6f, 0x6e, 0x73)
+		o = msgp.AppendInt64(o, z.Preemptions)
+		// string "major_page_faults"
+		o = append(o, 0xb1, 0x6d, 0x61, 0x6a, 0x6f, 0x72, 0x5f, 0x70, 0x61, 0x67, 0x65, 0x5f, 0x66, 0x61, 0x75, 0x6c, 0x74, 0x73)
+		o = msgp.AppendInt64(o, z.MajorPageFaults)
+		// string "minor_page_faults"
+		o = append(o, 0xb1, 0x6d, 0x69, 0x6e, 0x6f, 0x72, 0x5f, 0x70, 0x61, 0x67, 0x65, 0x5f, 0x66, 0x61, 0x75, 0x6c, 0x74, 0x73)
+		o = msgp.AppendInt64(o, z.MinorPageFaults)
+		// string "input_ops"
+		o = append(o, 0xa9, 0x69, 0x6e, 0x70, 0x75, 0x74, 0x5f, 0x6f, 0x70, 0x73)
+		o = msgp.AppendInt64(o, z.InputOps)
+		// string "output_ops"
+		o = append(o, 0xaa, 0x6f, 0x75, 0x74, 0x70, 0x75, 0x74, 0x5f, 0x6f, 0x70, 0x73)
+		o = msgp.AppendInt64(o, z.OutputOps)
+		if (zb0001Mask & 0x8000) == 0 { // if not omitted
+			// string "oom_killed"
+			o = append(o, 0xaa, 0x6f, 0x6f, 0x6d, 0x5f, 0x6b, 0x69, 0x6c, 0x6c, 0x65, 0x64)
+			if z.OOMKilled == nil {
+				o = msgp.AppendNil(o)
+			} else {
+				o = msgp.AppendBool(o, *z.OOMKilled)
+			}
+		}
+		if (zb0001Mask & 0x10000) == 0 { // if not omitted
+			// string "cpu_time_exceeded"
+			o = append(o, 0xb1, 0x63, 0x70, 0x75, 0x5f, 0x74, 0x69, 0x6d, 0x65, 0x5f, 0x65, 0x78, 0x63, 0x65, 0x65, 0x64, 0x65, 0x64)
+			if z.CPUTimeExceeded == nil {
+				o = msgp.AppendNil(o)
+			} else {
+				o = msgp.AppendBool(o, *z.CPUTimeExceeded)
+			}
+		}
+	}
 	return
 }
 
@@ -441,6 +570,40 @@ func (z *Done) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				err = msgp.WrapError(err, "OutputOps")
 				return
 			}
+		case "oom_killed":
+			if msgp.IsNil(bts) {
+				bts, err = msgp.ReadNilBytes(bts)
+				if err != nil {
+					return
+				}
+				z.OOMKilled = nil
+			} else {
+				if z.OOMKilled == nil {
+					z.OOMKilled = new(bool)
+				}
+				*z.OOMKilled, bts, err = msgp.ReadBoolBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "OOMKilled")
+					return
+				}
+			}
+		case "cpu_time_exceeded":
+			if msgp.IsNil(bts) {
+				bts, err = msgp.ReadNilBytes(bts)
+				if err != nil {
+					return
+				}
+				z.CPUTimeExceeded = nil
+			} else {
+				if z.CPUTimeExceeded == nil {
+					z.CPUTimeExceeded = new(bool)
+				}
+				*z.CPUTimeExceeded, bts, err = msgp.ReadBoolBytes(bts)
+				if err != nil {
+					err = msgp.WrapError(err, "CPUTimeExceeded")
+					return
+				}
+			}
 		default:
 			bts, err = msgp.Skip(bts)
 			if err != nil {
@@ -455,7 +618,18 @@ func (z *Done) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Done) Msgsize() (s int) {
-	s = 1 + 12 + msgp.StringPrefixSize + len(z.StatusType) + 13 + msgp.IntSize + 10 + msgp.BoolSize + 17 + msgp.BoolSize + 17 + msgp.BoolSize + 5 + msgp.Int64Size + 7 + msgp.Int64Size + 5 + msgp.Int64Size + 8 + msgp.Int64Size + 6 + msgp.Int64Size + 12 + msgp.Int64Size + 18 + msgp.Int64Size + 18 + msgp.Int64Size + 10 + msgp.Int64Size + 11 + msgp.Int64Size
+	s = 3 + 12 + msgp.StringPrefixSize + len(z.StatusType) + 13 + msgp.IntSize + 10 + msgp.BoolSize + 17 + msgp.BoolSize + 17 + msgp.BoolSize + 5 + msgp.Int64Size + 7 + msgp.Int64Size + 5 + msgp.Int64Size + 8 + msgp.Int64Size + 6 + msgp.Int64Size + 12 + msgp.Int64Size + 18 + msgp.Int64Size + 18 + msgp.Int64Size + 10 + msgp.Int64Size + 11 + msgp.Int64Size + 11
+	if z.OOMKilled == nil {
+		s += msgp.NilSize
+	} else {
+		s += msgp.BoolSize
+	}
+	s += 18
+	if z.CPUTimeExceeded == nil {
+		s += msgp.NilSize
+	} else {
+		s += msgp.BoolSize
+	}
 	return
 }
 

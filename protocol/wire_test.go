@@ -109,3 +109,38 @@ func TestMetadataRoundTrip(t *testing.T) {
 		t.Errorf("jelly = %v, want 5 keys with sbcs true", jelly)
 	}
 }
+
+// TestDoneExtensionKeys: a Done without the extension keys of limits is the
+// v1 contract's, byte for byte (each key in its order); with them set, it
+// carries them too.
+func TestDoneExtensionKeys(t *testing.T) {
+	d := Done{StatusType: "exited", StatusValue: 3, TimedOut: false, StdoutTruncated: true, Real: 1, Kernel: 2, User: 3,
+		MaxMem: 4, Waits: 5, Preemptions: 6, MajorPageFaults: 7, MinorPageFaults: 8, InputOps: 9, OutputOps: 10}
+	want := msgp.AppendMapHeader(nil, 15)
+	want = msgp.AppendString(msgp.AppendString(want, "status_type"), "exited")
+	want = msgp.AppendInt(msgp.AppendString(want, "status_value"), 3)
+	want = msgp.AppendBool(msgp.AppendString(want, "timed_out"), false)
+	want = msgp.AppendBool(msgp.AppendString(want, "stdout_truncated"), true)
+	want = msgp.AppendBool(msgp.AppendString(want, "stderr_truncated"), false)
+	for i, k := range []string{"real", "kernel", "user", "max_mem", "waits", "preemptions", "major_page_faults", "minor_page_faults", "input_ops", "output_ops"} {
+		want = msgp.AppendInt64(msgp.AppendString(want, k), int64(i+1))
+	}
+	got, err := d.MarshalMsg(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Done without extensions:\n%x\nwant\n%x", got, want)
+	}
+
+	yes, no := true, false
+	d.OOMKilled, d.CPUTimeExceeded = &no, &yes
+	got, err = d.MarshalMsg(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := decodeAny(t, got)
+	if len(m) != 17 || m["oom_killed"] != false || m["cpu_time_exceeded"] != true {
+		t.Errorf("Done with extensions: %v", m)
+	}
+}

@@ -343,7 +343,7 @@ func (t *cgroupTree) create(id string, l job.Limits, rootless bool) (*jobCgroup,
 	for _, d := range []struct {
 		n   cgroup1.Name
 		dir *string
-	}{{cgroup1.Memory, &j.memoryDir}, {cgroup1.Cpu, &j.cpuDir}} {
+	}{{cgroup1.Memory, &j.memoryDir}, {cgroup1.Cpu, &j.cpuDir}, {cgroup1.Cpuacct, &j.cpuacctDir}} {
 		p, err := t.v1Path(id)(d.n)
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("finding job cgroup %s: %w", id, err), cg.Delete(), t.removeV1(id))
@@ -535,6 +535,8 @@ type jobCgroup struct {
 	// The directories endStats reads: the job's memory and cpu cgroups
 	// (one directory on v2); empty in a cgroup loaded to be removed.
 	memoryDir, cpuDir string
+	// cpuacctDir holds cpuacct.usage on v1 (what watchCPU reads).
+	cpuacctDir string
 
 	// What watchMemory reads: on v1 with TCP accounting
 	// memory.kmem.tcp.usage_in_bytes (nil: nothing); the usage up to which
@@ -600,6 +602,84 @@ func (j *jobCgroup) watchMemory(done <-chan struct{}, log *slog.Logger) <-chan s
 		}
 	}()
 	return over
+}
+
+// cpuPollMin and cpuPollMax bound how long watchCPU waits between two
+// readings: until the earliest the run could pass its limit at its CPU
+// quota, at most cpuPollMax (a reading is a small read of one file), and
+// at least cpuPollMin, by which the kill may come late (times the run's
+// CPUs).
+const (
+	cpuPollMin = time.Millisecond
+	cpuPollMax = 100 * time.Millisecond
+)
+
+// cpuUsage is the CPU time the run's processes have used, all together:
+// cpu.stat's usage_usec on v2, cpuacct.usage on v1.
+func (j *jobCgroup) cpuUsage() (time.Duration, error) {
+	if j.v2 != nil {
+		stat, err := readFlatKeyed(filepath.Join(j.cpuDir, "cpu.stat"))
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(stat["usage_usec"]) * time.Microsecond, nil
+	}
+	b, err := os.ReadFile(filepath.Join(j.cpuacctDir, "cpuacct.usage"))
+	if err != nil {
+		return 0, fmt.Errorf("reading the run's CPU time: %w", err)
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("reading the run's CPU time: %w", err)
+	}
+	return time.Duration(ns), nil
+}
+
+// watchCPU closes the returned channel when the run's CPU time passes
+// limit, and stops at done; nil when limit is 0. cpus is the run's CPU
+// quota: no run uses CPU time faster. The kernel has no CPU time limit for
+// a group of processes (RLIMIT_CPU is each process's own, which a fork
+// starts anew), so the group's usage is read.
+// A run whose usage cannot be read at the start is refused (err): it
+// would run unbounded.
+func (j *jobCgroup) watchCPU(limit time.Duration, cpus float64, done <-chan struct{}) (<-chan struct{}, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	used, err := j.cpuUsage()
+	if err != nil {
+		return nil, err
+	}
+	if cpus <= 0 {
+		cpus = 1
+	}
+	// until is how long the run needs at least, at its quota, to pass
+	// the limit.
+	until := func(used time.Duration) time.Duration {
+		return min(max(time.Duration(float64(limit-used)/cpus), cpuPollMin), cpuPollMax)
+	}
+	over := make(chan struct{})
+	go func() {
+		timer := time.NewTimer(until(used))
+		defer timer.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-timer.C:
+			}
+			used, err := j.cpuUsage()
+			if err != nil {
+				return // the cgroup is going away with the run
+			}
+			if used >= limit {
+				close(over)
+				return
+			}
+			timer.Reset(until(used))
+		}
+	}()
+	return over, nil
 }
 
 // join puts process pid in the job cgroup, in every hierarchy it has.

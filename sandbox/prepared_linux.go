@@ -223,6 +223,12 @@ func (p *prepared) configure(pid int) error {
 // the run ended. The sandbox is spent afterwards, whatever happened: its
 // caller tears it down.
 func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (res job.Result, err error) {
+	// Before the job starts: a run whose CPU time cannot be watched does
+	// not start (teardown ends the waiting sandbox).
+	cpuOver, err := p.cg.watchCPU(spec.Limits.CPUTime, p.key.limits.CPUs, p.waited)
+	if err != nil {
+		return res, fmt.Errorf("watching the run's CPU time: %w", err)
+	}
 	if err := writeJobFiles(p.scratch, &spec.Files); err != nil {
 		return res, err
 	}
@@ -266,6 +272,8 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 		end.killed = true
 	case <-memoryOver:
 		end.outOfMemory = true
+	case <-cpuOver:
+		end.cpuTime = true
 	}
 	var killErr error
 	if reportedEnd {

@@ -27,6 +27,7 @@ type runEnd struct {
 	timedOut    bool // its timeout passed
 	killed      bool // its caller gave up
 	outOfMemory bool // its socket buffers passed their ceiling (cgroup v1)
+	cpuTime     bool // its CPU time passed its limit
 	real        time.Duration
 }
 
@@ -36,7 +37,7 @@ type runEnd struct {
 // warning is init's own error, for the log; an error is a report that
 // cannot be read, a failure of the sandbox.
 func resultOf(end runEnd, rep initproto.Report, repErr error, cgs cgroupStats, res job.Result) (_ job.Result, warning string, _ error) {
-	res.TimedOut, res.Killed = end.timedOut, end.killed
+	res.TimedOut, res.Killed, res.CPUTimeExceeded = end.timedOut, end.killed, end.cpuTime
 	res.Stats = job.Stats{
 		Real:             end.real,
 		User:             cgs.User,
@@ -51,7 +52,7 @@ func resultOf(end runEnd, rep initproto.Report, repErr error, cgs cgroupStats, r
 	}
 	killed := job.Status{Type: job.StatusKilled, Value: int(syscall.SIGKILL)}
 	switch {
-	case end.timedOut || end.killed || end.outOfMemory:
+	case end.timedOut || end.killed || end.outOfMemory || end.cpuTime:
 		res.Status = killed
 	case repErr == nil:
 		res.Status = statusOf(syscall.WaitStatus(rep.WaitStatus))
@@ -113,6 +114,8 @@ type template struct {
 // templateOf is the template of spec, whose limits are l (its own with the
 // sandbox's defaults).
 func templateOf(spec *job.Spec, l job.Limits) template {
-	l.StdoutBytes, l.StderrBytes = 0, 0
+	// Output caps and the CPU time bound are the run's alone: any
+	// prepared sandbox of the same limits serves.
+	l.StdoutBytes, l.StderrBytes, l.CPUTime = 0, 0, 0
 	return template{image: spec.Image, rootfs: spec.Rootfs, uid: spec.UID, gid: spec.GID, limits: l}
 }

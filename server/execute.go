@@ -382,7 +382,8 @@ func (s *Server) spec(req protocol.Request, t target, out output) job.Spec {
 	if len(env) == 0 {
 		env = defaultEnv()
 	}
-	limits := *s.limits.Load()
+	// A v0 request has no limits (its decoder skips the key).
+	limits := applyLimits(*s.limits.Load(), req.Limits)
 	limits.StdoutBytes = out.stdoutBytes
 	limits.StderrBytes = out.stderrBytes
 	runner := t.script

@@ -97,7 +97,10 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 		frame, err := m.request()
 		if err == nil {
 			var req protocol.Request
-			req, err = protocol.DecodeRequest(frame, s.requestable)
+			req, err = protocol.DecodeV1Request(frame, s.requestable)
+			if err == nil {
+				err = s.checkLimits(req.Limits)
+			}
 			if err == nil {
 				rl.language = req.Language
 				err = s.runV1(withRequestLog(ctx, rl), conn, req, msgs, log.With("run", n, "language", req.Language))
@@ -183,7 +186,7 @@ func (s *Server) runV1(ctx context.Context, conn *websocket.Conn, req protocol.R
 	sw := &streamWriter{ctx: writeCtx, conn: conn}
 	res, err := s.runQueued(runCtx, req, output{
 		stdout: sw.stream(protocol.Stdout), stderr: sw.stream(protocol.Stderr),
-		stdoutBytes: v1OutputBytes, stderrBytes: v1OutputBytes,
+		stdoutBytes: outputCap(req), stderrBytes: outputCap(req),
 		customRunner: true,
 	}, log)
 	close(stop)
@@ -194,7 +197,9 @@ func (s *Server) runV1(ctx context.Context, conn *websocket.Conn, req protocol.R
 	if err != nil {
 		return err
 	}
-	msg, err := (&protocol.DoneMessage{Done: doneV1(res)}).MarshalMsg(nil)
+	done := doneV1(res)
+	limitsReport(&done, req, res)
+	msg, err := (&protocol.DoneMessage{Done: done}).MarshalMsg(nil)
 	if err != nil {
 		return fmt.Errorf("encoding Done: %w", err)
 	}

@@ -69,7 +69,7 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 	case contentJSON:
 		decode = protocol.DecodeJSONRequest
 	case contentMsgpack, "application/x-msgpack", "application/vnd.msgpack":
-		decode = protocol.DecodeRequest
+		decode = protocol.DecodeV1Request
 	default:
 		fail(http.StatusUnsupportedMediaType, "unsupported content type: send application/json or application/msgpack")
 		return
@@ -89,6 +89,9 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 	// there would end the request's context, and with it the run.
 	_ = rc.SetReadDeadline(time.Time{})
 	req, err := decode(body, s.requestable)
+	if err == nil {
+		err = s.checkLimits(req.Limits)
+	}
 	if err != nil {
 		logErr = err
 		_, reason := protocol.CloseFor(err)
@@ -112,10 +115,11 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusServiceUnavailable, "at capacity: every run slot is taken; retry later")
 		return
 	}
-	stdout := newCappedBuffer(v1OutputBytes)
-	stderr := newCappedBuffer(v1OutputBytes)
+	outCap := outputCap(req)
+	stdout := newCappedBuffer(int(outCap))
+	stderr := newCappedBuffer(int(outCap))
 	runCtx, cancel := s.runContext(withRequestLog(r.Context(), rl))
-	res, err := s.run(runCtx, req, output{stdout, stderr, v1OutputBytes, v1OutputBytes, true}, log.With("language", req.Language))
+	res, err := s.run(runCtx, req, output{stdout, stderr, outCap, outCap, true}, log.With("language", req.Language))
 	cancel()
 	s.release()
 	logErr = err
@@ -135,14 +139,16 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logRequest(rl, "200", nil)
-	writeHTTP(w, log, asMsgpack, http.StatusOK, executeResponse(res, stdout.Bytes(), stderr.Bytes()))
+	writeHTTP(w, log, asMsgpack, http.StatusOK, executeResponse(req, res, stdout.Bytes(), stderr.Bytes()))
 }
 
-// executeResponse is the HTTP API's answer for a run.
-func executeResponse(res job.Result, stdout, stderr []byte) *protocol.ExecuteResponse {
+// executeResponse is the HTTP API's answer for a run of req.
+func executeResponse(req protocol.Request, res job.Result, stdout, stderr []byte) *protocol.ExecuteResponse {
 	d := doneV1(res)
+	limitsReport(&d, req, res)
 	return &protocol.ExecuteResponse{
-		Stdout: stdout, Stderr: stderr,
+		CPUTimeExceeded: d.CPUTimeExceeded,
+		Stdout:          stdout, Stderr: stderr,
 		StatusType: d.StatusType, StatusValue: d.StatusValue, TimedOut: d.TimedOut,
 		StdoutTruncated: d.StdoutTruncated, StderrTruncated: d.StderrTruncated,
 		Real: d.Real, Kernel: d.Kernel, User: d.User, MaxMem: d.MaxMem,

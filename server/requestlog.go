@@ -68,6 +68,9 @@ func (s *Server) logRequest(rl *requestLog, outcome string, err error) {
 	if r := rl.res; r != nil {
 		attrs = append(attrs, "status", r.Status.Type.String(), "status_value", r.Status.Value,
 			"timed_out", r.TimedOut, "oom_killed", r.Stats.OOMKilled, "real", r.Stats.Real, "wait", rl.wait)
+		if r.CPUTimeExceeded {
+			attrs = append(attrs, "cpu_time_exceeded", true)
+		}
 	}
 	attrs = append(attrs, "total", time.Since(rl.start))
 	level := slog.LevelInfo

@@ -223,6 +223,7 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /api/v1/ws/execute", s.served(s.executeV1))
 	s.mux.HandleFunc("POST /api/v1/execute", s.served(s.executeHTTP))
 	s.mux.HandleFunc("GET /api/v1/metadata", s.metadataV1)
+	s.mux.HandleFunc("GET /api/v1/limits", s.limitsV1)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if s.record == nil {

@@ -82,8 +82,14 @@ type Frame struct {
 	Done   protocol.Done
 }
 
-// doneKeys are the keys of a Done message, in the contract's order.
-const doneKeys = "status_type status_value timed_out stdout_truncated stderr_truncated real kernel user max_mem waits preemptions major_page_faults minor_page_faults input_ops output_ops"
+// doneKeys are the keys of a Done message, in the contract's order, and
+// limitsKeys those that follow them in the Done of a run whose request set
+// limits (an extension of ours), and only there (the caller checks that:
+// Done.OOMKilled is nil without limits).
+const (
+	doneKeys   = "status_type status_value timed_out stdout_truncated stderr_truncated real kernel user max_mem waits preemptions major_page_faults minor_page_faults input_ops output_ops"
+	limitsKeys = " oom_killed cpu_time_exceeded"
+)
 
 // ReadV1 reads one server message of a v1 run and checks its form: a
 // one-key map, output as a bin of 1 to protocol.MaxChunkSize bytes, a Done
@@ -149,7 +155,7 @@ func checkDoneKeys(done []byte) error {
 			return fmt.Errorf("the Done message's %s: %w", k, err)
 		}
 	}
-	if got := strings.Join(keys, " "); got != doneKeys {
+	if got := strings.Join(keys, " "); got != doneKeys && got != doneKeys+limitsKeys {
 		return fmt.Errorf("the Done message's keys %q, want %q", got, doneKeys)
 	}
 	return nil

@@ -75,6 +75,36 @@ func TestMemoryLimitAndOOMReport(t *testing.T) {
 	assertNoLeftovers(t, sb)
 }
 
+// TestCPUTimeLimit: a run's CPU time is bounded for all its processes
+// together: two busy processes (each would be within the limit on its own
+// time, as RLIMIT_CPU counts it) are killed once their sum passes it, long
+// before the timeout, and the result says why. A run that sleeps uses no
+// CPU time and ends as it would.
+func TestCPUTimeLimit(t *testing.T) {
+	sb := newSandbox(t, 1)
+	const limit = 400 * time.Millisecond
+	script := "(while :; do :; done) & while :; do :; done"
+	out := runScript(t, sb, script, timescale.D(20*time.Second), func(s *job.Spec) { s.Limits.CPUTime, s.Limits.CPUs = limit, 2 })
+	cpu := out.res.Stats.User + out.res.Stats.Kernel
+	t.Logf("CPU %v in %v", cpu, out.res.Stats.Real)
+	if !out.res.CPUTimeExceeded || out.res.TimedOut || out.res.Status.String() != "killed/9" {
+		t.Errorf("result %+v, want killed/9 for its CPU time, not timed out", out.res)
+	}
+	// Killed once the sum passed the limit: at a reading at most
+	// cpuPollMin late (times two CPUs), plus the kill's own time. The
+	// statistics' user and system times (v1: in ticks of 10 ms) round
+	// differently from the total the limit is held to.
+	if cpu < limit-limit/5 || cpu > limit+timescale.D(200*time.Millisecond) {
+		t.Errorf("killed after %v of CPU time, want just past %v", cpu, limit)
+	}
+	assertNoLeftovers(t, sb)
+
+	out = runScript(t, sb, "sleep 1; echo slept", timescale.D(20*time.Second), func(s *job.Spec) { s.Limits.CPUTime = 100 * time.Millisecond })
+	if out.res.CPUTimeExceeded || out.res.Status.String() != "exited/0" || out.stdout.String() != "slept\n" {
+		t.Errorf("a run that sleeps under a CPU time limit: %+v, %q", out.res, out.stdout.String())
+	}
+}
+
 func TestCPULimit(t *testing.T) {
 	sb := newSandbox(t, 1)
 	// Two busy processes for one second of wall time under half a CPU.

@@ -114,6 +114,10 @@ type Limits struct {
 	StderrBytes int64 // bytes of stderr kept; the rest is cut
 	TmpfsBytes  int64 // size of each writable tmpfs (/tmp, /ATO, /ATO/context)
 	RootBytes   int64 // size of the writable root's upper layer: what a run may write elsewhere
+	// CPUTime bounds the CPU time of all the run's processes together;
+	// past it the run is killed and Result.CPUTimeExceeded set. Zero: no
+	// bound but the timeout (it has no default).
+	CPUTime time.Duration
 }
 
 // DefaultLimits are the limits a run gets unless configured otherwise.
@@ -190,7 +194,10 @@ func (s Status) String() string { return fmt.Sprintf("%s/%d", s.Type, s.Value) }
 type Result struct {
 	Status   Status
 	TimedOut bool // killed because Spec.Timeout passed (then Status is killed/9)
-	Killed   bool // killed because the caller's context ended (then Status is killed/9)
+	// CPUTimeExceeded: killed because the run's CPU time passed
+	// Limits.CPUTime (then Status is killed/9).
+	CPUTimeExceeded bool
+	Killed          bool // killed because the caller's context ended (then Status is killed/9)
 
 	StdoutTruncated bool // stdout went past its limit and was cut
 	StderrTruncated bool // stderr went past its limit and was cut

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/atod-project/atod/protocol"
+	"github.com/atod-project/atod/sandbox/job"
+)
+
+// The least a request's limits may ask: below them a run's sandbox cannot
+// start its runner (the daemon's own configuration has the same minimums).
+const (
+	minMemoryMiB = 8
+	minPids      = 8
+	minCPUs      = 0.01
+)
+
+// maxTimeout is the longest timeout a request may have, in seconds.
+const maxTimeout = 60
+
+// maxLimits are the most a request's limits may ask (GET /api/v1/limits):
+// the operator's limits of each run, the output cap of the v1 APIs, and the
+// CPU time a run could use in the longest timeout at its CPU quota.
+func (s *Server) maxLimits() protocol.Limits {
+	l := *s.limits.Load()
+	return protocol.Limits{
+		MemoryMiB: l.MemoryBytes >> 20,
+		Pids:      l.Pids,
+		CPUs:      l.CPUs,
+		CPUTime:   maxTimeout * l.CPUs,
+		Output:    v1OutputBytes,
+		TmpfsMiB:  l.TmpfsBytes >> 20,
+		RootMiB:   l.RootBytes >> 20,
+	}
+}
+
+// checkLimits refuses a request's limits (nil: none) that ask for more
+// than this server's maximum or less than a run needs, naming the limit
+// and the bound.
+func (s *Server) checkLimits(l *protocol.Limits) error {
+	if l == nil {
+		return nil
+	}
+	most := s.maxLimits()
+	for _, c := range []struct {
+		name          string
+		v, least, max float64
+	}{
+		{"memory_mib", float64(l.MemoryMiB), minMemoryMiB, float64(most.MemoryMiB)},
+		{"pids", float64(l.Pids), minPids, float64(most.Pids)},
+		{"cpus", l.CPUs, minCPUs, most.CPUs},
+		{"cpu_time", l.CPUTime, 0, most.CPUTime},
+		{"output", float64(l.Output), 0, float64(most.Output)},
+		{"tmpfs_mib", float64(l.TmpfsMiB), 0, float64(most.TmpfsMiB)},
+		{"root_mib", float64(l.RootMiB), 0, float64(most.RootMiB)},
+	} {
+		switch {
+		case c.v == 0: // not asked for
+		case c.v > c.max:
+			return &protocol.RequestError{Reason: "limits." + c.name + ": " + number(c.v) + " is more than this server's maximum, " + number(c.max) + " (GET /api/v1/limits)"}
+		case c.v < c.least:
+			return &protocol.RequestError{Reason: "limits." + c.name + ": " + number(c.v) + " is less than a run needs, " + number(c.least)}
+		}
+	}
+	return nil
+}
+
+func number(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// applyLimits gives the run's limits (the operator's, base) what the
+// request asked (checked by checkLimits). The output caps are the API's:
+// outputCap.
+func applyLimits(base job.Limits, l *protocol.Limits) job.Limits {
+	if l == nil {
+		return base
+	}
+	if l.MemoryMiB > 0 {
+		base.MemoryBytes = l.MemoryMiB << 20
+	}
+	if l.Pids > 0 {
+		base.Pids = l.Pids
+	}
+	if l.CPUs > 0 {
+		base.CPUs = l.CPUs
+	}
+	if l.CPUTime > 0 {
+		base.CPUTime = time.Duration(l.CPUTime * float64(time.Second))
+	}
+	if l.TmpfsMiB > 0 {
+		base.TmpfsBytes = l.TmpfsMiB << 20
+	}
+	if l.RootMiB > 0 {
+		base.RootBytes = l.RootMiB << 20
+	}
+	return base
+}
+
+// outputCap is the cap of each output stream of a v1 or HTTP request:
+// the API's, or less if its limits ask.
+func outputCap(req protocol.Request) int64 {
+	if req.Limits != nil && req.Limits.Output > 0 {
+		return min(req.Limits.Output, v1OutputBytes)
+	}
+	return v1OutputBytes
+}
+
+// limitsReport gives d the extension keys of a run whose request set
+// limits: how the limits ended it.
+func limitsReport(d *protocol.Done, req protocol.Request, res job.Result) {
+	if req.Limits == nil {
+		return
+	}
+	oom, cpu := res.Stats.OOMKilled, res.CPUTimeExceeded
+	d.OOMKilled, d.CPUTimeExceeded = &oom, &cpu
+}
+
+// limitsV1 serves GET /api/v1/limits: the most a request's limits may ask.
+func (s *Server) limitsV1(w http.ResponseWriter, r *http.Request) {
+	most := s.maxLimits()
+	writeHTTP(w, s.log, prefersMsgpack(r.Header.Get("Accept"), false), http.StatusOK, &most)
+}
