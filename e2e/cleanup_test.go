@@ -41,7 +41,9 @@ func assertNoLeftovers(t testing.TB, d *daemon) {
 
 func (d *daemon) scope() leftovers.Scope {
 	lo, hi := d.runUIDs()
-	return leftovers.Scope{UIDLo: lo, UIDHi: hi, DaemonPID: d.pid, CgroupName: d.cgroup, StateDir: d.state}
+	// The service's state directory is its unit's RuntimeDirectory, which
+	// systemd bind-mounts in the unit's namespace.
+	return leftovers.Scope{UIDLo: lo, UIDHi: hi, DaemonPID: d.pid, CgroupName: d.cgroup, StateDir: d.state, StateDirMounted: d.cmd == nil}
 }
 
 // runUIDs is the range [lo, hi) of the host uids that d's runs have: one

@@ -102,6 +102,20 @@ func TestCollect(t *testing.T) {
 	if _, err := os.Stat(missing.Root()); err == nil {
 		t.Error("Collect created the store")
 	}
+
+	// A store of another user's (root's, read by a rootless daemon): not
+	// this one's to collect, nor a warning's worth.
+	old = replaced(t, d, "img")
+	if err := os.Chown(root, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	if !d.Collect(log) {
+		t.Error("Collect of another user's store returned false")
+	}
+	waitForLine(t, lines, `msg="not collecting images: the store is not this user's" owner=4242`)
+	if !treeExists(d, old) {
+		t.Error("Collect removed a tree of another user's store")
+	}
 }
 
 // TestKeepCollected: the collector removes a tree replaced while a run held

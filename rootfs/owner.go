@@ -44,9 +44,12 @@ func (d *Dir) Owner() (Owner, error) {
 		return Owner{}, fmt.Errorf("reading the image store's owner: %w", err)
 	}
 	var o Owner
-	if err := json.Unmarshal(data, &o); err != nil || o.UID < 0 || o.GID < 0 || o.UID >= 1<<32-1 || o.GID >= 1<<32-1 {
-		return Owner{}, fmt.Errorf("reading the image store's owner: %s is not {\"uid\": N, \"gid\": N}; set it again with `atod rootfs owner USER`",
-			filepath.Join(d.root, ownerFile))
+	if err := json.Unmarshal(data, &o); err != nil || o.UID < 0 || o.GID < 0 || o.UID >= maxID || o.GID >= maxID {
+		return Owner{}, fmt.Errorf("reading the image store's owner: %s is not {\"uid\": N, \"gid\": N}", filepath.Join(d.root, ownerFile))
 	}
 	return o, nil
 }
+
+// maxID bounds a uid or gid: 2^32-1 is no id (it means "unchanged" to
+// chown).
+const maxID = 1<<32 - 1

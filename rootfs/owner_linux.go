@@ -23,16 +23,17 @@ import (
 // The owner is recorded before any tree is changed, so that an interrupted
 // SetOwner is finished by running it again.
 func (w *Writer) SetOwner(o Owner) error {
-	if o.UID < 0 || o.GID < 0 || (o.UID == 0) != (o.GID == 0) {
-		return fmt.Errorf("setting the image store's owner: %s: the owner is root (0:0) or a user and group other than root's", o)
-	}
-	cur, err := w.d.Owner()
-	if err != nil {
-		return err
+	if o.UID < 0 || o.GID < 0 || o.UID >= maxID || o.GID >= maxID || (o.UID == 0) != (o.GID == 0) {
+		return fmt.Errorf("setting the image store's owner: %s: the owner is root (0:0) or a user and group other than root's, below %d", o, maxID)
 	}
 	trees, err := w.treeIDs()
 	if err != nil {
 		return err
+	}
+	cur, err := w.d.Owner()
+	if err != nil && len(trees) > 0 {
+		return fmt.Errorf("%w (with images in the store, whose they are is not known: remove %s, making them root's, then give them to the user again)",
+			err, filepath.Join(w.d.root, ownerFile))
 	}
 	if !cur.IsRoot() && cur != o && len(trees) > 0 {
 		return fmt.Errorf("setting the image store's owner: its images are uid %d's already, who may have changed them; "+
@@ -75,8 +76,19 @@ func (w *Writer) writeOwner(o Owner) error {
 	}
 	data, _ := json.Marshal(o)
 	tmp := path + ".new"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
 		return fmt.Errorf("setting the image store's owner: %w", writeHint(err))
+	}
+	_, err = f.Write(append(data, '\n'))
+	if err == nil {
+		err = f.Sync() // on disk before it replaces the old record
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("setting the image store's owner: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("setting the image store's owner: %w", err)
@@ -85,13 +97,18 @@ func (w *Writer) writeOwner(o Owner) error {
 }
 
 // giveRootFiles gives the files of tree directory dir (its rootfs and its
-// lease file) that belong to from's uid (gid) to to's. The walk never
-// resolves a path: each directory is opened relative to its parent with
-// O_NOFOLLOW, and each entry changed relative to its directory without
-// following it, so that a user who owns part of the tree (an interrupted
-// SetOwner run again, where to owns what was done) cannot swap a directory
-// for a symlink and have root change a file elsewhere. Children go before
-// their directory, which the user cannot change until it is theirs.
+// lease file) that belong to from's uid (gid) to to's.
+//
+// to may own part of the tree already: SetOwner run again after an
+// interruption, or on every rootless make install. What to owns, to may
+// change: swap a directory for a symlink, or put in it a hard link to a
+// file of root's elsewhere (fs.protected_hardlinks permitting). So the walk
+// never enters a directory of to's, nor changes an entry of to's, and works
+// only in directories of root's, which no user may change: children go
+// before their directory, so a directory of to's has been given whole
+// already. It never resolves a path either: each directory is opened
+// relative to its parent with O_NOFOLLOW, each entry changed relative to
+// its directory without following it.
 func giveRootFiles(dir string, from, to Owner) error {
 	if from == to {
 		return nil
@@ -118,6 +135,9 @@ func giveAt(dirfd int, name, path string, from, to Owner) error {
 			return nil
 		}
 		return fmt.Errorf("%s: %w", filepath.Join(path, name), err)
+	}
+	if int(st.Uid) == to.UID && !to.IsRoot() {
+		return nil // given already, whole (see giveRootFiles)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)

@@ -3,6 +3,7 @@ package rootfs
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,6 +58,11 @@ func TestSetOwner(t *testing.T) {
 	if err := w.SetOwner(user); err != nil {
 		t.Fatal(err)
 	}
+	for _, bad := range []Owner{{UID: maxID, GID: 5}, {UID: 5, GID: 1 << 32}, {UID: -1, GID: 5}} {
+		if err := w.SetOwner(bad); err == nil {
+			t.Errorf("SetOwner(%v) succeeded", bad)
+		}
+	}
 	if o, err := d.Owner(); err != nil || o != user {
 		t.Fatalf("owner after SetOwner: %v, %v; want %v", o, err, user)
 	}
@@ -81,15 +87,33 @@ func TestSetOwner(t *testing.T) {
 		t.Errorf("an installed tree's root, file and lease: %v, want %v", got, user)
 	}
 
-	// Run again (as after an interruption), it finishes the job.
-	if err := os.Lchown(filepath.Join(rootfs, "bin", "sh"), 0, 0); err != nil {
+	// Run again after an interruption, it finishes the job: the walk had
+	// given a/ whole (children before their directory), not yet b/ nor
+	// the tree's root. It never enters what is the user's already: a hard
+	// link there to a file of root's elsewhere stays root's.
+	atodtest.MkdirAll(t, filepath.Join(rootfs, "a"))
+	atodtest.MkdirAll(t, filepath.Join(rootfs, "b"))
+	atodtest.WriteFile(t, filepath.Join(rootfs, "a", "f"), "given")
+	atodtest.WriteFile(t, filepath.Join(rootfs, "b", "f"), "not yet")
+	for _, p := range []string{filepath.Join(rootfs, "a", "f"), filepath.Join(rootfs, "a")} {
+		if err := os.Lchown(p, user.UID, user.GID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Lchown(rootfs, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	rootsFile := filepath.Join(t.TempDir(), "roots")
+	atodtest.WriteFile(t, rootsFile, "root's")
+	if err := os.Link(rootsFile, filepath.Join(rootfs, "a", "link")); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.SetOwner(user); err != nil {
 		t.Fatal(err)
 	}
-	if got := owners(t, filepath.Join(rootfs, "bin", "sh")); got[0] != user {
-		t.Errorf("a file left root's by an interrupted SetOwner is %v after the next, want %v", got[0], user)
+	got = owners(t, filepath.Join(rootfs, "b", "f"), filepath.Join(rootfs, "b"), rootfs, rootsFile)
+	if want := []Owner{user, user, user, {0, 0}}; !slices.Equal(got, want) {
+		t.Errorf("owners of b/f, b, the root and a file of root's linked from a/ after the next SetOwner: %v, want %v", got, want)
 	}
 
 	// The user's images are not given to anyone else, root included.
@@ -123,5 +147,19 @@ func TestSetOwnerOfEmptyStore(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(d.Root(), ownerFile)); !os.IsNotExist(err) {
 		t.Errorf("root's store keeps an owner file: %v", err)
+	}
+	// A damaged record is replaced while the store holds no image; with
+	// one, whose it is is not known, and the error says what to do.
+	atodtest.WriteFile(t, filepath.Join(d.Root(), ownerFile), `{"uid": 4294967295}`)
+	if _, err := d.Owner(); err == nil {
+		t.Error("a uid of 2^32-1 read as an owner")
+	}
+	if err := w.SetOwner(Owner{UID: 1234, GID: 1234}); err != nil {
+		t.Errorf("SetOwner over a damaged record of an empty store: %v", err)
+	}
+	atodtest.WriteFile(t, filepath.Join(d.Root(), ownerFile), `garbage`)
+	addImage(t, d.Root(), "img", `{}`)
+	if err := w.SetOwner(Owner{UID: 1234, GID: 1234}); err == nil || !strings.Contains(err.Error(), "remove "+filepath.Join(d.Root(), ownerFile)) {
+		t.Errorf("SetOwner over a damaged record of a store with images: %v", err)
 	}
 }

@@ -58,6 +58,19 @@ func EnterUserNS() error {
 	return nil // not reached
 }
 
+// forwarded reports whether runInstead passes signal s on to the program
+// it runs. A terminal's Ctrl-C and Ctrl-\ go to its whole foreground
+// process group, the program's too: forwarded, one Ctrl-C would be two (and
+// a second SIGINT ends a drain at once). A kill -INT sent to this process
+// alone while it is in the foreground is lost so; SIGTERM is the daemon's
+// stop signal.
+func forwarded(s os.Signal, inForeground func() bool) bool {
+	if s == syscall.SIGINT || s == syscall.SIGQUIT {
+		return !inForeground()
+	}
+	return true
+}
+
 // inForegroundGroup reports whether this process's group is the
 // foreground group of its controlling terminal, if it has one. The
 // re-executed program is in that group too (runInstead makes no other).
@@ -94,16 +107,9 @@ func runInstead(cmd *exec.Cmd) error {
 	for {
 		select {
 		case s := <-sigs:
-			if (s == syscall.SIGINT || s == syscall.SIGQUIT) && inForegroundGroup() {
-				// A terminal's Ctrl-C and Ctrl-\ go to its whole
-				// foreground process group, the program's too:
-				// forwarded, one Ctrl-C would be two (and a second
-				// SIGINT ends a drain at once). A kill -INT sent to
-				// this process alone while it is in the foreground
-				// is lost so; SIGTERM is the daemon's stop signal.
-				continue
+			if forwarded(s, inForegroundGroup) {
+				_ = cmd.Process.Signal(s)
 			}
-			_ = cmd.Process.Signal(s)
 		case err := <-done:
 			var exit *exec.ExitError
 			switch {

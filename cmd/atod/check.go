@@ -129,17 +129,16 @@ func runChecks(ctx context.Context, cfg *config, cgroupView string, log *slog.Lo
 	}
 	entries, _ := images.List()
 	owner, err := images.Owner()
-	uid := os.Geteuid()
-	if hostUID, _, ownNS := sandbox.HostUser(); ownNS {
-		uid = hostUID // rootless, in its own user namespace
+	uid, gid := os.Geteuid(), os.Getegid()
+	if hostUID, hostGID, ownNS := sandbox.HostUser(); ownNS {
+		uid, gid = hostUID, hostGID // rootless, in its own user namespace
 	}
 	switch {
 	case err != nil:
 		add("image store", checkFail, err.Error())
 		return out
-	case uid != 0 && owner.UID != uid:
-		add("image store", checkWarn, fmt.Sprintf("%s: %d images, %s, not this user's: its runs see their image's files as nobody's; as root: atod rootfs owner --images %s %d",
-			cfg.Images, len(entries), describeOwner(owner), cfg.Images, uid))
+	case uid != 0 && storeNotOurs(owner, uid, gid, cfg.Images) != "":
+		add("image store", checkWarn, fmt.Sprintf("%s: %d images; %s", cfg.Images, len(entries), storeNotOurs(owner, uid, gid, cfg.Images)))
 	default:
 		add("image store", checkOK, fmt.Sprintf("%s: %d images, %s", cfg.Images, len(entries), describeOwner(owner)))
 	}

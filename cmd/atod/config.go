@@ -466,6 +466,17 @@ func (t imageTrees) Hold(name string) (string, func(), error) {
 	return l.Path, l.Release, nil
 }
 
+// storeNotOurs says what a rootless daemon of host ids uid and gid loses
+// on a store that keeps its images for owner, and what to do: "" when the
+// store is its own.
+func storeNotOurs(owner rootfs.Owner, uid, gid int, store string) string {
+	if owner.UID == uid && owner.GID == gid {
+		return ""
+	}
+	return fmt.Sprintf("the image store keeps its images for %s, not for this user (%d:%d): runs see their image's files as nobody's and may change only what the image lets everyone change; "+
+		"give them to this user, as root: atod rootfs owner --images %s %d:%d", owner, uid, gid, store, uid, gid)
+}
+
 // initPath is the configured init binary, or atod-init beside this binary.
 func (c *config) initPath() string {
 	if c.InitPath != "" {
@@ -527,9 +538,8 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string, images *rootfs.Dir
 		if c.UIDBase != defaultConfig().UIDBase {
 			log.Warn("uid_base is ignored when rootless: per-run uids need root", "uid_base", c.UIDBase)
 		}
-		if owner.UID != uid || owner.GID != gid {
-			log.Warn(fmt.Sprintf("the image store keeps its images for %s, not for this user: runs see their image's files as nobody's and may change only what the image lets everyone change; give the store to this user: atod rootfs owner --images %s %d:%d (as root)",
-				owner, images.Root(), uid, gid))
+		if w := storeNotOurs(owner, uid, gid, images.Root()); w != "" {
+			log.Warn(w)
 		}
 	} else if lo, hi := int64(c.UIDBase), int64(c.UIDBase)+2*int64(c.Slots); int64(owner.UID) >= lo && int64(owner.UID) < hi || int64(owner.GID) >= lo && int64(owner.GID) < hi {
 		return nil, fmt.Errorf("the image store's owner %s is among the runs' host ids (uid_base %d, %d of them): give the store to another user or move uid_base", owner, c.UIDBase, hi-lo)

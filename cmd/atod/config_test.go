@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/atod-project/atod/rootfs"
 )
 
 func parse(t *testing.T, args ...string) (config, []string, error) {
@@ -166,6 +168,20 @@ func TestTokenFileWarning(t *testing.T) {
 		}
 		if w := c.tokenFileWarning(); !strings.Contains(w, "may be read by other users") || !strings.Contains(w, "chmod 600") {
 			t.Errorf("mode %#o: %q, want a warning", mode, w)
+		}
+	}
+}
+
+// TestStoreNotOurs: a rootless daemon is told when its store keeps its
+// images for another user, and which ids to give them.
+func TestStoreNotOurs(t *testing.T) {
+	if w := storeNotOurs(rootfs.Owner{UID: 1500, GID: 1501}, 1500, 1501, "/s"); w != "" {
+		t.Errorf("its own store: %q", w)
+	}
+	for _, o := range []rootfs.Owner{{}, {UID: 1500, GID: 1500}, {UID: 1400, GID: 1501}} {
+		w := storeNotOurs(o, 1500, 1501, "/s")
+		if !strings.Contains(w, "runs see their image's files as nobody's") || !strings.Contains(w, "atod rootfs owner --images /s 1500:1501") {
+			t.Errorf("a store for %v: %q", o, w)
 		}
 	}
 }

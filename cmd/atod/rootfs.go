@@ -430,7 +430,7 @@ func printCollected(c rootfs.Collected) {
 		fmt.Printf("collected tree %.12s\n", id)
 	}
 	for _, id := range c.Busy {
-		fmt.Printf("tree %.12s is in use by runs; the daemon collects it when they end\n", id)
+		fmt.Printf("tree %.12s is in use by runs; a root daemon collects it when they end (under a rootless one: atod rootfs gc then)\n", id)
 	}
 	if c.Freed > 0 {
 		fmt.Printf("freed %s\n", mib(c.Freed))

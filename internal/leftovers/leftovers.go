@@ -171,6 +171,10 @@ type Scope struct {
 	DaemonPID  int
 	CgroupName string // the daemon's cgroup parent name
 	StateDir   string // the sandbox's state directory
+	// StateDirMounted: a service manager made the state directory itself
+	// a mount point (systemd bind-mounts a namespaced unit's
+	// RuntimeDirectory), which is then no run's.
+	StateDirMounted bool
 }
 
 // daemonView is the process whose mount namespace holds the runs' mounts of
@@ -301,10 +305,7 @@ func Find(s Scope) ([]string, error) {
 		return nil, err
 	}
 	for _, m := range mounts {
-		// The state directory itself may be a mount point: systemd
-		// bind-mounts a unit's RuntimeDirectory in the unit's mount
-		// namespace (ProtectSystem=, say). No run makes it.
-		if m == s.StateDir {
+		if m == s.StateDir && s.StateDirMounted {
 			continue
 		}
 		// The daemon's own tmpfs mounts (sandbox/sharedmounts_linux.go)
