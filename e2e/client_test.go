@@ -65,6 +65,7 @@ type job struct {
 
 	customRunner string         // "": omitted
 	limits       map[string]any // nil: omitted
+	files        map[string]any // nil: omitted
 }
 
 // scaledTimeout is a run's timeout of s seconds stretched by timescale, as
@@ -93,6 +94,9 @@ func (j job) fields() []field {
 	}
 	if j.limits != nil {
 		fields = append(fields, field{"limits", j.limits})
+	}
+	if j.files != nil {
+		fields = append(fields, field{"files", j.files})
 	}
 	return fields
 }

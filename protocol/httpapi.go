@@ -242,6 +242,11 @@ func DecodeJSONRequest(b []byte, known func(language string) bool) (Request, err
 			return Request{}, err
 		}
 	}
+	if raw, ok := jr["files"]; ok {
+		if req.Files, err = jsonFiles(raw); err != nil {
+			return Request{}, err
+		}
+	}
 	if err := checkNULs(req); err != nil {
 		return Request{}, err
 	}

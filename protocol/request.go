@@ -44,6 +44,12 @@ type Request struct {
 	// always nil from DecodeRequest, the v0 contract's decoder, which skips
 	// the key as it skips any other it does not know.
 	Limits *Limits
+
+	// Files are the "files" of a v1 or HTTP request, an extension: files
+	// for the run's working directory, sorted by path, their paths
+	// checked (relative, below it); nil when absent (or nil), and always
+	// from DecodeRequest.
+	Files []File
 }
 
 // RequestError says why a request frame was refused. Its text, from Error,
@@ -84,7 +90,7 @@ func DecodeRequest(b []byte, known func(language string) bool) (Request, error) 
 }
 
 // DecodeV1Request is DecodeRequest for the v1 endpoint: it also decodes the
-// extensions of ours that a v1 request may carry ("limits"), checking each
+// extensions of ours that a v1 request may carry ("limits", "files"), checking each
 // as it decodes it, with the other keys.
 func DecodeV1Request(b []byte, known func(language string) bool) (Request, error) {
 	return decodeRequest(b, known, true)
@@ -116,6 +122,7 @@ const (
 	fieldTimeout
 	fieldCustomRunner
 	fieldLimits // an extension (rawRequest.extensions)
+	fieldFiles  // an extension
 )
 
 func (f field) String() string {
@@ -136,6 +143,8 @@ func (f field) String() string {
 		return "custom_runner"
 	case fieldLimits:
 		return "limits"
+	case fieldFiles:
+		return "files"
 	default:
 		return "field(" + strconv.Itoa(int(f)) + ")"
 	}
@@ -160,6 +169,8 @@ func fieldNamed(key []byte) (field, bool) {
 		return fieldCustomRunner, true
 	case "limits":
 		return fieldLimits, true
+	case "files":
+		return fieldFiles, true
 	default:
 		return 0, false
 	}
@@ -174,8 +185,8 @@ func fieldNamed(key []byte) (field, bool) {
 // language as str or bin), nor its exact error texts, required keys, or the
 // "found extra data" check.
 type rawRequest struct {
-	extensions   bool  // decode the extension fields, not skip them (v1)
-	seen         uint8 // bit 1<<field set when the key was present
+	extensions   bool   // decode the extension fields, not skip them (v1)
+	seen         uint16 // bit 1<<field set when the key was present
 	language     []byte
 	code, input  []byte
 	options      [][]byte
@@ -183,6 +194,7 @@ type rawRequest struct {
 	timeout      rawInt
 	customRunner []byte
 	limits       *Limits
+	files        []File
 }
 
 // rawInt is a msgpack integer as sent, of any width and sign.
@@ -240,7 +252,7 @@ func (r *rawRequest) decode(b []byte) error {
 			return invalidMsgpack(err)
 		}
 		f, ok := fieldNamed(key)
-		if f == fieldLimits && !r.extensions {
+		if (f == fieldLimits || f == fieldFiles) && !r.extensions {
 			ok = false // not the v0 contract's: a key like any other
 		}
 		if !ok {
@@ -294,6 +306,8 @@ func (r *rawRequest) decodeField(f field, b []byte) (rest []byte, err error) {
 		r.customRunner, b, err = readBinary(b, place{f, noIndex})
 	case fieldLimits:
 		r.limits, b, err = readLimits(b)
+	case fieldFiles:
+		r.files, b, err = readFiles(b)
 	}
 	return b, err
 }
@@ -466,6 +480,7 @@ func (r *rawRequest) validate(known func(string) bool) (Request, error) {
 		Timeout:      DefaultTimeout,
 		CustomRunner: r.customRunner,
 		Limits:       r.limits,
+		Files:        r.files,
 	}
 	if err := checkNULs(req); err != nil {
 		return Request{}, err

@@ -232,6 +232,11 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	if err := writeJobFiles(p.scratch, &spec.Files); err != nil {
 		return res, err
 	}
+	if len(spec.Files.Context) > 0 {
+		if err := writeContextFiles(p.init.Pid, spec.Files.Context, p.ids.uid, p.ids.gid); err != nil {
+			return res, err
+		}
+	}
 	werr := initproto.WriteJob(p.job, initproto.Job{Command: spec.Command, Env: spec.Env})
 	p.job.Close()
 	started := time.Now()

@@ -399,6 +399,7 @@ func (s *Server) spec(req protocol.Request, t target, out output) job.Spec {
 			Options:   req.Options,
 			Arguments: req.Arguments,
 			Runner:    runner,
+			Context:   contextFiles(req.Files),
 		},
 		Command: job.RunnerCommand(),
 		Env:     slices.Clone(env),
@@ -409,6 +410,18 @@ func (s *Server) spec(req protocol.Request, t target, out output) job.Spec {
 		Stderr:  out.stderr,
 		Limits:  limits,
 	}
+}
+
+// contextFiles are the sandbox's form of a request's files.
+func contextFiles(files []protocol.File) []job.ContextFile {
+	if len(files) == 0 {
+		return nil
+	}
+	c := make([]job.ContextFile, len(files))
+	for i, f := range files {
+		c[i] = job.ContextFile{Path: f.Path, Data: f.Data}
+	}
+	return c
 }
 
 // resultV0 is the v0 result of a run.

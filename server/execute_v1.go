@@ -99,7 +99,7 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 			var req protocol.Request
 			req, err = protocol.DecodeV1Request(frame, s.requestable)
 			if err == nil {
-				err = s.checkLimits(req.Limits)
+				err = s.checkExtensions(req)
 			}
 			if err == nil {
 				rl.language = req.Language

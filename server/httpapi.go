@@ -90,7 +90,7 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetReadDeadline(time.Time{})
 	req, err := decode(body, s.requestable)
 	if err == nil {
-		err = s.checkLimits(req.Limits)
+		err = s.checkExtensions(req)
 	}
 	if err != nil {
 		logErr = err

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -35,6 +36,31 @@ func (s *Server) maxLimits() protocol.Limits {
 		RootMiB:   l.RootBytes >> 20,
 	}
 }
+
+// checkExtensions refuses what a request's extensions ask that this server
+// cannot give (checkLimits), and files that its working directory cannot
+// hold.
+func (s *Server) checkExtensions(req protocol.Request) error {
+	if err := s.checkLimits(req.Limits); err != nil {
+		return err
+	}
+	if len(req.Files) == 0 {
+		return nil
+	}
+	room := applyLimits(*s.limits.Load(), req.Limits).TmpfsBytes
+	// A tmpfs gives a file whole pages, and each directory one.
+	var need int64
+	for _, f := range req.Files {
+		need += (int64(len(f.Data))+pageSize-1)/pageSize*pageSize + pageSize
+	}
+	if need > room {
+		return &protocol.RequestError{Reason: fmt.Sprintf("files: they take %d bytes of the working directory, which holds %d (limits.tmpfs_mib)", need, room)}
+	}
+	return nil
+}
+
+// pageSize is what a tmpfs gives a file at least.
+const pageSize = 4096
 
 // checkLimits refuses a request's limits (nil: none) that ask for more
 // than this server's maximum or less than a run needs, naming the limit

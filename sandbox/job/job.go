@@ -103,6 +103,19 @@ type Files struct {
 	Options   [][]byte // each written followed by a NUL byte
 	Arguments [][]byte // each written followed by a NUL byte
 	Runner    []byte
+
+	// Context are files written into the working directory, /ATO/context,
+	// before Command starts, owned by the run's user (UID and GID). Their
+	// paths are relative to it, without "." or ".." components (the
+	// sandbox refuses others, and never follows a symlink on the way);
+	// their directories are made.
+	Context []ContextFile
+}
+
+// ContextFile is one of Files.Context.
+type ContextFile struct {
+	Path string
+	Data []byte
 }
 
 // Limits bounds what a run may use. A zero field means "use the default".
