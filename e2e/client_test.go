@@ -66,6 +66,7 @@ type job struct {
 	customRunner string         // "": omitted
 	limits       map[string]any // nil: omitted
 	files        map[string]any // nil: omitted
+	interactive  bool           // false: omitted
 }
 
 // scaledTimeout is a run's timeout of s seconds stretched by timescale, as
@@ -97,6 +98,9 @@ func (j job) fields() []field {
 	}
 	if j.files != nil {
 		fields = append(fields, field{"files", j.files})
+	}
+	if j.interactive {
+		fields = append(fields, field{"interactive", true})
 	}
 	return fields
 }

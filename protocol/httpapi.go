@@ -247,6 +247,15 @@ func DecodeJSONRequest(b []byte, known func(language string) bool) (Request, err
 			return Request{}, err
 		}
 	}
+	if raw, ok := jr["interactive"]; ok {
+		switch string(bytes.TrimSpace(raw)) {
+		case "true":
+			req.Interactive = true
+		case "false", "null":
+		default:
+			return Request{}, invalid("interactive: expected a bool")
+		}
+	}
 	if err := checkNULs(req); err != nil {
 		return Request{}, err
 	}

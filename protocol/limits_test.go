@@ -132,3 +132,33 @@ func matches(got, want string) bool {
 	}
 	return got == want
 }
+
+// TestStdinMessages: the client's messages of an interactive run.
+func TestStdinMessages(t *testing.T) {
+	stdin := func(v []byte) []byte { return append(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "Stdin"), v...) }
+	for _, c := range []struct {
+		name string
+		msg  []byte
+		data string
+		ok   bool
+	}{
+		{"bin", stdin(msgp.AppendBytes(nil, []byte("hi\n"))), "hi\n", true},
+		{"str", stdin(msgp.AppendString(nil, "hi")), "hi", true},
+		{"empty", stdin(msgp.AppendBytes(nil, nil)), "", true},
+		{"int", stdin(msgp.AppendInt(nil, 5)), "", false},
+		{"other key", append(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "Stdout"), msgp.AppendBytes(nil, []byte("x"))...), "", false},
+		{"two keys", append(stdin(msgp.AppendBytes(nil, []byte("x")))[:0:0], msgp.AppendMapHeader(nil, 2)...), "", false},
+		{"extra data", append(stdin(msgp.AppendBytes(nil, []byte("x"))), 0xc0), "", false},
+		{"Kill", msgp.AppendString(nil, "Kill"), "", false},
+	} {
+		data, ok := StdinOf(c.msg)
+		if ok != c.ok || string(data) != c.data {
+			t.Errorf("%s: StdinOf = %q, %v; want %q, %v", c.name, data, ok, c.data, c.ok)
+		}
+	}
+	if !IsCloseStdin(msgp.AppendString(nil, "CloseStdin")) || !IsCloseStdin(msgp.AppendBytes(nil, []byte("CloseStdin"))) ||
+		IsCloseStdin(msgp.AppendString(nil, "Kill")) || IsKill(msgp.AppendString(nil, "CloseStdin")) ||
+		IsCloseStdin(append(msgp.AppendString(nil, "CloseStdin"), 0xc0)) {
+		t.Error("IsCloseStdin or IsKill mistook a message")
+	}
+}

@@ -50,6 +50,12 @@ type Request struct {
 	// checked (relative, below it); nil when absent (or nil), and always
 	// from DecodeRequest.
 	Files []File
+
+	// Interactive is the "interactive" key of a v1 request, an extension:
+	// the run's stdin comes from the connection ({"Stdin": bin} messages,
+	// then "CloseStdin"), after its input. False when absent (or nil), and
+	// always from DecodeRequest.
+	Interactive bool
 }
 
 // RequestError says why a request frame was refused. Its text, from Error,
@@ -90,7 +96,8 @@ func DecodeRequest(b []byte, known func(language string) bool) (Request, error) 
 }
 
 // DecodeV1Request is DecodeRequest for the v1 endpoint: it also decodes the
-// extensions of ours that a v1 request may carry ("limits", "files"), checking each
+// extensions of ours that a v1 request may carry ("limits", "files",
+// "interactive"), checking each
 // as it decodes it, with the other keys.
 func DecodeV1Request(b []byte, known func(language string) bool) (Request, error) {
 	return decodeRequest(b, known, true)
@@ -121,8 +128,9 @@ const (
 	fieldArguments
 	fieldTimeout
 	fieldCustomRunner
-	fieldLimits // an extension (rawRequest.extensions)
-	fieldFiles  // an extension
+	fieldLimits      // an extension (rawRequest.extensions)
+	fieldFiles       // an extension
+	fieldInteractive // an extension
 )
 
 func (f field) String() string {
@@ -145,6 +153,8 @@ func (f field) String() string {
 		return "limits"
 	case fieldFiles:
 		return "files"
+	case fieldInteractive:
+		return "interactive"
 	default:
 		return "field(" + strconv.Itoa(int(f)) + ")"
 	}
@@ -171,6 +181,8 @@ func fieldNamed(key []byte) (field, bool) {
 		return fieldLimits, true
 	case "files":
 		return fieldFiles, true
+	case "interactive":
+		return fieldInteractive, true
 	default:
 		return 0, false
 	}
@@ -195,6 +207,7 @@ type rawRequest struct {
 	customRunner []byte
 	limits       *Limits
 	files        []File
+	interactive  bool
 }
 
 // rawInt is a msgpack integer as sent, of any width and sign.
@@ -252,7 +265,7 @@ func (r *rawRequest) decode(b []byte) error {
 			return invalidMsgpack(err)
 		}
 		f, ok := fieldNamed(key)
-		if (f == fieldLimits || f == fieldFiles) && !r.extensions {
+		if f >= fieldLimits && !r.extensions {
 			ok = false // not the v0 contract's: a key like any other
 		}
 		if !ok {
@@ -308,6 +321,20 @@ func (r *rawRequest) decodeField(f field, b []byte) (rest []byte, err error) {
 		r.limits, b, err = readLimits(b)
 	case fieldFiles:
 		r.files, b, err = readFiles(b)
+	case fieldInteractive:
+		switch t := msgp.NextType(b); t {
+		case msgp.NilType:
+			b, err = msgp.ReadNilBytes(b)
+		case msgp.BoolType:
+			r.interactive, b, err = msgp.ReadBoolBytes(b)
+		case msgp.InvalidType:
+			_, err = msgp.Skip(b)
+		default:
+			return b, invalid("interactive: expected a bool, got %s", typeName(t))
+		}
+		if err != nil {
+			err = invalidMsgpack(err)
+		}
 	}
 	return b, err
 }
@@ -481,6 +508,7 @@ func (r *rawRequest) validate(known func(string) bool) (Request, error) {
 		CustomRunner: r.customRunner,
 		Limits:       r.limits,
 		Files:        r.files,
+		Interactive:  r.interactive,
 	}
 	if err := checkNULs(req); err != nil {
 		return Request{}, err

@@ -63,10 +63,47 @@ func AppendOutput(b []byte, stream Stream, chunk []byte) []byte {
 // its running program.
 const killMessage = "Kill"
 
+// closeStdinMessage is the msgpack string "CloseStdin", which the client
+// of an interactive run sends to end its program's stdin.
+const closeStdinMessage = "CloseStdin"
+
+// IsCloseStdin reports whether a client's message is "CloseStdin" (as a str
+// or a bin, as IsKill takes "Kill"), with nothing after it.
+func IsCloseStdin(msg []byte) bool { return isCommand(msg, closeStdinMessage) }
+
+// StdinOf returns the bytes of a client's {"Stdin": bin} message (a str is
+// taken too), and whether msg is one: a one-key map, nothing after it.
+func StdinOf(msg []byte) ([]byte, bool) {
+	n, rest, err := msgp.ReadMapHeaderBytes(msg)
+	if err != nil || n != 1 {
+		return nil, false
+	}
+	key, rest, err := msgp.ReadStringZC(rest)
+	if err != nil || string(key) != "Stdin" {
+		return nil, false
+	}
+	var data []byte
+	switch msgp.NextType(rest) {
+	case msgp.BinType:
+		data, rest, err = msgp.ReadBytesZC(rest)
+	case msgp.StrType:
+		data, rest, err = msgp.ReadStringZC(rest)
+	default:
+		return nil, false
+	}
+	if err != nil || len(rest) != 0 {
+		return nil, false
+	}
+	return data, true
+}
+
 // IsKill reports whether a client's message is the v1 Kill command: exactly
 // the msgpack string "Kill" (a bin holding it is accepted too, as the
 // contract's typing is lax), with nothing after it.
-func IsKill(msg []byte) bool {
+func IsKill(msg []byte) bool { return isCommand(msg, killMessage) }
+
+// isCommand reports whether msg is the msgpack string (or bin) command.
+func isCommand(msg []byte, command string) bool {
 	var s []byte
 	var rest []byte
 	var err error
@@ -78,5 +115,5 @@ func IsKill(msg []byte) bool {
 	default:
 		return false
 	}
-	return err == nil && len(rest) == 0 && string(s) == killMessage
+	return err == nil && len(rest) == 0 && string(s) == command
 }

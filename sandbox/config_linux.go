@@ -274,6 +274,13 @@ func (s *Sandbox) setupPlan(key *template, rootfs string, scratch string) initpr
 		owned(atoDir),
 	}
 	for _, f := range jobFiles {
+		if f == "input" && key.interactive {
+			// The run's stdin, a pipe the daemon feeds (feedStdin):
+			// init's own stdin, which the runner gets; "<
+			// /ATO/input" reopens it.
+			plan = append(plan, op("symlink", "/proc/self/fd/0", filepath.Join(atoDir, f)))
+			continue
+		}
 		plan = append(plan, bind(filepath.Join(scratch, f), filepath.Join(atoDir, f), unix.MS_RDONLY|noSuidDev))
 	}
 	yargs, bash := s.initPath, s.bashPath

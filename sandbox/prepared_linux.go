@@ -44,6 +44,7 @@ type prepared struct {
 
 	stdout, stderr, report *os.File // read ends
 	job                    *os.File // write end of init's job pipe
+	stdin                  *os.File // write end of an interactive run's stdin pipe (init's stdin)
 	waited                 chan struct{}
 }
 
@@ -113,6 +114,22 @@ func (p *prepared) start(plan initproto.Plan) error {
 			return fmt.Errorf("giving the run its output pipes: %w", err)
 		}
 	}
+	// An interactive run's stdin is a pipe the daemon feeds: init's own
+	// stdin, which /ATO/input links to (/proc/self/fd/0: the runner's
+	// "< /ATO/input" reopens it, as a pipe reopens, without waiting
+	// for a writer). The run's, like its output pipes.
+	var stdin *os.File
+	if p.key.interactive {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fmt.Errorf("making the run's stdin: %w", err)
+		}
+		p.stdin, stdin = w, r
+		theirs = append(theirs, r)
+		if err := r.Chown(p.ids.uid, p.ids.gid); err != nil {
+			return fmt.Errorf("giving the run its stdin: %w", err)
+		}
+	}
 	s := p.s
 	first := &exec.Cmd{
 		// atod-init through its descriptor (initproto.ExecFD): no
@@ -126,6 +143,7 @@ func (p *prepared) start(plan initproto.Plan) error {
 		Args: initproto.SetupArgs(idMappings(p.key.uid, p.ids.uid, p.ids.rootUID),
 			idMappings(p.key.gid, p.ids.gid, p.ids.rootGID), !s.rootless),
 		Env:    []string{}, // init's; the runner's comes with the job
+		Stdin:  stdin,      // nil: /dev/null
 		Stdout: stdout.w,
 		Stderr: stderr.w,
 		// initproto.FD, JobFD, SetupFD, StatusFD, SeccompFD, ExecFD.
@@ -229,8 +247,12 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	if err != nil {
 		return res, fmt.Errorf("watching the run's CPU time: %w", err)
 	}
-	if err := writeJobFiles(p.scratch, &spec.Files); err != nil {
+	if err := writeJobFiles(p.scratch, &spec.Files, p.key.interactive); err != nil {
 		return res, err
+	}
+	if p.key.interactive {
+		feedStdin(p.stdin, spec.Files.Input, spec.Stdin)
+		defer p.stdin.Close() // the run is over: no more of its stdin
 	}
 	if len(spec.Files.Context) > 0 {
 		if err := writeContextFiles(p.init.Pid, spec.Files.Context, p.ids.uid, p.ids.gid); err != nil {
@@ -382,7 +404,7 @@ func (p *prepared) teardown() error {
 }
 
 func (p *prepared) closeEnds() {
-	for _, f := range []*os.File{p.stdout, p.stderr, p.report, p.job} {
+	for _, f := range []*os.File{p.stdout, p.stderr, p.report, p.job, p.stdin} {
 		if f != nil {
 			f.Close()
 		}
@@ -426,11 +448,27 @@ func (s *Sandbox) makeJobDir(id string) (string, error) {
 	return dir, nil
 }
 
+// feedStdin feeds an interactive run's stdin pipe w: input, then what
+// stdin gives, in a goroutine of its own; at stdin's EOF it closes w, which
+// the run reads as the end of its stdin. The run's end closes w too (its
+// sandbox's teardown), ending a write the run does not take; a Read of
+// stdin that waits for a client ends when the caller ends it.
+func feedStdin(w *os.File, input []byte, stdin io.Reader) {
+	go func() {
+		defer w.Close()
+		if _, err := w.Write(input); err != nil {
+			return
+		}
+		_, _ = io.Copy(w, stdin)
+	}()
+}
+
 // writeJobFiles writes the runner contract's files into a job directory
 // (makeJobDir's); Run has checked their size (jobFilesSize). They stay
 // read-only for everyone: the daemon writes as their owner, briefly allowed,
 // and the run sees them through read-only bind mounts.
-func writeJobFiles(dir string, f *job.Files) error {
+func writeJobFiles(dir string, f *job.Files, interactive bool) error {
+	// An interactive run's input goes to its stdin pipe (feedStdin).
 	contents := map[string][]byte{
 		"code":      f.Code,
 		"input":     f.Input,
@@ -439,6 +477,9 @@ func writeJobFiles(dir string, f *job.Files) error {
 		"runner":    f.Runner,
 	}
 	for _, name := range jobFiles {
+		if name == "input" && interactive {
+			continue
+		}
 		if err := fillReadOnly(filepath.Join(dir, name), contents[name]); err != nil {
 			return err
 		}

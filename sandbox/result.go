@@ -109,6 +109,8 @@ type template struct {
 	rootfs   string
 	uid, gid uint32
 	limits   job.Limits // output caps zero
+	// interactive: /ATO/input is a FIFO the daemon feeds (Spec.Stdin)
+	interactive bool
 }
 
 // templateOf is the template of spec, whose limits are l (its own with the
@@ -117,5 +119,5 @@ func templateOf(spec *job.Spec, l job.Limits) template {
 	// Output caps and the CPU time bound are the run's alone: any
 	// prepared sandbox of the same limits serves.
 	l.StdoutBytes, l.StderrBytes, l.CPUTime = 0, 0, 0
-	return template{image: spec.Image, rootfs: spec.Rootfs, uid: spec.UID, gid: spec.GID, limits: l}
+	return template{image: spec.Image, rootfs: spec.Rootfs, uid: spec.UID, gid: spec.GID, limits: l, interactive: spec.Stdin != nil}
 }

@@ -302,7 +302,7 @@ func (s *Server) runV0(ctx context.Context, req protocol.Request, log *slog.Logg
 	stderr := newCappedBuffer(v0StderrBytes)
 	// A v0 request's custom_runner is ignored, as are all keys v0 does not
 	// know.
-	res, err := s.runQueued(ctx, req, output{stdout, stderr, v0StdoutBytes, v0StderrBytes, false}, log)
+	res, err := s.runQueued(ctx, req, output{stdout: stdout, stderr: stderr, stdoutBytes: v0StdoutBytes, stderrBytes: v0StderrBytes}, log)
 	if err != nil {
 		return protocol.Result{}, err
 	}
@@ -313,7 +313,8 @@ func (s *Server) runV0(ctx context.Context, req protocol.Request, log *slog.Logg
 type output struct {
 	stdout, stderr           io.Writer
 	stdoutBytes, stderrBytes int64
-	customRunner             bool // honour the request's custom_runner (v1)
+	customRunner             bool      // honour the request's custom_runner (v1)
+	stdin                    io.Reader // an interactive run's (v1), or nil
 }
 
 // runQueued runs a request once a run slot is free.
@@ -409,6 +410,7 @@ func (s *Server) spec(req protocol.Request, t target, out output) job.Spec {
 		Stdout:  out.stdout,
 		Stderr:  out.stderr,
 		Limits:  limits,
+		Stdin:   out.stdin,
 	}
 }
 

@@ -88,8 +88,9 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 			s.refuse(ctx, conn, "v1", log, nil, err) // the connection's end: no request
 			return
 		}
-		if m.typ == websocket.MessageBinary && protocol.IsKill(m.data) {
-			// A Kill that crossed its run's Done on the wire.
+		if m.typ == websocket.MessageBinary && isRunMessage(m.data) {
+			// A Kill, Stdin or CloseStdin that crossed its run's Done
+			// on the wire.
 			n--
 			continue
 		}
@@ -118,6 +119,13 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 		s.logRequest(rl, s.closeConn(conn, "v1", log, rl, err), err)
 		return
 	}
+}
+
+// isRunMessage reports whether a client's message is one it sends while a
+// run goes on: Kill, or an interactive run's Stdin and CloseStdin.
+func isRunMessage(msg []byte) bool {
+	_, isStdin := protocol.StdinOf(msg)
+	return isStdin || protocol.IsKill(msg) || protocol.IsCloseStdin(msg)
 }
 
 // errClientGone says the connection ended while a program ran.
@@ -157,6 +165,14 @@ func (s *Server) runV1(ctx context.Context, conn *websocket.Conn, req protocol.R
 	runCtx, kill := context.WithCancel(ctx)
 	defer kill()
 	var gone bool
+	// An interactive run's stdin: Stdin messages, then CloseStdin; past
+	// its bound the run is killed and the connection closed (flood).
+	var stdin *stdinBuffer
+	var flood error
+	if req.Interactive {
+		stdin = newStdinBuffer()
+		defer stdin.Close()
+	}
 	stop := make(chan struct{})
 	watched := make(chan struct{})
 	go func() {
@@ -169,9 +185,21 @@ func (s *Server) runV1(ctx context.Context, conn *websocket.Conn, req protocol.R
 					kill()
 					return
 				}
-				if m.typ == websocket.MessageBinary && protocol.IsKill(m.data) {
+				if m.typ != websocket.MessageBinary {
+					continue
+				}
+				switch data, isStdin := protocol.StdinOf(m.data); {
+				case protocol.IsKill(m.data):
 					log.Debug("client killed its run")
 					kill()
+				case stdin != nil && isStdin:
+					if err := stdin.Write(data); err != nil {
+						flood = err
+						kill()
+						return
+					}
+				case stdin != nil && protocol.IsCloseStdin(m.data):
+					stdin.CloseWrite()
 				}
 			case <-stop:
 				return
@@ -184,15 +212,22 @@ func (s *Server) runV1(ctx context.Context, conn *websocket.Conn, req protocol.R
 	writeCtx, stopWrites := context.WithTimeout(ctx, time.Duration(req.Timeout)*time.Second+streamGrace)
 	defer stopWrites()
 	sw := &streamWriter{ctx: writeCtx, conn: conn}
-	res, err := s.runQueued(runCtx, req, output{
+	out := output{
 		stdout: sw.stream(protocol.Stdout), stderr: sw.stream(protocol.Stderr),
 		stdoutBytes: outputCap(req), stderrBytes: outputCap(req),
 		customRunner: true,
-	}, log)
+	}
+	if stdin != nil { // not a nil *stdinBuffer in the interface
+		out.stdin = stdin
+	}
+	res, err := s.runQueued(runCtx, req, out, log)
 	close(stop)
 	<-watched
 	if gone {
 		return errClientGone
+	}
+	if flood != nil {
+		return flood
 	}
 	if err != nil {
 		return err

@@ -92,6 +92,9 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = s.checkExtensions(req)
 	}
+	if err == nil && req.Interactive {
+		err = &protocol.RequestError{Reason: errInteractiveHTTP.Error()}
+	}
 	if err != nil {
 		logErr = err
 		_, reason := protocol.CloseFor(err)
@@ -119,7 +122,7 @@ func (s *Server) executeHTTP(w http.ResponseWriter, r *http.Request) {
 	stdout := newCappedBuffer(int(outCap))
 	stderr := newCappedBuffer(int(outCap))
 	runCtx, cancel := s.runContext(withRequestLog(r.Context(), rl))
-	res, err := s.run(runCtx, req, output{stdout, stderr, outCap, outCap, true}, log.With("language", req.Language))
+	res, err := s.run(runCtx, req, output{stdout: stdout, stderr: stderr, stdoutBytes: outCap, stderrBytes: outCap, customRunner: true}, log.With("language", req.Language))
 	cancel()
 	s.release()
 	logErr = err

@@ -90,6 +90,13 @@ type Spec struct {
 
 	// Limits overrides the sandbox's default limits where non-zero.
 	Limits Limits
+
+	// Stdin, if not nil, makes the run interactive: /ATO/input is a pipe
+	// (a FIFO) that gets Files.Input, then what Stdin gives until its EOF,
+	// which closes it. A sandbox does not wait for Stdin's Read once the
+	// run is over: the caller must end it then (Close), or the copying
+	// goroutine stays with it.
+	Stdin io.Reader
 }
 
 // ErrUnsupportedUser is wrapped by a sandbox's error for a Spec whose UID or
