@@ -70,9 +70,13 @@ func TestFiles(t *testing.T) {
 // the key.
 func TestFilesRefused(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
-	many := map[string]any{}
-	for i := range 250 {
-		many[fmt.Sprint("f", i)] = "x"
+	many := map[string]any{} // a page each, and one for each directory
+	for i := range 200 {
+		many[fmt.Sprint("d", i, "/f")] = "x"
+	}
+	deep := map[string]any{} // 40 x 501 directories
+	for i := range 40 {
+		deep[fmt.Sprint("x", i, "/")+strings.Repeat("a/", 500)+"f"] = "x"
 	}
 	for _, c := range []struct {
 		files  map[string]any
@@ -81,7 +85,8 @@ func TestFilesRefused(t *testing.T) {
 	}{
 		{map[string]any{"../escape": "x"}, nil, `invalid request: files: the path "../escape" has a ".." component, which would leave the working directory`},
 		{map[string]any{"/etc/passwd": "x"}, nil, `invalid request: files: the path "/etc/passwd" is absolute; paths are relative to the working directory, /ATO/context`},
-		{many, map[string]any{"tmpfs_mib": 1}, "invalid request: files: they take 2048000 bytes of the working directory, which holds 1048576 (limits.tmpfs_mib)"},
+		{many, map[string]any{"tmpfs_mib": 1}, "invalid request: files: they take 1638400 bytes of the working directory, which holds 1048576 (limits.tmpfs_mib)"},
+		{deep, nil, "invalid request: files: they need 20080 files and directories; the working directory holds 16000"},
 	} {
 		c1 := dialV1(t, d)
 		c1.send(job{language: "bash", code: "echo ran", files: c.files, limits: c.limits}.encode(t))

@@ -138,6 +138,17 @@ func TestV1InteractiveBounds(t *testing.T) {
 		c.conn.CloseNow()
 		assertNoLeftovers(t, d)
 	})
+	t.Run("a Stdin message too big", func(t *testing.T) {
+		c := dialV1(t, d)
+		c.send(job{language: "bash", interactive: true, timeout: scaledTimeout(30), code: "echo started; cat > /dev/null"}.encode(t))
+		if f, err := c.next(); err != nil || f.stream != "Stdout" {
+			t.Fatalf("%+v %v", f, err)
+		}
+		c.send(stdinMessage(bytes.Repeat([]byte("y"), 70000)))
+		if _, err := c.next(); closeOf(err) != "1009 stdin: a Stdin message may be at most 65536 bytes" {
+			t.Errorf("a Stdin message of 70000 bytes: %s", closeOf(err))
+		}
+	})
 	t.Run("HTTP", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), timescale.D(30*time.Second))
 		defer cancel()

@@ -162,3 +162,45 @@ func TestStdinMessages(t *testing.T) {
 		t.Error("IsCloseStdin or IsKill mistook a message")
 	}
 }
+
+// TestDecodeInteractive: "interactive" is a bool (nil: absent) of v1 and
+// JSON requests; v0 skips it.
+func TestDecodeInteractive(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		value  []byte
+		want   bool
+		reason string
+	}{
+		{"true", msgp.AppendBool(nil, true), true, ""},
+		{"false", msgp.AppendBool(nil, false), false, ""},
+		{"nil", msgp.AppendNil(nil), false, ""},
+		{"int", msgp.AppendInt(nil, 1), false, "invalid request: interactive: expected a bool, got int"},
+		{"str", msgp.AppendString(nil, "yes"), false, "invalid request: interactive: expected a bool, got str"},
+	} {
+		frame := validMap().Set("interactive", c.value).Bytes()
+		r, err := DecodeV1Request(frame, knownLanguages)
+		switch {
+		case c.reason != "" && (err == nil || err.Error() != c.reason):
+			t.Errorf("%s: %v, want %q", c.name, err, c.reason)
+		case c.reason == "" && (err != nil || r.Interactive != c.want):
+			t.Errorf("%s: %v, %v; want %v", c.name, r.Interactive, err, c.want)
+		}
+		if v0, err := DecodeRequest(frame, knownLanguages); err != nil || v0.Interactive {
+			t.Errorf("%s: v0 %v, %v; want the key skipped", c.name, v0.Interactive, err)
+		}
+	}
+	base := `"language": "python", "code": "", "input": "", "options": [], "arguments": []`
+	for body, want := range map[string]string{
+		`"interactive": true`: "", `"interactive": false`: "", `"interactive": null`: "",
+		`"interactive": "yes"`: "invalid request: interactive: expected a bool", `"interactive": 1`: "invalid request: interactive: expected a bool",
+	} {
+		r, err := DecodeJSONRequest([]byte("{"+base+", "+body+"}"), func(id string) bool { return id == "python" })
+		switch {
+		case want != "" && (err == nil || err.Error() != want):
+			t.Errorf("JSON %s: %v, want %q", body, err, want)
+		case want == "" && (err != nil || r.Interactive != (body == `"interactive": true`)):
+			t.Errorf("JSON %s: %v, %v", body, r.Interactive, err)
+		}
+	}
+}

@@ -345,6 +345,9 @@ func (t *cgroupTree) create(id string, l job.Limits, rootless bool) (*jobCgroup,
 		dir *string
 	}{{cgroup1.Memory, &j.memoryDir}, {cgroup1.Cpu, &j.cpuDir}, {cgroup1.Cpuacct, &j.cpuacctDir}} {
 		p, err := t.v1Path(id)(d.n)
+		if err != nil && d.n == cgroup1.Cpuacct {
+			continue // only a run with a CPU time limit needs it (cpuUsage)
+		}
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("finding job cgroup %s: %w", id, err), cg.Delete(), t.removeV1(id))
 		}
@@ -610,7 +613,7 @@ func (j *jobCgroup) watchMemory(done <-chan struct{}, log *slog.Logger) <-chan s
 // at least cpuPollMin, by which the kill may come late (times the run's
 // CPUs).
 const (
-	cpuPollMin = time.Millisecond
+	cpuPollMin = 5 * time.Millisecond
 	cpuPollMax = 100 * time.Millisecond
 )
 
@@ -622,7 +625,14 @@ func (j *jobCgroup) cpuUsage() (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
-		return time.Duration(stat["usage_usec"]) * time.Microsecond, nil
+		usec, ok := stat["usage_usec"]
+		if !ok {
+			return 0, errors.New("reading the run's CPU time: cpu.stat has no usage_usec")
+		}
+		return time.Duration(usec) * time.Microsecond, nil
+	}
+	if j.cpuacctDir == "" {
+		return 0, errors.New("reading the run's CPU time: this host mounts no cpuacct hierarchy")
 	}
 	b, err := os.ReadFile(filepath.Join(j.cpuacctDir, "cpuacct.usage"))
 	if err != nil {
@@ -642,7 +652,7 @@ func (j *jobCgroup) cpuUsage() (time.Duration, error) {
 // starts anew), so the group's usage is read.
 // A run whose usage cannot be read at the start is refused (err): it
 // would run unbounded.
-func (j *jobCgroup) watchCPU(limit time.Duration, cpus float64, done <-chan struct{}) (<-chan struct{}, error) {
+func (j *jobCgroup) watchCPU(limit time.Duration, cpus float64, done <-chan struct{}, log *slog.Logger) (<-chan struct{}, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -670,7 +680,15 @@ func (j *jobCgroup) watchCPU(limit time.Duration, cpus float64, done <-chan stru
 			}
 			used, err := j.cpuUsage()
 			if err != nil {
-				return // the cgroup is going away with the run
+				select {
+				case <-done: // the cgroup went with the run
+				default:
+					// Unwatched, the run's CPU time would be bounded
+					// by its timeout only: it ends now.
+					log.Warn("cannot read a run's CPU time: killing it", "err", err)
+					close(over)
+				}
+				return
 			}
 			if used >= limit {
 				close(over)

@@ -30,7 +30,12 @@ import (
 // files are made by a thread of their own with the run's ids as its file
 // system ids (setfsuid(2): a thread's own), which also makes them the
 // run's; the thread is never given back to the Go scheduler.
-func writeContextFiles(pid int, files []job.ContextFile, uid, gid int) (err error) {
+//
+// waited closes when init has been reaped: its pid may then be another
+// process's, so the root opened is checked to be init's by finding waited
+// still open after the open (until it is reaped, a dead init's pid is its
+// own).
+func writeContextFiles(pid int, waited <-chan struct{}, files []job.ContextFile, uid, gid int) (err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("writing the run's files: %w", err)
@@ -41,40 +46,50 @@ func writeContextFiles(pid int, files []job.ContextFile, uid, gid int) (err erro
 		return err
 	}
 	defer unix.Close(root)
+	select {
+	case <-waited:
+		return errors.New("the sandbox's init has ended")
+	default:
+	}
 	ctx, err := openBeneath(root, strings.TrimPrefix(contextDir, "/"), unix.O_PATH|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", contextDir, err)
 	}
 	defer unix.Close(ctx)
-	done := make(chan error, 1)
-	go func() {
-		// Locked for good: the thread exits with the goroutine, and its
-		// file system ids with it.
-		runtime.LockOSThread()
-		done <- writeContextFilesAs(ctx, files, uid, gid)
-	}()
-	return <-done
+	return asFileSystemIDs(uid, gid, func() error {
+		for _, f := range files {
+			if err := writeContextFile(ctx, f); err != nil {
+				return fmt.Errorf("%s: %w", f.Path, err)
+			}
+		}
+		return nil
+	})
 }
 
-// writeContextFilesAs writes files below ctx with the calling thread's file
-// system ids set to uid and gid.
-func writeContextFilesAs(ctx int, files []job.ContextFile, uid, gid int) error {
-	// setfsuid and setfsgid answer the previous id, not an error: check
-	// by setting again.
-	unix.Setfsgid(gid)
-	unix.Setfsuid(uid)
-	if prev, _ := unix.SetfsgidRetGid(-1); prev != gid {
-		return fmt.Errorf("taking the run's group %d as this thread's file system group: it is %d", gid, prev)
-	}
-	if prev, _ := unix.SetfsuidRetUid(-1); prev != uid {
-		return fmt.Errorf("taking the run's user %d as this thread's file system user: it is %d", uid, prev)
-	}
-	for _, f := range files {
-		if err := writeContextFile(ctx, f); err != nil {
-			return fmt.Errorf("%s: %w", f.Path, err)
+// asFileSystemIDs calls f on a thread of its own whose file system ids are
+// uid and gid, and which then exits, its ids with it (TestAsFileSystemIDs).
+func asFileSystemIDs(uid, gid int, f func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		// Locked for good: the thread exits with the goroutine (the
+		// main thread, which cannot, Go parks for good), and never
+		// runs another.
+		runtime.LockOSThread()
+		// setfsuid and setfsgid answer the previous id, not an error:
+		// check by setting again.
+		unix.Setfsgid(gid)
+		unix.Setfsuid(uid)
+		if prev, _ := unix.SetfsgidRetGid(-1); prev != gid {
+			done <- fmt.Errorf("taking the run's group %d as this thread's file system group: it is %d", gid, prev)
+			return
 		}
-	}
-	return nil
+		if prev, _ := unix.SetfsuidRetUid(-1); prev != uid {
+			done <- fmt.Errorf("taking the run's user %d as this thread's file system user: it is %d", uid, prev)
+			return
+		}
+		done <- f()
+	}()
+	return <-done
 }
 
 // openBeneath opens path below dir, following no symlink.

@@ -243,7 +243,7 @@ func (p *prepared) configure(pid int) error {
 func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (res job.Result, err error) {
 	// Before the job starts: a run whose CPU time cannot be watched does
 	// not start (teardown ends the waiting sandbox).
-	cpuOver, err := p.cg.watchCPU(spec.Limits.CPUTime, p.key.limits.CPUs, p.waited)
+	cpuOver, err := p.cg.watchCPU(spec.Limits.CPUTime, p.key.limits.CPUs, p.waited, p.s.log)
 	if err != nil {
 		return res, fmt.Errorf("watching the run's CPU time: %w", err)
 	}
@@ -255,7 +255,7 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 		defer p.stdin.Close() // the run is over: no more of its stdin
 	}
 	if len(spec.Files.Context) > 0 {
-		if err := writeContextFiles(p.init.Pid, spec.Files.Context, p.ids.uid, p.ids.gid); err != nil {
+		if err := writeContextFiles(p.init.Pid, p.waited, spec.Files.Context, p.ids.uid, p.ids.gid); err != nil {
 			return res, err
 		}
 	}

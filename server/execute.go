@@ -391,8 +391,15 @@ func (s *Server) spec(req protocol.Request, t target, out output) job.Spec {
 	if out.customRunner && req.CustomRunner != nil {
 		runner = req.CustomRunner
 	}
+	image := t.image.Name
+	if req.Limits != nil || req.Interactive {
+		// Its sandbox is made for it alone: no sandbox of a request's
+		// own kind is prepared ahead, or a client could fill the pool
+		// with kinds no one else asks for (each set of limits is one).
+		image = ""
+	}
 	return job.Spec{
-		Image:  t.image.Name,
+		Image:  image,
 		Rootfs: t.image.Path,
 		Files: job.Files{
 			Code:      req.Code,

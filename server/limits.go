@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"path"
 	"strconv"
 	"time"
 
@@ -16,6 +17,7 @@ const (
 	minMemoryMiB = 8
 	minPids      = 8
 	minCPUs      = 0.01
+	minCPUTime   = 0.001 // seconds: less would round to no bound at all
 )
 
 // maxTimeout is the longest timeout a request may have, in seconds.
@@ -48,10 +50,19 @@ func (s *Server) checkExtensions(req protocol.Request) error {
 		return nil
 	}
 	room := applyLimits(*s.limits.Load(), req.Limits).TmpfsBytes
-	// A tmpfs gives a file whole pages, and each directory one.
+	// A tmpfs gives a file whole pages (a page here for each directory
+	// too, to be safe), and has a bound on its files and directories.
 	var need int64
+	dirs := map[string]bool{}
 	for _, f := range req.Files {
-		need += (int64(len(f.Data))+pageSize-1)/pageSize*pageSize + pageSize
+		need += (int64(len(f.Data)) + pageSize - 1) / pageSize * pageSize
+		for d := path.Dir(f.Path); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	need += int64(len(dirs)) * pageSize
+	if n := len(req.Files) + len(dirs); n > contextInodes {
+		return &protocol.RequestError{Reason: fmt.Sprintf("files: they need %d files and directories; the working directory holds %d", n, contextInodes)}
 	}
 	if need > room {
 		return &protocol.RequestError{Reason: fmt.Sprintf("files: they take %d bytes of the working directory, which holds %d (limits.tmpfs_mib)", need, room)}
@@ -59,8 +70,13 @@ func (s *Server) checkExtensions(req protocol.Request) error {
 	return nil
 }
 
-// pageSize is what a tmpfs gives a file at least.
-const pageSize = 4096
+// pageSize is what a tmpfs gives a file at least; contextInodes what the
+// run's working directory holds of files and directories, less a little
+// for the runner's own (the sandbox's tmpfs has 16384).
+const (
+	pageSize      = 4096
+	contextInodes = 16000
+)
 
 // checkLimits refuses a request's limits (nil: none) that ask for more
 // than this server's maximum or less than a run needs, naming the limit
@@ -77,7 +93,7 @@ func (s *Server) checkLimits(l *protocol.Limits) error {
 		{"memory_mib", float64(l.MemoryMiB), minMemoryMiB, float64(most.MemoryMiB)},
 		{"pids", float64(l.Pids), minPids, float64(most.Pids)},
 		{"cpus", l.CPUs, minCPUs, most.CPUs},
-		{"cpu_time", l.CPUTime, 0, most.CPUTime},
+		{"cpu_time", l.CPUTime, minCPUTime, most.CPUTime},
 		{"output", float64(l.Output), 0, float64(most.Output)},
 		{"tmpfs_mib", float64(l.TmpfsMiB), 0, float64(most.TmpfsMiB)},
 		{"root_mib", float64(l.RootMiB), 0, float64(most.RootMiB)},

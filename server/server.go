@@ -147,6 +147,7 @@ type Server struct {
 	runner         Runner
 	log            *slog.Logger
 	limits         atomic.Pointer[job.Limits]
+	stdinPending   atomic.Int64 // interactive runs' stdin not read yet (stdinBuffer)
 	readTimeout    time.Duration
 	idleTimeout    time.Duration
 	slots          chan struct{} // run slots in use; nil: unbounded

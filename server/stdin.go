@@ -5,18 +5,33 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/atod-project/atod/protocol"
 )
 
 // maxStdinPending bounds the stdin an interactive run's client has sent and
-// its program has not read yet (past its pipe's own buffer, 64 KiB): one
-// more byte closes the connection (errStdinFlood).
-const maxStdinPending = 1 << 20
+// its program has not read yet (beyond what its stdin pipe holds: 64 KiB,
+// or up to 1 MiB if the program grows it): one more byte closes the
+// connection (errStdinFlood). maxStdinPendingAll bounds it for every run
+// of the server together, runs waiting for a slot included, whose clients
+// may send stdin from the start.
+const (
+	maxStdinPending    = 1 << 20
+	maxStdinPendingAll = 64 << 20
+)
 
-// errStdinFlood: a client sent more stdin than its program read.
-var errStdinFlood = &refusal{protocol.ClosePolicyViolation,
-	"stdin: more than " + strconv.Itoa(maxStdinPending) + " bytes wait for the program to read them"}
+// errStdinFlood: a client sent more stdin than its program read;
+// errStdinFloods: the server holds as much stdin as it may.
+var (
+	errStdinFlood = &refusal{protocol.ClosePolicyViolation,
+		"stdin: more than " + strconv.Itoa(maxStdinPending) + " bytes wait for the program to read them"}
+	errStdinFloods = &refusal{protocol.CloseTryAgainLater,
+		"stdin: the server holds as much stdin not read yet as it may; try again later"}
+	// errStdinTooBig: a Stdin message larger than a request may be.
+	errStdinTooBig = &refusal{protocol.CloseMessageTooBig,
+		"stdin: a Stdin message may be at most " + strconv.Itoa(protocol.MaxRequestSize) + " bytes"}
+)
 
 // stdinBuffer is an interactive run's stdin between the connection and the
 // sandbox (job.Spec.Stdin): the connection's reader Writes what Stdin
@@ -26,17 +41,18 @@ type stdinBuffer struct {
 	mu      sync.Mutex
 	more    *sync.Cond
 	pending []byte
-	closed  bool // CloseStdin: EOF once pending is read
-	ended   bool // the run is over: EOF now
+	closed  bool          // CloseStdin: EOF once pending is read
+	ended   bool          // the run is over: EOF now
+	all     *atomic.Int64 // every run's pending bytes (the server's)
 }
 
-func newStdinBuffer() *stdinBuffer {
-	b := &stdinBuffer{}
+func newStdinBuffer(all *atomic.Int64) *stdinBuffer {
+	b := &stdinBuffer{all: all}
 	b.more = sync.NewCond(&b.mu)
 	return b
 }
 
-// Write queues p; past the bound it queues nothing and fails.
+// Write queues p; past a bound it queues nothing and fails.
 func (b *stdinBuffer) Write(p []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -45,6 +61,10 @@ func (b *stdinBuffer) Write(p []byte) error {
 	}
 	if len(b.pending)+len(p) > maxStdinPending {
 		return errStdinFlood
+	}
+	if b.all.Add(int64(len(p))) > maxStdinPendingAll {
+		b.all.Add(-int64(len(p)))
+		return errStdinFloods
 	}
 	b.pending = append(b.pending, p...)
 	b.more.Signal()
@@ -64,6 +84,7 @@ func (b *stdinBuffer) Close() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.ended = true
+	b.all.Add(-int64(len(b.pending)))
 	b.pending = nil
 	b.more.Signal()
 }
@@ -80,6 +101,7 @@ func (b *stdinBuffer) Read(p []byte) (int, error) {
 	}
 	n := copy(p, b.pending)
 	b.pending = b.pending[n:]
+	b.all.Add(-int64(n))
 	if len(b.pending) == 0 {
 		b.pending = nil // the next Write starts a new array, not this one's tail
 	}

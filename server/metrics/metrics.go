@@ -26,6 +26,7 @@ type Metrics struct {
 	runs        *prometheus.CounterVec   // language, status
 	timeouts    *prometheus.CounterVec   // language
 	oomKills    *prometheus.CounterVec   // language
+	cpuKills    *prometheus.CounterVec   // language
 	runDuration *prometheus.HistogramVec // language
 	queueWait   prometheus.Histogram
 	refusals    *prometheus.CounterVec // api, reason
@@ -48,6 +49,9 @@ func New(storeBytes func() (int64, error)) *Metrics {
 		oomKills: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "atod_run_oom_kills_total", Help: "Runs in which the kernel killed a process for memory, by language.",
 		}, []string{"language"}),
+		cpuKills: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "atod_run_cpu_time_kills_total", Help: "Runs killed for their CPU time (a request's limits.cpu_time), by language.",
+		}, []string{"language"}),
 		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "atod_run_duration_seconds", Help: "Wall-clock time of runs, from the job's handover to the runner's end, by language.",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
@@ -69,7 +73,7 @@ func New(storeBytes func() (int64, error)) *Metrics {
 		ConstLabels: prometheus.Labels{"version": v.Version, "revision": v.Revision, "go": v.Go},
 	})
 	build.Set(1)
-	reg.MustRegister(m.runs, m.timeouts, m.oomKills, m.runDuration, m.queueWait, m.refusals, m.output, build,
+	reg.MustRegister(m.runs, m.timeouts, m.oomKills, m.cpuKills, m.runDuration, m.queueWait, m.refusals, m.output, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if storeBytes != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -121,6 +125,9 @@ func (m *Metrics) Ran(language string, res job.Result, err error) {
 	}
 	if res.Stats.OOMKilled {
 		m.oomKills.WithLabelValues(language).Inc()
+	}
+	if res.CPUTimeExceeded {
+		m.cpuKills.WithLabelValues(language).Inc()
 	}
 }
 

@@ -16,6 +16,7 @@ func TestMetrics(t *testing.T) {
 	m.Ran("bash", job.Result{Status: job.Status{Type: job.StatusExited}, Stats: job.Stats{Real: 20 * time.Millisecond}}, nil)
 	m.Ran("bash", job.Result{Status: job.Status{Type: job.StatusKilled, Value: 9}, TimedOut: true, Stats: job.Stats{OOMKilled: true}}, nil)
 	m.Ran("python", job.Result{}, errors.New("no sandbox"))
+	m.Ran("python", job.Result{Status: job.Status{Type: job.StatusKilled, Value: 9}, CPUTimeExceeded: true}, nil)
 	m.Waited(3 * time.Second)
 	m.Refused("v1", 1013)
 	m.Output("stderr", 5)
@@ -29,6 +30,7 @@ func TestMetrics(t *testing.T) {
 		`atod_runs_total{language="python",status="error"} 1`,
 		`atod_run_timeouts_total{language="bash"} 1`,
 		`atod_run_oom_kills_total{language="bash"} 1`,
+		`atod_run_cpu_time_kills_total{language="python"} 1`,
 		`atod_run_duration_seconds_bucket{language="bash",le="0.025"} 2`,
 		`atod_queue_wait_seconds_bucket{le="5"} 1`,
 		`atod_queue_wait_seconds_bucket{le="1"} 0`,
