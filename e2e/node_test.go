@@ -15,14 +15,14 @@ import (
 )
 
 // nodeModules is where scripts/setup-host installs the Node.js clients'
-// packages (ws, @msgpack/msgpack).
+// packages (ws, @msgpack/msgpack, typescript).
 func nodeModules(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("ATOD_NODE_MODULES")
 	if dir == "" {
 		dir = "/var/cache/atod/node/node_modules"
 	}
-	for _, pkg := range []string{"ws", "@msgpack/msgpack"} {
+	for _, pkg := range []string{"ws", "@msgpack/msgpack", "typescript"} {
 		if _, err := os.Stat(filepath.Join(dir, pkg, "package.json")); err != nil {
 			t.Fatalf("Node.js package %s is not installed in %s: run scripts/setup-host", pkg, dir)
 		}
@@ -87,5 +87,38 @@ func TestNodeV1Session(t *testing.T) {
 	if runs[2].Stdout != "started\n" || runs[2].Done["status_type"] != "killed" || runs[2].Done["status_value"] != 9.0 || runs[2].Done["timed_out"] != false {
 		t.Errorf("killed run: %+v", runs[2])
 	}
+	assertNoLeftovers(t, d)
+}
+
+// TestTypeScriptClient builds clients/typescript as its users would (tsc,
+// in a copy of the package whose node_modules are the cache's) and runs its
+// tests (node's test runner) against a real daemon: v1 streaming, Kill,
+// interactive input, limits, a refusal, and the HTTP API.
+func TestTypeScriptClient(t *testing.T) {
+	atodtest.NeedRoot(t)
+	modules := nodeModules(t)
+	pkg := t.TempDir()
+	if out, err := exec.Command("cp", "-r", "../clients/typescript/.", pkg).CombinedOutput(); err != nil {
+		t.Fatalf("copying the package: %v\n%s", err, out)
+	}
+	if err := os.Symlink(modules, filepath.Join(pkg, "node_modules")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(120*time.Second))
+	defer cancel()
+	build := exec.CommandContext(ctx, "node", filepath.Join(modules, "typescript/bin/tsc"), "-p", ".")
+	build.Dir = pkg
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("tsc: %v\n%s", err, out)
+	}
+	d := startDaemon(t, daemonOptions{})
+	test := exec.CommandContext(ctx, "node", "--experimental-websocket", "--test", "test/")
+	test.Dir = pkg
+	test.Env = append(os.Environ(), "ATOD_URL=http://"+d.addr)
+	out, err := test.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the client's tests: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 	assertNoLeftovers(t, d)
 }
