@@ -156,6 +156,11 @@ func TestStdinMessages(t *testing.T) {
 			t.Errorf("%s: StdinOf = %q, %v; want %q, %v", c.name, data, ok, c.data, c.ok)
 		}
 	}
+	cut := stdin(msgp.AppendBytes(nil, make([]byte, 70000)))[:100]            // a message cut short
+	str8 := append(append(msgp.AppendMapHeader(nil, 1), 0xd9, 5), "Stdin"...) // the key as a str 8
+	if !IsStdinStart(cut) || !IsStdinStart(str8) || IsStdinStart(msgp.AppendString(nil, "Kill")) {
+		t.Error("IsStdinStart mistook a message")
+	}
 	if !IsCloseStdin(msgp.AppendString(nil, "CloseStdin")) || !IsCloseStdin(msgp.AppendBytes(nil, []byte("CloseStdin"))) ||
 		IsCloseStdin(msgp.AppendString(nil, "Kill")) || IsKill(msgp.AppendString(nil, "CloseStdin")) ||
 		IsCloseStdin(append(msgp.AppendString(nil, "CloseStdin"), 0xc0)) {

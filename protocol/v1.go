@@ -97,6 +97,18 @@ func StdinOf(msg []byte) ([]byte, bool) {
 	return data, true
 }
 
+// IsStdinStart reports whether msg starts as a {"Stdin": ...} message does:
+// a one-key map whose key is "Stdin". It takes a message cut short (one too
+// large to keep whole), which StdinOf does not.
+func IsStdinStart(msg []byte) bool {
+	n, rest, err := msgp.ReadMapHeaderBytes(msg)
+	if err != nil || n != 1 {
+		return false
+	}
+	key, _, err := msgp.ReadStringZC(rest)
+	return err == nil && string(key) == "Stdin"
+}
+
 // IsKill reports whether a client's message is the v1 Kill command: exactly
 // the msgpack string "Kill" (a bin holding it is accepted too, as the
 // contract's typing is lax), with nothing after it.

@@ -645,18 +645,20 @@ func (j *jobCgroup) cpuUsage() (time.Duration, error) {
 	return time.Duration(ns), nil
 }
 
-// watchCPU closes the returned channel when the run's CPU time passes
-// limit, and stops at done; nil when limit is 0. cpus is the run's CPU
-// quota: no run uses CPU time faster. The kernel has no CPU time limit for
-// a group of processes (RLIMIT_CPU is each process's own, which a fork
-// starts anew), so the group's usage is read.
-// A run whose usage cannot be read at the start is refused (err): it
-// would run unbounded.
-func (j *jobCgroup) watchCPU(limit time.Duration, cpus float64, done <-chan struct{}, log *slog.Logger) (<-chan struct{}, error) {
+// watchCPU sends on the returned channel when the run's CPU time passes
+// limit: nil, or the error that keeps it from reading it (the run may not
+// go on unwatched); it stops at done, and is nil when limit is 0. The time
+// is counted from the call, made just before the run's job is handed over,
+// so that the sandbox's own setup, charged to the cgroup too, is not the
+// run's. cpus is the run's CPU quota: no run uses CPU time faster. The
+// kernel has no CPU time limit for a group of processes (RLIMIT_CPU is each
+// process's own, which a fork starts anew), so the group's usage is read.
+// A run whose usage cannot be read at the start is refused (err).
+func (j *jobCgroup) watchCPU(limit time.Duration, cpus float64, done <-chan struct{}) (<-chan error, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	used, err := j.cpuUsage()
+	base, err := j.cpuUsage()
 	if err != nil {
 		return nil, err
 	}
@@ -668,9 +670,9 @@ func (j *jobCgroup) watchCPU(limit time.Duration, cpus float64, done <-chan stru
 	until := func(used time.Duration) time.Duration {
 		return min(max(time.Duration(float64(limit-used)/cpus), cpuPollMin), cpuPollMax)
 	}
-	over := make(chan struct{})
+	over := make(chan error, 1)
 	go func() {
-		timer := time.NewTimer(until(used))
+		timer := time.NewTimer(until(0))
 		defer timer.Stop()
 		for {
 			select {
@@ -678,20 +680,18 @@ func (j *jobCgroup) watchCPU(limit time.Duration, cpus float64, done <-chan stru
 				return
 			case <-timer.C:
 			}
-			used, err := j.cpuUsage()
+			usage, err := j.cpuUsage()
 			if err != nil {
 				select {
 				case <-done: // the cgroup went with the run
 				default:
-					// Unwatched, the run's CPU time would be bounded
-					// by its timeout only: it ends now.
-					log.Warn("cannot read a run's CPU time: killing it", "err", err)
-					close(over)
+					over <- err
 				}
 				return
 			}
+			used := usage - base
 			if used >= limit {
-				close(over)
+				over <- nil
 				return
 			}
 			timer.Reset(until(used))

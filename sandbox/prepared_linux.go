@@ -243,7 +243,7 @@ func (p *prepared) configure(pid int) error {
 func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (res job.Result, err error) {
 	// Before the job starts: a run whose CPU time cannot be watched does
 	// not start (teardown ends the waiting sandbox).
-	cpuOver, err := p.cg.watchCPU(spec.Limits.CPUTime, p.key.limits.CPUs, p.waited, p.s.log)
+	cpuOver, err := p.cg.watchCPU(spec.Limits.CPUTime, p.key.limits.CPUs, p.waited)
 	if err != nil {
 		return res, fmt.Errorf("watching the run's CPU time: %w", err)
 	}
@@ -288,6 +288,7 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	defer timer.Stop()
 	memoryOver := p.cg.watchMemory(p.waited, p.s.log)
 	var end runEnd
+	var cpuErr error
 	reportedEnd := false // init said the run is over: nothing of it is left but init
 	select {
 	case <-reported:
@@ -299,8 +300,11 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 		end.killed = true
 	case <-memoryOver:
 		end.outOfMemory = true
-	case <-cpuOver:
-		end.cpuTime = true
+	case cpuErr = <-cpuOver:
+		// Unwatched, the run's CPU time would be bounded by its timeout
+		// only: it ends now, as a failure of the sandbox's if that is why.
+		end.cpuTime = cpuErr == nil
+		end.killed = cpuErr != nil
 	}
 	var killErr error
 	if reportedEnd {
@@ -325,6 +329,9 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	wg.Wait()
 	if killErr != nil {
 		return res, killErr
+	}
+	if cpuErr != nil {
+		return res, fmt.Errorf("watching the run's CPU time: %w", cpuErr)
 	}
 	stats := p.cg.stats
 	if reportedEnd {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -122,10 +121,6 @@ func (s *Server) executeV1(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// stdinPrefix starts every {"Stdin": ...} message: a one-key fixmap and the
-// key as a fixstr.
-var stdinPrefix = []byte("\x81\xa5Stdin")
-
 // isRunMessage reports whether a client's message is one it sends while a
 // run goes on: Kill, or an interactive run's Stdin and CloseStdin.
 func isRunMessage(msg []byte) bool {
@@ -197,7 +192,7 @@ func (s *Server) runV1(ctx context.Context, conn *websocket.Conn, req protocol.R
 				case protocol.IsKill(m.data):
 					log.Debug("client killed its run")
 					kill()
-				case stdin != nil && m.size > protocol.MaxRequestSize && bytes.HasPrefix(m.data, stdinPrefix):
+				case stdin != nil && m.size > protocol.MaxRequestSize && protocol.IsStdinStart(m.data):
 					// Cut at the bound: not a message StdinOf takes, but
 					// no data to drop without a word.
 					flood = errStdinTooBig

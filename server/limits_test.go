@@ -6,6 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/tinylib/msgp/msgp"
+
+	"github.com/atod-project/atod/internal/testclient"
+	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/sandbox/job"
 	"github.com/atod-project/atod/server"
 )
@@ -33,8 +38,29 @@ func TestSpecOfExtensions(t *testing.T) {
 			t.Fatalf("%s: %d %s", body, resp.StatusCode, b)
 		}
 	}
+	// An interactive v1 run: its stdin is the connection's, its sandbox
+	// its own.
+	v1 := ts.dial(t, "/api/v1/ws/execute")
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(5*time.Second))
+	defer cancel()
+	req := validRequest(langPython).Set("interactive", msgp.AppendBool(nil, true))
+	if err := v1.Write(ctx, websocket.MessageBinary, req.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := testclient.ReadV1(ctx, v1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Stream == "Done" {
+			break
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
+	if interactive := specs[2]; interactive.Image != "" || interactive.Stdin == nil {
+		t.Errorf("an interactive request: image %q, stdin %v", interactive.Image, interactive.Stdin)
+	}
 	plain, limited := specs[0], specs[1]
 	if plain.Image == "" || plain.Limits.MemoryBytes != job.DefaultLimits.MemoryBytes || plain.Limits.CPUTime != 0 || plain.Files.Context != nil {
 		t.Errorf("a request without extensions: image %q, limits %+v, files %v", plain.Image, plain.Limits, plain.Files.Context)

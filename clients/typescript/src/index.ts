@@ -290,6 +290,13 @@ export class Connection {
 	}
 }
 
+/**
+ * The most data one Stdin message carries: {"Stdin": bin} takes 10 bytes
+ * more (a fixmap, the key, a bin 16 header), within the 65536 a message may
+ * have.
+ */
+export const maxStdinChunk = 65526;
+
 /** A run in progress on a Connection. */
 export class Run {
 	/** Resolves with the run's Done; rejects with a CloseError if the connection ends first. */
@@ -312,9 +319,19 @@ export class Run {
 		this.socket.send(encode("Kill"));
 	}
 
-	/** An interactive run's stdin: sends data to the program (at most 65527 bytes a call). */
+	/**
+	 * An interactive run's stdin: sends data to the program, in messages of
+	 * at most maxStdinChunk bytes (a message may be 65536 bytes at most).
+	 * The server holds at most 1 MiB the program has not read: past it, it
+	 * ends the run and the connection (the run's done rejects, 1008).
+	 */
 	write(data: Bytes): void {
-		this.socket.send(encode({ Stdin: bytes(data) }));
+		const b = bytes(data);
+		let i = 0;
+		do {
+			this.socket.send(encode({ Stdin: b.subarray(i, i + maxStdinChunk) }));
+			i += maxStdinChunk;
+		} while (i < b.length);
 	}
 
 	/** Ends an interactive run's stdin. */

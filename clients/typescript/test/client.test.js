@@ -69,6 +69,20 @@ test("interactive input: a REPL answers each line, closeStdin is its end", async
 	conn.close();
 });
 
+test("interactive input larger than a message goes in several", async () => {
+	const conn = await client.connect();
+	let out = "";
+	const run = conn.run(
+		{ language: "python", interactive: true, timeout: 30, code: "import sys\nprint(len(sys.stdin.buffer.read()))" },
+		{ onStdout: (c) => (out += text(c)) },
+	);
+	run.write(new Uint8Array(200000).fill(120));
+	run.closeStdin();
+	await run.done;
+	assert.equal(out, "200000\n");
+	conn.close();
+});
+
 test("limits are reported in Done; a bad request closes with 1008", async () => {
 	const conn = await client.connect();
 	const done = await conn.run({ language: "bash", code: "while :; do :; done", limits: { cpu_time: 0.5 }, timeout: 30 }).done;
