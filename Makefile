@@ -12,7 +12,7 @@ export CGO_ENABLED := 1
 # and scripts/vmtest build them only when this is unset.
 WITH_BINARIES := ATOD_BIN_DIR=$(CURDIR)/bin
 
-.PHONY: all build init-binary setup images run test lint fmt vet unit race integration e2e fuzz fresh fresh-test vmtest
+.PHONY: all build init-binary setup images run test lint fmt vet unit race integration e2e fuzz fresh fresh-test deb vmtest
 .PHONY: bench soak generate clean install uninstall
 
 all: build
@@ -81,6 +81,11 @@ fresh: setup
 # while it runs; not beside another make test).
 fresh-test:
 	@scripts/fresh-root --whole
+# The Debian package (debian/): built with dpkg-buildpackage, installed with
+# apt into a throwaway Debian 12 root, purged. `scripts/deb build DIR`
+# builds it alone.
+deb: setup
+	@scripts/test deb
 # The cgroup v2 lane: the sandbox's and the daemon's tests in a VM whose
 # stock Debian kernel runs pure cgroup v2 (the kernel, the image store's
 # disks and the initramfs are cached in /var/cache/atod/vmtest).
