@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -88,18 +87,7 @@ func TestFilesRefused(t *testing.T) {
 		{many, map[string]any{"tmpfs_mib": 1}, "invalid request: files: they take 1638400 bytes of the working directory, which holds 1048576 (limits.tmpfs_mib)"},
 		{deep, nil, "invalid request: files: they need 20080 files and directories; the working directory holds 16000"},
 	} {
-		c1 := dialV1(t, d)
-		c1.send(job{language: "bash", code: "echo ran", files: c.files, limits: c.limits}.encode(t))
-		if _, err := c1.next(); closeOf(err) != "1008 "+c.reason {
-			t.Errorf("v1: %s, want close 1008 %q", closeOf(err), c.reason)
-		}
-		body, _ := json.Marshal(map[string]any{"language": "bash", "code": "echo ran", "input": "", "options": []string{}, "arguments": []string{}, "files": c.files, "limits": c.limits})
-		ctx, cancel := context.WithTimeout(context.Background(), timescale.D(30*time.Second))
-		resp, b, err := testclient.PostExecute(ctx, http.DefaultClient, "http://"+d.addr, "application/json", "", body)
-		cancel()
-		if err != nil || resp.StatusCode != 400 || !strings.Contains(string(b), jsonString(c.reason)) {
-			t.Errorf("HTTP: %v %s, want 400 %q", err, b, c.reason)
-		}
+		assertRefused(t, d, job{language: "bash", code: "echo ran", files: c.files, limits: c.limits}, c.reason, c.reason)
 	}
 	r := execute(t, d, job{language: "bash", timeout: scaledTimeout(30), code: "ls -A; echo end", files: map[string]any{"../x": "y", "a": "b"}})
 	if string(r.Stdout) != "end\n" || status(r) != "exited/0" {

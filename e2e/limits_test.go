@@ -137,22 +137,9 @@ func TestLimitsRefused(t *testing.T) {
 		{map[string]any{"memory": 64}, `invalid request: limits: unknown limit "memory" (the limits are [memory_mib pids cpus cpu_time output tmpfs_mib root_mib])`},
 		{map[string]any{"cpus": "all"}, "invalid request: limits.cpus: expected a number, got str"},
 	} {
-		c1 := dialV1(t, d)
-		c1.send(job{language: "bash", code: "echo ran", limits: c.limits}.encode(t))
-		if _, err := c1.next(); closeOf(err) != "1008 "+c.reason {
-			t.Errorf("v1 with limits %v: %s, want close 1008 %q", c.limits, closeOf(err), c.reason)
-		}
-		body, _ := json.Marshal(map[string]any{"language": "bash", "code": "echo ran", "input": "", "options": []string{}, "arguments": []string{}, "limits": c.limits})
-		ctx, cancel := context.WithTimeout(context.Background(), timescale.D(30*time.Second))
-		resp, b, err := testclient.PostExecute(ctx, http.DefaultClient, "http://"+d.addr, "application/json", "", body)
-		cancel()
 		// JSON names its types in its own words.
-		if c.limits["cpus"] == "all" {
-			c.reason = "invalid request: limits.cpus: expected a number, got all"
-		}
-		if err != nil || resp.StatusCode != 400 || !strings.Contains(string(b), jsonString(c.reason)) {
-			t.Errorf("HTTP with limits %v: %v %s, want 400 %q", c.limits, err, b, c.reason)
-		}
+		jsonReason := strings.Replace(c.reason, "got str", "got all", 1)
+		assertRefused(t, d, job{language: "bash", code: "echo ran", limits: c.limits}, c.reason, jsonReason)
 	}
 
 	// v0: the key is unknown there, whatever it holds.
@@ -167,6 +154,26 @@ func TestLimitsRefused(t *testing.T) {
 		t.Errorf("a run without limits got extension keys in Done: %+v", done)
 	}
 	assertNoLeftovers(t, d)
+}
+
+// assertRefused sends j to d's v1 websocket, which must close with 1008
+// and reason, and as JSON to its HTTP API, which must answer 400 with
+// jsonReason.
+func assertRefused(t *testing.T, d *daemon, j job, reason, jsonReason string) {
+	t.Helper()
+	c := dialV1(t, d)
+	c.send(j.encode(t))
+	if _, err := c.next(); closeOf(err) != "1008 "+reason {
+		t.Errorf("v1 %+v: %s, want close 1008 %q", j, closeOf(err), reason)
+	}
+	body, _ := json.Marshal(map[string]any{"language": j.language, "code": j.code, "input": j.input, "options": nonNil(j.options),
+		"arguments": nonNil(j.arguments), "limits": j.limits, "files": j.files})
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(30*time.Second))
+	defer cancel()
+	resp, b, err := testclient.PostExecute(ctx, http.DefaultClient, "http://"+d.addr, "application/json", "", body)
+	if err != nil || resp.StatusCode != 400 || !strings.Contains(string(b), jsonString(jsonReason)) {
+		t.Errorf("HTTP %s: %v %s, want 400 %q", body, err, b, jsonReason)
+	}
 }
 
 // jsonString is s as it appears inside a JSON string.

@@ -100,23 +100,9 @@ func checkFiles(files []File) error {
 // (str or bin) to contents (bin, str or an array of bytes, as any byte
 // string of a request).
 func readFiles(b []byte) (files []File, rest []byte, err error) {
-	switch t := msgp.NextType(b); t {
-	case msgp.NilType:
-		b, err = msgp.ReadNilBytes(b)
-		if err != nil {
-			return nil, b, invalidMsgpack(err)
-		}
-		return nil, b, nil
-	case msgp.MapType:
-	case msgp.InvalidType:
-		_, err = msgp.Skip(b)
-		return nil, b, invalidMsgpack(err)
-	default:
-		return nil, b, invalid("files: expected a map, got %s", typeName(t))
-	}
-	n, b, err := msgp.ReadMapHeaderBytes(b)
-	if err != nil {
-		return nil, b, invalidMsgpack(err)
+	n, isNil, b, err := readOptionalMap(b, "files")
+	if err != nil || isNil {
+		return nil, b, err
 	}
 	if n > maxFiles {
 		return nil, b, invalid("files: %d files, more than %d", n, maxFiles)

@@ -70,23 +70,9 @@ func limitNamed(key []byte, seen map[string]bool) (string, error) {
 // readLimits reads a limits map: nil (as good as absent), or a map of
 // limit names to positive numbers, integers but for cpus and cpu_time.
 func readLimits(b []byte) (l *Limits, rest []byte, err error) {
-	switch t := msgp.NextType(b); t {
-	case msgp.NilType:
-		b, err = msgp.ReadNilBytes(b)
-		if err != nil {
-			return nil, b, invalidMsgpack(err)
-		}
-		return nil, b, nil
-	case msgp.MapType:
-	case msgp.InvalidType:
-		_, err = msgp.Skip(b)
-		return nil, b, invalidMsgpack(err)
-	default:
-		return nil, b, invalid("limits: expected a map, got %s", typeName(t))
-	}
-	n, b, err := msgp.ReadMapHeaderBytes(b)
-	if err != nil {
-		return nil, b, invalidMsgpack(err)
+	n, isNil, b, err := readOptionalMap(b, "limits")
+	if err != nil || isNil {
+		return nil, b, err
 	}
 	l = &Limits{}
 	seen := map[string]bool{}
@@ -152,6 +138,28 @@ func readLimits(b []byte) (l *Limits, rest []byte, err error) {
 		l.set(name, v, i)
 	}
 	return l, b, nil
+}
+
+// readOptionalMap reads the header of the map that extension key name
+// holds (its entry count), or a nil (isNil: as good as absent).
+func readOptionalMap(b []byte, name string) (n uint32, isNil bool, rest []byte, err error) {
+	switch t := msgp.NextType(b); t {
+	case msgp.NilType:
+		if b, err = msgp.ReadNilBytes(b); err != nil {
+			return 0, false, b, invalidMsgpack(err)
+		}
+		return 0, true, b, nil
+	case msgp.MapType:
+		if n, b, err = msgp.ReadMapHeaderBytes(b); err != nil {
+			return 0, false, b, invalidMsgpack(err)
+		}
+		return n, false, b, nil
+	case msgp.InvalidType:
+		_, err = msgp.Skip(b)
+		return 0, false, b, invalidMsgpack(err)
+	default:
+		return 0, false, b, invalid("%s: expected a map, got %s", name, typeName(t))
+	}
 }
 
 // jsonLimits decodes the JSON value of a request's limits (see readLimits):

@@ -124,25 +124,33 @@ function bytes(b: Bytes): Uint8Array {
 	return typeof b === "string" ? utf8.encode(b) : b;
 }
 
-/** The msgpack request map of req, in the contract's keys. */
-export function encodeRequest(req: Request): Uint8Array {
+/**
+ * The request map of req, in the contract's keys, its byte strings as enc
+ * makes them (bin for msgpack, a string or base64 for JSON).
+ */
+function requestMap(req: Request, enc: (b: Bytes) => unknown): Record<string, unknown> {
 	const m: Record<string, unknown> = {
 		language: req.language,
-		code: bytes(req.code),
-		input: bytes(req.input ?? ""),
-		options: (req.options ?? []).map(bytes),
-		arguments: (req.arguments ?? []).map(bytes),
+		code: enc(req.code),
+		input: enc(req.input ?? ""),
+		options: (req.options ?? []).map(enc),
+		arguments: (req.arguments ?? []).map(enc),
 	};
 	if (req.timeout !== undefined) m.timeout = req.timeout;
-	if (req.customRunner !== undefined) m.custom_runner = bytes(req.customRunner);
+	if (req.customRunner !== undefined) m.custom_runner = enc(req.customRunner);
 	if (req.limits !== undefined) m.limits = encodeLimits(req.limits);
 	if (req.files !== undefined) {
-		const files: Record<string, Uint8Array> = {};
-		for (const [path, data] of Object.entries(req.files)) files[path] = bytes(data);
+		const files: Record<string, unknown> = {};
+		for (const [path, data] of Object.entries(req.files)) files[path] = enc(data);
 		m.files = files;
 	}
 	if (req.interactive) m.interactive = true;
-	return encode(m);
+	return m;
+}
+
+/** The msgpack request map of req, as the websocket takes it. */
+export function encodeRequest(req: Request): Uint8Array {
+	return encode(requestMap(req, bytes));
 }
 
 // cpus and cpu_time are numbers; msgpack's encoder writes an integral
@@ -182,23 +190,7 @@ export class Client {
 
 	/** Runs req through POST /api/v1/execute and answers its result. */
 	async execute(req: Request): Promise<Result> {
-		const body: Record<string, unknown> = {
-			language: req.language,
-			code: jsonBytes(req.code),
-			input: jsonBytes(req.input ?? ""),
-			options: (req.options ?? []).map(jsonBytes),
-			arguments: (req.arguments ?? []).map(jsonBytes),
-		};
-		if (req.timeout !== undefined) body.timeout = req.timeout;
-		if (req.customRunner !== undefined) body.custom_runner = jsonBytes(req.customRunner);
-		if (req.limits !== undefined) body.limits = req.limits;
-		if (req.files !== undefined) {
-			const files: Record<string, unknown> = {};
-			for (const [path, data] of Object.entries(req.files)) files[path] = jsonBytes(data);
-			body.files = files;
-		}
-		if (req.interactive) body.interactive = true;
-		const r = await this.http("POST", "/api/v1/execute", JSON.stringify(body));
+		const r = await this.http("POST", "/api/v1/execute", JSON.stringify(requestMap(req, jsonBytes)));
 		return { ...r, stdout: fromJSONBytes(r.stdout), stderr: fromJSONBytes(r.stderr) } as Result;
 	}
 
