@@ -32,8 +32,8 @@ func (w *Writer) SetOwner(o Owner) error {
 	}
 	cur, err := w.d.Owner()
 	if err != nil && len(trees) > 0 {
-		return fmt.Errorf("%w (with images in the store, whose they are is not known: remove %s, making them root's, then give them to the user again)",
-			err, filepath.Join(w.d.root, ownerFile))
+		return fmt.Errorf("%w (with images in the store, whose they are is not known: write it again as {\"uid\": N, \"gid\": N} of the user whose they are, or remove it if they are root's)",
+			err)
 	}
 	if !cur.IsRoot() && cur != o && len(trees) > 0 {
 		return fmt.Errorf("setting the image store's owner: its images are uid %d's already, who may have changed them; "+
@@ -43,6 +43,13 @@ func (w *Writer) SetOwner(o Owner) error {
 		return err
 	}
 	for _, id := range trees {
+		// A tree of an older format kept the image's own owners and
+		// write bits (a /tmp others may write): no run is served from
+		// it, and a host user could have planted links in it. It is
+		// left as it is, for GC once reinstalled.
+		if m, err := w.d.manifestOf(id); err != nil || m.Format < storeFormat {
+			continue
+		}
 		if err := giveRootFiles(w.d.treePath(id), Owner{}, o); err != nil {
 			return err
 		}
@@ -140,6 +147,11 @@ func giveAt(dirfd int, name, path string, from, to Owner) error {
 		return nil // given already, whole (see giveRootFiles)
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		// A tree of the store's keeps no directory others may write
+		// (layer.Normalize): one that does is not the walk's to enter.
+		if st.Mode&0o022 != 0 {
+			return fmt.Errorf("%s: others may write it (mode %o): not a tree of the store's format", filepath.Join(path, name), st.Mode&0o7777)
+		}
 		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("%s: %w", filepath.Join(path, name), err)

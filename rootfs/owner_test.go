@@ -131,6 +131,52 @@ func TestSetOwner(t *testing.T) {
 	}
 }
 
+// TestSetOwnerLeavesOldTrees: a tree of an older format, which kept the
+// image's write bits (a /tmp anyone may write), is not walked: a hard link
+// planted there to a file of root's elsewhere stays root's.
+func TestSetOwnerLeavesOldTrees(t *testing.T) {
+	atodtest.NeedRoot(t)
+	root := t.TempDir()
+	id := addImage(t, root, "old", `{}`)
+	tree := filepath.Join(root, treesDir, id)
+	atodtest.WriteFile(t, filepath.Join(tree, manifestFile), `{"format": 1, "id": "`+id+`"}`)
+	tmp := filepath.Join(tree, TreeDir, "tmp")
+	atodtest.MkdirAll(t, tmp)
+	if err := os.Chmod(tmp, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "roots")
+	atodtest.WriteFile(t, outside, "root's")
+	if err := os.Link(outside, filepath.Join(tmp, "link")); err != nil {
+		t.Fatal(err)
+	}
+	w := lock(t, openDir(t, root))
+	defer w.Unlock()
+	if err := w.SetOwner(Owner{UID: 1234, GID: 1234}); err != nil {
+		t.Fatal(err)
+	}
+	if got := owners(t, outside, filepath.Join(tree, TreeDir)); got[0] != (Owner{}) || got[1] != (Owner{}) {
+		t.Errorf("a file of root's linked from an old tree, and the tree: %v, want both root's", got)
+	}
+	// A tree of the current format with a directory others may write is
+	// refused, not walked.
+	id2 := addImage(t, root, "writable", `{}`)
+	bad := filepath.Join(root, treesDir, id2, TreeDir, "tmp")
+	atodtest.MkdirAll(t, bad)
+	if err := os.Chmod(bad, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(outside, filepath.Join(bad, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SetOwner(Owner{UID: 1234, GID: 1234}); err == nil || !strings.Contains(err.Error(), "others may write it") {
+		t.Errorf("SetOwner over a tree with a directory others may write: %v", err)
+	}
+	if got := owners(t, outside); got[0] != (Owner{}) {
+		t.Errorf("a file of root's linked from a writable directory: %v", got[0])
+	}
+}
+
 // TestSetOwnerOfEmptyStore: a store without images may change hands.
 func TestSetOwnerOfEmptyStore(t *testing.T) {
 	atodtest.NeedRoot(t)
@@ -159,7 +205,7 @@ func TestSetOwnerOfEmptyStore(t *testing.T) {
 	}
 	atodtest.WriteFile(t, filepath.Join(d.Root(), ownerFile), `garbage`)
 	addImage(t, d.Root(), "img", `{}`)
-	if err := w.SetOwner(Owner{UID: 1234, GID: 1234}); err == nil || !strings.Contains(err.Error(), "remove "+filepath.Join(d.Root(), ownerFile)) {
+	if err := w.SetOwner(Owner{UID: 1234, GID: 1234}); err == nil || !strings.Contains(err.Error(), "write it again as") {
 		t.Errorf("SetOwner over a damaged record of a store with images: %v", err)
 	}
 }

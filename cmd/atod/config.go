@@ -473,8 +473,12 @@ func storeNotOurs(owner rootfs.Owner, uid, gid int, store string) string {
 	if owner.UID == uid && owner.GID == gid {
 		return ""
 	}
-	return fmt.Sprintf("the image store keeps its images for %s, not for this user (%d:%d): runs see their image's files as nobody's and may change only what the image lets everyone change; "+
-		"give them to this user, as root: atod rootfs owner --images %s %d:%d", owner, uid, gid, store, uid, gid)
+	what := fmt.Sprintf("give them to this user, as root: atod rootfs owner --images %s %d:%d", store, uid, gid)
+	if !owner.IsRoot() { // a user's images are not given to another
+		what = fmt.Sprintf("install images into a store of this user's, as root: atod rootfs owner --images DIR %d:%d, then build, pull or import them with --images DIR", uid, gid)
+	}
+	return fmt.Sprintf("the image store keeps its images for %s, not for this user (%d:%d): runs see their image's files as nobody's and may change only what the image lets everyone change; %s",
+		owner, uid, gid, what)
 }
 
 // initPath is the configured init binary, or atod-init beside this binary.

@@ -178,9 +178,12 @@ func TestStoreNotOurs(t *testing.T) {
 	if w := storeNotOurs(rootfs.Owner{UID: 1500, GID: 1501}, 1500, 1501, "/s"); w != "" {
 		t.Errorf("its own store: %q", w)
 	}
-	for _, o := range []rootfs.Owner{{}, {UID: 1500, GID: 1500}, {UID: 1400, GID: 1501}} {
+	if w := storeNotOurs(rootfs.Owner{}, 1500, 1501, "/s"); !strings.Contains(w, "runs see their image's files as nobody's") || !strings.Contains(w, "atod rootfs owner --images /s 1500:1501") {
+		t.Errorf("root's store: %q", w)
+	}
+	for _, o := range []rootfs.Owner{{UID: 1500, GID: 1500}, {UID: 1400, GID: 1501}} {
 		w := storeNotOurs(o, 1500, 1501, "/s")
-		if !strings.Contains(w, "runs see their image's files as nobody's") || !strings.Contains(w, "atod rootfs owner --images /s 1500:1501") {
+		if !strings.Contains(w, "runs see their image's files as nobody's") || !strings.Contains(w, "atod rootfs owner --images DIR 1500:1501") {
 			t.Errorf("a store for %v: %q", o, w)
 		}
 	}
