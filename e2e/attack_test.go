@@ -858,8 +858,9 @@ type daemonHealth struct {
 }
 
 // fdsPerPrepared is what the daemon holds of a sandbox prepared ahead: its
-// output, report and job pipes' ends (4), its process's pidfd and, on
-// cgroup v1, its socket buffer counter.
+// output and report pipes' ends (3), its runner's leased file (or, where
+// runners start at the handover, its job pipe's end), its process's pidfd
+// and, on cgroup v1, its socket buffer counter.
 const fdsPerPrepared = 6
 
 func healthOf(t *testing.T, d *daemon) daemonHealth {

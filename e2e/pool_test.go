@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -297,4 +299,68 @@ func TestSIGKILLWithPreparedSandboxes(t *testing.T) {
 		t.Errorf("after the restart: %q", got)
 	}
 	assertNoLeftovers(t, second)
+}
+
+// processesOf are the processes in the job cgroup of sandbox id, by pid:
+// their command lines, NUL-separated.
+func processesOf(t testing.TB, id string) map[int]string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs := map[int]string{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cg, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
+		if err != nil || !strings.Contains(string(cg), "/"+id+"\n") {
+			continue // gone, or another's
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil {
+			procs[pid] = string(cmdline)
+		}
+	}
+	return procs
+}
+
+// TestRunnerWaitsAhead: a sandbox prepared ahead has its runner started
+// already, the static Bash with /ATO/runner, waiting in its open of the
+// runner on the daemon's lease (its kernel stack says __break_lease); the
+// run that takes it goes on from there, and finds the runner contract as it
+// is: /ATO/runner a regular file holding the language's runner.
+func TestRunnerWaitsAhead(t *testing.T) {
+	d := startDaemon(t, daemonOptions{slots: 2})
+	before := d.poolMembers(t)
+	execute(t, d, job{language: "bash", code: "true", timeout: scaledTimeout(10)})
+	id := awaitNewPoolMember(t, d, before)
+	const runner = "/ATO/bash\x00/ATO/runner\x00"
+	atodtest.WaitFor(t, 10*time.Second, "the prepared sandbox's runner waiting on its lease", func() bool {
+		for pid, cmdline := range processesOf(t, id) {
+			if cmdline != runner {
+				continue
+			}
+			stack, err := os.ReadFile(fmt.Sprintf("/proc/%d/stack", pid))
+			return err == nil && strings.Contains(string(stack), "__break_lease")
+		}
+		return false
+	})
+	procs := processesOf(t, id)
+	if len(procs) != 2 {
+		t.Errorf("the prepared sandbox holds %d processes, want its init and its runner: %q", len(procs), slices.Collect(maps.Values(procs)))
+	}
+	script, err := os.ReadFile("../runners/scripts/bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := execute(t, d, job{language: "bash", code: `stat -c %F /ATO/runner; cat /ATO/runner`, timeout: scaledTimeout(10)})
+	if members := d.poolMembers(t); members[id] {
+		t.Errorf("the run did not take the prepared sandbox %s", id)
+	}
+	if want := "regular file\n" + string(script); status(r) != "exited/0" || string(r.Stdout) != want {
+		t.Errorf("the run: %s, stdout %q, stderr %q; want exited/0 and %q", status(r), r.Stdout, r.Stderr, want)
+	}
 }

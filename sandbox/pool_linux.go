@@ -225,7 +225,8 @@ func (pl *pool) takeIdle(key template) *prepared {
 }
 
 // takeIdleLocked removes and returns the oldest idle sandbox of key whose
-// init is alive; dead ones (the OOM killer takes them first) are discarded.
+// init is alive and whose runner may still wait; dead ones (the OOM killer
+// takes them first) and expired ones are discarded.
 func (pl *pool) takeIdleLocked(key template) *prepared {
 	for len(pl.idle[key]) > 0 {
 		p := pl.idle[key][0]
@@ -235,9 +236,14 @@ func (pl *pool) takeIdleLocked(key template) *prepared {
 		case <-p.waited:
 			pl.s.log.Warn("a prepared sandbox's init died while it waited", "id", p.id)
 			go pl.discardLogged(p)
+			continue
 		default:
-			return p
 		}
+		if p.expired(time.Now()) {
+			go pl.discardLogged(p)
+			continue
+		}
+		return p
 	}
 	return nil
 }
@@ -468,8 +474,9 @@ func (pl *pool) countLocked() int {
 	return n
 }
 
-// shrink discards idle sandboxes beyond their template's want, and every one
-// of an image that was replaced or removed.
+// shrink discards idle sandboxes beyond their template's want, every one of
+// an image that was replaced or removed, and those whose runner has waited
+// nearly as long as it may (the refiller replaces them).
 func (pl *pool) shrink(now time.Time) {
 	pl.mu.Lock()
 	keys := make([]template, 0, len(pl.idle))
@@ -497,6 +504,13 @@ func (pl *pool) shrink(now time.Time) {
 		}
 	}
 	for k, ps := range pl.idle {
+		// The oldest first: before the next look, a second on.
+		for len(ps) > 0 && ps[0].expired(now.Add(2*time.Second)) {
+			pl.unmark(ps[0])
+			go pl.discardLogged(ps[0])
+			ps = ps[1:]
+		}
+		pl.idle[k] = ps
 		d := pl.demand[k]
 		if d == nil {
 			continue

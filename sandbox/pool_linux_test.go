@@ -283,3 +283,41 @@ func TestRefillWakesDuringRuns(t *testing.T) {
 		t.Fatal("the scheduled wake-up did not wake the refiller")
 	}
 }
+
+// heldTrees hold every image's tree at "" (a stub template's rootfs).
+type heldTrees struct{}
+
+func (heldTrees) Hold(string) (string, func(), error) { return "", func() {}, nil }
+
+// TestExpiredAreReplaced: a prepared sandbox whose runner may have stopped
+// waiting on its lease (lease_linux.go) is never handed over: a run takes
+// the next one, and the pool's look discards it, and one that would expire
+// before its next look, so that the refiller replaces them.
+func TestExpiredAreReplaced(t *testing.T) {
+	a := template{image: "a"}
+	pl, sb := stubPool(t, 3, a)
+	pl.trees = heldTrees{}
+	now := time.Now()
+	idle := pl.idle[a]
+	idle[0].expires = now.Add(-time.Second)
+	idle[1].expires = now.Add(time.Minute)
+	idle[2].expires = now.Add(2 * time.Minute)
+	if p := pl.takeIdle(a); p != idle[1] {
+		t.Fatalf("a run took %v, want the one whose runner may still wait (%s)", p, idle[1].id)
+	}
+	slotBack := func(what string) {
+		t.Helper()
+		select {
+		case <-sb.slots:
+		case <-time.After(timescale.D(10 * time.Second)):
+			t.Fatalf("%s: its slot did not come back", what)
+		}
+	}
+	slotBack("the expired sandbox")
+	idle[2].expires = now.Add(time.Second) // before the next look
+	pl.shrink(now)
+	slotBack("the sandbox about to expire")
+	if n := len(pl.idle[a]); n != 0 {
+		t.Errorf("%d idle after the look, want 0", n)
+	}
+}

@@ -46,6 +46,13 @@ type prepared struct {
 	job                    *os.File // write end of init's job pipe
 	stdin                  *os.File // write end of an interactive run's stdin pipe (init's stdin)
 	waited                 chan struct{}
+
+	// runner is the job's runner file under a write lease while the
+	// runner, started ahead, waits to open it (lease_linux.go); nil when
+	// the runner starts at the handover. expires is when the lease may
+	// run out: the sandbox must be handed over before.
+	runner  *os.File
+	expires time.Time
 }
 
 // prepare makes a sandbox for key in slot, which it owns from now on, as it
@@ -53,6 +60,7 @@ type prepared struct {
 // hold and given the slot back.
 func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err error) {
 	p := &prepared{s: s, key: key, slot: slot, ids: s.slotHostIDs(slot), id: newJobID(), hold: hold}
+	begun := time.Now()
 	defer func() {
 		if err != nil {
 			err = errors.Join(fmt.Errorf("preparing a sandbox: %w", err), p.teardown())
@@ -61,7 +69,7 @@ func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err
 	if st, err := os.Stat(filepath.Join(key.rootfs, "ATO")); err != nil || !st.IsDir() {
 		return p, fmt.Errorf("root filesystem %s has no /ATO directory to mount the job on (images installed by atod have one)", key.rootfs)
 	}
-	if p.scratch, err = s.makeJobDir(p.id); err != nil {
+	if p.scratch, p.runner, err = s.makeJobDir(p.id, s.runnerWait > 0 && key.start != ""); err != nil {
 		return p, err
 	}
 	if p.cg, err = s.cgroups.create(p.id, key.limits, s.rootless); err != nil {
@@ -74,7 +82,19 @@ func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err
 		}
 		rootfs = p.root.path()
 	}
-	return p, p.start(s.setupPlan(&key, rootfs, p.scratch))
+	if err := p.start(s.setupPlan(&key, rootfs, p.scratch)); err != nil {
+		return p, err
+	}
+	if p.runner != nil {
+		// The runner starts now, and waits to open /ATO/runner.
+		_, err = p.job.Write([]byte(key.start))
+		p.job.Close()
+		if err != nil {
+			return p, fmt.Errorf("starting the runner: %w", err)
+		}
+		p.expires = begun.Add(s.runnerWait)
+	}
+	return p, nil
 }
 
 // start starts the sandbox: atod-init's first stage clones its PID 1 in new
@@ -203,6 +223,12 @@ func (p *prepared) start(plan initproto.Plan) error {
 	return setupOutcome(string(rest), werr, rerr)
 }
 
+// expired reports whether p's runner, started ahead, may have stopped
+// waiting by now: p must not be handed over.
+func (p *prepared) expired(now time.Time) bool {
+	return !p.expires.IsZero() && !now.Before(p.expires)
+}
+
 // setupOutcome is how a sandbox's setup ended, given what its status pipe
 // said after the first line: initproto.Ready from init, a line from the
 // setup saying why it failed, or nothing (the setup or init died; errs are
@@ -247,7 +273,7 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	if err != nil {
 		return res, fmt.Errorf("watching the run's CPU time: %w", err)
 	}
-	if err := writeJobFiles(p.scratch, &spec.Files, p.key.interactive); err != nil {
+	if err := writeJobFiles(p.scratch, &spec.Files, p.key.interactive, p.runner != nil); err != nil {
 		return res, err
 	}
 	if p.key.interactive {
@@ -259,8 +285,14 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 			return res, err
 		}
 	}
-	werr := initproto.WriteJob(p.job, initproto.Job{Command: spec.Command, Env: spec.Env})
-	p.job.Close()
+	var werr error
+	if p.runner != nil { // the runner waits for its file (lease_linux.go)
+		werr = releaseRunner(p.runner, spec.Files.Runner)
+		p.runner = nil
+	} else {
+		werr = initproto.WriteJob(p.job, initproto.Job{Command: spec.Command, Env: spec.Env})
+		p.job.Close()
+	}
 	started := time.Now()
 	if werr != nil {
 		// init died while it waited (the memory limit, say), or the job
@@ -287,7 +319,7 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	timer := time.NewTimer(spec.Timeout)
 	defer timer.Stop()
 	memoryOver := p.cg.watchMemory(p.waited, p.s.log)
-	var end runEnd
+	end := runEnd{runnerAhead: !p.expires.IsZero()}
 	var cpuErr error
 	reportedEnd := false // init said the run is over: nothing of it is left but init
 	select {
@@ -411,7 +443,7 @@ func (p *prepared) teardown() error {
 }
 
 func (p *prepared) closeEnds() {
-	for _, f := range []*os.File{p.stdout, p.stderr, p.report, p.job, p.stdin} {
+	for _, f := range []*os.File{p.stdout, p.stderr, p.report, p.job, p.stdin, p.runner} {
 		if f != nil {
 			f.Close()
 		}
@@ -441,18 +473,35 @@ func newPipes(n int) ([]pipePair, error) {
 }
 
 // makeJobDir makes the directory of a run's job files, each there already
-// (empty) so that the container can bind-mount them before the job comes.
-func (s *Sandbox) makeJobDir(id string) (string, error) {
-	dir := filepath.Join(s.jobsDir, id)
+// (empty) so that the sandbox can bind-mount them before the job comes.
+// With lease, the runner's file is returned open under a write lease
+// (createLeasedRunner); nil if the lease cannot be taken, which the log
+// says: the runner then starts at the handover.
+func (s *Sandbox) makeJobDir(id string, lease bool) (dir string, runner *os.File, err error) {
+	dir = filepath.Join(s.jobsDir, id)
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		return "", fmt.Errorf("creating job directory: %w", err)
+		return "", nil, fmt.Errorf("creating job directory: %w", err)
 	}
 	for _, name := range jobFiles {
-		if err := writeExclusive(filepath.Join(dir, name), nil); err != nil {
-			return dir, err
+		path := filepath.Join(dir, name)
+		if name != "runner" || !lease {
+			if err := writeExclusive(path, nil); err != nil {
+				return dir, nil, err
+			}
+			continue
 		}
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o444)
+		if err != nil {
+			return dir, nil, fmt.Errorf("creating job file: %w", err)
+		}
+		if err := leaseRunner(f); err != nil {
+			f.Close()
+			s.log.Warn("the runner starts at the handover", "err", err)
+			continue
+		}
+		runner = f
 	}
-	return dir, nil
+	return dir, runner, nil
 }
 
 // feedStdin feeds an interactive run's stdin pipe w: input, then what
@@ -474,7 +523,7 @@ func feedStdin(w *os.File, input []byte, stdin io.Reader) {
 // (makeJobDir's); Run has checked their size (jobFilesSize). They stay
 // read-only for everyone: the daemon writes as their owner, briefly allowed,
 // and the run sees them through read-only bind mounts.
-func writeJobFiles(dir string, f *job.Files, interactive bool) error {
+func writeJobFiles(dir string, f *job.Files, interactive, runnerLeased bool) error {
 	// An interactive run's input goes to its stdin pipe (feedStdin).
 	contents := map[string][]byte{
 		"code":      f.Code,
@@ -484,8 +533,8 @@ func writeJobFiles(dir string, f *job.Files, interactive bool) error {
 		"runner":    f.Runner,
 	}
 	for _, name := range jobFiles {
-		if name == "input" && interactive {
-			continue
+		if name == "input" && interactive || name == "runner" && runnerLeased {
+			continue // the stdin pipe's; releaseRunner's
 		}
 		if err := fillReadOnly(filepath.Join(dir, name), contents[name]); err != nil {
 			return err

@@ -29,6 +29,10 @@ type runEnd struct {
 	outOfMemory bool // its socket buffers passed their ceiling (cgroup v1)
 	cpuTime     bool // its CPU time passed its limit
 	real        time.Duration
+	// runnerAhead: the runner started before the handover
+	// (lease_linux.go), so init's own real time, from the runner's start,
+	// counts its wait: real is the run's.
+	runnerAhead bool
 }
 
 // resultOf turns what the daemon learnt of a run into its Result: how it
@@ -58,6 +62,9 @@ func resultOf(end runEnd, rep initproto.Report, repErr error, cgs cgroupStats, r
 		res.Status = statusOf(syscall.WaitStatus(rep.WaitStatus))
 		warning = rep.Error
 		applyUsage(&res.Stats, rep)
+		if end.runnerAhead {
+			res.Stats.Real = end.real
+		}
 	case errors.Is(repErr, io.EOF):
 		// init died without a word: only the memory limit or a kill from
 		// outside can do that, both through the cgroup.
@@ -111,6 +118,9 @@ type template struct {
 	limits   job.Limits // output caps zero
 	// interactive: /ATO/input is a FIFO the daemon feeds (Spec.Stdin)
 	interactive bool
+	// start is the job's command and environment (startOf), with which a
+	// sandbox starts its runner ahead (lease_linux.go).
+	start string
 }
 
 // templateOf is the template of spec, whose limits are l (its own with the
@@ -119,5 +129,17 @@ func templateOf(spec *job.Spec, l job.Limits) template {
 	// Output caps and the CPU time bound are the run's alone: any
 	// prepared sandbox of the same limits serves.
 	l.StdoutBytes, l.StderrBytes, l.CPUTime = 0, 0, 0
-	return template{image: spec.Image, rootfs: spec.Rootfs, uid: spec.UID, gid: spec.GID, limits: l, interactive: spec.Stdin != nil}
+	return template{image: spec.Image, rootfs: spec.Rootfs, uid: spec.UID, gid: spec.GID, limits: l, interactive: spec.Stdin != nil,
+		start: startOf(spec.Command, spec.Env)}
+}
+
+// startOf is a job's command and environment as one comparable string:
+// their encoding for init, or "" when they have none (the run's handover
+// says why).
+func startOf(command, env []string) string {
+	b, err := initproto.Job{Command: command, Env: env}.Encode()
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }

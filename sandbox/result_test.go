@@ -73,17 +73,18 @@ func TestResultOf(t *testing.T) {
 }
 
 // TestTemplateOf: runs that differ only in what is handed over share a
-// template; anything their sandbox is made of parts them.
+// template; anything their sandbox is made of, or its runner started with,
+// parts them.
 func TestTemplateOf(t *testing.T) {
 	base := job.Spec{Image: "debian-12", Rootfs: "/trees/a/rootfs", UID: 1000, GID: 1000,
 		Files: job.Files{Code: []byte("a")}, Command: []string{"x"}, Env: []string{"A=1"}, Timeout: time.Second}
 	l := job.DefaultLimits
 	other := base
-	other.Files.Code, other.Command, other.Env, other.Timeout = []byte("b"), []string{"y"}, []string{"B=2"}, time.Minute
+	other.Files.Code, other.Files.Runner, other.Timeout = []byte("b"), []byte("exit 1"), time.Minute
 	ol := l
-	ol.StdoutBytes, ol.StderrBytes = 1, 2
+	ol.StdoutBytes, ol.StderrBytes, ol.CPUTime = 1, 2, time.Second
 	if templateOf(&base, l) != templateOf(&other, ol) {
-		t.Errorf("runs differing in files, command, env, timeout and output caps have different templates")
+		t.Errorf("runs differing in files, timeout, output caps and CPU time have different templates")
 	}
 	for name, change := range map[string]func(*job.Spec, *job.Limits){
 		"image":  func(s *job.Spec, _ *job.Limits) { s.Image = "python" },
@@ -92,6 +93,9 @@ func TestTemplateOf(t *testing.T) {
 		"gid":    func(s *job.Spec, _ *job.Limits) { s.GID = 0 },
 		"memory": func(_ *job.Spec, l *job.Limits) { l.MemoryBytes /= 2 },
 		"tmpfs":  func(_ *job.Spec, l *job.Limits) { l.TmpfsBytes /= 2 },
+		// The runner starts ahead with them (lease_linux.go).
+		"command": func(s *job.Spec, _ *job.Limits) { s.Command = []string{"y"} },
+		"env":     func(s *job.Spec, _ *job.Limits) { s.Env = []string{"B=2"} },
 	} {
 		s, cl := base, l
 		change(&s, &cl)

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -80,7 +81,10 @@ type Options struct {
 	// images: at most Slots (more means Slots); 0 prepares none. Each holds
 	// a slot: prepared and running sandboxes together are at most Slots.
 	Prepared int
-	Logger   *slog.Logger
+	// RunnersAtHandover starts every runner when its run's job is handed
+	// over, as on a host that cannot start them ahead (lease_linux.go).
+	RunnersAtHandover bool
+	Logger            *slog.Logger
 }
 
 // Sandbox runs Specs. It is safe for concurrent use.
@@ -104,6 +108,7 @@ type Sandbox struct {
 	closeOnce sync.Once
 
 	pool          *pool         // sandboxes prepared ahead (pool_linux.go)
+	runnerWait    time.Duration // how long a runner started ahead may wait (lease_linux.go); 0: none is
 	writableRoots bool          // each run gets an overlay root (writableroot_linux.go)
 	shared        *sharedMounts // the job files' and binaries' tmpfs, when it can mount
 	idmaps        idmaps        // user namespaces that idmap trees for runs
@@ -360,6 +365,17 @@ func New(opts Options) (_ *Sandbox, err error) {
 		}
 		if err := s.probeRoots(); err != nil {
 			return nil, errors.Join(err, s.shared.unmount())
+		}
+	}
+	if !opts.RunnersAtHandover {
+		var why string
+		if s.runnerWait, why = runnerWait(); s.runnerWait > 0 {
+			if err := probeLease(s.jobsDir); err != nil {
+				s.runnerWait, why = 0, err.Error()
+			}
+		}
+		if s.runnerWait == 0 {
+			s.log.Info("runners start when their job is handed over, not ahead", "why", why)
 		}
 	}
 	// Last: its refiller starts preparing at once.

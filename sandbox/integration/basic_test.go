@@ -9,6 +9,7 @@ import (
 
 	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/timescale"
+	"github.com/atod-project/atod/sandbox"
 	"github.com/atod-project/atod/sandbox/job"
 )
 
@@ -168,21 +169,33 @@ func TestConcurrentRunsOverlap(t *testing.T) {
 	}
 }
 
+// TestRunnerContractFiles: a run finds the runner contract's files as its
+// request gave them, whether its runner started ahead, waiting on the
+// runner's lease (the default), or at the handover (a host without leases).
 func TestRunnerContractFiles(t *testing.T) {
-	sb := newSandbox(t, 1)
-	script := `cat /ATO/input; echo; od -c /ATO/options | head -1; od -c /ATO/arguments | head -1; pwd; ls -A /ATO/context | wc -l
+	for name, atHandover := range map[string]bool{"ahead": false, "at handover": true} {
+		t.Run(name, func(t *testing.T) {
+			sb := newSandboxWith(t, 1, initPath, func(o *sandbox.Options) { o.RunnersAtHandover = atHandover })
+			script := `cat /ATO/input; echo; od -c /ATO/options | head -1; od -c /ATO/arguments | head -1; pwd; ls -A /ATO/context | wc -l
 touch /ATO/context/x /tmp/y /ATO/compiled && echo writable
-echo > /ATO/code 2>/dev/null || echo code-readonly`
-	out := runScript(t, sb, script, timescale.D(10*time.Second), func(s *job.Spec) {
-		s.Files.Input = []byte("the input")
-		s.Files.Options = [][]byte{[]byte("-a"), []byte("b c")}
-		s.Files.Arguments = [][]byte{[]byte("arg")}
-	})
-	got := out.stdout.String()
-	for _, want := range []string{"the input\n", `-   a  \0   b       c  \0`, `a   r   g  \0`, "/ATO/context\n0\n", "writable\n", "code-readonly\n"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("stdout lacks %q:\n%s\nstderr: %s", want, got, out.stderr.String())
-		}
+echo > /ATO/code 2>/dev/null || echo code-readonly
+stat -c %F /ATO/runner; cat /ATO/runner`
+			out := runScript(t, sb, script, timescale.D(10*time.Second), func(s *job.Spec) {
+				s.Files.Input = []byte("the input")
+				s.Files.Options = [][]byte{[]byte("-a"), []byte("b c")}
+				s.Files.Arguments = [][]byte{[]byte("arg")}
+			})
+			got := out.stdout.String()
+			for _, want := range []string{"the input\n", `-   a  \0   b       c  \0`, `a   r   g  \0`, "/ATO/context\n0\n", "writable\n", "code-readonly\n",
+				"regular file\nexec bash /ATO/code\n"} {
+				if !strings.Contains(got, want) {
+					t.Errorf("stdout lacks %q:\n%s\nstderr: %s", want, got, out.stderr.String())
+				}
+			}
+			if real := out.res.Stats.Real; real <= 0 || real > 10*time.Second {
+				t.Errorf("real time %v, want the run's", real)
+			}
+		})
 	}
 }
 

@@ -62,8 +62,9 @@ func newSandbox(t testing.TB, slots int) *testSandbox {
 	return newSandboxWith(t, slots, initPath)
 }
 
-// newSandboxWith is newSandbox with init as its atod-init.
-func newSandboxWith(t testing.TB, slots int, init string) *testSandbox {
+// newSandboxWith is newSandbox with init as its atod-init, and the options
+// mod changes.
+func newSandboxWith(t testing.TB, slots int, init string, mod ...func(*sandbox.Options)) *testSandbox {
 	t.Helper()
 	atodtest.NeedRoot(t)
 	state := t.TempDir()
@@ -79,7 +80,7 @@ func newSandboxWith(t testing.TB, slots int, init string) *testSandbox {
 	var b [4]byte
 	rand.Read(b[:])
 	cgroup := "atod-test-" + hex.EncodeToString(b[:])
-	sb, err := sandbox.New(sandbox.Options{
+	opts := sandbox.Options{
 		StateDir:   state,
 		InitPath:   init,
 		BashPath:   testBash(),
@@ -89,7 +90,11 @@ func newSandboxWith(t testing.TB, slots int, init string) *testSandbox {
 		CgroupView: cgroupView,
 		// The test images are atod's, from its store.
 		ImageIDShift: layer.ImageIDShift,
-	})
+	}
+	for _, m := range mod {
+		m(&opts)
+	}
+	sb, err := sandbox.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
