@@ -339,7 +339,7 @@ func (t *cgroupTree) create(id string, l job.Limits, rootless bool) (*jobCgroup,
 		// the kernel refused, say) in the other hierarchies.
 		return nil, errors.Join(fmt.Errorf("creating job cgroup %s: %w", id, err), t.removeV1(id))
 	}
-	j := &jobCgroup{v1: cg}
+	j := &jobCgroup{v1: cg, removeV1: func() error { return t.removeV1(id) }}
 	for _, d := range []struct {
 		n   cgroup1.Name
 		dir *string
@@ -534,6 +534,12 @@ type jobCgroup struct {
 	v1      cgroup1.Cgroup
 	v2      *cgroup2.Manager
 	unified string // hybrid: the run's cgroup in the cgroup2 mount, which has cgroup.kill
+	// removeV1 removes the v1 cgroups (cgroupTree.removeV1): one rmdir
+	// each. cgroup1's Delete first reads every hierarchy's cgroup.procs
+	// to refuse a cgroup that still has processes, which rmdir refuses
+	// by itself: that was 5 % of the machine's CPU in a run of trivial
+	// runs (issue 13), and the run's processes are gone by then.
+	removeV1 func() error
 
 	// The directories endStats reads: the job's memory and cpu cgroups
 	// (one directory on v2); empty in a cgroup loaded to be removed.
@@ -918,7 +924,10 @@ func (j *jobCgroup) delete() error {
 			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
 		}
 	}
-	if j.v1 != nil {
+	switch {
+	case j.removeV1 != nil:
+		errs = append(errs, j.removeV1())
+	case j.v1 != nil:
 		if err := j.v1.Delete(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
 		}
