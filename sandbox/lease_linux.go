@@ -38,7 +38,8 @@ const minRunnerWait = 5 * time.Second
 
 // runnerWait is how long a sandbox's runner may wait on its lease: the
 // host's fs.lease-break-time less runnerWaitMargin, or 0 (with why) when
-// runners cannot wait: leases are off, or leave too little time.
+// runners cannot wait: leases are off, or leave too little time. It is
+// read for every sandbox: an operator may change the sysctl.
 func runnerWait() (time.Duration, string) {
 	enabled, err := sysctl("fs.leases-enable")
 	if err != nil {
@@ -60,8 +61,9 @@ func runnerWait() (time.Duration, string) {
 
 // leaseRunner takes a write lease on f, a job's runner file the daemon has
 // just made and opened for writing: no other open of it completes until
-// releaseRunner. A write lease needs the only open descriptor of the file,
-// and its owner (or CAP_LEASE): the daemon's, here.
+// releaseRunner. A write lease needs the file open for writing nowhere else
+// (older kernels: no other reference to it at all, hence before the
+// sandbox's bind mount of it), and its owner (or CAP_LEASE): the daemon's.
 func leaseRunner(f *os.File) error {
 	if _, err := unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_WRLCK); err != nil {
 		return fmt.Errorf("taking a write lease on %s: %w", f.Name(), err)
@@ -89,13 +91,17 @@ func probeLease(dir string) error {
 
 // releaseRunner writes the runner into its leased file and lets go of the
 // lease, and of the file: the runner's Bash, waiting to open it, goes on.
+// On an error it keeps both, so that Bash never reads a runner cut short:
+// the sandbox is torn down, its processes killed before the file is
+// closed (prepared.teardown).
 func releaseRunner(f *os.File, runner []byte) error {
-	defer f.Close()
-	if _, err := f.WriteAt(runner, 0); err != nil {
-		return fmt.Errorf("writing job file runner: %w", err)
+	if n, err := f.WriteAt(runner, 0); err != nil || n != len(runner) {
+		return fmt.Errorf("writing job file runner: %d of %d bytes: %w", n, len(runner), err)
 	}
 	if _, err := unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_UNLCK); err != nil {
+		// EAGAIN: the kernel's lease-break-time ran out, and took the
+		// lease: Bash may have read the runner before it was written.
 		return fmt.Errorf("letting go of the runner's lease: %w", err)
 	}
-	return nil
+	return f.Close()
 }

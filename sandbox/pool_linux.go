@@ -29,7 +29,10 @@ type Trees interface {
 // compete with that run). A run that finds none idle waits for the one the
 // refiller is making for its template, if no other run waits for it. Beyond
 // their want they shrink, and those of an image that was replaced, or that
-// no run asked for in forgetAfter, are discarded.
+// no run asked for in forgetAfter, are discarded. A sandbox whose runner
+// waits on a lease (lease_linux.go) is handed over only before it expires:
+// its replacement is prepared renewBefore ahead, and it is discarded once
+// that one is idle, or when it nears its end.
 type pool struct {
 	s     *Sandbox
 	trees Trees // nil: nothing is prepared ahead
@@ -239,6 +242,11 @@ func (pl *pool) takeIdleLocked(key template) *prepared {
 			continue
 		default:
 		}
+		if p.report != nil && p.ended() {
+			pl.s.log.Warn("a prepared sandbox's runner ended while it waited", "id", p.id)
+			go pl.discardLogged(p)
+			continue
+		}
 		if p.expired(time.Now()) {
 			go pl.discardLogged(p)
 			continue
@@ -441,9 +449,9 @@ func (pl *pool) prepareOne(now time.Time) bool {
 
 var errImageChanged = errors.New("the image was replaced")
 
-// neediestLocked picks the template whose idle sandboxes fall furthest
-// short of its want, the one used last among equals; none when no run
-// waits for a slot and the pool is full.
+// neediestLocked picks the template whose idle sandboxes (those not about
+// to expire) fall furthest short of its want, the one used last among
+// equals; none when a run waits for a slot or the pool is full.
 func (pl *pool) neediestLocked(now time.Time) (template, bool) {
 	if pl.waiting > 0 || pl.countLocked() >= pl.max {
 		return template{}, false
@@ -455,7 +463,7 @@ func (pl *pool) neediestLocked(now time.Time) (template, bool) {
 		if now.Before(d.retryAfter) {
 			continue
 		}
-		short := d.want(now) - len(pl.idle[k])
+		short := d.want(now) - pl.freshLocked(k, now)
 		if short <= 0 {
 			continue
 		}
@@ -464,6 +472,23 @@ func (pl *pool) neediestLocked(now time.Time) (template, bool) {
 		}
 	}
 	return best, bestShort > 0
+}
+
+// renewBefore is how long before an idle sandbox expires (its runner's
+// lease, lease_linux.go) the refiller prepares its replacement: the old
+// one goes as one too many once the new one is idle (shrink), and meanwhile
+// serves.
+const renewBefore = 5 * time.Second
+
+// freshLocked counts key's idle sandboxes that are not about to expire.
+func (pl *pool) freshLocked(key template, now time.Time) int {
+	n := 0
+	for _, p := range pl.idle[key] {
+		if !p.expired(now.Add(renewBefore)) {
+			n++
+		}
+	}
+	return n
 }
 
 func (pl *pool) countLocked() int {

@@ -321,3 +321,43 @@ func TestExpiredAreReplaced(t *testing.T) {
 		t.Errorf("%d idle after the look, want 0", n)
 	}
 }
+
+// TestEndedAreDiscarded: a prepared sandbox whose init has reported (its
+// runner, started ahead, ended while it waited: the OOM killer's pick) is
+// never handed over, though init may not have exited yet.
+func TestEndedAreDiscarded(t *testing.T) {
+	a := template{image: "a"}
+	pl, _ := stubPool(t, 2, a)
+	idle := pl.idle[a]
+	for _, p := range idle {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close(); w.Close() })
+		p.report = r
+		if p == idle[0] {
+			w.WriteString(`{"wait_status":9}` + "\n")
+		}
+	}
+	if p := pl.takeIdle(a); p != idle[1] {
+		t.Fatalf("a run took %v, want the one whose init has not reported (%s)", p, idle[1].id)
+	}
+}
+
+// TestRenewedAhead: an idle sandbox that expires within renewBefore does not
+// count toward its template's want: its replacement is prepared while it
+// still serves.
+func TestRenewedAhead(t *testing.T) {
+	now := time.Now()
+	a := template{image: "a"}
+	p := &prepared{expires: now.Add(time.Minute)}
+	pl := &pool{max: 4, idle: map[template][]*prepared{a: {p}}, demand: map[template]*demand{a: {last: now, peakAt: now}}}
+	if k, ok := pl.neediestLocked(now); ok {
+		t.Errorf("neediest %v with its one sandbox good for a minute", k)
+	}
+	p.expires = now.Add(renewBefore / 2)
+	if k, ok := pl.neediestLocked(now); !ok || k != a {
+		t.Errorf("neediest %v %v with its one sandbox about to expire, want a", k, ok)
+	}
+}

@@ -24,8 +24,10 @@ import (
 
 // prepared is a sandbox made ahead of its run: its job cgroup, writable
 // root, namespaces, mounts, seccomp filter, uid slot and init are ready,
-// and init waits on its job pipe. A request only writes its files and
-// hands init the job (run); the sandbox is used once and then torn down.
+// and so is the runner, waiting to open its file (lease_linux.go); where
+// runners cannot start ahead, init waits on its job pipe. A request only
+// writes its files and lets the runner go on, or hands init the job (run);
+// the sandbox is used once and then torn down.
 //
 // Every prepared sandbox holds one of the Sandbox's slots from prepare to
 // the end of its teardown, so that prepared and running sandboxes together
@@ -69,7 +71,11 @@ func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err
 	if st, err := os.Stat(filepath.Join(key.rootfs, "ATO")); err != nil || !st.IsDir() {
 		return p, fmt.Errorf("root filesystem %s has no /ATO directory to mount the job on (images installed by atod have one)", key.rootfs)
 	}
-	if p.scratch, p.runner, err = s.makeJobDir(p.id, s.runnerWait > 0 && key.start != ""); err != nil {
+	var wait time.Duration
+	if s.runnerWait > 0 && key.start != "" { // leases work here (New)
+		wait, _ = runnerWait()
+	}
+	if p.scratch, p.runner, err = s.makeJobDir(p.id, wait > 0); err != nil {
 		return p, err
 	}
 	if p.cg, err = s.cgroups.create(p.id, key.limits, s.rootless); err != nil {
@@ -92,7 +98,7 @@ func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err
 		if err != nil {
 			return p, fmt.Errorf("starting the runner: %w", err)
 		}
-		p.expires = begun.Add(s.runnerWait)
+		p.expires = begun.Add(wait)
 	}
 	return p, nil
 }
@@ -223,6 +229,25 @@ func (p *prepared) start(plan initproto.Plan) error {
 	return setupOutcome(string(rest), werr, rerr)
 }
 
+// ended reports whether init has said anything, or closed its report
+// pipe: a runner started ahead ended before its run (the OOM killer takes
+// the biggest process, the runner's Bash), and init has reported it.
+func (p *prepared) ended() bool {
+	rc, err := p.report.SyscallConn()
+	if err != nil {
+		return true
+	}
+	ready := false
+	if err := rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 0)
+		ready = err != nil || n > 0
+	}); err != nil {
+		return true
+	}
+	return ready
+}
+
 // expired reports whether p's runner, started ahead, may have stopped
 // waiting by now: p must not be handed over.
 func (p *prepared) expired(now time.Time) bool {
@@ -287,8 +312,9 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	}
 	var werr error
 	if p.runner != nil { // the runner waits for its file (lease_linux.go)
-		werr = releaseRunner(p.runner, spec.Files.Runner)
-		p.runner = nil
+		if werr = releaseRunner(p.runner, spec.Files.Runner); werr == nil {
+			p.runner = nil
+		}
 	} else {
 		werr = initproto.WriteJob(p.job, initproto.Job{Command: spec.Command, Env: spec.Env})
 		p.job.Close()
@@ -389,8 +415,9 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 
 // stop ends every process of the sandbox, unless init is gone already (a
 // run's end kills the rest through the cgroup before it waits for init).
-// Closing the job pipe ends a waiting init (it exits without a word); the
-// kill through the cgroup makes sure.
+// Closing the job pipe ends an init that waits for its job (it exits
+// without a word); the kill through the cgroup makes sure, and ends a
+// runner started ahead.
 func (p *prepared) stop() error {
 	if p.job != nil {
 		p.job.Close()

@@ -109,8 +109,9 @@ func statusOf(ws syscall.WaitStatus) job.Status {
 }
 
 // template is what a prepared sandbox is made for: all of a run that its
-// sandbox depends on. The job's files, command, environment, timeout and
-// output caps are handed over when it runs, and are not part of it.
+// sandbox depends on, and the command and environment its runner starts
+// with ahead. The job's files, timeout, output caps and CPU time are handed
+// over when it runs, and are not part of it.
 type template struct {
 	image    string // the image's name (Spec.Image): empty, none is prepared ahead
 	rootfs   string

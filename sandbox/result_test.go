@@ -31,6 +31,8 @@ func TestResultOf(t *testing.T) {
 	}{
 		{name: "exited: the runner's status and init's usage", rep: exited3, cgs: cgs,
 			status: job.Status{Type: job.StatusExited, Value: 3}},
+		{name: "a runner started ahead: the daemon's real time, init's usage", end: runEnd{runnerAhead: true}, rep: exited3, cgs: cgs,
+			status: job.Status{Type: job.StatusExited, Value: 3}},
 		{name: "core dumped", rep: segv, cgs: cgs, status: job.Status{Type: job.StatusCoreDumped, Value: int(syscall.SIGSEGV)}},
 		{name: "init's own error is a warning", rep: initproto.Report{WaitStatus: 127 << 8, Error: "starting x: not found"},
 			status: job.Status{Type: job.StatusExited, Value: 127}, warning: "starting x: not found"},
@@ -58,8 +60,14 @@ func TestResultOf(t *testing.T) {
 			}
 			// init's accounting where it reported; the daemon's own and
 			// the cgroup's otherwise.
+			// init's real time counts from the runner's start, which
+			// for a runner started ahead was before its run.
 			if c.repErr == nil && c.status.Type != job.StatusKilled {
-				if res.Stats.Real != time.Duration(c.rep.RealNs) || res.Stats.User != time.Duration(c.rep.Usage.UserNs) || res.Stats.MaxMemKiB != c.rep.Usage.MaxRSS || res.Stats.Waits != c.rep.Usage.Nvcsw {
+				real := time.Duration(c.rep.RealNs)
+				if c.end.runnerAhead {
+					real = c.end.real
+				}
+				if res.Stats.Real != real || res.Stats.User != time.Duration(c.rep.Usage.UserNs) || res.Stats.MaxMemKiB != c.rep.Usage.MaxRSS || res.Stats.Waits != c.rep.Usage.Nvcsw {
 					t.Errorf("stats %+v, want init's %+v", res.Stats, c.rep)
 				}
 			} else if res.Stats.Real != c.end.real || res.Stats.User != c.cgs.User || res.Stats.MaxMemKiB != c.cgs.MemoryPeak/1024 {
