@@ -58,9 +58,14 @@ type cgroupTree struct {
 	hasMemsw bool         // v1: memory+swap accounting exists (then swap is limited to 0)
 	hasTCP   bool         // v1: socket buffers can be limited (memory.kmem.tcp.limit_in_bytes)
 	v1Parent cgroup1.Path // v1: <own>/<parent> in every hierarchy, computed once
-	v1Owned  []string     // v1: <own>/<parent> in the hierarchies atod limits, which it holds locked
-	locks    []*os.File   // v1: the flocks on v1Owned, held for the daemon's life
-	log      *slog.Logger
+	// v1Subsystems are the hierarchies job cgroups are made in
+	// (v1Controllers that are mounted), found once: cgroup1.Default
+	// reads the mount table, 1 % of the machine's CPU when it was read
+	// for every run (issue 13).
+	v1Subsystems []cgroup1.Subsystem
+	v1Owned      []string   // v1: <own>/<parent> in the hierarchies atod limits, which it holds locked
+	locks        []*os.File // v1: the flocks on v1Owned, held for the daemon's life
+	log          *slog.Logger
 }
 
 // newCgroupTree prepares the daemon's cgroup tree. name is the v1 parent
@@ -88,6 +93,9 @@ func newCgroupTree(name string, ownRoot, rootless bool, log *slog.Logger) (_ *cg
 		return t, nil
 	case cgroups.Legacy, cgroups.Hybrid:
 		t.v1Parent = cgroup1.NestedPath(name)
+		if t.v1Subsystems, err = v1Hierarchy(); err != nil {
+			return nil, fmt.Errorf("finding the cgroup v1 hierarchies: %w", err)
+		}
 		if err := t.lockV1(); err != nil {
 			return nil, err
 		}
@@ -333,7 +341,7 @@ func (t *cgroupTree) create(id string, l job.Limits, rootless bool) (*jobCgroup,
 		CPU:     &specs.LinuxCPU{Quota: &quota, Period: &period},
 		Devices: deviceRules(),
 	}
-	cg, err := cgroup1.New(t.v1Path(id), res, cgroup1.WithHierarchy(v1Hierarchy))
+	cg, err := cgroup1.New(t.v1Path(id), res, cgroup1.WithHierarchy(t.hierarchy))
 	if err != nil {
 		// cgroup1.New leaves what it made before the failure (a limit
 		// the kernel refused, say) in the other hierarchies.
@@ -390,6 +398,9 @@ func (t *cgroupTree) v1Path(id string) cgroup1.Path {
 	}
 }
 
+// hierarchy is t.v1Subsystems, as cgroup1.WithHierarchy asks.
+func (t *cgroupTree) hierarchy() ([]cgroup1.Subsystem, error) { return t.v1Subsystems, nil }
+
 func v1Hierarchy() ([]cgroup1.Subsystem, error) {
 	all, err := cgroup1.Default()
 	if err != nil {
@@ -419,7 +430,7 @@ func (t *cgroupTree) removeStale() error {
 			}
 			j.v2 = m
 		} else {
-			cg, err := cgroup1.Load(t.v1Path(id), cgroup1.WithHierarchy(v1Hierarchy))
+			cg, err := cgroup1.Load(t.v1Path(id), cgroup1.WithHierarchy(t.hierarchy))
 			if err == nil {
 				j.v1 = cg
 			} else if !errors.Is(err, cgroup1.ErrCgroupDeleted) {
