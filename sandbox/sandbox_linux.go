@@ -360,7 +360,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	if s.writableRoots {
-		if s.shared, err = mountShared(opts.StateDir, s.jobsDir, s.initPath, s.bashPath, opts.Slots); err != nil {
+		if s.shared, err = mountShared(opts.StateDir, s.jobsDir, s.rootsDir, s.initPath, s.bashPath, opts.Slots); err != nil {
 			return nil, err
 		}
 		if err := s.probeRoots(); err != nil {

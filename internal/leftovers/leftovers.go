@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -311,7 +312,7 @@ func Find(s Scope) ([]string, error) {
 		// The daemon's own tmpfs mounts (sandbox/sharedmounts_linux.go)
 		// are no run's: they go with its mount namespace. A sandbox in
 		// the test's own process (DaemonPID 0) has them too, until Close.
-		if (ns != 0 || s.DaemonPID == 0) && (m == filepath.Join(s.StateDir, "jobs") || m == filepath.Join(s.StateDir, "static")) {
+		if (ns != 0 || s.DaemonPID == 0) && slices.Contains([]string{"jobs", "static", "roots"}, strings.TrimPrefix(m, s.StateDir+"/")) {
 			continue
 		}
 		// A pool member's writable root: <state>/roots/<id>/...
