@@ -243,9 +243,12 @@ func TestV1ConnectionReuse(t *testing.T) {
 	}
 }
 
+// TestV1ClientVanishing: a run whose client goes away is killed, whether it
+// waits or writes output (a line every 10 ms: "yes" reaches its output cap
+// and ends by SIGPIPE within milliseconds, before it could be seen running).
 func TestV1ClientVanishing(t *testing.T) {
 	d := startDaemon(t, daemonOptions{})
-	for _, code := range []string{"sleep 10", "yes"} {
+	for _, code := range []string{"sleep 10", "while :; do echo tick; sleep 0.01; done"} {
 		c := dialV1(t, d)
 		c.send(job{language: "bash", code: code, timeout: scaledTimeout(30)}.encode(t))
 		waitFor(t, "the run to start", func() bool { return len(d.runProcesses(t)) > 0 })
