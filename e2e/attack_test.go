@@ -859,15 +859,21 @@ type daemonHealth struct {
 
 // fdsPerPrepared is what the daemon holds of a sandbox prepared ahead: its
 // output and report pipes' ends (3), its runner's leased file (or, where
-// runners start at the handover, its job pipe's end), its process's pidfd
-// and, on cgroup v1, its socket buffer counter.
-const fdsPerPrepared = 6
+// runners start at the handover, its job pipe's end), its process's pidfd,
+// the lease file of its image's tree and, on cgroup v1, its socket buffer
+// counter.
+func fdsPerPrepared() int {
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil { // cgroup v2
+		return 6
+	}
+	return 7
+}
 
 func healthOf(t *testing.T, d *daemon) daemonHealth {
 	t.Helper()
 	pid := d.servingPID(t)
 	targets := fdTargets(t, pid)
-	fds := len(targets) - fdsPerPrepared*len(d.poolMembers(t))
+	fds := len(targets) - fdsPerPrepared()*len(d.poolMembers(t))
 	for _, target := range targets {
 		if strings.Contains(target, " user:[") {
 			fds--

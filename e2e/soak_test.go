@@ -935,7 +935,9 @@ type soakSample struct {
 // sample measures the serving daemon once its runs have ended: leftovers
 // (waited for, as the runs of gone clients end just after), descriptors,
 // threads, resident memory, and, from its stats log line (SIGUSR1),
-// goroutines and live heap.
+// goroutines and live heap. Descriptors and goroutines leave out the
+// sandboxes prepared ahead (fdsPerPrepared and a waiter each), whose number
+// follows demand.
 func (s *soak) sample(t *testing.T, label string, runs int) soakSample {
 	t.Helper()
 	smp := soakSample{label: label, runs: runs}
@@ -950,11 +952,13 @@ func (s *soak) sample(t *testing.T, label string, runs int) soakSample {
 		}
 	}
 	pid := s.d.servingPID(t)
+	members := len(s.d.poolMembers(t))
 	smp.fdTargets = fdTargets(t, pid)
-	smp.fds = len(smp.fdTargets)
+	smp.fds = len(smp.fdTargets) - fdsPerPrepared()*members
 	smp.threads = procStatusInt(t, pid, "Threads:")
 	smp.rssKiB = rssKiB(t, pid)
 	smp.goroutines, smp.heapKiB = s.d.stats(t, pid)
+	smp.goroutines -= members
 	return smp
 }
 
