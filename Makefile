@@ -35,9 +35,10 @@ INIT_CC ?= musl-gcc
 INIT_CFLAGS := -static -O2 -Wall -Wextra -Werror
 INIT_OUT ?= bin/atod-init
 INIT_SRCS := cmd/atod-init/atod-init.c cmd/atod-init/setup.c
-MULTIARCH := $(shell gcc -print-multiarch)
+MULTIARCH = $(shell gcc -print-multiarch 2>/dev/null)
 kernel-headers = $(dir $(1)).kernel-headers
 build-init = command -v $(INIT_CC) >/dev/null || { echo "no $(INIT_CC): apt-get install musl-tools (make setup does)" >&2; exit 1; }; \
+	[ -n "$(MULTIARCH)" ] || { echo "gcc -print-multiarch says nothing: the kernel headers' directory is unknown (apt-get install gcc)" >&2; exit 1; }; \
 	mkdir -p $(call kernel-headers,$(1)) && \
 	ln -sfn /usr/include/linux $(call kernel-headers,$(1))/linux && \
 	ln -sfn /usr/include/$(MULTIARCH)/asm $(call kernel-headers,$(1))/asm && \

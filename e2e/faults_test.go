@@ -467,7 +467,9 @@ func fill(t testing.TB, dir string) {
 // its writable root's directory and mount points are on the daemon's own
 // tmpfs mounts inside it (sandbox/sharedmounts_linux.go). (Before those
 // held the roots' directories, a run with no inode left failed with the
-// internal error.)
+// internal error.) When the roots' own tmpfs is full, a sandbox cannot be
+// made: the run gets the internal error, the log says why once, and
+// nothing of the run is left.
 func TestFullStateDisk(t *testing.T) {
 	if daemonUserFromEnv(t).rootless {
 		t.Skip("mounting the small filesystem for the state directory takes root")
@@ -487,15 +489,43 @@ func TestFullStateDisk(t *testing.T) {
 		t.Errorf("with no block and no inode left on the state disk: %q", got)
 	}
 	assertNoLeftovers(t, d)
-	fills, _ := filepath.Glob(filepath.Join(seen, "fill*"))
-	for _, f := range fills {
-		if err := os.Remove(f); err != nil {
-			t.Fatal(err)
+	removeFills := func(dir string) {
+		fills, _ := filepath.Glob(filepath.Join(dir, "fill*"))
+		for _, f := range fills {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	removeFills(seen)
+
+	// The roots' own tmpfs full: a sandbox cannot be made, and the run
+	// gets the internal error, leaving nothing.
+	roots := fmt.Sprintf("/proc/%d/root%s/roots", d.servingPID(t), state) // the daemon's own mounts
+	fill(t, roots)
+	o := send(t, d, websocket.MessageBinary, job{language: "bash", code: "echo should not run"}.encode(t))
+	if o.result != nil || o.code != websocket.StatusInternalError || o.reason != "internal server error" {
+		t.Errorf("with no inode left for writable roots: result %v, close %d %q; want no result and 1011 internal server error", o.result, o.code, o.reason)
+	}
+	// The daemon's log reaches the test through a pipe, after the close.
+	atodtest.WaitFor(t, 5*time.Second, "the daemon's log of the failure", func() bool { return strings.Contains(d.logs(), "no space left on device") })
+	if n := strings.Count(d.logs(), "no space left on device"); n != 1 {
+		t.Errorf("the daemon's log says %d times that the roots' tmpfs is full, want 1:\n%s", n, d.logs())
+	}
+	entries, err := os.ReadDir(roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "fill") {
+			t.Errorf("the failed run left %s in the roots' tmpfs", e.Name())
+		}
+	}
+	removeFills(roots)
+	assertNoLeftovers(t, d)
 	r = execute(t, d, job{language: "bash", code: "echo back"})
 	if got := status(r) + " " + string(r.Stdout); got != "exited/0 back\n" {
-		t.Errorf("once the state disk has room again: %q", got)
+		t.Errorf("once there is room again: %q", got)
 	}
 	assertNoLeftovers(t, d)
 }

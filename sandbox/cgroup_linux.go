@@ -347,7 +347,7 @@ func (t *cgroupTree) create(id string, l job.Limits, rootless bool) (*jobCgroup,
 		// the kernel refused, say) in the other hierarchies.
 		return nil, errors.Join(fmt.Errorf("creating job cgroup %s: %w", id, err), t.removeV1(id))
 	}
-	j := &jobCgroup{v1: cg, removeV1: func() error { return t.removeV1(id) }}
+	j := &jobCgroup{v1: cg, v1Dirs: t.v1Dirs(id)}
 	for _, d := range []struct {
 		n   cgroup1.Name
 		dir *string
@@ -396,6 +396,28 @@ func (t *cgroupTree) v1Path(id string) cgroup1.Path {
 		}
 		return filepath.Join(p, id), nil
 	}
+}
+
+// v1Dirs are the directories of the v1 job cgroup of id, as create makes
+// them (t.v1Path in each of t.v1Subsystems), those in the hierarchies
+// staleIDs looks in last, so that a daemon killed while it removes them
+// leaves the run findable. cpu and cpuacct may be one directory: its
+// second rmdir finds nothing.
+func (t *cgroupTree) v1Dirs(id string) []string {
+	var dirs, owned []string
+	for _, s := range t.v1Subsystems {
+		p, err := t.v1Path(id)(s.Name())
+		if err != nil {
+			continue // not active: nothing made there
+		}
+		d := filepath.Join(cgroupRoot, string(s.Name()), p)
+		if slices.Contains(t.v1Owned, filepath.Dir(d)) {
+			owned = append(owned, d)
+		} else {
+			dirs = append(dirs, d)
+		}
+	}
+	return append(dirs, owned...)
 }
 
 // hierarchy is t.v1Subsystems, as cgroup1.WithHierarchy asks.
@@ -545,12 +567,14 @@ type jobCgroup struct {
 	v1      cgroup1.Cgroup
 	v2      *cgroup2.Manager
 	unified string // hybrid: the run's cgroup in the cgroup2 mount, which has cgroup.kill
-	// removeV1 removes the v1 cgroups (cgroupTree.removeV1): one rmdir
-	// each. cgroup1's Delete first reads every hierarchy's cgroup.procs
-	// to refuse a cgroup that still has processes, which rmdir refuses
-	// by itself: that was 5 % of the machine's CPU in a run of trivial
-	// runs (issue 13), and the run's processes are gone by then.
-	removeV1 func() error
+	// v1Dirs are the v1 cgroup's directories, those in the hierarchies
+	// staleIDs looks in last (cgroupTree.v1Dirs), which delete removes
+	// with one rmdir each. cgroup1's Delete first reads every
+	// hierarchy's cgroup.procs to refuse a cgroup that still has
+	// processes, which rmdir refuses by itself: that was 5 % of the
+	// machine's CPU in a run of trivial runs (issue 13), and the run's
+	// processes are gone by then.
+	v1Dirs []string
 
 	// The directories endStats reads: the job's memory and cpu cgroups
 	// (one directory on v2); empty in a cgroup loaded to be removed.
@@ -936,8 +960,12 @@ func (j *jobCgroup) delete() error {
 		}
 	}
 	switch {
-	case j.removeV1 != nil:
-		errs = append(errs, j.removeV1())
+	case len(j.v1Dirs) > 0:
+		for _, d := range j.v1Dirs {
+			if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
+			}
+		}
 	case j.v1 != nil:
 		if err := j.v1.Delete(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))

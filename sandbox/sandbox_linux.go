@@ -351,7 +351,8 @@ func New(opts Options) (_ *Sandbox, err error) {
 			return nil, fmt.Errorf("creating state directory: %w", err)
 		}
 		if !s.rootless {
-			if err := checkSearchable(s.rootsDir); err != nil {
+			// Its tmpfs (mountShared, mode 0711) hides the directory.
+			if err := checkSearchable(filepath.Dir(s.rootsDir)); err != nil {
 				return nil, err
 			}
 		}

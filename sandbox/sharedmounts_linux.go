@@ -58,9 +58,10 @@ func mountShared(stateDir, jobsDir, rootsDir, initPath, bashPath string, slots i
 		return m, err
 	}
 	// Directories alone: a run's root, and its three mount points
-	// (rootDirs), for each slot.
-	if err := unix.Mount("tmpfs", rootsDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV,
-		fmt.Sprintf("mode=0711,size=1m,nr_inodes=%d", 64+4*slots)); err != nil {
+	// (rootDirs), for each slot, with room for those of roots whose
+	// removal failed (an inode costs nothing until used).
+	if err := unix.Mount("tmpfs", rootsDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC,
+		fmt.Sprintf("mode=0711,size=1m,nr_inodes=%d", 1024+8*slots)); err != nil {
 		return m, err
 	}
 	m.roots = rootsDir

@@ -461,7 +461,7 @@ static int run_init(void)
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_init(&attr);
-	sigset_t all; /* every signal: sigfillset leaves out the C library's own two */
+	sigset_t all; /* every signal: sigfillset leaves out the C library's own */
 	memset(&all, 0xff, sizeof all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setsigmask(&attr, &none);
