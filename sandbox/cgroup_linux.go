@@ -959,15 +959,8 @@ func (j *jobCgroup) delete() error {
 			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
 		}
 	}
-	switch {
-	case len(j.v1Dirs) > 0:
-		for _, d := range j.v1Dirs {
-			if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
-			}
-		}
-	case j.v1 != nil:
-		if err := j.v1.Delete(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for _, d := range j.v1Dirs {
+		if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
 		}
 	}
