@@ -221,7 +221,13 @@ func TestTLSReverseProxy(t *testing.T) {
 	if hresp.StatusCode != 200 || !strings.Contains(string(b), `"stdout":"https\n"`) {
 		t.Errorf("https: %d %s", hresp.StatusCode, b)
 	}
-	if n := strings.Count(d.logs(), `"client":"127.0.0.2"`); n != 3 {
+	// A request's log line is written after its answer has gone: the
+	// last may come a moment after the client has it.
+	forwarded := func() int { return strings.Count(d.logs(), `"client":"127.0.0.2"`) }
+	for deadline := time.Now().Add(timescale.D(5 * time.Second)); forwarded() < 3 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := forwarded(); n != 3 {
 		t.Errorf("%d request lines with the client nginx forwarded, want 3:\n%s", n, d.logs())
 	}
 }
