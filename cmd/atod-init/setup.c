@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
@@ -95,6 +96,18 @@ static const char *fd_path(int fd)
 	return path;
 }
 
+/* copy_path copies path into parent, a PATH_MAX buffer on the caller's
+ * stack: strdup's malloc in musl maps and unmaps a page for so small a
+ * setup, and each munmap is a TLB shootdown of every core. */
+static char *copy_path(char parent[PATH_MAX], const char *path)
+{
+	size_t n = strlen(path);
+	if (n >= PATH_MAX)
+		die("%.64s...: a path longer than %d bytes", path, PATH_MAX - 1);
+	memcpy(parent, path, n + 1);
+	return parent;
+}
+
 /* make_target makes the mount point path beneath the new root, a directory
  * or an empty file, unless something is there already. Its parent must
  * exist. */
@@ -107,7 +120,7 @@ static void make_target(const char *path, int directory)
 	}
 	if (errno != ENOENT)
 		die("finding %s: %s", path, strerror(errno));
-	char *parent = strdup(path), *slash = strrchr(parent, '/');
+	char buf[PATH_MAX], *parent = copy_path(buf, path), *slash = strrchr(parent, '/');
 	if (!slash || !slash[1])
 		die("making %s: not a path with a last element", path);
 	const char *name = path + (slash - parent) + 1;
@@ -129,7 +142,6 @@ static void make_target(const char *path, int directory)
 			close(f);
 	}
 	close(dir);
-	free(parent);
 }
 
 /* locked_flags are the flags of the mount at fd that a remount must keep:
@@ -222,7 +234,7 @@ static void op_bind(char **a)
 
 static void op_symlink(char **a)
 {
-	char *parent = strdup(a[1]), *slash = strrchr(parent, '/');
+	char buf[PATH_MAX], *parent = copy_path(buf, a[1]), *slash = strrchr(parent, '/');
 	if (!slash || !slash[1])
 		die("linking %s: not a path with a last element", a[1]);
 	*slash = 0;
@@ -230,7 +242,6 @@ static void op_symlink(char **a)
 	if (dir < 0 || symlinkat(a[0], dir, slash + 1) < 0)
 		die("linking %s to %s: %s", a[1], a[0], strerror(errno));
 	close(dir);
-	free(parent);
 }
 
 static void op_pivot(char **a)
