@@ -34,6 +34,9 @@ const (
 	supervisorLeaf = "supervisor"
 	// emptyTimeout bounds the wait for a killed cgroup to become empty.
 	emptyTimeout = 10 * time.Second
+	// initExitTimeout bounds the wait for an init that has reported its
+	// run's end to exit by itself; past it the cgroup kill ends it.
+	initExitTimeout = 2 * time.Second
 )
 
 // v1Controllers are the v1 hierarchies a run is in: those whose limits,

@@ -55,6 +55,10 @@ type prepared struct {
 	// run out: the sandbox must be handed over before.
 	runner  *os.File
 	expires time.Time
+
+	// endReported: init reported its run's end, after it had killed and
+	// reaped every other process of its pid namespace; it exits by itself.
+	endReported bool
 }
 
 // prepare makes a sandbox for key in slot, which it owns from now on, as it
@@ -365,6 +369,7 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 		end.killed = cpuErr != nil
 	}
 	var killErr error
+	p.endReported = reportedEnd
 	if reportedEnd {
 		// The usual end. init is exiting: tearing its namespaces down
 		// takes a while, and the answer need not wait for it. Teardown
@@ -426,10 +431,23 @@ func (p *prepared) stop() error {
 		return nil
 	}
 	if p.waited != nil {
-		select {
-		case <-p.waited:
-			return nil
-		default:
+		if p.endReported {
+			// Nothing of the run is left but init, which is tearing its
+			// namespaces down: waiting for it spares the kill's walk of
+			// the cgroup (on v1, a read of every pids directory).
+			t := time.NewTimer(initExitTimeout)
+			defer t.Stop()
+			select {
+			case <-p.waited:
+				return nil
+			case <-t.C:
+			}
+		} else {
+			select {
+			case <-p.waited:
+				return nil
+			default:
+			}
 		}
 	}
 	err := p.cg.killAndWait()
