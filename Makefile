@@ -49,6 +49,13 @@ bin/atod-init: $(INIT_SRCS) cmd/atod-init/atod-init.h
 init-binary:
 	@$(call build-init,$(INIT_OUT))
 
+# atod-bash, the Bash of every run (/ATO/bash): Debian's Bash built static
+# with musl, for the reason atod-init is (scripts/build-bash). Not part of
+# build: it fetches Bash's source through apt and takes two minutes; make
+# setup builds it, and atod falls back to Debian's bash-static without it.
+bin/atod-bash: scripts/build-bash
+	@scripts/build-bash $@
+
 # Installs the apt packages, the pinned linters, the Node.js test clients'
 # packages, builds atod and the default language image (cached outside the
 # clone; reused while current). Says nothing when there is nothing to do.

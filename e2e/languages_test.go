@@ -231,3 +231,21 @@ func TestLanguagesVerifyFailingHelloCases(t *testing.T) {
 		}
 	}
 }
+
+// TestRunsGetTheMuslBash: the daemon mounts atod-bash, make setup's musl
+// build of Debian's Bash (scripts/build-bash), at /ATO/bash when it is
+// beside the atod binary, and Debian's glibc bash-static otherwise: the
+// runner scripts run in the one the host has, and a run can tell which.
+func TestRunsGetTheMuslBash(t *testing.T) {
+	d := startDaemon(t, daemonOptions{})
+	want := "x86_64-pc-linux-gnu" // bash-static
+	if st, err := os.Stat(filepath.Join(binDir, "atod-bash")); err == nil && st.Mode().IsRegular() {
+		want = "x86_64-pc-linux-musl"
+	}
+	r := execute(t, d, job{language: "bash", timeout: scaledTimeout(30),
+		code: `/ATO/bash -c 'echo "$MACHTYPE $BASH_VERSION"'`})
+	got := strings.TrimSpace(string(r.Stdout))
+	if !strings.HasPrefix(got, want+" 5.") {
+		t.Fatalf("/ATO/bash says %q, want %s's Bash 5 (stderr %q)", got, want, r.Stderr)
+	}
+}

@@ -32,8 +32,9 @@ type Options struct {
 	// InitPath is the host path of the static atod-init binary: each
 	// sandbox's setup, its init and its /ATO/yargs.
 	InitPath string
-	// BashPath is the host path of a static Bash (Debian's bash-static),
-	// mounted read-only at job.BashPath in every run.
+	// BashPath is the host path of a static Bash (atod-bash, Debian's Bash
+	// built with musl, or Debian's bash-static), mounted read-only at
+	// job.BashPath in every run.
 	BashPath string
 	// UIDBase is the first of the 2*Slots host uids (and gids) runs are
 	// mapped to. The processes of a run in slot i have UIDBase+i, whatever
@@ -266,7 +267,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 		}
 	}()
 	if err := checkStatic(opts.BashPath); err != nil {
-		return nil, fmt.Errorf("%w: %v: install Debian's bash-static (apt-get install bash-static) or name a static Bash", ErrNoBash, err)
+		return nil, fmt.Errorf("%w: %v: install Debian's bash-static (apt-get install bash-static), build atod-bash (make setup) or name a static Bash", ErrNoBash, err)
 	}
 	if opts.Rootless {
 		if err := checkRootless(opts.BashPath); err != nil {

@@ -31,7 +31,7 @@ type config struct {
 	CatalogueDir string  `json:"runners"`     // language catalogue directory; empty: the built-in one
 	StateDir     string  `json:"state_dir"`   // per-run state; a tmpfs is best; empty: see stateDir
 	InitPath     string  `json:"init_path"`   // static atod-init; empty: beside the atod binary
-	BashPath     string  `json:"bash_path"`   // static Bash mounted in every run
+	BashPath     string  `json:"bash_path"`   // static Bash mounted in every run; empty: atod-bash beside the atod binary, else Debian's bash-static
 	UIDBase      int     `json:"uid_base"`    // first host uid of the runs
 	Slots        int     `json:"concurrency"` // runs at once
 	Prepared     int     `json:"prepared"`    // sandboxes prepared ahead; -1: as many as Slots
@@ -65,7 +65,6 @@ func defaultConfig() config {
 	return config{
 		Listen:     "127.0.0.1:8500",
 		Images:     "/var/lib/atod/images",
-		BashPath:   "/bin/bash-static",
 		UIDBase:    2_000_000_000,
 		Slots:      8,
 		Prepared:   -1,
@@ -126,7 +125,7 @@ func (c *config) defineFlags(fs *flag.FlagSet, groups flagGroup) {
 	if groups&sandboxFlags != 0 {
 		fs.StringVar(&c.StateDir, "state", c.StateDir, "`directory` for the state of running jobs (default "+rootStateDir+"; rootless: $XDG_RUNTIME_DIR/atod)")
 		fs.StringVar(&c.InitPath, "init", c.InitPath, "`path` of the static atod-init binary (default: beside atod)")
-		fs.StringVar(&c.BashPath, "bash", c.BashPath, "`path` of the static Bash that runs runner scripts (Debian's bash-static)")
+		fs.StringVar(&c.BashPath, "bash", c.BashPath, "`path` of the static Bash that runs runner scripts (default: atod-bash beside atod, else Debian's /bin/bash-static)")
 		fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (two per concurrent run; as root only)")
 		fs.IntVar(&c.Slots, "concurrency", c.Slots, "`number` of runs at once")
 		fs.IntVar(&c.Prepared, "prepared", c.Prepared, "`number` of sandboxes kept prepared ahead across all images, at most concurrency (-1: concurrency; 0: none, each run makes its own)")
@@ -493,6 +492,36 @@ func (c *config) initPath() string {
 	return filepath.Join(filepath.Dir(exe), "atod-init")
 }
 
+// debianStaticBash is Debian's bash-static, the Bash runs get where atod's
+// own musl build (atod-bash, scripts/build-bash) is not beside atod: the
+// Debian package's case.
+const debianStaticBash = "/bin/bash-static"
+
+// bashPath is the configured static Bash; by default atod-bash beside this
+// binary, where make setup or make install put it, else Debian's
+// bash-static.
+func (c *config) bashPath() string {
+	dir := ""
+	if exe, err := os.Executable(); err == nil {
+		dir = filepath.Dir(exe)
+	}
+	return c.bashPathBeside(dir)
+}
+
+// bashPathBeside is bashPath for an atod binary in dir ("": unknown).
+func (c *config) bashPathBeside(dir string) string {
+	if c.BashPath != "" {
+		return c.BashPath
+	}
+	if dir != "" {
+		own := filepath.Join(dir, "atod-bash")
+		if st, err := os.Stat(own); err == nil && st.Mode().IsRegular() {
+			return own
+		}
+	}
+	return debianStaticBash
+}
+
 // rootStateDir is the state directory of a daemon run as root.
 const rootStateDir = "/run/atod"
 
@@ -551,7 +580,7 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string, images *rootfs.Dir
 	opts := sandbox.Options{
 		StateDir:     state,
 		InitPath:     c.initPath(),
-		BashPath:     c.BashPath,
+		BashPath:     c.bashPath(),
 		UIDBase:      c.UIDBase,
 		Rootless:     rootless,
 		Slots:        c.Slots,

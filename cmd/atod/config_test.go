@@ -117,6 +117,47 @@ func TestStateDir(t *testing.T) {
 	}
 }
 
+// TestBashPath: runs get atod-bash beside the atod binary (make setup's
+// musl build) when it is there and nothing else is configured, else Debian's
+// bash-static; --bash wins over both.
+func TestBashPath(t *testing.T) {
+	withOwn := t.TempDir()
+	if err := os.WriteFile(filepath.Join(withOwn, "atod-bash"), []byte("#!\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	notAFile := t.TempDir()
+	if err := os.Mkdir(filepath.Join(notAFile, "atod-bash"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		flag string // --bash, if any
+		dir  string // the atod binary's directory
+		want string
+	}{
+		{"atod-bash beside atod", "", withOwn, filepath.Join(withOwn, "atod-bash")},
+		{"none beside atod", "", t.TempDir(), "/bin/bash-static"},
+		{"a directory of that name", "", notAFile, "/bin/bash-static"},
+		{"the binary's directory unknown", "", "", "/bin/bash-static"},
+		{"flag", "/opt/bash", withOwn, "/opt/bash"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var args []string
+			if tt.flag != "" {
+				args = []string{"--bash", tt.flag}
+			}
+			cfg, _, err := parse(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.bashPathBeside(tt.dir); got != tt.want {
+				t.Errorf("bashPathBeside(%q) = %q, want %q", tt.dir, got, tt.want)
+			}
+		})
+	}
+}
+
 // TestFlagGroups: each command takes only the flags of what it uses (the
 // store's for rootfs and the languages list, the sandbox's too for run,
 // check and languages verify, all for serve), and reads the whole file.

@@ -104,7 +104,7 @@ func serve(_ context.Context, args []string, cgroupView string) error {
 	if w := cfg.tokenFileWarning(); w != "" {
 		log.Warn(w)
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "languages", runnable, "concurrency", sb.Slots())
+	log.Info("listening", "addr", ln.Addr().String(), "languages", runnable, "concurrency", sb.Slots(), "bash", cfg.bashPath())
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(listen.KeepAccepting(ln, log)) }()
