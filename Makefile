@@ -64,8 +64,10 @@ setup:
 
 # Builds the image of every recipe (rootfs/recipes) into the image store,
 # keeping those that are up to date (quietly); FORCE=1 rebuilds every one
-# from the current packages, which is how security updates arrive.
+# from the current packages, which is how security updates arrive, and
+# atod-bash when apt has a newer bash.
 images: setup
+	$(if $(FORCE),@scripts/build-bash --refresh bin/atod-bash)
 	@set -o pipefail; bin/atod rootfs build --all $(if $(FORCE),--force) \
 		--images "$${ATOD_IMAGES:-/var/lib/atod/images}" --deb-cache "$${ATOD_DEB_CACHE:-/var/cache/atod/debs}" | \
 		sed -u '/ is up to date (tree [0-9a-f]*); --force rebuilds it$$/d'

@@ -953,7 +953,7 @@ func (j *jobCgroup) delete() error {
 	// meanwhile finds the run by its v1 cgroups (staleIDs) and removes
 	// both.
 	if j.unified != "" {
-		if err := os.Remove(j.unified); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeCgroupDir(j.unified); err != nil {
 			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
 		}
 	}
@@ -963,11 +963,32 @@ func (j *jobCgroup) delete() error {
 		}
 	}
 	for _, d := range j.v1Dirs {
-		if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeCgroupDir(d); err != nil {
 			errs = append(errs, fmt.Errorf("removing job cgroup: %w", err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// rmdirBusyFor bounds removeCgroupDir's retries of a busy cgroup.
+const rmdirBusyFor = 100 * time.Millisecond
+
+// removeCgroupDir removes cgroup directory d, already gone or not. A cgroup
+// whose last task was reaped may stay populated a moment longer on some
+// kernels (the task leaves its cgroup after its last switch), and rmdir
+// says EBUSY meanwhile: it is tried again for rmdirBusyFor.
+func removeCgroupDir(d string) error {
+	deadline := time.Now().Add(rmdirBusyFor)
+	for {
+		err := os.Remove(d)
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // ownCgroups parses /proc/self/cgroup: controller (or "name=x", or "" for

@@ -373,7 +373,7 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	if reportedEnd {
 		// The usual end. init is exiting: tearing its namespaces down
 		// takes a while, and the answer need not wait for it. Teardown
-		// makes sure, through the cgroup, after the answer has gone.
+		// waits for it after the answer has gone (stop).
 		end.real = time.Since(started)
 	} else {
 		// Kill through the cgroup even after init's end: init has
@@ -419,10 +419,12 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 }
 
 // stop ends every process of the sandbox, unless init is gone already (a
-// run's end kills the rest through the cgroup before it waits for init).
-// Closing the job pipe ends an init that waits for its job (it exits
-// without a word); the kill through the cgroup makes sure, and ends a
-// runner started ahead.
+// run's end other than the one init reported kills the rest through the
+// cgroup before it waits for init). After the end init reported, init alone
+// is left and exits by itself: stop waits for it, for initExitTimeout at
+// most. Otherwise closing the job pipe ends an init that waits for its job
+// (it exits without a word); the kill through the cgroup makes sure, and
+// ends a runner started ahead.
 func (p *prepared) stop() error {
 	if p.job != nil {
 		p.job.Close()
@@ -441,6 +443,7 @@ func (p *prepared) stop() error {
 			case <-p.waited:
 				return nil
 			case <-t.C:
+				p.s.log.Warn("a sandbox's init did not exit after it reported its run's end: killing it through the cgroup", "id", p.id, "waited", initExitTimeout)
 			}
 		} else {
 			select {

@@ -176,7 +176,7 @@ func runChecks(ctx context.Context, cfg *config, cgroupView string, log *slog.Lo
 		return out
 	}
 	defer done()
-	add("sandbox", checkOK, fmt.Sprintf("atod-init, the static Bash, seccomp, job cgroups; %d run slots", cfg.Slots))
+	add("sandbox", checkOK, fmt.Sprintf("atod-init, the static Bash (%s), seccomp, job cgroups; %d run slots", cfg.bashPath(), cfg.Slots))
 	if !bashRuns {
 		add("a run", checkInfo, "bash cannot run here: atod languages verify runs the others")
 		return out
