@@ -29,6 +29,21 @@ func writeConfig(t *testing.T, body string) string {
 	return p
 }
 
+// parseFlag parses the defaults with flag set to value, or with no flag
+// when value is "".
+func parseFlag(t *testing.T, flag, value string) config {
+	t.Helper()
+	var args []string
+	if value != "" {
+		args = []string{flag, value}
+	}
+	cfg, _, err := parse(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 func TestDefaults(t *testing.T) {
 	cfg, rest, err := parse(t)
 	if err != nil || len(rest) != 0 {
@@ -101,14 +116,7 @@ func TestStateDir(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var args []string
-			if tt.flag != "" {
-				args = []string{"--state", tt.flag}
-			}
-			cfg, _, err := parse(t, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg := parseFlag(t, "--state", tt.flag)
 			got, err := cfg.stateDir(tt.rootless, tt.xdg)
 			if got != tt.want || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("stateDir = %q, %v; want %q, an error mentioning %q", got, err, tt.want, tt.err)
@@ -143,14 +151,7 @@ func TestBashPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var args []string
-			if tt.flag != "" {
-				args = []string{"--bash", tt.flag}
-			}
-			cfg, _, err := parse(t, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cfg := parseFlag(t, "--bash", tt.flag)
 			if got := cfg.bashPathBeside(tt.dir); got != tt.want {
 				t.Errorf("bashPathBeside(%q) = %q, want %q", tt.dir, got, tt.want)
 			}

@@ -46,11 +46,18 @@ type testSandbox struct {
 	cgroup string
 }
 
-// testBash is the static Bash the sandbox mounts: $ATOD_TEST_BASH, or
-// Debian's bash-static.
+// testBash is the static Bash the sandbox mounts: $ATOD_TEST_BASH, else the
+// one the daemon of $ATOD_BIN_DIR would mount (atod-bash there, where make
+// setup built it), else Debian's bash-static.
 func testBash() string {
 	if b := os.Getenv("ATOD_TEST_BASH"); b != "" {
 		return b
+	}
+	if dir := os.Getenv("ATOD_BIN_DIR"); dir != "" {
+		own := filepath.Join(dir, "atod-bash")
+		if st, err := os.Stat(own); err == nil && st.Mode().IsRegular() {
+			return own
+		}
 	}
 	return "/bin/bash-static"
 }
