@@ -2,10 +2,13 @@ package sandbox
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/atod-project/atod/internal/initproto"
 )
 
 // A sandbox starts its runner ahead: the static Bash that runs /ATO/runner
@@ -22,10 +25,11 @@ import (
 // The kernel waits for a lease holder for fs.lease-break-time seconds only
 // (45 by default), and then lets the open through: a Bash left waiting
 // longer would read the runner empty. So a sandbox whose runner waits is
-// handed over within runnerWaitMargin less than that of its preparation,
-// and replaced when older (pool_linux.go); a host whose lease-break-time
-// leaves too little, or whose file system takes no lease, starts runners
-// at the handover as before.
+// handed over within runnerWaitMargin less than that of its runner's start,
+// and before that the pool restarts its runner, which waits anew
+// (renewRunner; pool_linux.go); a host whose lease-break-time leaves too
+// little, or whose file system takes no lease, starts runners at the
+// handover as before.
 
 // runnerWaitMargin is how much of fs.lease-break-time a prepared sandbox
 // does not use: the time a handover may take, and the pool's once-a-second
@@ -57,6 +61,63 @@ func runnerWait() (time.Duration, string) {
 		return 0, fmt.Sprintf("fs.lease-break-time is %d s, less than %s", secs, minRunnerWait+runnerWaitMargin)
 	}
 	return wait, ""
+}
+
+// renewTimeout bounds how long renewRunner waits for init to have stopped
+// the runner: a fraction of a millisecond, unless init is stuck.
+const renewTimeout = 2 * time.Second
+
+// renewRunner restarts p's runner, which waits ahead for its file, before
+// the kernel lets its open through (p.expires): over the held job pipe
+// (initproto.RestartRunner), init stops it, the daemon lets go of the lease
+// it has been breaking and takes a fresh one on the still empty file, and
+// init starts the runner again, which waits a whole runnerWait anew. It
+// costs a static Bash's start, where preparing the sandbox again costs all
+// of it. On an error p is spent: its caller discards it.
+func (p *prepared) renewRunner() error {
+	wait, why := p.s.runnerWaitNow()
+	if wait == 0 {
+		return fmt.Errorf("renewing the runner's wait: %s", why)
+	}
+	if _, err := p.job.Write([]byte{initproto.RestartRunner}); err != nil {
+		return fmt.Errorf("asking init to restart the runner: %w", err)
+	}
+	if err := p.report.SetReadDeadline(time.Now().Add(renewTimeout)); err != nil {
+		return fmt.Errorf("waiting for init to stop the runner: %w", err)
+	}
+	var answer [1]byte
+	_, err := io.ReadFull(p.report, answer[:])
+	if err == nil && answer[0] != initproto.RunnerStopped {
+		// Its report: the runner had ended by itself.
+		err = fmt.Errorf("init answered %q", answer[0])
+	}
+	if err != nil {
+		return fmt.Errorf("waiting for init to stop the runner: %w", err)
+	}
+	if err := p.report.SetReadDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("waiting for init to stop the runner: %w", err)
+	}
+	if _, err := unix.FcntlInt(p.runner.Fd(), unix.F_SETLEASE, unix.F_UNLCK); err != nil {
+		return fmt.Errorf("letting go of the runner's old lease: %w", err)
+	}
+	if err := leaseRunner(p.runner); err != nil {
+		return err
+	}
+	begun := time.Now()
+	if _, err := p.job.Write([]byte{initproto.StartRunner}); err != nil {
+		return fmt.Errorf("asking init to start the runner: %w", err)
+	}
+	p.expires = begun.Add(wait)
+	return nil
+}
+
+// runnerWaitNow is runnerWait, no longer than Options.RunnerWait.
+func (s *Sandbox) runnerWaitNow() (time.Duration, string) {
+	wait, why := runnerWait()
+	if s.runnerWaitMax > 0 && wait > s.runnerWaitMax {
+		wait = s.runnerWaitMax
+	}
+	return wait, why
 }
 
 // leaseRunner takes a write lease on f, a job's runner file the daemon has

@@ -31,7 +31,8 @@ type Trees interface {
 // their want they shrink, and those of an image that was replaced, or that
 // no run asked for in forgetAfter, are discarded. A sandbox whose runner
 // waits on a lease (lease_linux.go) is handed over only before it expires:
-// its replacement is prepared renewBefore ahead, and it is discarded once
+// renewBefore ahead its runner is restarted, which costs a Bash's start;
+// should that fail, a replacement is prepared, and it is discarded once
 // that one is idle, or when it nears its end.
 type pool struct {
 	s     *Sandbox
@@ -373,6 +374,7 @@ func (pl *pool) refill() {
 			pl.shrink(time.Now())
 		case <-pl.wake:
 		}
+		pl.renewExpiring(time.Now())
 		for pl.prepareOne(time.Now()) {
 			select {
 			case <-pl.stop:
@@ -418,7 +420,9 @@ func (pl *pool) prepareOne(now time.Time) bool {
 	pl.mu.Lock()
 	pl.preparing = f
 	pl.mu.Unlock()
+	begun := time.Now()
 	p, err := pl.s.prepare(key, slot, release)
+	pl.s.log.Debug("prepared a sandbox ahead", "image", key.image, "took", time.Since(begun), "err", err)
 	pl.mu.Lock()
 	defer func() { // after p joined the idle ones, if it does
 		pl.preparing = nil
@@ -475,10 +479,49 @@ func (pl *pool) neediestLocked(now time.Time) (template, bool) {
 }
 
 // renewBefore is how long before an idle sandbox expires (its runner's
-// lease, lease_linux.go) the refiller prepares its replacement: the old
-// one goes as one too many once the new one is idle (shrink), and meanwhile
-// serves.
+// lease, lease_linux.go) the refiller restarts its runner (renewExpiring);
+// should that fail, it prepares a replacement, and the old one goes as one
+// too many once the new one is idle (shrink), and meanwhile serves.
 const renewBefore = 5 * time.Second
+
+// renewExpiring restarts the runners of the idle sandboxes that expire
+// within renewBefore (prepared.renewRunner), each out of the idle ones
+// meanwhile but still marked: a pool member all along. One whose renewal
+// fails is discarded, and the refiller replaces it.
+func (pl *pool) renewExpiring(now time.Time) {
+	pl.mu.Lock()
+	var due []*prepared
+	for k, ps := range pl.idle {
+		keep := ps[:0]
+		for _, p := range ps {
+			if p.expired(now.Add(renewBefore)) && !p.expired(now) {
+				due = append(due, p)
+			} else {
+				keep = append(keep, p)
+			}
+		}
+		pl.idle[k] = keep
+	}
+	pl.mu.Unlock()
+	for _, p := range due {
+		begun := time.Now()
+		err := p.renewRunner()
+		pl.s.log.Debug("restarted a prepared sandbox's runner", "id", p.id, "took", time.Since(begun), "err", err)
+		pl.mu.Lock()
+		_, wanted := pl.demand[p.key]
+		if err == nil && wanted {
+			pl.idle[p.key] = append(pl.idle[p.key], p)
+			pl.mu.Unlock()
+			continue
+		}
+		pl.unmark(p)
+		pl.mu.Unlock()
+		if err != nil {
+			pl.s.log.Warn("renewing a prepared sandbox's runner", "id", p.id, "err", err)
+		}
+		go pl.discardLogged(p)
+	}
+}
 
 // freshLocked counts key's idle sandboxes that are not about to expire.
 func (pl *pool) freshLocked(key template, now time.Time) int {

@@ -346,8 +346,8 @@ func TestEndedAreDiscarded(t *testing.T) {
 }
 
 // TestRenewedAhead: an idle sandbox that expires within renewBefore does not
-// count toward its template's want: its replacement is prepared while it
-// still serves.
+// count toward its template's want: should its runner's restart fail
+// (renewExpiring), its replacement is prepared while it still serves.
 func TestRenewedAhead(t *testing.T) {
 	now := time.Now()
 	a := template{image: "a"}

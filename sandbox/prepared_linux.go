@@ -77,7 +77,7 @@ func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err
 	}
 	var wait time.Duration
 	if s.runnerWait > 0 && key.start != "" { // leases work here (New)
-		wait, _ = runnerWait()
+		wait, _ = s.runnerWaitNow()
 	}
 	if p.scratch, p.runner, err = s.makeJobDir(p.id, wait > 0); err != nil {
 		return p, err
@@ -96,10 +96,10 @@ func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err
 		return p, err
 	}
 	if p.runner != nil {
-		// The runner starts now, and waits to open /ATO/runner.
-		_, err = p.job.Write([]byte(key.start))
-		p.job.Close()
-		if err != nil {
+		// The runner starts now, and waits to open /ATO/runner. The job
+		// pipe stays open until the handover: renewRunner restarts the
+		// runner through it.
+		if _, err = p.job.Write([]byte(key.start)); err != nil {
 			return p, fmt.Errorf("starting the runner: %w", err)
 		}
 		p.expires = begun.Add(wait)
@@ -319,6 +319,7 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 		if werr = releaseRunner(p.runner, spec.Files.Runner); werr == nil {
 			p.runner = nil
 		}
+		p.job.Close() // nothing more for init: it stops watching the pipe
 	} else {
 		werr = initproto.WriteJob(p.job, initproto.Job{Command: spec.Command, Env: spec.Env})
 		p.job.Close()

@@ -135,10 +135,10 @@ func templateOf(spec *job.Spec, l job.Limits) template {
 }
 
 // startOf is a job's command and environment as one comparable string:
-// their encoding for init, or "" when they have none (the run's handover
-// says why).
+// their encoding for init, handed over ahead, or "" when they have none (the
+// run's handover says why).
 func startOf(command, env []string) string {
-	b, err := initproto.Job{Command: command, Env: env}.Encode()
+	b, err := initproto.Job{Command: command, Env: env}.EncodeHeld()
 	if err != nil {
 		return ""
 	}

@@ -85,7 +85,11 @@ type Options struct {
 	// RunnersAtHandover starts every runner when its run's job is handed
 	// over, as on a host that cannot start them ahead (lease_linux.go).
 	RunnersAtHandover bool
-	Logger            *slog.Logger
+	// RunnerWait, when positive, bounds how long a runner started ahead
+	// waits before the pool restarts it, below what the host's
+	// fs.lease-break-time allows (lease_linux.go): tests shorten it.
+	RunnerWait time.Duration
+	Logger     *slog.Logger
 }
 
 // Sandbox runs Specs. It is safe for concurrent use.
@@ -110,6 +114,7 @@ type Sandbox struct {
 
 	pool          *pool         // sandboxes prepared ahead (pool_linux.go)
 	runnerWait    time.Duration // how long a runner started ahead may wait (lease_linux.go); 0: none is
+	runnerWaitMax time.Duration // Options.RunnerWait
 	writableRoots bool          // each run gets an overlay root (writableroot_linux.go)
 	shared        *sharedMounts // the job files' and binaries' tmpfs, when it can mount
 	idmaps        idmaps        // user namespaces that idmap trees for runs
@@ -371,7 +376,8 @@ func New(opts Options) (_ *Sandbox, err error) {
 	}
 	if !opts.RunnersAtHandover {
 		var why string
-		if s.runnerWait, why = runnerWait(); s.runnerWait > 0 {
+		s.runnerWaitMax = opts.RunnerWait
+		if s.runnerWait, why = s.runnerWaitNow(); s.runnerWait > 0 {
 			if err := probeLease(s.jobsDir); err != nil {
 				s.runnerWait, why = 0, err.Error()
 			}

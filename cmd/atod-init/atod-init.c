@@ -54,6 +54,9 @@ extern char **environ;
 /* initproto.FD, initproto.JobFD, initproto.MaxJobSize. */
 enum { REPORT_FD = 3, JOB_FD = 4, MAX_JOB = 1 << 20 };
 
+/* initproto.RestartRunner, RunnerStopped, StartRunner. */
+enum { RESTART_RUNNER = 'r', RUNNER_STOPPED = 'R', START_RUNNER = 's' };
+
 /* The runner's stdin (the runner contract's /ATO/input). */
 static const char input_path[] = "/ATO/input";
 
@@ -322,6 +325,78 @@ struct job {
 	char **env;     /* NULL-terminated */
 };
 
+/* held_job_end finds the end of a job handed over ahead
+ * (initproto.Job.EncodeHeld) in b: the count, the command's entries, the
+ * environment's, and an empty entry last, where no environment entry is
+ * empty. Past it, the daemon may have written its first request already
+ * (one byte: it writes no other before init answers). It returns the
+ * length of the job with its empty entry, or 0 when b holds none. */
+static size_t held_job_end(const struct buffer *b)
+{
+	const char *data = b->data;
+	size_t n = b->len;
+	int ends = (n >= 2 && !data[n - 1] && !data[n - 2]) || (n >= 3 && !data[n - 2] && !data[n - 3]);
+	if (!ends)
+		return 0;
+	char *end;
+	unsigned long ncommand = strtoul(data, &end, 10);
+	if (end == data || end >= data + n || *end || ncommand == 0)
+		return 0;
+	unsigned long k = 0; /* entries after the count */
+	for (const char *e = end + 1; e < data + n; k++) {
+		size_t len = strnlen(e, data + n - e);
+		if (e + len == data + n)
+			return 0; /* unterminated: not (yet) a job */
+		if (k >= ncommand && len == 0)
+			return e + 1 - data;
+		e += len + 1;
+	}
+	return 0;
+}
+
+/* read_job reads the job: to the pipe's end, or to the end of a job handed
+ * over ahead (held set), whose pipe stays open; then pending is the byte
+ * the daemon wrote after it, if any, else -1. */
+static int read_job(struct buffer *b, int *held, int *pending)
+{
+	size_t cap = 4096;
+	*held = 0;
+	*pending = -1;
+	b->len = 0;
+	b->data = malloc(cap + 1);
+	if (!b->data)
+		return -1;
+	for (;;) {
+		if (b->len == cap) {
+			char *bigger = realloc(b->data, 2 * cap + 1);
+			if (!bigger)
+				return -1;
+			b->data = bigger;
+			cap *= 2;
+		}
+		ssize_t n = read(JOB_FD, b->data + b->len, cap - b->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		b->len += n;
+		if (b->len > MAX_JOB)
+			break;
+		size_t job = held_job_end(b);
+		if (job) {
+			*held = 1;
+			if (job < b->len)
+				*pending = (unsigned char)b->data[job];
+			b->len = job - 1; /* the job itself */
+			break;
+		}
+	}
+	b->data[b->len] = 0;
+	return 0;
+}
+
 /* parse_job splits a job's entries; on a malformed job it returns -1 with
  * why in reason. */
 static int parse_job(struct buffer *b, struct job *j, char *reason, size_t size)
@@ -366,6 +441,83 @@ static int parse_job(struct buffer *b, struct job *j, char *reason, size_t size)
 	return 0;
 }
 
+/* spawn_runner starts the job's command as the runner: in a session of its
+ * own, so that `kill 0` in its process group never reaches init, with stdin
+ * from in (/ATO/input), an empty signal mask and every signal's default
+ * action. It returns 0, or an errno value. */
+static int spawn_runner(const struct job *j, int in, pid_t *runner)
+{
+	char *path = look_path(j->command[0]);
+	if (!path)
+		return errno;
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_t actions;
+	posix_spawnattr_init(&attr);
+	sigset_t all, none; /* every signal: sigfillset leaves out the C library's own */
+	memset(&all, 0xff, sizeof all);
+	sigemptyset(&none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all); /* nothing ignored is inherited */
+	posix_spawn_file_actions_init(&actions);
+	posix_spawn_file_actions_adddup2(&actions, in, 0);
+	int err = posix_spawn(runner, path, &actions, &attr, j->command, j->env);
+	posix_spawn_file_actions_destroy(&actions);
+	posix_spawnattr_destroy(&attr);
+	free(path);
+	return err;
+}
+
+/* report_spawn_error reports that the runner could not start, with the
+ * shell's convention: 127 for a missing command, 126 otherwise. */
+static int report_spawn_error(const struct job *j, int err)
+{
+	unsigned code = err == ENOENT ? 127 : 126;
+	fprintf(stderr, "atod-init: starting %s: %s\n", j->command[0], strerror(err));
+	return report_error(code << 8, "starting %s: %s", j->command[0], strerror(err));
+}
+
+enum { RESTARTED, DISCARDED, SPAWN_FAILED, PROTOCOL_ERROR };
+
+/* restart_runner carries out the daemon's RestartRunner (c, read from the
+ * held job pipe; initproto.RestartRunner): before the handover nothing runs
+ * but the runner, waiting for its file, so everything but init goes; init
+ * answers RunnerStopped, and starts the runner again at the daemon's
+ * StartRunner, while the daemon has taken a fresh lease on the file. stopped
+ * is then all the stopped runners' usage, which is not the run's. */
+static int restart_runner(char c, const struct job *j, int in, pid_t *runner, struct rusage *stopped, char *reason,
+			  size_t size)
+{
+	if (c != RESTART_RUNNER) {
+		snprintf(reason, size, "reading the job pipe: 0x%02x is no request", (unsigned char)c);
+		return PROTOCOL_ERROR;
+	}
+	kill(-1, SIGKILL);
+	while (wait(NULL) > 0 || errno == EINTR) {
+	}
+	getrusage(RUSAGE_CHILDREN, stopped);
+	if (write_all(REPORT_FD, &(char){RUNNER_STOPPED}, 1) < 0) {
+		snprintf(reason, size, "answering a restart: %s", strerror(errno));
+		return PROTOCOL_ERROR;
+	}
+	ssize_t n;
+	do
+		n = read(JOB_FD, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return DISCARDED; /* the daemon let go of the sandbox meanwhile */
+	if (n < 0 || c != START_RUNNER) {
+		snprintf(reason, size, "reading the job pipe: %s", n < 0 ? strerror(errno) : "no start after a restart");
+		return PROTOCOL_ERROR;
+	}
+	int err = spawn_runner(j, in, runner);
+	if (err) {
+		errno = err;
+		return SPAWN_FAILED;
+	}
+	return RESTARTED;
+}
+
 /* run_init is PID 1 of a run. The handshake with the daemon:
  *
  *	daemon                          init (pid 1)               runner
@@ -380,6 +532,11 @@ static int parse_job(struct buffer *b, struct job *j, char *reason, size_t size)
  *	  | <---- end of output -------- |  (init closes stdout, stderr)
  *	  | <---- report (JSON), EOF --- |  the daemon answers from here
  *	  | <---- exit 0 --------------- |
+ *
+ * A job handed over ahead (initproto.Job.EncodeHeld) ends with an empty
+ * entry instead of the pipe's end: the runner starts at once and waits for
+ * its file, and until the daemon closes the job pipe it may restart it
+ * (restart_runner), so that the wait starts anew.
  *
  * If the daemon kills the run (timeout, client gone) init dies with it and
  * writes nothing; the daemon then knows the cause itself. A job pipe closed
@@ -425,9 +582,13 @@ static int run_init(void)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	struct buffer b;
-	if (read_all(JOB_FD, MAX_JOB, &b) < 0)
+	int held, pending;
+	if (read_job(&b, &held, &pending) < 0)
 		return report_error(0, "reading job: %s", strerror(errno));
-	close(JOB_FD);
+	if (!held)
+		close(JOB_FD);
+	else if (fcntl(JOB_FD, F_SETFD, FD_CLOEXEC) < 0) /* the daemon's alone */
+		return report_error(0, "keeping the job pipe: %s", strerror(errno));
 	if (b.len == 0)
 		return 0;
 	if (b.len > MAX_JOB)
@@ -446,9 +607,8 @@ static int run_init(void)
 	if (in < 0)
 		return report_error(0, "opening stdin: %s", strerror(errno));
 
-	sigset_t chld, none;
+	sigset_t chld;
 	sigemptyset(&chld);
-	sigemptyset(&none);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -456,38 +616,22 @@ static int run_init(void)
 		return report_error(0, "watching for the runner's end: %s", strerror(errno));
 
 	long long start = monotonic_ns();
-	/* The runner starts in a session of its own, so that `kill 0` in its
-	 * process group never reaches init, with stdin from /ATO/input. */
-	posix_spawnattr_t attr;
-	posix_spawn_file_actions_t actions;
-	posix_spawnattr_init(&attr);
-	sigset_t all; /* every signal: sigfillset leaves out the C library's own */
-	memset(&all, 0xff, sizeof all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all); /* nothing ignored is inherited */
-	posix_spawn_file_actions_init(&actions);
-	posix_spawn_file_actions_adddup2(&actions, in, 0);
 	pid_t runner;
-	int err = 0;
-	char *path = look_path(j.command[0]);
-	if (!path)
-		err = errno;
-	else
-		err = posix_spawn(&runner, path, &actions, &attr, j.command, j.env);
-	close(in);
-	if (err) {
-		/* The shell's convention: 127 for a missing command, 126
-		 * otherwise. */
-		unsigned code = err == ENOENT ? 127 : 126;
-		fprintf(stderr, "atod-init: starting %s: %s\n", j.command[0], strerror(err));
-		return report_error(code << 8, "starting %s: %s", j.command[0], strerror(err));
-	}
+	int err = spawn_runner(&j, in, &runner);
+	if (!held)
+		close(in);
+	if (err)
+		return report_spawn_error(&j, err);
 
 	struct report r = {0};
-	struct pollfd fds[2] = {{.fd = REPORT_FD}, {.fd = sfd, .events = POLLIN}}; /* the report pipe: only POLLERR/POLLHUP */
+	struct rusage stopped = {0}; /* the runners stopped before the run's own */
+	struct pollfd fds[3] = {
+		{.fd = REPORT_FD}, /* the report pipe: only POLLERR/POLLHUP */
+		{.fd = sfd, .events = POLLIN},
+		{.fd = held ? JOB_FD : -1, .events = POLLIN},
+	};
 	for (int done = 0; !done;) {
-		if (poll(fds, 2, -1) < 0) {
+		if (poll(fds, 3, pending >= 0 ? 0 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			snprintf(r.error, sizeof r.error, "waiting for the runner: %s", strerror(errno));
@@ -512,6 +656,37 @@ static int run_init(void)
 			snprintf(r.error, sizeof r.error, "waiting for the runner: %s", strerror(errno));
 			break;
 		}
+		if (done || (!fds[2].revents && pending < 0))
+			continue;
+		/* The daemon, on the held job pipe. */
+		char c = pending;
+		ssize_t n = 1;
+		if (pending >= 0)
+			pending = -1;
+		else
+			n = read(JOB_FD, &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* Its end: the run was handed over (or the sandbox is
+			 * being discarded), and nothing more comes. */
+			close(JOB_FD);
+			close(in);
+			fds[2].fd = -1;
+			continue;
+		}
+		switch (restart_runner(c, &j, in, &runner, &stopped, reason, sizeof reason)) {
+		case RESTARTED:
+			start = monotonic_ns();
+			continue;
+		case DISCARDED:
+			return 0;
+		case SPAWN_FAILED:
+			return report_spawn_error(&j, errno);
+		default:
+			kill(-1, SIGKILL);
+			return report_error(0, "%s", reason);
+		}
 	}
 	r.real_ns = monotonic_ns() - start;
 
@@ -520,6 +695,8 @@ static int run_init(void)
 	while (wait(NULL) > 0 || errno == EINTR) {
 	}
 	getrusage(RUSAGE_CHILDREN, &r.usage);
+	timersub(&r.usage.ru_utime, &stopped.ru_utime, &r.usage.ru_utime);
+	timersub(&r.usage.ru_stime, &stopped.ru_stime, &r.usage.ru_stime);
 	/* Init's copies of the output pipes were the last: the daemon has all
 	 * of the output, and then the report, without waiting for init's own
 	 * end (the teardown of its namespaces). */

@@ -63,6 +63,34 @@ func (j Job) Encode() ([]byte, error) {
 	return b, nil
 }
 
+// A job handed over ahead (EncodeHeld), for a runner that starts before its
+// run's files are there, keeps the job pipe open: until the daemon closes it,
+// the daemon may restart the runner, which has read nothing yet, so that it
+// waits anew (the sandbox package's lease on the runner file runs out). The
+// daemon writes RestartRunner; init stops the runner and everything else
+// of its pid namespace, reaps them, and answers RunnerStopped on its report
+// pipe; the daemon writes StartRunner, and init starts the job's command
+// again. The run's usage in the report leaves the stopped runners out.
+const (
+	RestartRunner byte = 'r'
+	RunnerStopped byte = 'R'
+	StartRunner   byte = 's'
+)
+
+// EncodeHeld is j as the daemon hands it over ahead: its encoding and an
+// empty entry, which no job has among its environment's entries, so that
+// init knows the job has ended without the pipe's end.
+func (j Job) EncodeHeld() ([]byte, error) {
+	b, err := j.Encode()
+	if err != nil {
+		return nil, err
+	}
+	if len(b)+1 > MaxJobSize {
+		return nil, fmt.Errorf("encoding job: %d bytes of command and environment; init takes %d", len(b)+1, MaxJobSize)
+	}
+	return append(b, 0), nil
+}
+
 // WriteJob encodes j to w in one write.
 func WriteJob(w io.Writer, j Job) error {
 	b, err := j.Encode()

@@ -27,6 +27,12 @@ func TestJobEncoding(t *testing.T) {
 	if want := "1\x00x\x00A=3\x00B=2\x00"; b.String() != want {
 		t.Errorf("encoded %q, want %q", b.String(), want)
 	}
+	// Handed over ahead: an empty entry ends it, where the environment
+	// has none.
+	held, err := Job{Command: []string{"x", ""}, Env: []string{"A=1"}}.EncodeHeld()
+	if want := "2\x00x\x00\x00A=1\x00\x00"; err != nil || string(held) != want {
+		t.Errorf("held: encoded %q, %v; want %q", held, err, want)
+	}
 }
 
 // TestJobRefused: what the format cannot carry, or init would refuse, is

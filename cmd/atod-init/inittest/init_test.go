@@ -176,6 +176,36 @@ func children(t *testing.T, ppid string) int {
 	return n
 }
 
+// descendants counts the processes, zombies included, below the host's
+// pid ppid.
+func descendants(t *testing.T, ppid string) int {
+	t.Helper()
+	parents := map[string]string{}
+	statuses, err := filepath.Glob("/proc/[0-9]*/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range statuses {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // gone
+		}
+		_, rest, _ := strings.Cut(string(b), "\nPPid:\t")
+		parent, _, _ := strings.Cut(rest, "\n")
+		parents[filepath.Base(filepath.Dir(f))] = parent
+	}
+	n := 0
+	for pid := range parents {
+		for p := parents[pid]; p != "" && p != "0"; p = parents[p] {
+			if p == ppid {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
 // TestRunnerSignalsAreDefault: the runner starts with every signal's
 // default action and none blocked, whatever init inherited (here: HUP and
 // INT ignored), as a program started by a shell expects.
@@ -268,4 +298,111 @@ func TestInitEndsRunWhenDaemonGoes(t *testing.T) {
 	if code := r.cmd.ProcessState.ExitCode(); code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
+}
+
+// TestInitRestartsHeldRunner: a job handed over ahead (EncodeHeld) starts at
+// once and keeps its pipe open. At RestartRunner init stops the runner and
+// all it started, answers RunnerStopped, and at StartRunner starts it again;
+// the pipe's end (the handover) changes nothing, and the report's usage is
+// the last runner's alone: the first one's CPU time was no run's.
+func TestInitRestartsHeldRunner(t *testing.T) {
+	dir := t.TempDir()
+	log, fifo := filepath.Join(dir, "log"), filepath.Join(dir, "go")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startInit(t)
+	// Each start writes a line, and waits on the fifo as a runner started
+	// ahead waits for its file; the first one burns CPU time first, and
+	// leaves a process behind.
+	script := `echo start >>"$LOG"; ` +
+		`if [ "$(wc -l <"$LOG")" = 1 ]; then sleep 60 & i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo burnt >>"$LOG"; fi; ` +
+		`read -r x <"$GO"; echo "$x"`
+	b, err := initproto.Job{Command: []string{"sh", "-c", script}, Env: []string{path, "LOG=" + log, "GO=" + fifo}}.EncodeHeld()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.job.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	lines := func() string {
+		b, _ := os.ReadFile(log)
+		return string(b)
+	}
+	atodtest.WaitFor(t, 30*time.Second, "the first runner to burn its CPU time", func() bool { return lines() == "start\nburnt\n" })
+	initPid := strconv.Itoa(r.cmd.Process.Pid)
+	if n := descendants(t, initPid); n != 2 {
+		t.Fatalf("init has %d descendants before the restart, want the runner and its sleep", n)
+	}
+	if _, err := r.job.Write([]byte{initproto.RestartRunner}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.report.SetReadDeadline(time.Now().Add(timescale.D(10 * time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	var answer [1]byte
+	if _, err := io.ReadFull(r.report, answer[:]); err != nil || answer[0] != initproto.RunnerStopped {
+		t.Fatalf("init answered %q, %v; want %q; stderr %q", answer[:], err, initproto.RunnerStopped, r.stderr.String())
+	}
+	if err := r.report.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := descendants(t, initPid); n != 0 {
+		t.Errorf("init has %d descendants once it said the runner stopped, want none", n)
+	}
+	if _, err := r.job.Write([]byte{initproto.StartRunner}); err != nil {
+		t.Fatal(err)
+	}
+	atodtest.WaitFor(t, 10*time.Second, "the second runner to start", func() bool { return lines() == "start\nburnt\nstart\n" })
+	r.job.Close() // the handover
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WriteString("go\n")
+	w.Close()
+	rep, code, err := r.wait(t)
+	if err != nil || code != 0 || rep.WaitStatus != 0 || r.stdout.String() != "go\n" {
+		t.Fatalf("report %+v, %v, exit %d; stdout %q, stderr %q", rep, err, code, r.stdout.String(), r.stderr.String())
+	}
+	if cpu := time.Duration(rep.Usage.UserNs + rep.Usage.SystemNs); cpu > 50*time.Millisecond {
+		t.Errorf("the run's CPU time is %s: the stopped runner's is in it", cpu)
+	}
+}
+
+// TestInitHeldPipeEnds: a held job pipe that ends between a restart's stop
+// and its start is a sandbox discarded: init exits 0 and reports nothing
+// more; a byte that is no request is an error in the report.
+func TestInitHeldPipeEnds(t *testing.T) {
+	hold := func(t *testing.T) *initRun {
+		r := startInit(t)
+		b, err := initproto.Job{Command: []string{"sleep", "60"}, Env: []string{path}}.EncodeHeld()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.job.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	t.Run("discarded", func(t *testing.T) {
+		r := hold(t)
+		if _, err := r.job.Write([]byte{initproto.RestartRunner}); err != nil {
+			t.Fatal(err)
+		}
+		r.job.Close()
+		rep, code, err := r.wait(t)
+		if code != 0 || !errors.Is(err, io.EOF) && !strings.Contains(err.Error(), "R") {
+			t.Errorf("report %+v, %v, exit %d; want only the answer, and 0", rep, err, code)
+		}
+	})
+	t.Run("no request", func(t *testing.T) {
+		r := hold(t)
+		if _, err := r.job.Write([]byte{'x'}); err != nil {
+			t.Fatal(err)
+		}
+		if rep, _, err := r.wait(t); err != nil || !strings.Contains(rep.Error, "0x78 is no request") {
+			t.Errorf("report %+v, %v", rep, err)
+		}
+	})
 }
