@@ -97,8 +97,8 @@ func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err
 	}
 	if p.runner != nil {
 		// The runner starts now, and waits to open /ATO/runner. The job
-		// pipe stays open until the handover: renewRunner restarts the
-		// runner through it.
+		// pipe stays open until teardown: until the handover,
+		// renewRunner restarts the runner through it.
 		if _, err = p.job.Write([]byte(key.start)); err != nil {
 			return p, fmt.Errorf("starting the runner: %w", err)
 		}
@@ -319,7 +319,8 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 		if werr = releaseRunner(p.runner, spec.Files.Runner); werr == nil {
 			p.runner = nil
 		}
-		p.job.Close() // nothing more for init: it stops watching the pipe
+		// The job pipe stays open until teardown: closing it now would
+		// wake init while the run starts, for nothing.
 	} else {
 		werr = initproto.WriteJob(p.job, initproto.Job{Command: spec.Command, Env: spec.Env})
 		p.job.Close()
