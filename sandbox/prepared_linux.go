@@ -335,8 +335,16 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	// Output readers: owned here, waited for below.
 	var wg sync.WaitGroup
 	var outErr, errErr error
-	wg.Go(func() { res.StdoutTruncated, outErr = copyCapped(p.stdout, spec.Stdout, caps.stdout) })
-	wg.Go(func() { res.StderrTruncated, errErr = copyCapped(p.stderr, spec.Stderr, caps.stderr) })
+	wg.Go(func() {
+		buf, put := p.s.chunk()
+		defer put()
+		res.StdoutTruncated, outErr = copyCapped(p.stdout, spec.Stdout, caps.stdout, buf)
+	})
+	wg.Go(func() {
+		buf, put := p.s.chunk()
+		defer put()
+		res.StderrTruncated, errErr = copyCapped(p.stderr, spec.Stderr, caps.stderr, buf)
+	})
 
 	// init's report: it comes once init has killed and reaped every other
 	// process of the run, and closed its own copies of the output pipes.

@@ -109,6 +109,7 @@ type Sandbox struct {
 	limits    job.Limits
 	cgroups   *cgroupTree
 	slots     chan int
+	chunks    sync.Pool // *[chunkSize]byte: output buffers (copyCapped), two a run
 	log       *slog.Logger
 	closeOnce sync.Once
 
