@@ -371,10 +371,14 @@ func (pl *pool) refill() {
 		case <-pl.stop:
 			return
 		case <-tick.C:
+			// Renewals on the tick alone, not when a run ends: at a
+			// run's end they would compete with its answer, and the
+			// runs of a client that sends one every fs.lease-break-time
+			// less 15 s would always meet them.
+			pl.renewExpiring(time.Now())
 			pl.shrink(time.Now())
 		case <-pl.wake:
 		}
-		pl.renewExpiring(time.Now())
 		for pl.prepareOne(time.Now()) {
 			select {
 			case <-pl.stop:
@@ -479,10 +483,15 @@ func (pl *pool) neediestLocked(now time.Time) (template, bool) {
 }
 
 // renewBefore is how long before an idle sandbox expires (its runner's
-// lease, lease_linux.go) the refiller restarts its runner (renewExpiring);
-// should that fail, it prepares a replacement, and the old one goes as one
-// too many once the new one is idle (shrink), and meanwhile serves.
+// lease, lease_linux.go) the refiller restarts its runner (renewExpiring),
+// at its once-a-second look; one whose restart failed is discarded, and
+// replaced.
 const renewBefore = 5 * time.Second
+
+// discardBefore is how close to its expiry an idle sandbox is discarded
+// (shrink); from then on it does not count toward its template's want, and
+// a replacement is prepared.
+const discardBefore = 2 * time.Second
 
 // renewExpiring restarts the runners of the idle sandboxes that expire
 // within renewBefore (prepared.renewRunner), each out of the idle ones
@@ -523,11 +532,12 @@ func (pl *pool) renewExpiring(now time.Time) {
 	}
 }
 
-// freshLocked counts key's idle sandboxes that are not about to expire.
+// freshLocked counts key's idle sandboxes that are not about to be
+// discarded.
 func (pl *pool) freshLocked(key template, now time.Time) int {
 	n := 0
 	for _, p := range pl.idle[key] {
-		if !p.expired(now.Add(renewBefore)) {
+		if !p.expired(now.Add(discardBefore)) {
 			n++
 		}
 	}
@@ -573,7 +583,7 @@ func (pl *pool) shrink(now time.Time) {
 	}
 	for k, ps := range pl.idle {
 		// The oldest first: before the next look, a second on.
-		for len(ps) > 0 && ps[0].expired(now.Add(2*time.Second)) {
+		for len(ps) > 0 && ps[0].expired(now.Add(discardBefore)) {
 			pl.unmark(ps[0])
 			go pl.discardLogged(ps[0])
 			ps = ps[1:]

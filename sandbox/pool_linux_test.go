@@ -345,9 +345,11 @@ func TestEndedAreDiscarded(t *testing.T) {
 	}
 }
 
-// TestRenewedAhead: an idle sandbox that expires within renewBefore does not
-// count toward its template's want: should its runner's restart fail
-// (renewExpiring), its replacement is prepared while it still serves.
+// TestRenewedAhead: an idle sandbox due for its runner's restart
+// (renewBefore) still counts toward its template's want: the refiller's
+// next look restarts it, and nothing is prepared meanwhile. Only one
+// about to be discarded (discardBefore), its restart having failed or
+// not come, is replaced.
 func TestRenewedAhead(t *testing.T) {
 	now := time.Now()
 	a := template{image: "a"}
@@ -356,8 +358,12 @@ func TestRenewedAhead(t *testing.T) {
 	if k, ok := pl.neediestLocked(now); ok {
 		t.Errorf("neediest %v with its one sandbox good for a minute", k)
 	}
-	p.expires = now.Add(renewBefore / 2)
+	p.expires = now.Add((renewBefore + discardBefore) / 2)
+	if k, ok := pl.neediestLocked(now); ok {
+		t.Errorf("neediest %v with its one sandbox due for a restart of its runner", k)
+	}
+	p.expires = now.Add(discardBefore / 2)
 	if k, ok := pl.neediestLocked(now); !ok || k != a {
-		t.Errorf("neediest %v %v with its one sandbox about to expire, want a", k, ok)
+		t.Errorf("neediest %v %v with its one sandbox about to be discarded, want a", k, ok)
 	}
 }
