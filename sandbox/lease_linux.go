@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -37,8 +38,9 @@ import (
 const runnerWaitMargin = 10 * time.Second
 
 // minRunnerWait is the least time worth starting runners ahead for: a pool
-// replaces its idle sandboxes once they have waited that long.
-const minRunnerWait = 5 * time.Second
+// restarts the runners of its idle sandboxes renewBefore before their wait
+// ends, and at most once a second.
+const minRunnerWait = renewBefore + 5*time.Second
 
 // runnerWait is how long a sandbox's runner may wait on its lease: the
 // host's fs.lease-break-time less runnerWaitMargin, or 0 (with why) when
@@ -75,6 +77,9 @@ const renewTimeout = 2 * time.Second
 // costs a static Bash's start, where preparing the sandbox again costs all
 // of it. On an error p is spent: its caller discards it.
 func (p *prepared) renewRunner() error {
+	if p.runner == nil {
+		return errors.New("restarting a runner that was not started ahead, or was handed over")
+	}
 	wait, why := p.s.runnerWaitNow()
 	if wait == 0 {
 		return fmt.Errorf("renewing the runner's wait: %s", why)
@@ -101,6 +106,11 @@ func (p *prepared) renewRunner() error {
 		return fmt.Errorf("letting go of the runner's old lease: %w", err)
 	}
 	if err := leaseRunner(p.runner); err != nil {
+		if errors.Is(err, unix.EAGAIN) {
+			// Before Linux 5.8 a write lease needs the file referred to
+			// nowhere else, and the sandbox mounts it.
+			return fmt.Errorf("%w: %w", errLeaseRefused, err)
+		}
 		return err
 	}
 	begun := time.Now()
@@ -119,6 +129,9 @@ func (s *Sandbox) runnerWaitNow() (time.Duration, string) {
 	}
 	return wait, why
 }
+
+// errLeaseRefused is a runner's restart refused its fresh lease.
+var errLeaseRefused = errors.New("the kernel refused a fresh lease on the runner file")
 
 // leaseRunner takes a write lease on f, a job's runner file the daemon has
 // just made and opened for writing: no other open of it completes until

@@ -31,9 +31,11 @@ type Trees interface {
 // their want they shrink, and those of an image that was replaced, or that
 // no run asked for in forgetAfter, are discarded. A sandbox whose runner
 // waits on a lease (lease_linux.go) is handed over only before it expires:
-// renewBefore ahead its runner is restarted, which costs a Bash's start;
-// should that fail, a replacement is prepared, and it is discarded once
-// that one is idle, or when it nears its end.
+// renewBefore ahead its runner is restarted, which costs a Bash's start,
+// and one whose restart fails is discarded and replaced. Where the kernel
+// refuses the restart's fresh lease, none is restarted: a replacement is
+// prepared renewBefore ahead, and the old one is discarded once that one
+// is idle, or when it nears its end.
 type pool struct {
 	s     *Sandbox
 	trees Trees // nil: nothing is prepared ahead
@@ -47,6 +49,10 @@ type pool struct {
 
 	// preparing is the refiller's preparation under way, if any.
 	preparing *preparation
+	// restarting: idle sandboxes have their runners restarted before
+	// they expire (renewExpiring), until the kernel refuses a restart's
+	// lease (errLeaseRefused); then they are replaced instead.
+	restarting bool
 
 	// afterFunc calls f after d (time.AfterFunc; the tests' own, to see
 	// what a run's start schedules).
@@ -133,7 +139,8 @@ func newPool(s *Sandbox, trees Trees, maxPrepared int, stateDir string) (*pool, 
 		s: s, trees: trees, max: maxPrepared, dir: filepath.Join(stateDir, poolDir),
 		idle: map[template][]*prepared{}, demand: map[template]*demand{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		afterFunc: func(d time.Duration, f func()) { time.AfterFunc(d, f) },
+		afterFunc:  func(d time.Duration, f func()) { time.AfterFunc(d, f) },
+		restarting: true,
 	}
 	if err := os.RemoveAll(pl.dir); err != nil { // a dead daemon's
 		return nil, fmt.Errorf("removing stale pool directory: %w", err)
@@ -496,9 +503,14 @@ const discardBefore = 2 * time.Second
 // renewExpiring restarts the runners of the idle sandboxes that expire
 // within renewBefore (prepared.renewRunner), each out of the idle ones
 // meanwhile but still marked: a pool member all along. One whose renewal
-// fails is discarded, and the refiller replaces it.
+// fails is discarded, and the refiller replaces it; so is one a waiting run
+// needs the slot of.
 func (pl *pool) renewExpiring(now time.Time) {
 	pl.mu.Lock()
+	if !pl.restarting {
+		pl.mu.Unlock()
+		return
+	}
 	var due []*prepared
 	for k, ps := range pl.idle {
 		keep := ps[:0]
@@ -518,26 +530,39 @@ func (pl *pool) renewExpiring(now time.Time) {
 		pl.s.log.Debug("restarted a prepared sandbox's runner", "id", p.id, "took", time.Since(begun), "err", err)
 		pl.mu.Lock()
 		_, wanted := pl.demand[p.key]
-		if err == nil && wanted {
+		// A run waiting for a slot chose its victim before this one
+		// was back among the idle: it gets this one's slot.
+		if err == nil && wanted && pl.waiting == 0 {
 			pl.idle[p.key] = append(pl.idle[p.key], p)
 			pl.mu.Unlock()
 			continue
 		}
 		pl.unmark(p)
+		refused := errors.Is(err, errLeaseRefused)
+		if refused {
+			pl.restarting = false
+		}
 		pl.mu.Unlock()
-		if err != nil {
-			pl.s.log.Warn("renewing a prepared sandbox's runner", "id", p.id, "err", err)
+		switch {
+		case refused:
+			pl.s.log.Info("prepared sandboxes are replaced before their runners' wait ends, not restarted: the kernel refuses a lease on a file mounted elsewhere (before Linux 5.8)", "err", err)
+		case err != nil:
+			pl.s.log.Warn("restarting a prepared sandbox's runner", "id", p.id, "err", err)
 		}
 		go pl.discardLogged(p)
 	}
 }
 
 // freshLocked counts key's idle sandboxes that are not about to be
-// discarded.
+// discarded, nor about to expire where their runners are not restarted.
 func (pl *pool) freshLocked(key template, now time.Time) int {
+	margin := discardBefore
+	if !pl.restarting {
+		margin = renewBefore
+	}
 	n := 0
 	for _, p := range pl.idle[key] {
-		if !p.expired(now.Add(discardBefore)) {
+		if !p.expired(now.Add(margin)) {
 			n++
 		}
 	}

@@ -354,7 +354,7 @@ func TestRenewedAhead(t *testing.T) {
 	now := time.Now()
 	a := template{image: "a"}
 	p := &prepared{expires: now.Add(time.Minute)}
-	pl := &pool{max: 4, idle: map[template][]*prepared{a: {p}}, demand: map[template]*demand{a: {last: now, peakAt: now}}}
+	pl := &pool{max: 4, idle: map[template][]*prepared{a: {p}}, demand: map[template]*demand{a: {last: now, peakAt: now}}, restarting: true}
 	if k, ok := pl.neediestLocked(now); ok {
 		t.Errorf("neediest %v with its one sandbox good for a minute", k)
 	}
@@ -362,8 +362,44 @@ func TestRenewedAhead(t *testing.T) {
 	if k, ok := pl.neediestLocked(now); ok {
 		t.Errorf("neediest %v with its one sandbox due for a restart of its runner", k)
 	}
+	// Where the kernel refused a restart's lease, none is restarted: its
+	// replacement is prepared while it still serves.
+	pl.restarting = false
+	if k, ok := pl.neediestLocked(now); !ok || k != a {
+		t.Errorf("neediest %v %v with its one sandbox about to expire and no restarts, want a", k, ok)
+	}
+	pl.restarting = true
 	p.expires = now.Add(discardBefore / 2)
 	if k, ok := pl.neediestLocked(now); !ok || k != a {
 		t.Errorf("neediest %v %v with its one sandbox about to be discarded, want a", k, ok)
+	}
+}
+
+// TestFailedRenewalDiscards: an idle sandbox due for its runner's restart
+// whose restart fails is discarded (its slot comes back, its mark goes),
+// and the others stay; restarts go on for the next ones, as the failure is
+// the sandbox's, not the kernel's.
+func TestFailedRenewalDiscards(t *testing.T) {
+	a := template{image: "a"}
+	pl, sb := stubPool(t, 2, a)
+	pl.restarting = true
+	now := time.Now()
+	idle := pl.idle[a]
+	idle[0].expires = now.Add(renewBefore / 2) // due; a stub, its restart fails
+	idle[1].expires = now.Add(time.Minute)
+	pl.renewExpiring(now)
+	select {
+	case <-sb.slots:
+	case <-time.After(timescale.D(10 * time.Second)):
+		t.Fatal("the sandbox whose restart failed was not discarded: its slot did not come back")
+	}
+	if got := pl.idle[a]; len(got) != 1 || got[0] != idle[1] {
+		t.Errorf("idle %v after the failed restart, want only %s", got, idle[1].id)
+	}
+	if marks, _ := os.ReadDir(pl.dir); len(marks) != 1 {
+		t.Errorf("%d marks after the failed restart, want 1", len(marks))
+	}
+	if !pl.restarting {
+		t.Error("restarts stopped after a failure of one sandbox's own")
 	}
 }

@@ -434,7 +434,7 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 // is left and exits by itself: stop waits for it, for initExitTimeout at
 // most. Otherwise closing the job pipe ends an init that waits for its job
 // (it exits without a word); the kill through the cgroup makes sure, and
-// ends a runner started ahead.
+// ends a runner started ahead, whose init goes on at the pipe's end.
 func (p *prepared) stop() error {
 	if p.job != nil {
 		p.job.Close()

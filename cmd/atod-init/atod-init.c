@@ -382,8 +382,6 @@ static int read_job(struct buffer *b, int *held, int *pending)
 		if (n == 0)
 			break;
 		b->len += n;
-		if (b->len > MAX_JOB)
-			break;
 		size_t job = held_job_end(b);
 		if (job) {
 			*held = 1;
@@ -392,6 +390,8 @@ static int read_job(struct buffer *b, int *held, int *pending)
 			b->len = job - 1; /* the job itself */
 			break;
 		}
+		if (b->len > MAX_JOB)
+			break;
 	}
 	b->data[b->len] = 0;
 	return 0;
@@ -695,8 +695,16 @@ static int run_init(void)
 	while (wait(NULL) > 0 || errno == EINTR) {
 	}
 	getrusage(RUSAGE_CHILDREN, &r.usage);
-	timersub(&r.usage.ru_utime, &stopped.ru_utime, &r.usage.ru_utime);
-	timersub(&r.usage.ru_stime, &stopped.ru_stime, &r.usage.ru_stime);
+	/* The stopped runners' usage is no run's: all but the peak. */
+	struct rusage *u = &r.usage;
+	timersub(&u->ru_utime, &stopped.ru_utime, &u->ru_utime);
+	timersub(&u->ru_stime, &stopped.ru_stime, &u->ru_stime);
+	u->ru_minflt -= stopped.ru_minflt;
+	u->ru_majflt -= stopped.ru_majflt;
+	u->ru_inblock -= stopped.ru_inblock;
+	u->ru_oublock -= stopped.ru_oublock;
+	u->ru_nvcsw -= stopped.ru_nvcsw;
+	u->ru_nivcsw -= stopped.ru_nivcsw;
 	/* Init's copies of the output pipes were the last: the daemon has all
 	 * of the output, and then the report, without waiting for init's own
 	 * end (the teardown of its namespaces). */

@@ -70,7 +70,8 @@ func (j Job) Encode() ([]byte, error) {
 // daemon writes RestartRunner; init stops the runner and everything else
 // of its pid namespace, reaps them, and answers RunnerStopped on its report
 // pipe; the daemon writes StartRunner, and init starts the job's command
-// again. The run's usage in the report leaves the stopped runners out.
+// again. The run's usage in the report leaves the stopped runners' out, but
+// for their peak memory.
 const (
 	RestartRunner byte = 'r'
 	RunnerStopped byte = 'R'
