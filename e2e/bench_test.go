@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,8 +80,8 @@ func BenchmarkTable(b *testing.B) {
 			baseRates[clients] = [3]rateResult{rate(b, clients, base.bwrap), rate(b, clients, base.crun), rate(b, clients, base.forkExec)}
 		}
 		// One daemon at a time: on cgroup v2 a delegated cgroup holds one.
-		pooled := measureAtod(b, nil)
-		cold := measureAtod(b, []string{"--prepared", "0"})
+		pooled := measureAtod(b, nil, true)
+		cold := measureAtod(b, []string{"--prepared", "0"}, false)
 
 		t := newTable()
 		for _, q := range []struct {
@@ -103,6 +105,7 @@ func BenchmarkTable(b *testing.B) {
 			fmt.Sprintf("%.2f× warm median", ratio(pooled.idle, median(pooled.trivial))), "≤ 1.2× warm")
 		t.row("first run after idle ÷ its warm median: ×", ratio(pooled.idle, median(pooled.trivial)), ratio(cold.idle, median(cold.trivial)),
 			ratio(bwrapIdle, median(bwrapTrue)), "", "", "", "")
+		t.row("GET /healthz (runs nothing) after idle ÷ its warm median: ×", ratio(pooled.healthIdle, median(pooled.health)), "", "", "", "", "", "")
 		_, burstSize := benchSizes()
 		t.row(fmt.Sprintf("burst of %d at once (%d slots), all done: p95 ms", burstSize, benchSlots), ms(pooled.burstP95), ms(cold.burstP95), "", "", "", "", "all done")
 		t.row("daemon idle RSS: MiB", pooled.rssMiB, cold.rssMiB, "", "", "", "", "≤ 40 MiB")
@@ -117,14 +120,20 @@ type atodFigures struct {
 	trivial, hello []time.Duration // serial round trips
 	rates          map[int]rateResult
 	idle           time.Duration // the median first run after idleGap
+	// health and healthIdle: a request that runs nothing (GET /healthz on
+	// a new connection), serial and after idleGap: what idleness costs
+	// the daemon's network path and the machine, without a sandbox.
+	health     []time.Duration
+	healthIdle time.Duration
 	burstP95       time.Duration
 	rssMiB         float64
 	prepared       int
 	preparedMiB    float64
 }
 
-// measureAtod starts a daemon with args, measures it, and stops it.
-func measureAtod(b *testing.B, args []string) atodFigures {
+// measureAtod starts a daemon with args, measures it, and stops it; with
+// idleControl, also a request that runs nothing, warm and after idle.
+func measureAtod(b *testing.B, args []string, idleControl bool) atodFigures {
 	d := startDaemon(b, daemonOptions{slots: benchSlots, args: args})
 	defer d.stop()
 	run := func(j job) func() error {
@@ -151,6 +160,25 @@ func measureAtod(b *testing.B, args []string) atodFigures {
 	// The idle run after the rates' busy minute: what the pool keeps once
 	// nothing asks.
 	f.idle = afterIdle(b, trivial)
+	if idleControl {
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		health := func() error {
+			resp, err := client.Get("http://" + d.addr + "/healthz")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+				return err
+			}
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("/healthz: %s", resp.Status)
+			}
+			return nil
+		}
+		f.health = serial(b, health)
+		f.healthIdle = afterIdle(b, health)
+	}
 	_, burstSize := benchSizes()
 	burst, err := burstOf(burstSize, trivial)
 	if err != nil {
