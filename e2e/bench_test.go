@@ -123,12 +123,12 @@ type atodFigures struct {
 	// health and healthIdle: a request that runs nothing (GET /healthz on
 	// a new connection), serial and after idleGap: what idleness costs
 	// the daemon's network path and the machine, without a sandbox.
-	health     []time.Duration
-	healthIdle time.Duration
-	burstP95       time.Duration
-	rssMiB         float64
-	prepared       int
-	preparedMiB    float64
+	health      []time.Duration
+	healthIdle  time.Duration
+	burstP95    time.Duration
+	rssMiB      float64
+	prepared    int
+	preparedMiB float64
 }
 
 // measureAtod starts a daemon with args, measures it, and stops it; with
