@@ -34,8 +34,8 @@ type Trees interface {
 // renewBefore ahead its runner is restarted, which costs a Bash's start,
 // and one whose restart fails is discarded and replaced. Where the kernel
 // refuses the restart's fresh lease, none is restarted: a replacement is
-// prepared renewBefore ahead, and the old one is discarded once that one
-// is idle, or when it nears its end.
+// prepared renewBefore ahead where a slot allows, and the old one is
+// discarded once that one is idle, or when it nears its end.
 type pool struct {
 	s     *Sandbox
 	trees Trees // nil: nothing is prepared ahead
@@ -524,18 +524,30 @@ func (pl *pool) renewExpiring(now time.Time) {
 		pl.idle[k] = keep
 	}
 	pl.mu.Unlock()
+	given := 0 // slots given up to runs that wait for one
 	for _, p := range due {
-		begun := time.Now()
-		err := p.renewRunner()
-		pl.s.log.Debug("restarted a prepared sandbox's runner", "id", p.id, "took", time.Since(begun), "err", err)
+		pl.mu.Lock()
+		restarting := pl.restarting
+		pl.mu.Unlock()
+		var err error
+		if restarting {
+			begun := time.Now()
+			err = p.renewRunner()
+			pl.s.log.Debug("restarted a prepared sandbox's runner", "id", p.id, "took", time.Since(begun), "err", err)
+		}
 		pl.mu.Lock()
 		_, wanted := pl.demand[p.key]
 		// A run waiting for a slot chose its victim before this one
-		// was back among the idle: it gets this one's slot.
-		if err == nil && wanted && pl.waiting == 0 {
+		// was out of the idle ones: it gets this one's slot.
+		if err == nil && wanted && pl.waiting <= given {
+			// Restarted, or (restarts refused meanwhile) back to serve
+			// until shrink discards it.
 			pl.idle[p.key] = append(pl.idle[p.key], p)
 			pl.mu.Unlock()
 			continue
+		}
+		if err == nil && wanted {
+			given++
 		}
 		pl.unmark(p)
 		refused := errors.Is(err, errLeaseRefused)

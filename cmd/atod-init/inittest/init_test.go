@@ -391,9 +391,15 @@ func TestInitHeldPipeEnds(t *testing.T) {
 		if _, err := r.job.Write([]byte{initproto.RestartRunner}); err != nil {
 			t.Fatal(err)
 		}
+		if err := r.report.SetReadDeadline(time.Now().Add(timescale.D(10 * time.Second))); err != nil {
+			t.Fatal(err)
+		}
 		var answer [1]byte
 		if _, err := io.ReadFull(r.report, answer[:]); err != nil || answer[0] != initproto.RunnerStopped {
 			t.Fatalf("init answered %q, %v; want %q", answer[:], err, initproto.RunnerStopped)
+		}
+		if err := r.report.SetReadDeadline(time.Time{}); err != nil {
+			t.Fatal(err)
 		}
 		r.job.Close()
 		if rep, code, err := r.wait(t); !errors.Is(err, io.EOF) || code != 0 {
