@@ -537,7 +537,7 @@ func (pl *pool) renewExpiring(now time.Time) {
 		}
 		pl.mu.Lock()
 		_, wanted := pl.demand[p.key]
-		// A run waiting for a slot chose its victim before this one
+		// A run waiting for a slot looked for a victim while this one
 		// was out of the idle ones: it gets this one's slot.
 		if err == nil && wanted && pl.waiting <= given {
 			// Restarted, or (restarts refused meanwhile) back to serve
