@@ -76,7 +76,9 @@ static int fail(int code, const char *format, ...)
 	return code;
 }
 
-int read_all(int fd, size_t max, struct buffer *b)
+/* read_until reads fd to its end, until it holds more than max bytes (max
+ * 0: no bound), or until end, if given, says b holds all it needs. */
+static int read_until(int fd, size_t max, struct buffer *b, size_t (*end)(const struct buffer *))
 {
 	size_t cap = 4096;
 	b->len = 0;
@@ -99,11 +101,18 @@ int read_all(int fd, size_t max, struct buffer *b)
 		if (n == 0)
 			break;
 		b->len += n;
+		if (end && end(b))
+			break;
 		if (max && b->len > max)
 			break;
 	}
 	b->data[b->len] = 0;
 	return 0;
+}
+
+int read_all(int fd, size_t max, struct buffer *b)
+{
+	return read_until(fd, max, b, NULL);
 }
 
 /* executable reports whether path is a file this process may execute;
@@ -359,41 +368,18 @@ static size_t held_job_end(const struct buffer *b)
  * the daemon wrote after it, if any, else -1. */
 static int read_job(struct buffer *b, int *held, int *pending)
 {
-	size_t cap = 4096;
 	*held = 0;
 	*pending = -1;
-	b->len = 0;
-	b->data = malloc(cap + 1);
-	if (!b->data)
+	if (read_until(JOB_FD, MAX_JOB, b, held_job_end) < 0)
 		return -1;
-	for (;;) {
-		if (b->len == cap) {
-			char *bigger = realloc(b->data, 2 * cap + 1);
-			if (!bigger)
-				return -1;
-			b->data = bigger;
-			cap *= 2;
-		}
-		ssize_t n = read(JOB_FD, b->data + b->len, cap - b->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		b->len += n;
-		size_t job = held_job_end(b);
-		if (job) {
-			*held = 1;
-			if (job < b->len)
-				*pending = (unsigned char)b->data[job];
-			b->len = job - 1; /* the job itself */
-			break;
-		}
-		if (b->len > MAX_JOB)
-			break;
+	size_t job = held_job_end(b);
+	if (job) {
+		*held = 1;
+		if (job < b->len)
+			*pending = (unsigned char)b->data[job];
+		b->len = job - 1; /* the job itself */
+		b->data[b->len] = 0;
 	}
-	b->data[b->len] = 0;
 	return 0;
 }
 

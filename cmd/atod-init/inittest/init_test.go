@@ -93,6 +93,34 @@ func (r *initRun) handJob(t *testing.T, j initproto.Job) {
 	r.hand(t, b)
 }
 
+// handHeld hands j over ahead, as the daemon does: the pipe stays open.
+func (r *initRun) handHeld(t *testing.T, j initproto.Job) {
+	t.Helper()
+	b, err := j.EncodeHeld()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.job.Write(b); err != nil {
+		t.Fatalf("handing over the job: %v", err)
+	}
+}
+
+// awaitStopped reads init's answer to RestartRunner: RunnerStopped, and
+// nothing else, within 10 s stretched by timescale.
+func (r *initRun) awaitStopped(t *testing.T) {
+	t.Helper()
+	if err := r.report.SetReadDeadline(time.Now().Add(timescale.D(10 * time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	var answer [1]byte
+	if _, err := io.ReadFull(r.report, answer[:]); err != nil || answer[0] != initproto.RunnerStopped {
+		t.Fatalf("init answered %q, %v; want %q; stderr %q", answer[:], err, initproto.RunnerStopped, r.stderr.String())
+	}
+	if err := r.report.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // wait waits for init to exit, and returns its exit code and report.
 func (r *initRun) wait(t *testing.T) (initproto.Report, int, error) {
 	t.Helper()
@@ -154,22 +182,33 @@ func TestInitReapsOrphans(t *testing.T) {
 	})
 }
 
-// children counts the processes, zombies included, whose parent is the
-// host's pid ppid.
-func children(t *testing.T, ppid string) int {
+// parents maps every host process, zombies included, to its parent's pid.
+func parents(t *testing.T) map[string]string {
 	t.Helper()
 	statuses, err := filepath.Glob("/proc/[0-9]*/status")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	ps := map[string]string{}
 	for _, f := range statuses {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			continue // gone
 		}
-		s := string(b)
-		if strings.Contains(s, "\nPPid:\t"+ppid+"\n") {
+		_, rest, _ := strings.Cut(string(b), "\nPPid:\t")
+		parent, _, _ := strings.Cut(rest, "\n")
+		ps[filepath.Base(filepath.Dir(f))] = parent
+	}
+	return ps
+}
+
+// children counts the processes, zombies included, whose parent is the
+// host's pid ppid.
+func children(t *testing.T, ppid string) int {
+	t.Helper()
+	n := 0
+	for _, parent := range parents(t) {
+		if parent == ppid {
 			n++
 		}
 	}
@@ -180,23 +219,10 @@ func children(t *testing.T, ppid string) int {
 // pid ppid.
 func descendants(t *testing.T, ppid string) int {
 	t.Helper()
-	parents := map[string]string{}
-	statuses, err := filepath.Glob("/proc/[0-9]*/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range statuses {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // gone
-		}
-		_, rest, _ := strings.Cut(string(b), "\nPPid:\t")
-		parent, _, _ := strings.Cut(rest, "\n")
-		parents[filepath.Base(filepath.Dir(f))] = parent
-	}
+	ps := parents(t)
 	n := 0
-	for pid := range parents {
-		for p := parents[pid]; p != "" && p != "0"; p = parents[p] {
+	for pid := range ps {
+		for p := ps[pid]; p != "" && p != "0"; p = ps[p] {
 			if p == ppid {
 				n++
 				break
@@ -319,13 +345,7 @@ func TestInitRestartsHeldRunner(t *testing.T) {
 	script := `echo start >>"$LOG"; ` +
 		`if [ "$(wc -l <"$LOG")" = 1 ]; then sleep 60 & i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo burnt >>"$LOG"; fi; ` +
 		`read -r x <"$GO"; echo "$x"; if [ -e /proc/self/fd/4 ]; then echo "the job pipe is open"; fi`
-	b, err := initproto.Job{Command: []string{"sh", "-c", script}, Env: []string{path, "LOG=" + log, "GO=" + fifo}}.EncodeHeld()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.job.Write(b); err != nil {
-		t.Fatal(err)
-	}
+	r.handHeld(t, initproto.Job{Command: []string{"sh", "-c", script}, Env: []string{path, "LOG=" + log, "GO=" + fifo}})
 	lines := func() string {
 		b, _ := os.ReadFile(log)
 		return string(b)
@@ -338,16 +358,7 @@ func TestInitRestartsHeldRunner(t *testing.T) {
 	if _, err := r.job.Write([]byte{initproto.RestartRunner}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.report.SetReadDeadline(time.Now().Add(timescale.D(10 * time.Second))); err != nil {
-		t.Fatal(err)
-	}
-	var answer [1]byte
-	if _, err := io.ReadFull(r.report, answer[:]); err != nil || answer[0] != initproto.RunnerStopped {
-		t.Fatalf("init answered %q, %v; want %q; stderr %q", answer[:], err, initproto.RunnerStopped, r.stderr.String())
-	}
-	if err := r.report.SetReadDeadline(time.Time{}); err != nil {
-		t.Fatal(err)
-	}
+	r.awaitStopped(t)
 	if n := descendants(t, initPid); n != 0 {
 		t.Errorf("init has %d descendants once it said the runner stopped, want none", n)
 	}
@@ -377,13 +388,7 @@ func TestInitRestartsHeldRunner(t *testing.T) {
 func TestInitHeldPipeEnds(t *testing.T) {
 	hold := func(t *testing.T) *initRun {
 		r := startInit(t)
-		b, err := initproto.Job{Command: []string{"sleep", "60"}, Env: []string{path}}.EncodeHeld()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.job.Write(b); err != nil {
-			t.Fatal(err)
-		}
+		r.handHeld(t, initproto.Job{Command: []string{"sleep", "60"}, Env: []string{path}})
 		return r
 	}
 	t.Run("discarded", func(t *testing.T) {
@@ -391,16 +396,7 @@ func TestInitHeldPipeEnds(t *testing.T) {
 		if _, err := r.job.Write([]byte{initproto.RestartRunner}); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.report.SetReadDeadline(time.Now().Add(timescale.D(10 * time.Second))); err != nil {
-			t.Fatal(err)
-		}
-		var answer [1]byte
-		if _, err := io.ReadFull(r.report, answer[:]); err != nil || answer[0] != initproto.RunnerStopped {
-			t.Fatalf("init answered %q, %v; want %q", answer[:], err, initproto.RunnerStopped)
-		}
-		if err := r.report.SetReadDeadline(time.Time{}); err != nil {
-			t.Fatal(err)
-		}
+		r.awaitStopped(t)
 		r.job.Close()
 		if rep, code, err := r.wait(t); !errors.Is(err, io.EOF) || code != 0 {
 			t.Errorf("report %+v, %v, exit %d; want none (io.EOF) and 0", rep, err, code)
