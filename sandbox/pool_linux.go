@@ -57,6 +57,9 @@ type pool struct {
 	// afterFunc calls f after d (time.AfterFunc; the tests' own, to see
 	// what a run's start schedules).
 	afterFunc func(d time.Duration, f func())
+	// renew restarts an idle sandbox's runner ((*prepared).renewRunner;
+	// the tests' own, to see what the pool makes of a restart's outcome).
+	renew func(*prepared) error
 
 	wake chan struct{} // (buffered 1) something may be wanted
 	stop chan struct{}
@@ -140,6 +143,7 @@ func newPool(s *Sandbox, trees Trees, maxPrepared int, stateDir string) (*pool, 
 		idle: map[template][]*prepared{}, demand: map[template]*demand{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		afterFunc:  func(d time.Duration, f func()) { time.AfterFunc(d, f) },
+		renew:      (*prepared).renewRunner,
 		restarting: true,
 	}
 	if err := os.RemoveAll(pl.dir); err != nil { // a dead daemon's
@@ -532,7 +536,7 @@ func (pl *pool) renewExpiring(now time.Time) {
 		var err error
 		if restarting {
 			begun := time.Now()
-			err = p.renewRunner()
+			err = pl.renew(p)
 			pl.s.log.Debug("restarted a prepared sandbox's runner", "id", p.id, "took", time.Since(begun), "err", err)
 		}
 		pl.mu.Lock()

@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/timescale"
@@ -81,7 +85,7 @@ func stubPool(t *testing.T, slots int, held template) (*pool, *Sandbox) {
 	t.Helper()
 	sb := &Sandbox{slots: make(chan int, slots), log: slog.New(slog.DiscardHandler)}
 	pl := &pool{s: sb, max: slots, dir: t.TempDir(), idle: map[template][]*prepared{}, demand: map[template]*demand{},
-		wake: make(chan struct{}, 1), afterFunc: func(time.Duration, func()) {}}
+		wake: make(chan struct{}, 1), afterFunc: func(time.Duration, func()) {}, renew: (*prepared).renewRunner}
 	sb.pool = pl
 	pl.demand[held] = &demand{last: time.Now()}
 	for i := range slots {
@@ -401,5 +405,111 @@ func TestFailedRenewalDiscards(t *testing.T) {
 	}
 	if !pl.restarting {
 		t.Error("restarts stopped after a failure of one sandbox's own")
+	}
+}
+
+// TestRefusedRenewalFallsBack: where the kernel refuses a restarted
+// runner's fresh lease (errLeaseRefused: before Linux 5.8 a write lease
+// needs the file referred to nowhere else, and the sandbox mounts it), the
+// pool stops restarting runners: the refused sandbox is discarded, the
+// others due go back to serve without an attempt, and from then on they
+// count as fresh only renewBefore ahead of their end, so that replacements
+// are prepared while they still serve.
+func TestRefusedRenewalFallsBack(t *testing.T) {
+	a := template{image: "a"}
+	pl, sb := stubPool(t, 3, a)
+	pl.restarting = true
+	now := time.Now()
+	for _, p := range pl.idle[a] {
+		p.expires = now.Add(renewBefore / 2)
+	}
+	var tried []*prepared
+	pl.renew = func(p *prepared) error {
+		tried = append(tried, p)
+		return fmt.Errorf("%w: %w", errLeaseRefused, unix.EAGAIN)
+	}
+	pl.renewExpiring(now)
+	select {
+	case <-sb.slots:
+	case <-time.After(timescale.D(10 * time.Second)):
+		t.Fatal("the sandbox whose restart was refused was not discarded: its slot did not come back")
+	}
+	if len(tried) != 1 {
+		t.Errorf("%d restarts tried, want 1: the kernel's refusal holds for all", len(tried))
+	}
+	if pl.restarting {
+		t.Error("restarts go on after the kernel refused a fresh lease")
+	}
+	if got := pl.idle[a]; len(got) != 2 || slices.Contains(got, tried[0]) {
+		t.Errorf("idle %v after the refusal, want the two not tried", got)
+	}
+	if marks, _ := os.ReadDir(pl.dir); len(marks) != 2 {
+		t.Errorf("%d marks after the refusal, want 2", len(marks))
+	}
+	pl.mu.Lock()
+	fresh := pl.freshLocked(a, now)
+	pl.mu.Unlock()
+	if fresh != 0 {
+		t.Errorf("%d fresh after the refusal, want 0: they end within renewBefore and are not restarted", fresh)
+	}
+	pl.renewExpiring(now)
+	if len(tried) != 1 || len(pl.idle[a]) != 2 {
+		t.Errorf("a later look tried %d restarts and left %d idle, want 1 and 2", len(tried), len(pl.idle[a]))
+	}
+}
+
+// TestRenewedGivenToWaitingRun: a run that finds every slot held while the
+// idle sandboxes are out for their runners' restarts has no victim to
+// evict; the restarts give it the slot of one of them, and only one.
+func TestRenewedGivenToWaitingRun(t *testing.T) {
+	a, b := template{image: "a"}, template{image: "b"}
+	pl, sb := stubPool(t, 2, a)
+	pl.restarting = true
+	now := time.Now()
+	for _, p := range pl.idle[a] {
+		p.expires = now.Add(renewBefore / 2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(10*time.Second))
+	defer cancel()
+	type acquired struct {
+		slot int
+		err  error
+	}
+	got := make(chan acquired, 1)
+	renewed := 0
+	pl.renew = func(p *prepared) error {
+		if renewed == 0 { // a run of b comes while both are out
+			go func() {
+				slot, _, err := pl.acquireSlot(ctx, b)
+				got <- acquired{slot, err}
+			}()
+			for {
+				pl.mu.Lock()
+				waiting := pl.waiting
+				pl.mu.Unlock()
+				if waiting == 1 {
+					break
+				}
+				if ctx.Err() != nil {
+					t.Fatal("the run of b did not come to wait for a slot")
+				}
+				runtime.Gosched()
+			}
+		}
+		renewed++
+		p.expires = now.Add(time.Minute)
+		return nil
+	}
+	pl.renewExpiring(now)
+	r := <-got
+	if r.err != nil {
+		t.Fatalf("the run that waited while both were renewed got no slot: %v", r.err)
+	}
+	sb.slots <- r.slot
+	if n := len(pl.idle[a]); n != 1 {
+		t.Errorf("%d idle after the restarts, want 1: one gave its slot up", n)
+	}
+	if marks, _ := os.ReadDir(pl.dir); len(marks) != 1 {
+		t.Errorf("%d marks after the restarts, want 1", len(marks))
 	}
 }
