@@ -333,7 +333,7 @@ func processesOf(t testing.TB, id string) map[int]string {
 // run that takes it goes on from there, and finds the runner contract as it
 // is: /ATO/runner a regular file holding the language's runner.
 func TestRunnerWaitsAhead(t *testing.T) {
-	d := startDaemon(t, daemonOptions{slots: 2})
+	d := startDaemon(t, daemonOptions{slots: 2, args: []string{"--runners-ahead"}})
 	before := d.poolMembers(t)
 	execute(t, d, job{language: "bash", code: "true", timeout: scaledTimeout(10)})
 	id := awaitNewPoolMember(t, d, before)

@@ -12,16 +12,25 @@ import (
 	"github.com/atod-project/atod/internal/initproto"
 )
 
-// A sandbox starts its runner ahead: the static Bash that runs /ATO/runner
-// is started when the sandbox is prepared, and waits, before it reads a
-// byte of the runner, in its open(2) of /ATO/runner, which the daemon
-// holds with a write lease (fcntl F_SETLEASE): the kernel keeps any other
-// open of a leased file waiting until the holder lets go of the lease. The
-// run hands over its files by writing them, the runner last through the
-// leased descriptor, and letting go: Bash opens the file as it is then,
-// with no trace of the wait. A trivial run's round trip is about 1 ms
-// shorter (a static Bash's start, issue 13), and the runner contract is
+// With Options.RunnersAhead, a sandbox starts its runner ahead: the static
+// Bash that runs /ATO/runner is started when the sandbox is prepared, and
+// waits, before it reads a byte of the runner, in its open(2) of
+// /ATO/runner, which the daemon holds with a write lease (fcntl
+// F_SETLEASE): the kernel keeps any other open of a leased file waiting
+// until the holder lets go of the lease. The run hands over its files by
+// writing them, the runner last through the leased descriptor, and letting
+// go: Bash opens the file as it is then. A trivial run's round trip is 1-2
+// ms shorter (a static Bash's start, issue 13), and the runner contract is
 // unchanged: /ATO/runner is the same regular file, read by the same Bash.
+//
+// It is not the default, for what the wait costs: a reader's open of a
+// file under a write lease is a lease downgrade, and __break_lease waits
+// for a downgrade one jiffy at a time (its timeout is the lease's break
+// time, which a downgrade leaves 0), so the waiting Bash wakes every other
+// tick (125 times a second at HZ=250): CPU while idle, and all of it in
+// the run's own usage, which init reports: a true after 30 s prepared
+// reported 145 ms of kernel time and 3,600 waits
+// (TestPreparedWaitNotCharged).
 //
 // The kernel waits for a lease holder for fs.lease-break-time seconds only
 // (45 by default), and then lets the open through: a Bash left waiting

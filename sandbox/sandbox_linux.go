@@ -82,9 +82,12 @@ type Options struct {
 	// images: at most Slots (more means Slots); 0 prepares none. Each holds
 	// a slot: prepared and running sandboxes together are at most Slots.
 	Prepared int
-	// RunnersAtHandover starts every runner when its run's job is handed
-	// over, as on a host that cannot start them ahead (lease_linux.go).
-	RunnersAtHandover bool
+	// RunnersAhead starts the runners of prepared sandboxes ahead, each
+	// waiting on a file lease until its run's handover (lease_linux.go),
+	// where the host allows; otherwise every runner starts at the
+	// handover. The kernel wakes such a waiting runner every other tick,
+	// and its run's statistics count those wakeups.
+	RunnersAhead bool
 	// RunnerWait, when positive, bounds how long a runner started ahead
 	// waits before the pool restarts it, below what the host's
 	// fs.lease-break-time allows (lease_linux.go): tests shorten it.
@@ -375,7 +378,7 @@ func New(opts Options) (_ *Sandbox, err error) {
 			return nil, errors.Join(err, s.shared.unmount())
 		}
 	}
-	if !opts.RunnersAtHandover {
+	if opts.RunnersAhead {
 		var why string
 		s.runnerWaitMax = opts.RunnerWait
 		if s.runnerWait, why = s.runnerWaitNow(); s.runnerWait > 0 {

@@ -27,14 +27,15 @@ import (
 // command-line flags override.
 type config struct {
 	Listen       string  `json:"listen"`
-	Images       string  `json:"images"`      // image store directory
-	CatalogueDir string  `json:"runners"`     // language catalogue directory; empty: the built-in one
-	StateDir     string  `json:"state_dir"`   // per-run state; a tmpfs is best; empty: see stateDir
-	InitPath     string  `json:"init_path"`   // static atod-init; empty: beside the atod binary
-	BashPath     string  `json:"bash_path"`   // static Bash mounted in every run; empty: atod-bash beside the atod binary, else Debian's bash-static
-	UIDBase      int     `json:"uid_base"`    // first host uid of the runs
-	Slots        int     `json:"concurrency"` // runs at once
-	Prepared     int     `json:"prepared"`    // sandboxes prepared ahead; -1: as many as Slots
+	Images       string  `json:"images"`        // image store directory
+	CatalogueDir string  `json:"runners"`       // language catalogue directory; empty: the built-in one
+	StateDir     string  `json:"state_dir"`     // per-run state; a tmpfs is best; empty: see stateDir
+	InitPath     string  `json:"init_path"`     // static atod-init; empty: beside the atod binary
+	BashPath     string  `json:"bash_path"`     // static Bash mounted in every run; empty: atod-bash beside the atod binary, else Debian's bash-static
+	UIDBase      int     `json:"uid_base"`      // first host uid of the runs
+	Slots        int     `json:"concurrency"`   // runs at once
+	Prepared     int     `json:"prepared"`      // sandboxes prepared ahead; -1: as many as Slots
+	RunnersAhead bool    `json:"runners_ahead"` // prepared sandboxes start their runners ahead (sandbox.Options)
 	MemoryMiB    int64   `json:"memory_mib"`
 	Pids         int64   `json:"pids"`
 	CPUs         float64 `json:"cpus"`
@@ -129,6 +130,7 @@ func (c *config) defineFlags(fs *flag.FlagSet, groups flagGroup) {
 		fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (two per concurrent run; as root only)")
 		fs.IntVar(&c.Slots, "concurrency", c.Slots, "`number` of runs at once")
 		fs.IntVar(&c.Prepared, "prepared", c.Prepared, "`number` of sandboxes kept prepared ahead across all images, at most concurrency (-1: concurrency; 0: none, each run makes its own)")
+		fs.BoolVar(&c.RunnersAhead, "runners-ahead", c.RunnersAhead, "start the runner of each prepared sandbox ahead, waiting on a file lease until its run: a static Bash's start less per run, but the kernel wakes each waiting runner every other tick, which costs CPU and adds to its run's kernel time and waits")
 		fs.Int64Var(&c.MemoryMiB, "memory-mib", c.MemoryMiB, "memory limit of a run, `MiB` (no swap)")
 		fs.Int64Var(&c.Pids, "pids", c.Pids, "task limit of a run")
 		fs.Float64Var(&c.CPUs, "cpus", c.CPUs, "CPU limit of a run, in `CPUs`")
@@ -592,6 +594,7 @@ func (c *config) sandbox(log *slog.Logger, cgroupView string, images *rootfs.Dir
 		CgroupView:   cgroupView,
 		Trees:        imageTrees{images},
 		Prepared:     c.prepared(),
+		RunnersAhead: c.RunnersAhead,
 		Logger:       log,
 	}
 	sb, err := sandbox.New(opts)

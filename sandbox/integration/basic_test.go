@@ -170,12 +170,12 @@ func TestConcurrentRunsOverlap(t *testing.T) {
 }
 
 // TestRunnerContractFiles: a run finds the runner contract's files as its
-// request gave them, whether its runner started ahead, waiting on the
-// runner's lease (the default), or at the handover (a host without leases).
+// request gave them, whether its runner started at the handover (the
+// default) or ahead, waiting on the runner's lease (--runners-ahead).
 func TestRunnerContractFiles(t *testing.T) {
-	for name, atHandover := range map[string]bool{"ahead": false, "at handover": true} {
+	for name, ahead := range map[string]bool{"ahead": true, "at handover": false} {
 		t.Run(name, func(t *testing.T) {
-			sb := newSandboxWith(t, 1, initPath, func(o *sandbox.Options) { o.RunnersAtHandover = atHandover })
+			sb := newSandboxWith(t, 1, initPath, func(o *sandbox.Options) { o.RunnersAhead = ahead })
 			script := `cat /ATO/input; echo; od -c /ATO/options | head -1; od -c /ATO/arguments | head -1; pwd; ls -A /ATO/context | wc -l
 touch /ATO/context/x /tmp/y /ATO/compiled && echo writable
 echo > /ATO/code 2>/dev/null || echo code-readonly

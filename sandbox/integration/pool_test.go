@@ -26,6 +26,7 @@ func TestRunnerRenewed(t *testing.T) {
 	sb := newSandboxWith(t, 2, initPath, func(o *sandbox.Options) {
 		o.Trees = oneTree{rootfs}
 		o.Prepared = 1
+		o.RunnersAhead = true
 		o.RunnerWait = 6 * time.Second // restarted about every second (renewBefore)
 	})
 	image := func(s *job.Spec) { s.Image = "test" }
@@ -63,5 +64,49 @@ func TestRunnerRenewed(t *testing.T) {
 	}
 	if slices.Contains(members(), id) {
 		t.Errorf("the run did not take the renewed sandbox %s", id)
+	}
+}
+
+// TestPreparedWaitNotCharged: a run in a sandbox that waited prepared
+// reports its own usage, not the wait's. A runner started ahead
+// (Options.RunnersAhead) waits in its open of /ATO/runner on the daemon's
+// write lease, and the kernel lets a reader waiting on a write lease poll
+// every other tick: its run reported each wakeup of the wait as one of its
+// waits (3,600 after 30 s) and their CPU as its kernel time. By default a
+// runner starts at the handover, and nothing of the run waits.
+func TestPreparedWaitNotCharged(t *testing.T) {
+	rootfs := testRootfs(t)
+	sb := newSandboxWith(t, 2, initPath, func(o *sandbox.Options) {
+		o.Trees = oneTree{rootfs}
+		o.Prepared = 1
+	})
+	image := func(s *job.Spec) { s.Image = "test" }
+	if out := runScript(t, sb, "true", 10*time.Second, image); out.res.Status != (job.Status{Type: job.StatusExited}) {
+		t.Fatalf("first run: %+v", out.res)
+	}
+	var id string
+	waitFor(t, "a sandbox prepared ahead", func() bool {
+		ids, err := leftovers.PoolMembers("", sb.state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id = range ids {
+			return true
+		}
+		return false
+	})
+	// The idleness is the point: what waiting prepared costs the next run.
+	time.Sleep(2 * time.Second)
+	out := runScript(t, sb, "true", 10*time.Second, image)
+	if out.res.Status != (job.Status{Type: job.StatusExited}) {
+		t.Fatalf("the run after the wait: %+v", out.res)
+	}
+	if ids, _ := leftovers.PoolMembers("", sb.state); ids[id] {
+		t.Fatalf("the run did not take the prepared sandbox %s", id)
+	}
+	// A bash running true waits a handful of times; the lease's polling
+	// adds about 250 in 2 s.
+	if w := out.res.Stats.Waits; w > 50 {
+		t.Errorf("the run after 2 s prepared reports %d waits and %v of kernel time: the wait's, not its own", w, out.res.Stats.Kernel)
 	}
 }
