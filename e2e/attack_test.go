@@ -858,8 +858,9 @@ type daemonHealth struct {
 }
 
 // fdsPerPrepared is what the daemon holds of a sandbox prepared ahead: its
-// output and report pipes' ends (3), its runner's leased file (or, where
-// runners start at the handover, its job pipe's end), its process's pidfd,
+// output and report pipes' ends (3), its job pipe's end (and with
+// --runners-ahead, not given here, its runner's leased file too), its
+// process's pidfd,
 // the lease file of its image's tree and, on cgroup v1, its socket buffer
 // counter.
 func fdsPerPrepared() int {

@@ -26,11 +26,12 @@ import (
 // It is not the default, for what the wait costs: a reader's open of a
 // file under a write lease is a lease downgrade, and __break_lease waits
 // for a downgrade one jiffy at a time (its timeout is the lease's break
-// time, which a downgrade leaves 0), so the waiting Bash wakes every other
-// tick (125 times a second at HZ=250): CPU while idle, and all of it in
-// the run's own usage, which init reports: a true after 30 s prepared
-// reported 145 ms of kernel time and 3,600 waits
-// (TestPreparedWaitNotCharged).
+// time, which a downgrade leaves 0), and a timer of one jiffy fires at the
+// second tick (the timer wheel never fires early): the waiting Bash wakes
+// every other tick, 125 times a second at HZ=250. That is CPU while idle,
+// and all of it in the run's own usage, which init reports: a true after
+// 30 s prepared reported 145 ms of kernel time and 3,600 waits (by hand,
+// with the daemon's debug log; TestPreparedWaitNotCharged checks 2 s).
 //
 // The kernel waits for a lease holder for fs.lease-break-time seconds only
 // (45 by default), and then lets the open through: a Bash left waiting
@@ -39,7 +40,7 @@ import (
 // and before that the pool restarts its runner, which waits anew
 // (renewRunner; pool_linux.go); a host whose lease-break-time leaves too
 // little, or whose file system takes no lease, starts runners at the
-// handover as before.
+// handover, as without RunnersAhead.
 
 // runnerWaitMargin is how much of fs.lease-break-time a prepared sandbox
 // does not use: the time a handover may take, and the pool's once-a-second

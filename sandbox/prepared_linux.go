@@ -24,10 +24,10 @@ import (
 
 // prepared is a sandbox made ahead of its run: its job cgroup, writable
 // root, namespaces, mounts, seccomp filter, uid slot and init are ready,
-// and so is the runner, waiting to open its file (lease_linux.go); where
-// runners cannot start ahead, init waits on its job pipe. A request only
-// writes its files and lets the runner go on, or hands init the job (run);
-// the sandbox is used once and then torn down.
+// init waiting on its job pipe, and with Options.RunnersAhead so is the
+// runner, waiting to open its file (lease_linux.go). A request only writes
+// its files and hands init the job, or lets the runner go on (run); the
+// sandbox is used once and then torn down.
 //
 // Every prepared sandbox holds one of the Sandbox's slots from prepare to
 // the end of its teardown, so that prepared and running sandboxes together

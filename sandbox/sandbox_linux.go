@@ -82,8 +82,8 @@ type Options struct {
 	// images: at most Slots (more means Slots); 0 prepares none. Each holds
 	// a slot: prepared and running sandboxes together are at most Slots.
 	Prepared int
-	// RunnersAhead starts the runners of prepared sandboxes ahead, each
-	// waiting on a file lease until its run's handover (lease_linux.go),
+	// RunnersAhead starts the runner of each sandbox ahead, as it is
+	// made, waiting on a file lease until its run's handover (lease_linux.go),
 	// where the host allows; otherwise every runner starts at the
 	// handover. The kernel wakes such a waiting runner every other tick,
 	// and its run's statistics count those wakeups.

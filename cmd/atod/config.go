@@ -91,7 +91,8 @@ const (
 	// storeFlags: --config, --images, --runners (every command).
 	storeFlags flagGroup = 1 << iota
 	// sandboxFlags: the sandbox's and the runs' (state, init, bash,
-	// uid-base, concurrency, prepared, the limits, cgroup-name) and the
+	// uid-base, concurrency, prepared, runners-ahead, the limits,
+	// cgroup-name) and the
 	// log's: the commands that run programs.
 	sandboxFlags
 	// serverFlags: the daemon's front end (listen, max-waiting,
