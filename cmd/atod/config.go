@@ -92,8 +92,7 @@ const (
 	storeFlags flagGroup = 1 << iota
 	// sandboxFlags: the sandbox's and the runs' (state, init, bash,
 	// uid-base, concurrency, prepared, runners-ahead, the limits,
-	// cgroup-name) and the
-	// log's: the commands that run programs.
+	// cgroup-name) and the log's: the commands that run programs.
 	sandboxFlags
 	// serverFlags: the daemon's front end (listen, max-waiting,
 	// drain-seconds, metrics-listen, the tokens, proxies, origins and
