@@ -95,6 +95,17 @@ func stubPool(t *testing.T, slots int, held template) (*pool, *Sandbox) {
 	return pl, sb
 }
 
+// awaitSlotBack waits for the slot of a sandbox torn down in the background
+// (what says which) to come back to sb.
+func awaitSlotBack(t *testing.T, sb *Sandbox, what string) {
+	t.Helper()
+	select {
+	case <-sb.slots:
+	case <-time.After(timescale.D(10 * time.Second)):
+		t.Fatalf("%s: its slot did not come back", what)
+	}
+}
+
 // TestAcquireSlot: with every slot held by idle sandboxes, a run of another
 // template evicts one and gets its slot; a run of their own template gets
 // one of them; and nothing is lost or doubled: the slots held and free
@@ -308,18 +319,10 @@ func TestExpiredAreReplaced(t *testing.T) {
 	if p := pl.takeIdle(a); p != idle[1] {
 		t.Fatalf("a run took %v, want the one whose runner may still wait (%s)", p, idle[1].id)
 	}
-	slotBack := func(what string) {
-		t.Helper()
-		select {
-		case <-sb.slots:
-		case <-time.After(timescale.D(10 * time.Second)):
-			t.Fatalf("%s: its slot did not come back", what)
-		}
-	}
-	slotBack("the expired sandbox")
+	awaitSlotBack(t, sb, "the expired sandbox")
 	idle[2].expires = now.Add(time.Second) // before the next look
 	pl.shrink(now)
-	slotBack("the sandbox about to expire")
+	awaitSlotBack(t, sb, "the sandbox about to expire")
 	if n := len(pl.idle[a]); n != 0 {
 		t.Errorf("%d idle after the look, want 0", n)
 	}
@@ -391,11 +394,7 @@ func TestFailedRenewalDiscards(t *testing.T) {
 	idle[0].expires = now.Add(renewBefore / 2) // due; a stub, its restart fails
 	idle[1].expires = now.Add(time.Minute)
 	pl.renewExpiring(now)
-	select {
-	case <-sb.slots:
-	case <-time.After(timescale.D(10 * time.Second)):
-		t.Fatal("the sandbox whose restart failed was not discarded: its slot did not come back")
-	}
+	awaitSlotBack(t, sb, "the sandbox whose restart failed (discarded)")
 	if got := pl.idle[a]; len(got) != 1 || got[0] != idle[1] {
 		t.Errorf("idle %v after the failed restart, want only %s", got, idle[1].id)
 	}
@@ -428,11 +427,7 @@ func TestRefusedRenewalFallsBack(t *testing.T) {
 		return fmt.Errorf("%w: %w", errLeaseRefused, unix.EAGAIN)
 	}
 	pl.renewExpiring(now)
-	select {
-	case <-sb.slots:
-	case <-time.After(timescale.D(10 * time.Second)):
-		t.Fatal("the sandbox whose restart was refused was not discarded: its slot did not come back")
-	}
+	awaitSlotBack(t, sb, "the sandbox whose restart was refused (discarded)")
 	if len(tried) != 1 {
 		t.Errorf("%d restarts tried, want 1: the kernel's refusal holds for all", len(tried))
 	}

@@ -17,6 +17,16 @@ type oneTree struct{ rootfs string }
 
 func (o oneTree) Hold(string) (string, func(), error) { return o.rootfs, func() {}, nil }
 
+// poolMembers are the ids of sb's idle prepared sandboxes, sorted.
+func (sb *testSandbox) poolMembers(t *testing.T) []string {
+	t.Helper()
+	ids, err := leftovers.PoolMembers("", sb.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.Sorted(maps.Keys(ids))
+}
+
 // TestRunnerRenewed: a prepared sandbox whose runner, started ahead, nears
 // the end of its wait keeps serving: the pool restarts its runner (a new
 // Bash in the same sandbox) rather than preparing another, again and again,
@@ -34,13 +44,7 @@ func TestRunnerRenewed(t *testing.T) {
 	if out := runScript(t, sb, "true", 10*time.Second, image); out.res.Status != (job.Status{Type: job.StatusExited}) {
 		t.Fatalf("first run: %+v", out.res)
 	}
-	members := func() []string {
-		ids, err := leftovers.PoolMembers("", sb.state)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return slices.Sorted(maps.Keys(ids))
-	}
+	members := func() []string { return sb.poolMembers(t) }
 	waitFor(t, "a sandbox prepared ahead", func() bool { return len(members()) == 1 })
 	id := members()[0]
 	// Its init stays; each restart is a Bash of a new process id.
@@ -84,24 +88,15 @@ func TestPreparedWaitNotCharged(t *testing.T) {
 	if out := runScript(t, sb, "true", 10*time.Second, image); out.res.Status != (job.Status{Type: job.StatusExited}) {
 		t.Fatalf("first run: %+v", out.res)
 	}
-	var id string
-	waitFor(t, "a sandbox prepared ahead", func() bool {
-		ids, err := leftovers.PoolMembers("", sb.state)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for id = range ids {
-			return true
-		}
-		return false
-	})
+	waitFor(t, "a sandbox prepared ahead", func() bool { return len(sb.poolMembers(t)) == 1 })
+	id := sb.poolMembers(t)[0]
 	// The idleness is the point: what waiting prepared costs the next run.
 	time.Sleep(2 * time.Second)
 	out := runScript(t, sb, "true", 10*time.Second, image)
 	if out.res.Status != (job.Status{Type: job.StatusExited}) {
 		t.Fatalf("the run after the wait: %+v", out.res)
 	}
-	if ids, _ := leftovers.PoolMembers("", sb.state); ids[id] {
+	if slices.Contains(sb.poolMembers(t), id) {
 		t.Fatalf("the run did not take the prepared sandbox %s", id)
 	}
 	// A bash running true waits a handful of times; the lease's polling
