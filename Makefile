@@ -53,7 +53,7 @@ init-binary:
 # with musl, for the reason atod-init is (scripts/build-bash). Not part of
 # build: it fetches Bash's source through apt and takes two minutes; make
 # setup builds it, and atod falls back to Debian's bash-static without it.
-bin/atod-bash: scripts/build-bash
+bin/atod-bash: scripts/build-bash scripts/atod-bash.diff
 	@scripts/build-bash $@
 
 # Installs the apt packages, the pinned linters, the Node.js test clients'

@@ -858,9 +858,8 @@ type daemonHealth struct {
 }
 
 // fdsPerPrepared is what the daemon holds of a sandbox prepared ahead: its
-// output and report pipes' ends (3), its job pipe's end (and with
-// --runners-ahead, not given here, its runner's leased file too), its
-// process's pidfd, the lease file of its image's tree and, on cgroup v1,
+// output and report pipes' ends (3), its job pipe's end, its process's
+// pidfd, the lease file of its image's tree and, on cgroup v1,
 // its socket buffer counter.
 func fdsPerPrepared() int {
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil { // cgroup v2

@@ -328,23 +328,23 @@ func processesOf(t testing.TB, id string) map[int]string {
 }
 
 // TestRunnerWaitsAhead: a sandbox prepared ahead has its runner started
-// already, the static Bash with /ATO/runner, waiting in its open of the
-// runner on the daemon's lease (its kernel stack says __break_lease); the
-// run that takes it goes on from there, and finds the runner contract as it
-// is: /ATO/runner a regular file holding the language's runner.
+// already (the daemon's default), the static Bash with its wait option and
+// /ATO/runner, asleep reading its gate (its kernel stack says pipe_read);
+// the run that takes it goes on from there, and finds the runner contract
+// as it is: /ATO/runner a regular file holding the language's runner.
 func TestRunnerWaitsAhead(t *testing.T) {
-	d := startDaemon(t, daemonOptions{slots: 2, args: []string{"--runners-ahead"}})
+	d := startDaemon(t, daemonOptions{slots: 2})
 	before := d.poolMembers(t)
 	execute(t, d, job{language: "bash", code: "true", timeout: scaledTimeout(10)})
 	id := awaitNewPoolMember(t, d, before)
-	const runner = "/ATO/bash\x00/ATO/runner\x00"
-	atodtest.WaitFor(t, 10*time.Second, "the prepared sandbox's runner waiting on its lease", func() bool {
+	const runner = "/ATO/bash\x00--atod-wait-fd\x003\x00/ATO/runner\x00"
+	atodtest.WaitFor(t, 10*time.Second, "the prepared sandbox's runner asleep on its gate", func() bool {
 		for pid, cmdline := range processesOf(t, id) {
 			if cmdline != runner {
 				continue
 			}
 			stack, err := os.ReadFile(fmt.Sprintf("/proc/%d/stack", pid))
-			return err == nil && strings.Contains(string(stack), "__break_lease")
+			return err == nil && strings.Contains(string(stack), "pipe_read")
 		}
 		return false
 	})

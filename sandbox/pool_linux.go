@@ -29,13 +29,7 @@ type Trees interface {
 // compete with that run). A run that finds none idle waits for the one the
 // refiller is making for its template, if no other run waits for it. Beyond
 // their want they shrink, and those of an image that was replaced, or that
-// no run asked for in forgetAfter, are discarded. A sandbox whose runner
-// waits on a lease (lease_linux.go) is handed over only before it expires:
-// renewBefore ahead its runner is restarted, which costs a Bash's start,
-// and one whose restart fails is discarded and replaced. Where the kernel
-// refuses the restart's fresh lease, none is restarted: a replacement is
-// prepared renewBefore ahead where a slot allows, and the old one is
-// discarded once that one is idle, or when it nears its end.
+// no run asked for in forgetAfter, are discarded.
 type pool struct {
 	s     *Sandbox
 	trees Trees // nil: nothing is prepared ahead
@@ -49,17 +43,10 @@ type pool struct {
 
 	// preparing is the refiller's preparation under way, if any.
 	preparing *preparation
-	// restarting: idle sandboxes have their runners restarted before
-	// they expire (renewExpiring), until the kernel refuses a restart's
-	// lease (errLeaseRefused); then they are replaced instead.
-	restarting bool
 
 	// afterFunc calls f after d (time.AfterFunc; the tests' own, to see
 	// what a run's start schedules).
 	afterFunc func(d time.Duration, f func())
-	// renew restarts an idle sandbox's runner ((*prepared).renewRunner;
-	// the tests' own, to see what the pool makes of a restart's outcome).
-	renew func(*prepared) error
 
 	wake chan struct{} // (buffered 1) something may be wanted
 	stop chan struct{}
@@ -142,9 +129,7 @@ func newPool(s *Sandbox, trees Trees, maxPrepared int, stateDir string) (*pool, 
 		s: s, trees: trees, max: maxPrepared, dir: filepath.Join(stateDir, poolDir),
 		idle: map[template][]*prepared{}, demand: map[template]*demand{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		afterFunc:  func(d time.Duration, f func()) { time.AfterFunc(d, f) },
-		renew:      (*prepared).renewRunner,
-		restarting: true,
+		afterFunc: func(d time.Duration, f func()) { time.AfterFunc(d, f) },
 	}
 	if err := os.RemoveAll(pl.dir); err != nil { // a dead daemon's
 		return nil, fmt.Errorf("removing stale pool directory: %w", err)
@@ -240,8 +225,8 @@ func (pl *pool) takeIdle(key template) *prepared {
 }
 
 // takeIdleLocked removes and returns the oldest idle sandbox of key whose
-// init is alive and whose runner may still wait; dead ones (the OOM killer
-// takes them first) and expired ones are discarded.
+// init, and runner started ahead, are alive; dead ones (the OOM killer takes
+// them first) are discarded.
 func (pl *pool) takeIdleLocked(key template) *prepared {
 	for len(pl.idle[key]) > 0 {
 		p := pl.idle[key][0]
@@ -256,10 +241,6 @@ func (pl *pool) takeIdleLocked(key template) *prepared {
 		}
 		if p.report != nil && p.ended() {
 			pl.s.log.Warn("a prepared sandbox's runner ended while it waited", "id", p.id)
-			go pl.discardLogged(p)
-			continue
-		}
-		if p.expired(time.Now()) {
 			go pl.discardLogged(p)
 			continue
 		}
@@ -382,11 +363,6 @@ func (pl *pool) refill() {
 		case <-pl.stop:
 			return
 		case <-tick.C:
-			// Renewals on the tick alone, not when a run ends: at a
-			// run's end they would compete with its answer, and the
-			// runs of a client that sends one every fs.lease-break-time
-			// less 15 s would always meet them.
-			pl.renewExpiring(time.Now())
 			pl.shrink(time.Now())
 		case <-pl.wake:
 		}
@@ -468,9 +444,9 @@ func (pl *pool) prepareOne(now time.Time) bool {
 
 var errImageChanged = errors.New("the image was replaced")
 
-// neediestLocked picks the template whose idle sandboxes (those not about
-// to expire) fall furthest short of its want, the one used last among
-// equals; none when a run waits for a slot or the pool is full.
+// neediestLocked picks the template whose idle sandboxes fall furthest
+// short of its want, the one used last among equals; none when a run waits
+// for a slot or the pool is full.
 func (pl *pool) neediestLocked(now time.Time) (template, bool) {
 	if pl.waiting > 0 || pl.countLocked() >= pl.max {
 		return template{}, false
@@ -482,7 +458,7 @@ func (pl *pool) neediestLocked(now time.Time) (template, bool) {
 		if now.Before(d.retryAfter) {
 			continue
 		}
-		short := d.want(now) - pl.freshLocked(k, now)
+		short := d.want(now) - len(pl.idle[k])
 		if short <= 0 {
 			continue
 		}
@@ -493,98 +469,6 @@ func (pl *pool) neediestLocked(now time.Time) (template, bool) {
 	return best, bestShort > 0
 }
 
-// renewBefore is how long before an idle sandbox expires (its runner's
-// lease, lease_linux.go) the refiller restarts its runner (renewExpiring),
-// at its once-a-second look; one whose restart failed is discarded, and
-// replaced.
-const renewBefore = 5 * time.Second
-
-// discardBefore is how close to its expiry an idle sandbox is discarded
-// (shrink); from then on it does not count toward its template's want, and
-// a replacement is prepared.
-const discardBefore = 2 * time.Second
-
-// renewExpiring restarts the runners of the idle sandboxes that expire
-// within renewBefore (prepared.renewRunner), each out of the idle ones
-// meanwhile but still marked: a pool member all along. One whose renewal
-// fails is discarded, and the refiller replaces it; so is one a waiting run
-// needs the slot of.
-func (pl *pool) renewExpiring(now time.Time) {
-	pl.mu.Lock()
-	if !pl.restarting {
-		pl.mu.Unlock()
-		return
-	}
-	var due []*prepared
-	for k, ps := range pl.idle {
-		keep := ps[:0]
-		for _, p := range ps {
-			if p.expired(now.Add(renewBefore)) && !p.expired(now) {
-				due = append(due, p)
-			} else {
-				keep = append(keep, p)
-			}
-		}
-		pl.idle[k] = keep
-	}
-	pl.mu.Unlock()
-	given := 0 // slots given up to runs that wait for one
-	for _, p := range due {
-		pl.mu.Lock()
-		restarting := pl.restarting
-		pl.mu.Unlock()
-		var err error
-		if restarting {
-			begun := time.Now()
-			err = pl.renew(p)
-			pl.s.log.Debug("restarted a prepared sandbox's runner", "id", p.id, "took", time.Since(begun), "err", err)
-		}
-		pl.mu.Lock()
-		_, wanted := pl.demand[p.key]
-		// A run waiting for a slot looked for a victim while this one
-		// was out of the idle ones: it gets this one's slot.
-		if err == nil && wanted && pl.waiting <= given {
-			// Restarted, or (restarts refused meanwhile) back to serve
-			// until shrink discards it.
-			pl.idle[p.key] = append(pl.idle[p.key], p)
-			pl.mu.Unlock()
-			continue
-		}
-		if err == nil && wanted {
-			given++
-		}
-		pl.unmark(p)
-		refused := errors.Is(err, errLeaseRefused)
-		if refused {
-			pl.restarting = false
-		}
-		pl.mu.Unlock()
-		switch {
-		case refused:
-			pl.s.log.Info("prepared sandboxes are replaced before their runners' wait ends, not restarted: the kernel refuses a lease on a file mounted elsewhere (before Linux 5.8)", "err", err)
-		case err != nil:
-			pl.s.log.Warn("restarting a prepared sandbox's runner", "id", p.id, "err", err)
-		}
-		go pl.discardLogged(p)
-	}
-}
-
-// freshLocked counts key's idle sandboxes that are not about to be
-// discarded, nor about to expire where their runners are not restarted.
-func (pl *pool) freshLocked(key template, now time.Time) int {
-	margin := discardBefore
-	if !pl.restarting {
-		margin = renewBefore
-	}
-	n := 0
-	for _, p := range pl.idle[key] {
-		if !p.expired(now.Add(margin)) {
-			n++
-		}
-	}
-	return n
-}
-
 func (pl *pool) countLocked() int {
 	n := 0
 	for _, ps := range pl.idle {
@@ -593,9 +477,8 @@ func (pl *pool) countLocked() int {
 	return n
 }
 
-// shrink discards idle sandboxes beyond their template's want, every one of
-// an image that was replaced or removed, and those whose runner has waited
-// nearly as long as it may (the refiller replaces them).
+// shrink discards idle sandboxes beyond their template's want, and every one
+// of an image that was replaced or removed.
 func (pl *pool) shrink(now time.Time) {
 	pl.mu.Lock()
 	keys := make([]template, 0, len(pl.idle))
@@ -623,13 +506,6 @@ func (pl *pool) shrink(now time.Time) {
 		}
 	}
 	for k, ps := range pl.idle {
-		// The oldest first: before the next look, a second on.
-		for len(ps) > 0 && ps[0].expired(now.Add(discardBefore)) {
-			pl.unmark(ps[0])
-			go pl.discardLogged(ps[0])
-			ps = ps[1:]
-		}
-		pl.idle[k] = ps
 		d := pl.demand[k]
 		if d == nil {
 			continue

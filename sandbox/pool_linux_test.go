@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/timescale"
@@ -84,7 +81,7 @@ func stubPool(t *testing.T, slots int, held template) (*pool, *Sandbox) {
 	t.Helper()
 	sb := &Sandbox{slots: make(chan int, slots), log: slog.New(slog.DiscardHandler)}
 	pl := &pool{s: sb, max: slots, dir: t.TempDir(), idle: map[template][]*prepared{}, demand: map[template]*demand{},
-		wake: make(chan struct{}, 1), afterFunc: func(time.Duration, func()) {}, renew: (*prepared).renewRunner}
+		wake: make(chan struct{}, 1), afterFunc: func(time.Duration, func()) {}}
 	sb.pool = pl
 	pl.demand[held] = &demand{last: time.Now()}
 	for i := range slots {
@@ -93,17 +90,6 @@ func stubPool(t *testing.T, slots int, held template) (*pool, *Sandbox) {
 		pl.mark(p)
 	}
 	return pl, sb
-}
-
-// awaitSlotBack waits for the slot of a sandbox torn down in the background
-// (what says which) to come back to sb.
-func awaitSlotBack(t *testing.T, sb *Sandbox, what string) {
-	t.Helper()
-	select {
-	case <-sb.slots:
-	case <-time.After(timescale.D(10 * time.Second)):
-		t.Fatalf("%s: its slot did not come back", what)
-	}
 }
 
 // TestAcquireSlot: with every slot held by idle sandboxes, a run of another
@@ -298,36 +284,6 @@ func TestRefillWakesDuringRuns(t *testing.T) {
 	}
 }
 
-// heldTrees hold every image's tree at "" (a stub template's rootfs).
-type heldTrees struct{}
-
-func (heldTrees) Hold(string) (string, func(), error) { return "", func() {}, nil }
-
-// TestExpiredAreReplaced: a prepared sandbox whose runner may have stopped
-// waiting on its lease (lease_linux.go) is never handed over: a run takes
-// the next one, and the pool's look discards it, and one that would expire
-// before its next look, so that the refiller replaces them.
-func TestExpiredAreReplaced(t *testing.T) {
-	a := template{image: "a"}
-	pl, sb := stubPool(t, 3, a)
-	pl.trees = heldTrees{}
-	now := time.Now()
-	idle := pl.idle[a]
-	idle[0].expires = now.Add(-time.Second)
-	idle[1].expires = now.Add(time.Minute)
-	idle[2].expires = now.Add(2 * time.Minute)
-	if p := pl.takeIdle(a); p != idle[1] {
-		t.Fatalf("a run took %v, want the one whose runner may still wait (%s)", p, idle[1].id)
-	}
-	awaitSlotBack(t, sb, "the expired sandbox")
-	idle[2].expires = now.Add(time.Second) // before the next look
-	pl.shrink(now)
-	awaitSlotBack(t, sb, "the sandbox about to expire")
-	if n := len(pl.idle[a]); n != 0 {
-		t.Errorf("%d idle after the look, want 0", n)
-	}
-}
-
 // TestEndedAreDiscarded: a prepared sandbox whose init has reported (its
 // runner, started ahead, ended while it waited: the OOM killer's pick) is
 // never handed over, though init may not have exited yet.
@@ -348,160 +304,5 @@ func TestEndedAreDiscarded(t *testing.T) {
 	}
 	if p := pl.takeIdle(a); p != idle[1] {
 		t.Fatalf("a run took %v, want the one whose init has not reported (%s)", p, idle[1].id)
-	}
-}
-
-// TestRenewedAhead: an idle sandbox due for its runner's restart
-// (renewBefore) still counts toward its template's want: the refiller's
-// next look restarts it, and nothing is prepared meanwhile. Only one
-// about to be discarded (discardBefore), its restart having failed or
-// not come, is replaced.
-func TestRenewedAhead(t *testing.T) {
-	now := time.Now()
-	a := template{image: "a"}
-	p := &prepared{expires: now.Add(time.Minute)}
-	pl := &pool{max: 4, idle: map[template][]*prepared{a: {p}}, demand: map[template]*demand{a: {last: now, peakAt: now}}, restarting: true}
-	if k, ok := pl.neediestLocked(now); ok {
-		t.Errorf("neediest %v with its one sandbox good for a minute", k)
-	}
-	p.expires = now.Add((renewBefore + discardBefore) / 2)
-	if k, ok := pl.neediestLocked(now); ok {
-		t.Errorf("neediest %v with its one sandbox due for a restart of its runner", k)
-	}
-	// Where the kernel refused a restart's lease, none is restarted: its
-	// replacement is prepared while it still serves.
-	pl.restarting = false
-	if k, ok := pl.neediestLocked(now); !ok || k != a {
-		t.Errorf("neediest %v %v with its one sandbox about to expire and no restarts, want a", k, ok)
-	}
-	pl.restarting = true
-	p.expires = now.Add(discardBefore / 2)
-	if k, ok := pl.neediestLocked(now); !ok || k != a {
-		t.Errorf("neediest %v %v with its one sandbox about to be discarded, want a", k, ok)
-	}
-}
-
-// TestFailedRenewalDiscards: an idle sandbox due for its runner's restart
-// whose restart fails is discarded (its slot comes back, its mark goes),
-// and the others stay; restarts go on for the next ones, as the failure is
-// the sandbox's, not the kernel's.
-func TestFailedRenewalDiscards(t *testing.T) {
-	a := template{image: "a"}
-	pl, sb := stubPool(t, 2, a)
-	pl.restarting = true
-	now := time.Now()
-	idle := pl.idle[a]
-	idle[0].expires = now.Add(renewBefore / 2) // due; a stub, its restart fails
-	idle[1].expires = now.Add(time.Minute)
-	pl.renewExpiring(now)
-	awaitSlotBack(t, sb, "the sandbox whose restart failed (discarded)")
-	if got := pl.idle[a]; len(got) != 1 || got[0] != idle[1] {
-		t.Errorf("idle %v after the failed restart, want only %s", got, idle[1].id)
-	}
-	if marks, _ := os.ReadDir(pl.dir); len(marks) != 1 {
-		t.Errorf("%d marks after the failed restart, want 1", len(marks))
-	}
-	if !pl.restarting {
-		t.Error("restarts stopped after a failure of one sandbox's own")
-	}
-}
-
-// TestRefusedRenewalFallsBack: where the kernel refuses a restarted
-// runner's fresh lease (errLeaseRefused: before Linux 5.8 a write lease
-// needs the file referred to nowhere else, and the sandbox mounts it), the
-// pool stops restarting runners: the refused sandbox is discarded, the
-// others due go back to serve without an attempt, and from then on they
-// count as fresh only renewBefore ahead of their end, so that replacements
-// are prepared while they still serve.
-func TestRefusedRenewalFallsBack(t *testing.T) {
-	a := template{image: "a"}
-	pl, sb := stubPool(t, 3, a)
-	pl.restarting = true
-	now := time.Now()
-	for _, p := range pl.idle[a] {
-		p.expires = now.Add(renewBefore / 2)
-	}
-	var tried []*prepared
-	pl.renew = func(p *prepared) error {
-		tried = append(tried, p)
-		return fmt.Errorf("%w: %w", errLeaseRefused, unix.EAGAIN)
-	}
-	pl.renewExpiring(now)
-	awaitSlotBack(t, sb, "the sandbox whose restart was refused (discarded)")
-	if len(tried) != 1 {
-		t.Errorf("%d restarts tried, want 1: the kernel's refusal holds for all", len(tried))
-	}
-	if pl.restarting {
-		t.Error("restarts go on after the kernel refused a fresh lease")
-	}
-	if got := pl.idle[a]; len(got) != 2 || len(tried) > 0 && slices.Contains(got, tried[0]) {
-		t.Errorf("idle %v after the refusal, want the two not tried", got)
-	}
-	if marks, _ := os.ReadDir(pl.dir); len(marks) != 2 {
-		t.Errorf("%d marks after the refusal, want 2", len(marks))
-	}
-	pl.mu.Lock()
-	fresh := pl.freshLocked(a, now)
-	pl.mu.Unlock()
-	if fresh != 0 {
-		t.Errorf("%d fresh after the refusal, want 0: they end within renewBefore and are not restarted", fresh)
-	}
-	pl.renewExpiring(now)
-	if len(tried) != 1 || len(pl.idle[a]) != 2 {
-		t.Errorf("a later look tried %d restarts and left %d idle, want 1 and 2", len(tried), len(pl.idle[a]))
-	}
-}
-
-// TestRenewedGivenToWaitingRun: a run that finds every slot held while the
-// idle sandboxes are out for their runners' restarts has no victim to
-// evict; the restarts give it the slot of one of them, and only one.
-func TestRenewedGivenToWaitingRun(t *testing.T) {
-	a, b := template{image: "a"}, template{image: "b"}
-	pl, sb := stubPool(t, 2, a)
-	pl.restarting = true
-	now := time.Now()
-	// A discarded one gives its slot back only once the restarts are
-	// over: the run waits all along, as a slower teardown would have it.
-	restartsOver := make(chan struct{})
-	for _, p := range pl.idle[a] {
-		p.expires = now.Add(renewBefore / 2)
-		p.hold = func() { <-restartsOver }
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timescale.D(10*time.Second))
-	defer cancel()
-	type acquired struct {
-		slot int
-		err  error
-	}
-	got := make(chan acquired, 1)
-	renewed := 0
-	pl.renew = func(p *prepared) error {
-		if renewed == 0 { // a run of b comes while both are out
-			go func() {
-				slot, _, err := pl.acquireSlot(ctx, b)
-				got <- acquired{slot, err}
-			}()
-			atodtest.WaitFor(t, 10*time.Second, "the run of b waiting for a slot", func() bool {
-				pl.mu.Lock()
-				defer pl.mu.Unlock()
-				return pl.waiting == 1
-			})
-		}
-		renewed++
-		p.expires = now.Add(time.Minute)
-		return nil
-	}
-	pl.renewExpiring(now)
-	close(restartsOver)
-	r := <-got
-	if r.err != nil {
-		t.Fatalf("the run that waited while both were renewed got no slot: %v", r.err)
-	}
-	sb.slots <- r.slot
-	if n := len(pl.idle[a]); n != 1 {
-		t.Errorf("%d idle after the restarts, want 1: one gave its slot up", n)
-	}
-	if marks, _ := os.ReadDir(pl.dir); len(marks) != 1 {
-		t.Errorf("%d marks after the restarts, want 1", len(marks))
 	}
 }

@@ -25,9 +25,9 @@ import (
 // prepared is a sandbox made ahead of its run: its job cgroup, writable
 // root, namespaces, mounts, seccomp filter, uid slot and init are ready,
 // init waiting on its job pipe, and with Options.RunnersAhead so is the
-// runner, waiting to open its file (lease_linux.go). A request only writes
-// its files and hands init the job, or lets the runner go on (run); the
-// sandbox is used once and then torn down.
+// runner, waiting on its gate (ahead_linux.go). A request only writes its
+// files and hands init the job, or lets the runner go on (run); the sandbox
+// is used once and then torn down.
 //
 // Every prepared sandbox holds one of the Sandbox's slots from prepare to
 // the end of its teardown, so that prepared and running sandboxes together
@@ -49,12 +49,10 @@ type prepared struct {
 	stdin                  *os.File // write end of an interactive run's stdin pipe (init's stdin)
 	waited                 chan struct{}
 
-	// runner is the job's runner file under a write lease while the
-	// runner, started ahead, waits to open it (lease_linux.go); nil when
-	// the runner starts at the handover. expires is when the lease may
-	// run out: the sandbox must be handed over before.
-	runner  *os.File
-	expires time.Time
+	// ahead: the runner started with the sandbox, and waits on its gate
+	// until the run's files are there (ahead_linux.go); otherwise it
+	// starts at the handover.
+	ahead bool
 
 	// endReported: init reported its run's end, after it had killed and
 	// reaped every other process of its pid namespace; it exits by itself.
@@ -66,7 +64,6 @@ type prepared struct {
 // hold and given the slot back.
 func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err error) {
 	p := &prepared{s: s, key: key, slot: slot, ids: s.slotHostIDs(slot), id: newJobID(), hold: hold}
-	begun := time.Now()
 	defer func() {
 		if err != nil {
 			err = errors.Join(fmt.Errorf("preparing a sandbox: %w", err), p.teardown())
@@ -75,11 +72,7 @@ func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err
 	if st, err := os.Stat(filepath.Join(key.rootfs, "ATO")); err != nil || !st.IsDir() {
 		return p, fmt.Errorf("root filesystem %s has no /ATO directory to mount the job on (images installed by atod have one)", key.rootfs)
 	}
-	var wait time.Duration
-	if s.runnerWait > 0 && key.start != "" { // leases work here (New)
-		wait, _ = s.runnerWaitNow()
-	}
-	if p.scratch, p.runner, err = s.makeJobDir(p.id, wait > 0); err != nil {
+	if p.scratch, err = s.makeJobDir(p.id); err != nil {
 		return p, err
 	}
 	if p.cg, err = s.cgroups.create(p.id, key.limits, s.rootless); err != nil {
@@ -95,14 +88,13 @@ func (s *Sandbox) prepare(key template, slot int, hold func()) (_ *prepared, err
 	if err := p.start(s.setupPlan(&key, rootfs, p.scratch)); err != nil {
 		return p, err
 	}
-	if p.runner != nil {
-		// The runner starts now, and waits to open /ATO/runner. The job
-		// pipe stays open until teardown: until the handover,
-		// renewRunner restarts the runner through it.
+	if s.runnersAhead && key.start != "" {
+		// The runner starts now, and waits on its gate. The job pipe
+		// stays open: StartRunner goes through it.
 		if _, err = p.job.Write([]byte(key.start)); err != nil {
 			return p, fmt.Errorf("starting the runner: %w", err)
 		}
-		p.expires = begun.Add(wait)
+		p.ahead = true
 	}
 	return p, nil
 }
@@ -252,12 +244,6 @@ func (p *prepared) ended() bool {
 	return ready
 }
 
-// expired reports whether p's runner, started ahead, may have stopped
-// waiting by now: p must not be handed over.
-func (p *prepared) expired(now time.Time) bool {
-	return !p.expires.IsZero() && !now.Before(p.expires)
-}
-
 // setupOutcome is how a sandbox's setup ended, given what its status pipe
 // said after the first line: initproto.Ready from init, a line from the
 // setup saying why it failed, or nothing (the setup or init died; errs are
@@ -302,7 +288,7 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	if err != nil {
 		return res, fmt.Errorf("watching the run's CPU time: %w", err)
 	}
-	if err := writeJobFiles(p.scratch, &spec.Files, p.key.interactive, p.runner != nil); err != nil {
+	if err := writeJobFiles(p.scratch, &spec.Files, p.key.interactive); err != nil {
 		return res, err
 	}
 	if p.key.interactive {
@@ -315,9 +301,9 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 		}
 	}
 	var werr error
-	if p.runner != nil { // the runner waits for its file (lease_linux.go)
-		if werr = releaseRunner(p.runner, spec.Files.Runner); werr == nil {
-			p.runner = nil
+	if p.ahead { // the runner waits on its gate (ahead_linux.go)
+		if _, err := p.job.Write([]byte{initproto.StartRunner}); err != nil {
+			werr = fmt.Errorf("letting the runner go on: %w", err)
 		}
 		// The job pipe stays open until teardown: closing it now would
 		// wake init while the run starts, for nothing.
@@ -359,7 +345,7 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	timer := time.NewTimer(spec.Timeout)
 	defer timer.Stop()
 	memoryOver := p.cg.watchMemory(p.waited, p.s.log)
-	end := runEnd{runnerAhead: !p.expires.IsZero()}
+	var end runEnd
 	var cpuErr error
 	reportedEnd := false // init said the run is over: nothing of it is left but init
 	select {
@@ -432,9 +418,9 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 // run's end other than the one init reported kills the rest through the
 // cgroup before it waits for init). After the end init reported, init alone
 // is left and exits by itself: stop waits for it, for initExitTimeout at
-// most. Otherwise closing the job pipe ends an init that waits for its job
-// (it exits without a word); the kill through the cgroup makes sure, and
-// ends a runner started ahead, whose init goes on at the pipe's end.
+// most. Otherwise closing the job pipe ends an init that waits for its job,
+// or whose runner waits on its gate (it kills the runner and exits without
+// a word); the kill through the cgroup makes sure.
 func (p *prepared) stop() error {
 	if p.job != nil {
 		p.job.Close()
@@ -501,7 +487,7 @@ func (p *prepared) teardown() error {
 }
 
 func (p *prepared) closeEnds() {
-	for _, f := range []*os.File{p.stdout, p.stderr, p.report, p.job, p.stdin, p.runner} {
+	for _, f := range []*os.File{p.stdout, p.stderr, p.report, p.job, p.stdin} {
 		if f != nil {
 			f.Close()
 		}
@@ -532,34 +518,17 @@ func newPipes(n int) ([]pipePair, error) {
 
 // makeJobDir makes the directory of a run's job files, each there already
 // (empty) so that the sandbox can bind-mount them before the job comes.
-// With lease, the runner's file is returned open under a write lease
-// (createLeasedRunner); nil if the lease cannot be taken, which the log
-// says: the runner then starts at the handover.
-func (s *Sandbox) makeJobDir(id string, lease bool) (dir string, runner *os.File, err error) {
-	dir = filepath.Join(s.jobsDir, id)
+func (s *Sandbox) makeJobDir(id string) (string, error) {
+	dir := filepath.Join(s.jobsDir, id)
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		return "", nil, fmt.Errorf("creating job directory: %w", err)
+		return "", fmt.Errorf("creating job directory: %w", err)
 	}
 	for _, name := range jobFiles {
-		path := filepath.Join(dir, name)
-		if name != "runner" || !lease {
-			if err := writeExclusive(path, nil); err != nil {
-				return dir, nil, err
-			}
-			continue
+		if err := writeExclusive(filepath.Join(dir, name), nil); err != nil {
+			return dir, err
 		}
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o444)
-		if err != nil {
-			return dir, nil, fmt.Errorf("creating job file: %w", err)
-		}
-		if err := leaseRunner(f); err != nil {
-			f.Close()
-			s.log.Warn("the runner starts at the handover", "err", err)
-			continue
-		}
-		runner = f
 	}
-	return dir, runner, nil
+	return dir, nil
 }
 
 // feedStdin feeds an interactive run's stdin pipe w: input, then what
@@ -581,7 +550,7 @@ func feedStdin(w *os.File, input []byte, stdin io.Reader) {
 // (makeJobDir's); Run has checked their size (jobFilesSize). They stay
 // read-only for everyone: the daemon writes as their owner, briefly allowed,
 // and the run sees them through read-only bind mounts.
-func writeJobFiles(dir string, f *job.Files, interactive, runnerLeased bool) error {
+func writeJobFiles(dir string, f *job.Files, interactive bool) error {
 	// An interactive run's input goes to its stdin pipe (feedStdin).
 	contents := map[string][]byte{
 		"code":      f.Code,
@@ -591,8 +560,8 @@ func writeJobFiles(dir string, f *job.Files, interactive, runnerLeased bool) err
 		"runner":    f.Runner,
 	}
 	for _, name := range jobFiles {
-		if name == "input" && interactive || name == "runner" && runnerLeased {
-			continue // the stdin pipe's; releaseRunner's
+		if name == "input" && interactive {
+			continue // the stdin pipe's
 		}
 		if err := fillReadOnly(filepath.Join(dir, name), contents[name]); err != nil {
 			return err

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"io"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -29,10 +30,6 @@ type runEnd struct {
 	outOfMemory bool // its socket buffers passed their ceiling (cgroup v1)
 	cpuTime     bool // its CPU time passed its limit
 	real        time.Duration
-	// runnerAhead: the runner started before the handover
-	// (lease_linux.go), so init's own real time, from the runner's start,
-	// counts its wait: real is the run's.
-	runnerAhead bool
 }
 
 // resultOf turns what the daemon learnt of a run into its Result: how it
@@ -62,9 +59,6 @@ func resultOf(end runEnd, rep initproto.Report, repErr error, cgs cgroupStats, r
 		res.Status = statusOf(syscall.WaitStatus(rep.WaitStatus))
 		warning = rep.Error
 		applyUsage(&res.Stats, rep)
-		if end.runnerAhead {
-			res.Stats.Real = end.real
-		}
 	case errors.Is(repErr, io.EOF):
 		// init died without a word: only the memory limit or a kill from
 		// outside can do that, both through the cgroup.
@@ -119,8 +113,8 @@ type template struct {
 	limits   job.Limits // output caps zero
 	// interactive: /ATO/input is a FIFO the daemon feeds (Spec.Stdin)
 	interactive bool
-	// start is the job's command and environment (startOf), with which a
-	// sandbox starts its runner ahead (lease_linux.go).
+	// start is the job's command and environment as a runner started
+	// ahead runs them (startOf; ahead_linux.go), or "".
 	start string
 }
 
@@ -135,12 +129,23 @@ func templateOf(spec *job.Spec, l job.Limits) template {
 }
 
 // startOf is a job's command and environment as one comparable string:
-// their encoding for init, handed over ahead, or "" when they have none (the
-// run's handover says why).
+// their encoding for init, handed over ahead, with the Bash that runs the
+// runner waiting on its gate (bashWaitOption); or "" when the runner cannot
+// start ahead: a command that is not the sandbox's Bash, or a job the
+// handover will say is wrong.
 func startOf(command, env []string) string {
-	b, err := initproto.Job{Command: command, Env: env}.EncodeHeld()
+	if len(command) == 0 || command[0] != job.BashPath {
+		return ""
+	}
+	held := append([]string{command[0], bashWaitOption, strconv.Itoa(initproto.RunnerGateFD)}, command[1:]...)
+	b, err := initproto.Job{Command: held, Env: env}.EncodeHeld()
 	if err != nil {
 		return ""
 	}
 	return string(b)
 }
+
+// bashWaitOption is atod-bash's option that makes it wait, before its
+// startup files and script, until a descriptor reads a byte or its end
+// (scripts/atod-bash.diff).
+const bashWaitOption = "--atod-wait-fd"

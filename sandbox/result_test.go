@@ -31,8 +31,6 @@ func TestResultOf(t *testing.T) {
 	}{
 		{name: "exited: the runner's status and init's usage", rep: exited3, cgs: cgs,
 			status: job.Status{Type: job.StatusExited, Value: 3}},
-		{name: "a runner started ahead: the daemon's real time, init's usage", end: runEnd{runnerAhead: true}, rep: exited3, cgs: cgs,
-			status: job.Status{Type: job.StatusExited, Value: 3}},
 		{name: "core dumped", rep: segv, cgs: cgs, status: job.Status{Type: job.StatusCoreDumped, Value: int(syscall.SIGSEGV)}},
 		{name: "init's own error is a warning", rep: initproto.Report{WaitStatus: 127 << 8, Error: "starting x: not found"},
 			status: job.Status{Type: job.StatusExited, Value: 127}, warning: "starting x: not found"},
@@ -60,14 +58,8 @@ func TestResultOf(t *testing.T) {
 			}
 			// init's accounting where it reported; the daemon's own and
 			// the cgroup's otherwise.
-			// init's real time counts from the runner's start, which
-			// for a runner started ahead was before its run.
 			if c.repErr == nil && c.status.Type != job.StatusKilled {
-				real := time.Duration(c.rep.RealNs)
-				if c.end.runnerAhead {
-					real = c.end.real
-				}
-				if res.Stats.Real != real || res.Stats.User != time.Duration(c.rep.Usage.UserNs) || res.Stats.MaxMemKiB != c.rep.Usage.MaxRSS || res.Stats.Waits != c.rep.Usage.Nvcsw {
+				if res.Stats.Real != time.Duration(c.rep.RealNs) || res.Stats.User != time.Duration(c.rep.Usage.UserNs) || res.Stats.MaxMemKiB != c.rep.Usage.MaxRSS || res.Stats.Waits != c.rep.Usage.Nvcsw {
 					t.Errorf("stats %+v, want init's %+v", res.Stats, c.rep)
 				}
 			} else if res.Stats.Real != c.end.real || res.Stats.User != c.cgs.User || res.Stats.MaxMemKiB != c.cgs.MemoryPeak/1024 {
@@ -85,7 +77,7 @@ func TestResultOf(t *testing.T) {
 // parts them.
 func TestTemplateOf(t *testing.T) {
 	base := job.Spec{Image: "debian-12", Rootfs: "/trees/a/rootfs", UID: 1000, GID: 1000,
-		Files: job.Files{Code: []byte("a")}, Command: []string{"x"}, Env: []string{"A=1"}, Timeout: time.Second}
+		Files: job.Files{Code: []byte("a")}, Command: job.RunnerCommand(), Env: []string{"A=1"}, Timeout: time.Second}
 	l := job.DefaultLimits
 	other := base
 	other.Files.Code, other.Files.Runner, other.Timeout = []byte("b"), []byte("exit 1"), time.Minute
@@ -101,14 +93,33 @@ func TestTemplateOf(t *testing.T) {
 		"gid":    func(s *job.Spec, _ *job.Limits) { s.GID = 0 },
 		"memory": func(_ *job.Spec, l *job.Limits) { l.MemoryBytes /= 2 },
 		"tmpfs":  func(_ *job.Spec, l *job.Limits) { l.TmpfsBytes /= 2 },
-		// The runner starts ahead with them (lease_linux.go).
-		"command": func(s *job.Spec, _ *job.Limits) { s.Command = []string{"y"} },
+		// The runner starts ahead with them (ahead_linux.go).
+		"command": func(s *job.Spec, _ *job.Limits) { s.Command = []string{job.BashPath, "/ATO/code"} },
 		"env":     func(s *job.Spec, _ *job.Limits) { s.Env = []string{"B=2"} },
 	} {
 		s, cl := base, l
 		change(&s, &cl)
 		if templateOf(&s, cl) == templateOf(&base, l) {
 			t.Errorf("a different %s has the same template", name)
+		}
+	}
+}
+
+// TestStartOf: a runner started ahead is the sandbox's Bash waiting on the
+// gate init gives it, its command otherwise the job's; a command that is
+// not the sandbox's Bash cannot wait, and starts at the handover.
+func TestStartOf(t *testing.T) {
+	env := []string{"A=1"}
+	want, err := initproto.Job{Command: []string{job.BashPath, "--atod-wait-fd", "3", job.RunnerPath, "x"}, Env: env}.EncodeHeld()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := startOf(append(job.RunnerCommand(), "x"), env); got != string(want) {
+		t.Errorf("startOf(the runner command) = %q, want %q", got, want)
+	}
+	for _, command := range [][]string{nil, {"/bin/bash", job.RunnerPath}, {"x"}} {
+		if got := startOf(command, env); got != "" {
+			t.Errorf("startOf(%q) = %q, want none: it cannot wait", command, got)
 		}
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -82,17 +81,12 @@ type Options struct {
 	// images: at most Slots (more means Slots); 0 prepares none. Each holds
 	// a slot: prepared and running sandboxes together are at most Slots.
 	Prepared int
-	// RunnersAhead starts the runner of each sandbox ahead, as it is
-	// made, waiting on a file lease until its run's handover (lease_linux.go),
-	// where the host allows; otherwise every runner starts at the
-	// handover. The kernel wakes such a waiting runner every other tick,
-	// and its run's statistics count those wakeups.
+	// RunnersAhead starts the runner of each sandbox prepared ahead as it
+	// is made, sleeping until its run's handover (ahead_linux.go), where
+	// BashPath can (atod-bash); otherwise every runner starts at the
+	// handover.
 	RunnersAhead bool
-	// RunnerWait, when positive, bounds how long a runner started ahead
-	// waits before the pool restarts it, below what the host's
-	// fs.lease-break-time allows (lease_linux.go): tests shorten it.
-	RunnerWait time.Duration
-	Logger     *slog.Logger
+	Logger       *slog.Logger
 }
 
 // Sandbox runs Specs. It is safe for concurrent use.
@@ -117,8 +111,7 @@ type Sandbox struct {
 	closeOnce sync.Once
 
 	pool          *pool         // sandboxes prepared ahead (pool_linux.go)
-	runnerWait    time.Duration // how long a runner started ahead may wait (lease_linux.go); 0: none is
-	runnerWaitMax time.Duration // Options.RunnerWait
+	runnersAhead  bool          // prepared sandboxes start their runners (ahead_linux.go)
 	writableRoots bool          // each run gets an overlay root (writableroot_linux.go)
 	shared        *sharedMounts // the job files' and binaries' tmpfs, when it can mount
 	idmaps        idmaps        // user namespaces that idmap trees for runs
@@ -379,15 +372,10 @@ func New(opts Options) (_ *Sandbox, err error) {
 		}
 	}
 	if opts.RunnersAhead {
-		var why string
-		s.runnerWaitMax = opts.RunnerWait
-		if s.runnerWait, why = s.runnerWaitNow(); s.runnerWait > 0 {
-			if err := probeLease(s.jobsDir); err != nil {
-				s.runnerWait, why = 0, err.Error()
-			}
-		}
-		if s.runnerWait == 0 {
-			s.log.Info("runners start when their job is handed over, not ahead", "why", why)
+		if err := probeBashWait(s.bashPath); err != nil {
+			s.log.Info("runners start when their job is handed over, not ahead", "why", err)
+		} else {
+			s.runnersAhead = true
 		}
 	}
 	// Last: its refiller starts preparing at once.

@@ -54,8 +54,8 @@ extern char **environ;
 /* initproto.FD, initproto.JobFD, initproto.MaxJobSize. */
 enum { REPORT_FD = 3, JOB_FD = 4, MAX_JOB = 1 << 20 };
 
-/* initproto.RestartRunner, RunnerStopped, StartRunner. */
-enum { RESTART_RUNNER = 'r', RUNNER_STOPPED = 'R', START_RUNNER = 's' };
+/* initproto.StartRunner, initproto.RunnerGateFD. */
+enum { START_RUNNER = 's', GATE_FD = 3 };
 
 /* The runner's stdin (the runner contract's /ATO/input). */
 static const char input_path[] = "/ATO/input";
@@ -337,8 +337,8 @@ struct job {
 /* held_job_end finds the end of a job handed over ahead
  * (initproto.Job.EncodeHeld) in b: the count, the command's entries, the
  * environment's, and an empty entry last, where no environment entry is
- * empty. Past it, the daemon may have written its first request already
- * (one byte: it writes no other before init answers). It returns the
+ * empty. Past it, the daemon may have written StartRunner already (one
+ * byte, the only one it writes). It returns the
  * length of the job with its empty entry, or 0 when b holds none. */
 static size_t held_job_end(const struct buffer *b)
 {
@@ -430,8 +430,9 @@ static int parse_job(struct buffer *b, struct job *j, char *reason, size_t size)
 /* spawn_runner starts the job's command as the runner: in a session of its
  * own, so that `kill 0` in its process group never reaches init, with stdin
  * from in (/ATO/input), an empty signal mask and every signal's default
- * action. It returns 0, or an errno value. */
-static int spawn_runner(const struct job *j, int in, pid_t *runner)
+ * action, and, when gate is not -1, gate as its descriptor GATE_FD. It
+ * returns 0, or an errno value. */
+static int spawn_runner(const struct job *j, int in, int gate, pid_t *runner)
 {
 	char *path = look_path(j->command[0]);
 	if (!path)
@@ -447,6 +448,8 @@ static int spawn_runner(const struct job *j, int in, pid_t *runner)
 	posix_spawnattr_setsigdefault(&attr, &all); /* nothing ignored is inherited */
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_adddup2(&actions, in, 0);
+	if (gate >= 0)
+		posix_spawn_file_actions_adddup2(&actions, gate, GATE_FD);
 	int err = posix_spawn(runner, path, &actions, &attr, j->command, j->env);
 	posix_spawn_file_actions_destroy(&actions);
 	posix_spawnattr_destroy(&attr);
@@ -461,47 +464,6 @@ static int report_spawn_error(const struct job *j, int err)
 	unsigned code = err == ENOENT ? 127 : 126;
 	fprintf(stderr, "atod-init: starting %s: %s\n", j->command[0], strerror(err));
 	return report_error(code << 8, "starting %s: %s", j->command[0], strerror(err));
-}
-
-enum { RESTARTED, DISCARDED, SPAWN_FAILED, PROTOCOL_ERROR };
-
-/* restart_runner carries out the daemon's RestartRunner (c, read from the
- * held job pipe; initproto.RestartRunner): before the handover nothing runs
- * but the runner, waiting for its file, so everything but init goes; init
- * answers RunnerStopped, and starts the runner again at the daemon's
- * StartRunner, while the daemon has taken a fresh lease on the file. stopped
- * is then all the stopped runners' usage, which is not the run's. */
-static int restart_runner(char c, const struct job *j, int in, pid_t *runner, struct rusage *stopped, char *reason,
-			  size_t size)
-{
-	if (c != RESTART_RUNNER) {
-		snprintf(reason, size, "reading the job pipe: 0x%02x is no request", (unsigned char)c);
-		return PROTOCOL_ERROR;
-	}
-	kill(-1, SIGKILL);
-	while (wait(NULL) > 0 || errno == EINTR) {
-	}
-	getrusage(RUSAGE_CHILDREN, stopped);
-	if (write_all(REPORT_FD, &(char){RUNNER_STOPPED}, 1) < 0) {
-		snprintf(reason, size, "answering a restart: %s", strerror(errno));
-		return PROTOCOL_ERROR;
-	}
-	ssize_t n;
-	do
-		n = read(JOB_FD, &c, 1);
-	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		return DISCARDED; /* the daemon let go of the sandbox meanwhile */
-	if (n < 0 || c != START_RUNNER) {
-		snprintf(reason, size, "reading the job pipe: %s", n < 0 ? strerror(errno) : "no start after a restart");
-		return PROTOCOL_ERROR;
-	}
-	int err = spawn_runner(j, in, runner);
-	if (err) {
-		errno = err;
-		return SPAWN_FAILED;
-	}
-	return RESTARTED;
 }
 
 /* run_init is PID 1 of a run. The handshake with the daemon:
@@ -520,9 +482,13 @@ static int restart_runner(char c, const struct job *j, int in, pid_t *runner, st
  *	  | <---- exit 0 --------------- |
  *
  * A job handed over ahead (initproto.Job.EncodeHeld) ends with an empty
- * entry instead of the pipe's end: the runner starts at once and waits for
- * its file, and until the daemon closes the job pipe it may restart it
- * (restart_runner), so that the wait starts anew.
+ * entry instead of the pipe's end, and the pipe stays open: the runner
+ * starts at once with the read end of a pipe, the gate, as its descriptor
+ * GATE_FD (its Bash waits on it: --atod-wait-fd), and init closes the
+ * gate's write end when the daemon writes StartRunner, the run's files being
+ * in place; the run's real time starts then. A job pipe that ends before
+ * that is a sandbox discarded unused: init kills the waiting runner and
+ * exits without a word.
  *
  * If the daemon kills the run (timeout, client gone) init dies with it and
  * writes nothing; the daemon then knows the cause itself. A job pipe closed
@@ -601,16 +567,20 @@ static int run_init(void)
 	if (sfd < 0)
 		return report_error(0, "watching for the runner's end: %s", strerror(errno));
 
+	/* gate[1]: the gate's write end, while the runner waits on it. */
+	int gate[2] = {-1, -1};
+	if (held && pipe2(gate, O_CLOEXEC) < 0)
+		return report_error(0, "making the runner's gate: %s", strerror(errno));
 	long long start = monotonic_ns();
 	pid_t runner;
-	int err = spawn_runner(&j, in, &runner);
-	if (!held)
-		close(in);
+	int err = spawn_runner(&j, in, gate[0], &runner);
+	close(in);
+	if (held)
+		close(gate[0]);
 	if (err)
 		return report_spawn_error(&j, err);
 
 	struct report r = {0};
-	struct rusage stopped = {0}; /* the runners stopped before the run's own */
 	struct pollfd fds[3] = {
 		{.fd = REPORT_FD}, /* the report pipe: only POLLERR/POLLHUP */
 		{.fd = sfd, .events = POLLIN},
@@ -644,7 +614,8 @@ static int run_init(void)
 		}
 		if (done || (!fds[2].revents && pending < 0))
 			continue;
-		/* The daemon, on the held job pipe. */
+		/* The daemon, on the held job pipe: StartRunner, or the pipe's
+		 * end. */
 		char c = pending;
 		ssize_t n = 1;
 		if (pending >= 0)
@@ -653,26 +624,24 @@ static int run_init(void)
 			n = read(JOB_FD, &c, 1);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			/* Its end: the run was handed over (or the sandbox is
-			 * being discarded), and nothing more comes. */
+		if (n > 0 && c == START_RUNNER && gate[1] >= 0) {
+			close(gate[1]); /* the runner goes on */
+			gate[1] = -1;
+			start = monotonic_ns();
+			continue;
+		}
+		if (n == 0 && gate[1] < 0) {
+			/* Handed over; nothing more comes. */
 			close(JOB_FD);
-			close(in);
 			fds[2].fd = -1;
 			continue;
 		}
-		switch (restart_runner(c, &j, in, &runner, &stopped, reason, sizeof reason)) {
-		case RESTARTED:
-			start = monotonic_ns();
-			continue;
-		case DISCARDED:
-			return 0;
-		case SPAWN_FAILED:
-			return report_spawn_error(&j, errno);
-		default:
-			kill(-1, SIGKILL);
-			return report_error(0, "%s", reason);
-		}
+		kill(-1, SIGKILL);
+		if (n == 0)
+			return 0; /* discarded before its run */
+		if (n < 0)
+			return report_error(0, "reading the job pipe: %s", strerror(errno));
+		return report_error(0, "reading the job pipe: 0x%02x is no request", (unsigned char)c);
 	}
 	r.real_ns = monotonic_ns() - start;
 
@@ -681,16 +650,6 @@ static int run_init(void)
 	while (wait(NULL) > 0 || errno == EINTR) {
 	}
 	getrusage(RUSAGE_CHILDREN, &r.usage);
-	/* The stopped runners' usage is no run's: all but the peak. */
-	struct rusage *u = &r.usage;
-	timersub(&u->ru_utime, &stopped.ru_utime, &u->ru_utime);
-	timersub(&u->ru_stime, &stopped.ru_stime, &u->ru_stime);
-	u->ru_minflt -= stopped.ru_minflt;
-	u->ru_majflt -= stopped.ru_majflt;
-	u->ru_inblock -= stopped.ru_inblock;
-	u->ru_oublock -= stopped.ru_oublock;
-	u->ru_nvcsw -= stopped.ru_nvcsw;
-	u->ru_nivcsw -= stopped.ru_nivcsw;
 	/* Init's copies of the output pipes were the last: the daemon has all
 	 * of the output, and then the report, without waiting for init's own
 	 * end (the teardown of its namespaces). */

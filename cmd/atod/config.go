@@ -64,19 +64,21 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		Listen:     "127.0.0.1:8500",
-		Images:     "/var/lib/atod/images",
-		UIDBase:    2_000_000_000,
-		Slots:      8,
-		Prepared:   -1,
-		MemoryMiB:  job.DefaultLimits.MemoryBytes >> 20,
-		Pids:       job.DefaultLimits.Pids,
-		CPUs:       job.DefaultLimits.CPUs,
-		TmpfsMiB:   job.DefaultLimits.TmpfsBytes >> 20,
-		RootMiB:    job.DefaultLimits.RootBytes >> 20,
-		CgroupName: "atod",
-		LogLevel:   "info",
-		LogFormat:  "text",
+		Listen:   "127.0.0.1:8500",
+		Images:   "/var/lib/atod/images",
+		UIDBase:  2_000_000_000,
+		Slots:    8,
+		Prepared: -1,
+		// Where the Bash can wait (atod-bash), no reason not to.
+		RunnersAhead: true,
+		MemoryMiB:    job.DefaultLimits.MemoryBytes >> 20,
+		Pids:         job.DefaultLimits.Pids,
+		CPUs:         job.DefaultLimits.CPUs,
+		TmpfsMiB:     job.DefaultLimits.TmpfsBytes >> 20,
+		RootMiB:      job.DefaultLimits.RootBytes >> 20,
+		CgroupName:   "atod",
+		LogLevel:     "info",
+		LogFormat:    "text",
 		// The longest run (a timeout of 60 s) and the 10 s its output
 		// may take to reach its client after it.
 		DrainSeconds: 70,
@@ -130,7 +132,7 @@ func (c *config) defineFlags(fs *flag.FlagSet, groups flagGroup) {
 		fs.IntVar(&c.UIDBase, "uid-base", c.UIDBase, "first host `uid` runs are mapped to (two per concurrent run; as root only)")
 		fs.IntVar(&c.Slots, "concurrency", c.Slots, "`number` of runs at once")
 		fs.IntVar(&c.Prepared, "prepared", c.Prepared, "`number` of sandboxes kept prepared ahead across all images, at most concurrency (-1: concurrency; 0: none, each run makes its own)")
-		fs.BoolVar(&c.RunnersAhead, "runners-ahead", c.RunnersAhead, "start the runner of each prepared sandbox ahead, waiting on a file lease until its run: a static Bash's start less per run, but the kernel wakes each waiting runner every other tick, which costs CPU and adds to its run's kernel time and waits")
+		fs.BoolVar(&c.RunnersAhead, "runners-ahead", c.RunnersAhead, "start the runner's Bash of each prepared sandbox ahead, asleep until its run's files are there: a static Bash's start less on each run's round trip (needs atod-bash; with another Bash runners start at the handover)")
 		fs.Int64Var(&c.MemoryMiB, "memory-mib", c.MemoryMiB, "memory limit of a run, `MiB` (no swap)")
 		fs.Int64Var(&c.Pids, "pids", c.Pids, "task limit of a run")
 		fs.Float64Var(&c.CPUs, "cpus", c.CPUs, "CPU limit of a run, in `CPUs`")

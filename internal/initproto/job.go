@@ -64,18 +64,16 @@ func (j Job) Encode() ([]byte, error) {
 }
 
 // A job handed over ahead (EncodeHeld), for a runner that starts before its
-// run's files are there, keeps the job pipe open: until the daemon closes it,
-// the daemon may restart the runner, which has read nothing yet, so that it
-// waits anew (the sandbox package's lease on the runner file runs out). The
-// daemon writes RestartRunner; init stops the runner and everything else
-// of its pid namespace, reaps them, and answers RunnerStopped on its report
-// pipe; the daemon writes StartRunner, and init starts the job's command
-// again. The run's usage in the report leaves the stopped runners' out, but
-// for their peak memory.
+// run's files are there, keeps the job pipe open. init starts the runner at
+// once, with the read end of a pipe of its own, the gate, as descriptor
+// RunnerGateFD (the runner's Bash waits until the gate ends: its
+// --atod-wait-fd), and lets it go on by closing the gate's write end when
+// the daemon writes StartRunner on the job pipe; the run's real time starts
+// then. A job pipe that ends before StartRunner is a sandbox discarded
+// unused: init kills the runner and exits without a report.
 const (
-	RestartRunner byte = 'r'
-	RunnerStopped byte = 'R'
-	StartRunner   byte = 's'
+	StartRunner  byte = 's'
+	RunnerGateFD int  = 3
 )
 
 // EncodeHeld is j as the daemon hands it over ahead: its encoding and an

@@ -170,8 +170,8 @@ func TestConcurrentRunsOverlap(t *testing.T) {
 }
 
 // TestRunnerContractFiles: a run finds the runner contract's files as its
-// request gave them, whether its runner started at the handover (the
-// default) or ahead, waiting on the runner's lease (--runners-ahead).
+// request gave them, whether its runner started at the handover or ahead,
+// waiting on its gate (Options.RunnersAhead).
 func TestRunnerContractFiles(t *testing.T) {
 	for name, ahead := range map[string]bool{"ahead": true, "at handover": false} {
 		t.Run(name, func(t *testing.T) {

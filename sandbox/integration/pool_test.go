@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"fmt"
 	"maps"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,62 +30,62 @@ func (sb *testSandbox) poolMembers(t *testing.T) []string {
 	return slices.Sorted(maps.Keys(ids))
 }
 
-// TestRunnerRenewed: a prepared sandbox whose runner, started ahead, nears
-// the end of its wait keeps serving: the pool restarts its runner (a new
-// Bash in the same sandbox) rather than preparing another, again and again,
-// and a run then takes that sandbox and runs as any run does.
-func TestRunnerRenewed(t *testing.T) {
+// TestRunnerSleepsAhead: a prepared sandbox's runner, started ahead
+// (Options.RunnersAhead), is the sandbox's Bash with its wait option, asleep
+// reading its gate, before anything of its run is there; the run then
+// takes that sandbox and runs as any run does, its files as its request
+// gave them.
+func TestRunnerSleepsAhead(t *testing.T) {
 	rootfs := testRootfs(t)
 	sb := newSandboxWith(t, 2, initPath, func(o *sandbox.Options) {
 		o.Trees = oneTree{rootfs}
 		o.Prepared = 1
 		o.RunnersAhead = true
-		o.RunnerWait = 6 * time.Second // restarted about every second (renewBefore)
 	})
 	image := func(s *job.Spec) { s.Image = "test" }
 	// The first run tells the pool what to prepare.
 	if out := runScript(t, sb, "true", 10*time.Second, image); out.res.Status != (job.Status{Type: job.StatusExited}) {
 		t.Fatalf("first run: %+v", out.res)
 	}
-	members := func() []string { return sb.poolMembers(t) }
-	waitFor(t, "a sandbox prepared ahead", func() bool { return len(members()) == 1 })
-	id := members()[0]
-	// Its init stays; each restart is a Bash of a new process id.
-	seen := map[int]bool{}
+	waitFor(t, "a sandbox prepared ahead", func() bool { return len(sb.poolMembers(t)) == 1 })
+	id := sb.poolMembers(t)[0]
+	var runner int
 	for _, pid := range sb.runProcesses(t) {
-		seen[pid] = true
-	}
-	before := len(seen)
-	waitFor(t, "two restarts of the prepared sandbox's runner", func() bool {
-		for _, pid := range sb.runProcesses(t) {
-			seen[pid] = true
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.HasPrefix(string(cmdline), job.BashPath+"\x00--atod-wait-fd\x00") {
+			runner = pid
 		}
-		return len(seen) >= before+2
+	}
+	if runner == 0 {
+		t.Fatalf("no runner waits ahead in the prepared sandbox (the test's Bash, %s, must be atod-bash)", testBash())
+	}
+	waitFor(t, "the runner started ahead to sleep reading its gate", func() bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", runner))
+		return strings.Contains(string(b), "pipe_read")
 	})
-	if got := members(); len(got) != 1 || got[0] != id {
-		t.Fatalf("prepared sandboxes %v, want %s, its runner restarted, not replaced", got, id)
+	out := runScript(t, sb, `echo "hello $(cat /ATO/input)"; cat /proc/$$/cmdline | tr '\0' ' '`, 10*time.Second, image,
+		func(s *job.Spec) { s.Files.Input = []byte("world") })
+	if out.res.Status != (job.Status{Type: job.StatusExited}) || out.stdout.String() != "hello world\nbash /ATO/code " {
+		t.Fatalf("a run in the prepared sandbox: %+v, stdout %q, stderr %q", out.res, out.stdout.String(), out.stderr.String())
 	}
-	out := runScript(t, sb, `echo "hello $(cat /ATO/input)"`, 10*time.Second, image, func(s *job.Spec) { s.Files.Input = []byte("world") })
-	if out.res.Status != (job.Status{Type: job.StatusExited}) || out.stdout.String() != "hello world\n" {
-		t.Fatalf("a run in the renewed sandbox: %+v, stdout %q, stderr %q", out.res, out.stdout.String(), out.stderr.String())
-	}
-	if slices.Contains(members(), id) {
-		t.Errorf("the run did not take the renewed sandbox %s", id)
+	if slices.Contains(sb.poolMembers(t), id) {
+		t.Errorf("the run did not take the prepared sandbox %s", id)
 	}
 }
 
-// TestPreparedWaitNotCharged: a run in a sandbox that waited prepared
-// reports its own usage, not the wait's. A runner started ahead
-// (Options.RunnersAhead) waits in its open of /ATO/runner on the daemon's
-// write lease, and the kernel lets a reader waiting on a write lease poll
-// every other tick: its run reported each wakeup of the wait as one of its
-// waits (3,600 after 30 s) and their CPU as its kernel time. By default a
-// runner starts at the handover, and nothing of the run waits.
+// TestPreparedWaitNotCharged: a run in a sandbox that waited prepared, its
+// runner started ahead, reports its own usage, not the wait's. The runner
+// used to wait in its open of /ATO/runner on the daemon's write lease, and
+// the kernel lets a reader waiting on a write lease poll every other tick:
+// its run reported each wakeup of the wait as one of its waits (3,600 after
+// 30 s; this test, 252) and their CPU as its kernel time. Its Bash now
+// sleeps in a read of its gate (ahead_linux.go).
 func TestPreparedWaitNotCharged(t *testing.T) {
 	rootfs := testRootfs(t)
 	sb := newSandboxWith(t, 2, initPath, func(o *sandbox.Options) {
 		o.Trees = oneTree{rootfs}
 		o.Prepared = 1
+		o.RunnersAhead = true
 	})
 	image := func(s *job.Spec) { s.Image = "test" }
 	if out := runScript(t, sb, "true", 10*time.Second, image); out.res.Status != (job.Status{Type: job.StatusExited}) {
@@ -100,7 +103,7 @@ func TestPreparedWaitNotCharged(t *testing.T) {
 		t.Fatalf("the run did not take the prepared sandbox %s", id)
 	}
 	// A bash running true waits a handful of times; the lease's polling
-	// adds about 250 in 2 s.
+	// added about 250 in 2 s.
 	if w := out.res.Stats.Waits; w > 50 {
 		t.Errorf("the run after 2 s prepared reports %d waits and %v of kernel time: the wait's, not its own", w, out.res.Stats.Kernel)
 	}

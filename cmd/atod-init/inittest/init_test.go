@@ -105,22 +105,6 @@ func (r *initRun) handHeld(t *testing.T, j initproto.Job) {
 	}
 }
 
-// awaitStopped reads init's answer to RestartRunner: RunnerStopped, and
-// nothing else, within 10 s stretched by timescale.
-func (r *initRun) awaitStopped(t *testing.T) {
-	t.Helper()
-	if err := r.report.SetReadDeadline(time.Now().Add(timescale.D(10 * time.Second))); err != nil {
-		t.Fatal(err)
-	}
-	var answer [1]byte
-	if _, err := io.ReadFull(r.report, answer[:]); err != nil || answer[0] != initproto.RunnerStopped {
-		t.Fatalf("init answered %q, %v; want %q; stderr %q", answer[:], err, initproto.RunnerStopped, r.stderr.String())
-	}
-	if err := r.report.SetReadDeadline(time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // wait waits for init to exit, and returns its exit code and report.
 func (r *initRun) wait(t *testing.T) (initproto.Report, int, error) {
 	t.Helper()
@@ -210,23 +194,6 @@ func children(t *testing.T, ppid string) int {
 	for _, parent := range parents(t) {
 		if parent == ppid {
 			n++
-		}
-	}
-	return n
-}
-
-// descendants counts the processes, zombies included, below the host's
-// pid ppid.
-func descendants(t *testing.T, ppid string) int {
-	t.Helper()
-	ps := parents(t)
-	n := 0
-	for pid := range ps {
-		for p := ps[pid]; p != "" && p != "0"; p = ps[p] {
-			if p == ppid {
-				n++
-				break
-			}
 		}
 	}
 	return n
@@ -326,65 +293,56 @@ func TestInitEndsRunWhenDaemonGoes(t *testing.T) {
 	}
 }
 
-// TestInitRestartsHeldRunner: a job handed over ahead (EncodeHeld) starts at
-// once and keeps its pipe open. At RestartRunner init stops the runner and
-// all it started, answers RunnerStopped, and at StartRunner starts it again;
-// the pipe's end (the handover) changes nothing, the job pipe never
-// reaches a runner, and the report's usage is the last runner's alone: the
-// first one's CPU time was no run's.
-func TestInitRestartsHeldRunner(t *testing.T) {
-	dir := t.TempDir()
-	log, fifo := filepath.Join(dir, "log"), filepath.Join(dir, "go")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
+// TestInitHeldRunnerGate: a job handed over ahead (EncodeHeld) starts at
+// once and keeps its pipe open; its runner has the gate as descriptor
+// initproto.RunnerGateFD, and sleeps reading it until StartRunner, when it
+// reads the gate's end. The job pipe never reaches the runner, and the
+// report's real time is the run's, from StartRunner.
+func TestInitHeldRunnerGate(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
 	r := startInit(t)
-	// Each start writes a line, and waits on the fifo as a runner started
-	// ahead waits for its file; the first one burns CPU time first, and
-	// leaves a process behind.
-	script := `echo start >>"$LOG"; ` +
-		`if [ "$(wc -l <"$LOG")" = 1 ]; then sleep 60 & i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo burnt >>"$LOG"; fi; ` +
-		`read -r x <"$GO"; echo "$x"; if [ -e /proc/self/fd/4 ]; then echo "the job pipe is open"; fi`
-	r.handHeld(t, initproto.Job{Command: []string{"sh", "-c", script}, Env: []string{path, "LOG=" + log, "GO=" + fifo}})
-	lines := func() string {
-		b, _ := os.ReadFile(log)
-		return string(b)
-	}
-	atodtest.WaitFor(t, 30*time.Second, "the first runner to burn its CPU time", func() bool { return lines() == "start\nburnt\n" })
+	script := `echo $$ >"$PIDF"; read -r x <&` + strconv.Itoa(initproto.RunnerGateFD) + `; echo "gate:$?:$x"; ` +
+		`if [ -e /proc/self/fd/4 ]; then echo "the job pipe is open"; fi`
+	r.handHeld(t, initproto.Job{Command: []string{"sh", "-c", script}, Env: []string{path, "PIDF=" + pidFile}})
+	// The runner's pid as the host sees it: its child's.
+	var runner string
+	atodtest.WaitFor(t, 10*time.Second, "the runner to start", func() bool {
+		b, _ := os.ReadFile(pidFile)
+		runner = strings.TrimSpace(string(b))
+		return runner != ""
+	})
 	initPid := strconv.Itoa(r.cmd.Process.Pid)
-	if n := descendants(t, initPid); n != 2 {
-		t.Fatalf("init has %d descendants before the restart, want the runner and its sleep", n)
+	ps := parents(t)
+	for pid, ppid := range ps {
+		if ppid == initPid {
+			runner = pid
+		}
 	}
-	if _, err := r.job.Write([]byte{initproto.RestartRunner}); err != nil {
-		t.Fatal(err)
+	atodtest.WaitFor(t, 10*time.Second, "the runner to sleep reading its gate", func() bool {
+		b, _ := os.ReadFile("/proc/" + runner + "/wchan")
+		return strings.Contains(string(b), "pipe_read")
+	})
+	if r.stdout.String() != "" {
+		t.Fatalf("the runner went on before StartRunner: stdout %q", r.stdout.String())
 	}
-	r.awaitStopped(t)
-	if n := descendants(t, initPid); n != 0 {
-		t.Errorf("init has %d descendants once it said the runner stopped, want none", n)
-	}
+	handover := time.Now()
 	if _, err := r.job.Write([]byte{initproto.StartRunner}); err != nil {
 		t.Fatal(err)
 	}
-	atodtest.WaitFor(t, 10*time.Second, "the second runner to start", func() bool { return lines() == "start\nburnt\nstart\n" })
-	r.job.Close() // the handover
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.WriteString("go\n")
-	w.Close()
+	r.job.Close() // the daemon's teardown; changes nothing
 	rep, code, err := r.wait(t)
-	if err != nil || code != 0 || rep.WaitStatus != 0 || r.stdout.String() != "go\n" {
+	window := time.Since(handover)
+	if err != nil || code != 0 || rep.WaitStatus != 0 || r.stdout.String() != "gate:1:\n" {
 		t.Fatalf("report %+v, %v, exit %d; stdout %q, stderr %q", rep, err, code, r.stdout.String(), r.stderr.String())
 	}
-	if cpu := time.Duration(rep.Usage.UserNs + rep.Usage.SystemNs); cpu > 50*time.Millisecond {
-		t.Errorf("the run's CPU time is %s: the stopped runner's is in it", cpu)
+	if real := time.Duration(rep.RealNs); real > window {
+		t.Errorf("the report's real time is %s, more than the %s from StartRunner to the report: the wait is in it", real, window)
 	}
 }
 
-// TestInitHeldPipeEnds: a held job pipe that ends between a restart's stop
-// and its start is a sandbox discarded: init exits 0 and reports nothing
-// more; a byte that is no request is an error in the report.
+// TestInitHeldPipeEnds: a held job pipe that ends before StartRunner is a
+// sandbox discarded: init kills the waiting runner, exits 0 and reports
+// nothing; a byte that is no request is an error in the report.
 func TestInitHeldPipeEnds(t *testing.T) {
 	hold := func(t *testing.T) *initRun {
 		r := startInit(t)
@@ -393,10 +351,6 @@ func TestInitHeldPipeEnds(t *testing.T) {
 	}
 	t.Run("discarded", func(t *testing.T) {
 		r := hold(t)
-		if _, err := r.job.Write([]byte{initproto.RestartRunner}); err != nil {
-			t.Fatal(err)
-		}
-		r.awaitStopped(t)
 		r.job.Close()
 		if rep, code, err := r.wait(t); !errors.Is(err, io.EOF) || code != 0 {
 			t.Errorf("report %+v, %v, exit %d; want none (io.EOF) and 0", rep, err, code)
