@@ -160,7 +160,10 @@ func (pl *pool) sandboxFor(ctx context.Context, key template) (p *prepared, done
 			pl.signal()
 		}
 	}
+	// At debug level each run says where its sandbox came from: the
+	// share of runs the pool serves is what it is for.
 	if p = pl.takeIdle(key); p != nil {
+		pl.s.log.Debug("a run takes a prepared sandbox", "id", p.id, "image", key.image)
 		return p, done, nil
 	}
 	if f := pl.claim(key); f != nil {
@@ -170,14 +173,22 @@ func (pl *pool) sandboxFor(ctx context.Context, key template) (p *prepared, done
 			return nil, done, fmt.Errorf("waiting for a sandbox being prepared: %w", ctx.Err())
 		}
 		if p = pl.takeIdle(key); p != nil {
+			pl.s.log.Debug("a run takes the sandbox it waited for", "id", p.id, "image", key.image)
 			return p, done, nil
 		}
 	}
 	slot, p, err := pl.acquireSlot(ctx, key)
-	if err != nil || p != nil {
+	if err != nil {
 		return p, done, err
 	}
+	if p != nil {
+		pl.s.log.Debug("a run that waited for a slot takes a prepared sandbox", "id", p.id, "image", key.image)
+		return p, done, nil
+	}
 	p, err = pl.s.prepare(key, slot, pl.hold(key))
+	if err == nil {
+		pl.s.log.Debug("a run makes its own sandbox", "id", p.id, "image", key.image)
+	}
 	return p, done, err
 }
 
@@ -530,6 +541,7 @@ func (pl *pool) forgetLocked(k template) {
 }
 
 func (pl *pool) discardLogged(p *prepared) {
+	pl.s.log.Debug("discarding a prepared sandbox", "id", p.id, "image", p.key.image)
 	if err := p.teardown(); err != nil {
 		pl.s.log.Error("discarding a prepared sandbox", "id", p.id, "err", err)
 	}
