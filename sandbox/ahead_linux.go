@@ -2,10 +2,12 @@ package sandbox
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // With Options.RunnersAhead, a sandbox starts its runner ahead: the static
@@ -24,9 +26,13 @@ import (
 // A Bash without the option (Debian's bash-static, an atod-bash built
 // before it) starts at the handover: New probes for it (probeBashWait).
 
+// probeTimeout bounds the probe: a Bash that waited on something else
+// would otherwise hold up the daemon's start.
+const probeTimeout = 10 * time.Second
+
 // probeBashWait reports why the static Bash at path cannot start ahead, or
-// nil when it can: given bashWaitOption and a descriptor at its end, it
-// runs a command, and has closed the descriptor by then.
+// nil when it can: given bashWaitOption and a pipe at its end, it runs a
+// command, and has closed the pipe by then.
 func probeBashWait(path string) error {
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -34,7 +40,10 @@ func probeBashWait(path string) error {
 	}
 	defer r.Close()
 	w.Close()
-	cmd := exec.Command(path, bashWaitOption, "3", "-c", `echo >&3 || echo closed`)
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	// Duplicating descriptor 3 fails only where it is closed.
+	cmd := exec.CommandContext(ctx, path, bashWaitOption, "3", "-c", `{ : <&3; } 2>/dev/null && echo open || echo closed`)
 	cmd.Env = []string{}
 	cmd.ExtraFiles = []*os.File{r} // 3
 	var stderr bytes.Buffer

@@ -243,15 +243,8 @@ func (pl *pool) takeIdleLocked(key template) *prepared {
 		p := pl.idle[key][0]
 		pl.idle[key] = pl.idle[key][1:]
 		pl.unmark(p)
-		select {
-		case <-p.waited:
-			pl.s.log.Warn("a prepared sandbox's init died while it waited", "id", p.id)
-			go pl.discardLogged(p)
-			continue
-		default:
-		}
-		if p.report != nil && p.ended() {
-			pl.s.log.Warn("a prepared sandbox's runner ended while it waited", "id", p.id)
+		if why := p.dead(); why != "" {
+			pl.s.log.Warn(why, "id", p.id)
 			go pl.discardLogged(p)
 			continue
 		}
@@ -488,8 +481,10 @@ func (pl *pool) countLocked() int {
 	return n
 }
 
-// shrink discards idle sandboxes beyond their template's want, and every one
-// of an image that was replaced or removed.
+// shrink discards idle sandboxes beyond their template's want, every one of
+// an image that was replaced or removed, and dead ones (the refiller
+// replaces them: found only when a run took them, they would keep their
+// slots and their template's count, and runs would take the cold path).
 func (pl *pool) shrink(now time.Time) {
 	pl.mu.Lock()
 	keys := make([]template, 0, len(pl.idle))
@@ -517,11 +512,22 @@ func (pl *pool) shrink(now time.Time) {
 		}
 	}
 	for k, ps := range pl.idle {
+		live := ps[:0]
+		for _, p := range ps {
+			if why := p.dead(); why != "" {
+				pl.s.log.Warn(why, "id", p.id)
+				pl.unmark(p)
+				go pl.discardLogged(p)
+				continue
+			}
+			live = append(live, p)
+		}
+		pl.idle[k] = live
 		d := pl.demand[k]
 		if d == nil {
 			continue
 		}
-		for excess := len(ps) - d.want(now); excess > 0; excess-- {
+		for excess := len(live) - d.want(now); excess > 0; excess-- {
 			p := pl.idle[k][0]
 			pl.idle[k] = pl.idle[k][1:]
 			pl.unmark(p)

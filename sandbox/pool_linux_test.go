@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -306,3 +307,46 @@ func TestEndedAreDiscarded(t *testing.T) {
 		t.Fatalf("a run took %v, want the one whose init has not reported (%s)", p, idle[1].id)
 	}
 }
+
+// TestShrinkDiscardsDead: the pool's look discards an idle sandbox whose
+// init died or reported (its runner ended), giving its slot back, so that
+// the refiller replaces it before a run finds it.
+func TestShrinkDiscardsDead(t *testing.T) {
+	a := template{image: "a"}
+	pl, sb := stubPool(t, 3, a)
+	pl.trees = heldTrees{}
+	pl.demand[a].peak, pl.demand[a].peakAt = 3, time.Now()
+	idle := slices.Clone(pl.idle[a])
+	for _, p := range idle {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close(); w.Close() })
+		p.report = r
+		if p == idle[0] {
+			w.WriteString(`{"wait_status":9}` + "\n")
+		}
+	}
+	idle[1].waited = make(chan struct{})
+	close(idle[1].waited)
+	pl.shrink(time.Now())
+	for range 2 {
+		select {
+		case <-sb.slots:
+		case <-time.After(timescale.D(10 * time.Second)):
+			t.Fatal("the dead sandboxes' slots did not come back")
+		}
+	}
+	if got := pl.idle[a]; len(got) != 1 || got[0] != idle[2] {
+		t.Errorf("idle %v after the look, want only the live %s", got, idle[2].id)
+	}
+	if marks, _ := os.ReadDir(pl.dir); len(marks) != 1 {
+		t.Errorf("%d marks after the look, want 1", len(marks))
+	}
+}
+
+// heldTrees hold every image's tree at "" (a stub template's rootfs).
+type heldTrees struct{}
+
+func (heldTrees) Hold(string) (string, func(), error) { return "", func() {}, nil }

@@ -225,6 +225,21 @@ func (p *prepared) start(plan initproto.Plan) error {
 	return setupOutcome(string(rest), werr, rerr)
 }
 
+// dead says why an idle sandbox cannot serve a run, or "": its init died
+// while it waited (the OOM killer takes the biggest process first), or its
+// runner, started ahead, ended.
+func (p *prepared) dead() string {
+	select {
+	case <-p.waited:
+		return "a prepared sandbox's init died while it waited"
+	default:
+	}
+	if p.report != nil && p.ended() {
+		return "a prepared sandbox's runner ended while it waited"
+	}
+	return ""
+}
+
 // ended reports whether init has said anything, or closed its report
 // pipe: a runner started ahead ended before its run (the OOM killer takes
 // the biggest process, the runner's Bash), and init has reported it.

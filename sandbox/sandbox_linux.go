@@ -81,10 +81,10 @@ type Options struct {
 	// images: at most Slots (more means Slots); 0 prepares none. Each holds
 	// a slot: prepared and running sandboxes together are at most Slots.
 	Prepared int
-	// RunnersAhead starts the runner of each sandbox prepared ahead as it
-	// is made, sleeping until its run's handover (ahead_linux.go), where
-	// BashPath can (atod-bash); otherwise every runner starts at the
-	// handover.
+	// RunnersAhead starts the runner of each sandbox as it is made (ahead
+	// of its run, or on the cold path just before its handover), sleeping
+	// until the run's files are there (ahead_linux.go), where BashPath can
+	// (atod-bash); otherwise every runner starts at the handover.
 	RunnersAhead bool
 	Logger       *slog.Logger
 }

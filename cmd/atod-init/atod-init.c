@@ -641,6 +641,8 @@ static int run_init(void)
 			return 0; /* discarded before its run */
 		if (n < 0)
 			return report_error(0, "reading the job pipe: %s", strerror(errno));
+		if (c == START_RUNNER)
+			return report_error(0, "reading the job pipe: StartRunner after the runner's start");
 		return report_error(0, "reading the job pipe: 0x%02x is no request", (unsigned char)c);
 	}
 	r.real_ns = monotonic_ns() - start;

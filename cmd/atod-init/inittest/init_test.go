@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/initproto"
 	"github.com/atod-project/atod/internal/timescale"
@@ -325,6 +327,9 @@ func TestInitHeldRunnerGate(t *testing.T) {
 	if r.stdout.String() != "" {
 		t.Fatalf("the runner went on before StartRunner: stdout %q", r.stdout.String())
 	}
+	// The wait is the point: longer than the run after it, so that a real
+	// time counted from the runner's start shows.
+	time.Sleep(300 * time.Millisecond)
 	handover := time.Now()
 	if _, err := r.job.Write([]byte{initproto.StartRunner}); err != nil {
 		t.Fatal(err)
@@ -338,6 +343,35 @@ func TestInitHeldRunnerGate(t *testing.T) {
 	if real := time.Duration(rep.RealNs); real > window {
 		t.Errorf("the report's real time is %s, more than the %s from StartRunner to the report: the wait is in it", real, window)
 	}
+}
+
+// TestInitHeldStartedAtOnce: a held job and its StartRunner in one write,
+// as the cold path hands them (prepared, then run at once), start the
+// runner and let it go on.
+func TestInitHeldStartedAtOnce(t *testing.T) {
+	r := startInit(t)
+	b, err := initproto.Job{Command: []string{"sh", "-c", `read -r x <&` + strconv.Itoa(initproto.RunnerGateFD) + `; echo "gate:$?"`}, Env: []string{path}}.EncodeHeld()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.job.Write(append(b, initproto.StartRunner)); err != nil {
+		t.Fatal(err)
+	}
+	rep, code, err := r.wait(t)
+	if err != nil || code != 0 || rep.WaitStatus != 0 || r.stdout.String() != "gate:1\n" {
+		t.Fatalf("report %+v, %v, exit %d; stdout %q, stderr %q", rep, err, code, r.stdout.String(), r.stderr.String())
+	}
+}
+
+// jobPipeEmpty reports whether init has read everything written to its job
+// pipe.
+func jobPipeEmpty(t *testing.T, r *initRun) bool {
+	t.Helper()
+	n, err := unix.IoctlGetInt(int(r.job.Fd()), unix.TIOCINQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n == 0
 }
 
 // TestInitHeldPipeEnds: a held job pipe that ends before StartRunner is a
@@ -354,6 +388,23 @@ func TestInitHeldPipeEnds(t *testing.T) {
 		r.job.Close()
 		if rep, code, err := r.wait(t); !errors.Is(err, io.EOF) || code != 0 {
 			t.Errorf("report %+v, %v, exit %d; want none (io.EOF) and 0", rep, err, code)
+		}
+	})
+	t.Run("StartRunner twice", func(t *testing.T) {
+		r := hold(t)
+		if _, err := r.job.Write([]byte{initproto.StartRunner}); err != nil {
+			t.Fatal(err)
+		}
+		// A read apart: init reads bytes past the held job it has
+		// read with it as the daemon's first and only one.
+		atodtest.WaitFor(t, 10*time.Second, "init to read the first", func() bool {
+			return jobPipeEmpty(t, r)
+		})
+		if _, err := r.job.Write([]byte{initproto.StartRunner}); err != nil {
+			t.Fatal(err)
+		}
+		if rep, _, err := r.wait(t); err != nil || !strings.Contains(rep.Error, "StartRunner after the runner's start") {
+			t.Errorf("report %+v, %v", rep, err)
 		}
 	})
 	t.Run("no request", func(t *testing.T) {
