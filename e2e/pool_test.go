@@ -333,7 +333,7 @@ func processesOf(t testing.TB, id string) map[int]string {
 // the run that takes it goes on from there, and finds the runner contract
 // as it is: /ATO/runner a regular file holding the language's runner.
 func TestRunnerWaitsAhead(t *testing.T) {
-	if _, err := os.Stat(filepath.Join(binDir, "atod-bash")); err != nil {
+	if st, err := os.Stat(filepath.Join(binDir, "atod-bash")); err != nil || !st.Mode().IsRegular() {
 		t.Skipf("runners start ahead only with atod-bash (make bin/atod-bash): %v", err)
 	}
 	d := startDaemon(t, daemonOptions{slots: 2})

@@ -48,12 +48,16 @@ func probeBashWait(path string) error {
 	cmd.ExtraFiles = []*os.File{r} // 3
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	cmd.WaitDelay = time.Second // a child left holding its output
 	out, err := cmd.Output()
 	if err == nil && string(out) == "closed\n" {
 		return nil
 	}
 	why := "it did not close the descriptor"
-	if err != nil {
+	switch {
+	case ctx.Err() != nil:
+		why = fmt.Sprintf("it had not run its command after %s", probeTimeout)
+	case err != nil:
 		why, _, _ = strings.Cut(strings.TrimSpace(stderr.String()), "\n")
 		why = fmt.Sprintf("%v: %s", err, why)
 	}

@@ -512,18 +512,24 @@ func (pl *pool) shrink(now time.Time) {
 		}
 	}
 	for k, ps := range pl.idle {
+		d := pl.demand[k]
 		live := ps[:0]
 		for _, p := range ps {
 			if why := p.dead(); why != "" {
 				pl.s.log.Warn(why, "id", p.id)
 				pl.unmark(p)
 				go pl.discardLogged(p)
+				// As a failed preparation: under memory pressure
+				// the OOM killer's pick, replaced at once, would
+				// be picked again.
+				if d != nil {
+					d.failed(now)
+				}
 				continue
 			}
 			live = append(live, p)
 		}
 		pl.idle[k] = live
-		d := pl.demand[k]
 		if d == nil {
 			continue
 		}

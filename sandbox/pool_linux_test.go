@@ -310,7 +310,8 @@ func TestEndedAreDiscarded(t *testing.T) {
 
 // TestShrinkDiscardsDead: the pool's look discards an idle sandbox whose
 // init died or reported (its runner ended), giving its slot back, so that
-// the refiller replaces it before a run finds it.
+// the refiller replaces it before a run finds it, after a while, as after a
+// failed preparation.
 func TestShrinkDiscardsDead(t *testing.T) {
 	a := template{image: "a"}
 	pl, sb := stubPool(t, 3, a)
@@ -343,6 +344,9 @@ func TestShrinkDiscardsDead(t *testing.T) {
 	}
 	if marks, _ := os.ReadDir(pl.dir); len(marks) != 1 {
 		t.Errorf("%d marks after the look, want 1", len(marks))
+	}
+	if !time.Now().Before(pl.demand[a].retryAfter) {
+		t.Error("dead ones do not put off the next preparation: under memory pressure they would be replaced, and killed, every second")
 	}
 }
 

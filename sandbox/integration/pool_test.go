@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/atod-project/atod/internal/leftovers"
+	"github.com/atod-project/atod/internal/timescale"
 	"github.com/atod-project/atod/sandbox"
 	"github.com/atod-project/atod/sandbox/job"
 )
@@ -114,7 +115,7 @@ func TestPreparedWaitNotCharged(t *testing.T) {
 	id := sb.poolMembers(t)[0]
 	waitFor(t, "the runner started ahead to sleep reading its gate", func() bool { return sb.runnerAsleep(t) })
 	// The idleness is the point: what waiting prepared costs the next run.
-	time.Sleep(2 * time.Second)
+	time.Sleep(timescale.D(2 * time.Second))
 	out := runScript(t, sb, "true", 10*time.Second, image)
 	if out.res.Status != (job.Status{Type: job.StatusExited}) {
 		t.Fatalf("the run after the wait: %+v", out.res)
@@ -127,7 +128,7 @@ func TestPreparedWaitNotCharged(t *testing.T) {
 	if w := out.res.Stats.Waits; w > 50 {
 		t.Errorf("the run after 2 s prepared reports %d waits and %v of kernel time: the wait's, not its own", w, out.res.Stats.Kernel)
 	}
-	if real := out.res.Stats.Real; real > time.Second {
+	if real := out.res.Stats.Real; real > timescale.D(time.Second) {
 		t.Errorf("the run after 2 s prepared reports %v of real time: the wait's, not its own", real)
 	}
 }
