@@ -367,6 +367,14 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 	case <-reported:
 		reportedEnd = repErr == nil
 	case <-p.waited:
+		// init is gone, and with it every process of its pid namespace:
+		// the report pipe has ended. Its exit and its report are often
+		// ready together, and select picks either: an init that reported
+		// before it exited ended its run as usual (taken for a death,
+		// one run in seven at 2 clients paid for a kill through the
+		// cgroup and every hierarchy's statistics).
+		<-reported
+		reportedEnd = repErr == nil
 	case <-timer.C:
 		end.timedOut = true
 	case <-ctx.Done():
@@ -387,6 +395,8 @@ func (p *prepared) run(ctx context.Context, spec *job.Spec, caps outputCaps) (re
 		// waits for it after the answer has gone (stop).
 		end.real = time.Since(started)
 	} else {
+		p.s.log.Debug("a run ends without init's report of its end: killing it through its cgroup", "id", p.id,
+			"timed_out", end.timedOut, "killed", end.killed, "out_of_memory", end.outOfMemory, "cpu_time", end.cpuTime)
 		// Kill through the cgroup even after init's end: init has
 		// killed everything in its pid namespace, so this only makes
 		// sure.

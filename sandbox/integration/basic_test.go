@@ -3,7 +3,9 @@ package integration
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,3 +226,68 @@ func TestSandboxThatNeverStarts(t *testing.T) {
 	}
 	assertNoLeftovers(t, sb)
 }
+
+// TestReportedEndIsTheUsualEnd: a run whose init reported its end before it
+// exited ends as usual, whichever of the two the daemon sees first; only a
+// run that ends otherwise (here a timeout) is killed through its cgroup.
+// The sandbox logs each of those at debug level. Two clients' worth of
+// concurrent runs on two cores make init's exit and its report arrive
+// together often: before the fix, one run in seven at 2 clients was taken
+// for an init's death.
+func TestReportedEndIsTheUsualEnd(t *testing.T) {
+	var unreported atomic.Int64
+	log := slog.New(&countingHandler{prefix: "a run ends without init's report", n: &unreported})
+	sb := newSandboxWith(t, 2, initPath, func(o *sandbox.Options) { o.Logger = log })
+	rootfs := testRootfs(t)
+	const clients, runs = 2, 40
+	errs := make(chan error, clients)
+	for range clients {
+		go func() {
+			for range runs {
+				out, err := runScriptErr(context.Background(), sb, rootfs, "true", timescale.D(30*time.Second))
+				if err == nil && out.res.Status.String() != "exited/0" {
+					err = fmt.Errorf("status %v", out.res.Status)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := unreported.Load(); n != 0 {
+		t.Errorf("%d of %d runs that init reported the end of were killed through their cgroup", n, clients*runs)
+	}
+	// The control: a run that times out is one.
+	out := runScript(t, sb, "sleep 60", timescale.D(time.Second))
+	if !out.res.TimedOut {
+		t.Fatalf("sleep 60 with a timeout of 1 s: %+v", out.res)
+	}
+	if n := unreported.Load(); n != 1 {
+		t.Errorf("a run that timed out: %d runs logged as ending without init's report, want 1", n)
+	}
+}
+
+// countingHandler counts the log records whose message starts with prefix.
+type countingHandler struct {
+	prefix string
+	n      *atomic.Int64
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, h.prefix) {
+		h.n.Add(1)
+	}
+	return nil
+}
+
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
