@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -68,7 +69,15 @@ type cgroupTree struct {
 	v1Subsystems []cgroup1.Subsystem
 	v1Owned      []string   // v1: <own>/<parent> in the hierarchies atod limits, which it holds locked
 	locks        []*os.File // v1: the flocks on v1Owned, held for the daemon's life
-	log          *slog.Logger
+	// v1Index is, for each of v1Controllers this host has, the place of
+	// its hierarchy in v1Owned and locks (cpu and cpuacct are often one).
+	v1Index map[cgroup1.Name]int
+	// sharedDevices: runs join the device cgroup <own>/<parent> itself,
+	// which allows the sandbox's devices alone (restrictDevices), rather
+	// than device cgroups of their own, each with the same rules: a
+	// directory and seven writes less for every run.
+	sharedDevices bool
+	log           *slog.Logger
 }
 
 // newCgroupTree prepares the daemon's cgroup tree. name is the v1 parent
@@ -100,6 +109,14 @@ func newCgroupTree(name string, ownRoot, rootless bool, log *slog.Logger) (_ *cg
 			return nil, fmt.Errorf("finding the cgroup v1 hierarchies: %w", err)
 		}
 		if err := t.lockV1(); err != nil {
+			return nil, err
+		}
+		for _, s := range t.v1Subsystems {
+			if _, ok := t.v1Index[s.Name()]; !ok {
+				return nil, fmt.Errorf("finding the cgroup v1 hierarchies: the %s hierarchy is mounted, but not in /proc/self/cgroup", s.Name())
+			}
+		}
+		if err := t.restrictDevices(); err != nil {
 			return nil, err
 		}
 		own, err := ownCgroups()
@@ -142,6 +159,8 @@ func newCgroupTree(name string, ownRoot, rootless bool, log *slog.Logger) (_ *cg
 // share them: the second would kill the first's runs.
 func (t *cgroupTree) lockV1() error {
 	seen := map[[2]uint64]bool{}
+	index := map[[2]uint64]int{}
+	t.v1Index = map[cgroup1.Name]int{}
 	for _, n := range v1Controllers {
 		rel, err := t.v1Parent(n)
 		if errors.Is(err, cgroup1.ErrControllerNotActive) {
@@ -158,13 +177,72 @@ func (t *cgroupTree) lockV1() error {
 			return err
 		}
 		if f == nil {
-			continue // cpu and cpuacct are often one hierarchy
+			t.v1Index[n] = index[id] // cpu and cpuacct are often one hierarchy
+			continue
 		}
 		seen[id] = true
+		index[id], t.v1Index[n] = len(t.locks), len(t.locks)
 		t.locks = append(t.locks, f)
 		t.v1Owned = append(t.v1Owned, dir)
 	}
 	return nil
+}
+
+// restrictDevices gives the device cgroup <own>/<parent> the sandbox's
+// device rules (deviceRules), and sets sharedDevices, where it can: where
+// the device controller has a hierarchy of its own (the usual layout), and
+// the cgroup has no child cgroup (which a run of an atod before this one
+// left; the kernel refuses "deny all" to a cgroup with children). Otherwise
+// each run gets a device cgroup of its own, as before.
+func (t *cgroupTree) restrictDevices() error {
+	i, ok := t.v1Index[cgroup1.Devices]
+	if !ok {
+		return nil // no device controller: nothing to restrict with
+	}
+	for n, j := range t.v1Index {
+		if n != cgroup1.Devices && j == i {
+			return nil // devices shares a hierarchy with n
+		}
+	}
+	want := deviceList()
+	list := filepath.Join(t.v1Owned[i], "devices.list")
+	if got, err := os.ReadFile(list); err == nil && string(got) == want {
+		t.sharedDevices = true
+		return nil
+	}
+	for _, r := range deviceRules() {
+		file := "devices.deny"
+		if r.Allow {
+			file = "devices.allow"
+		}
+		if err := writeCgroupFile(t.locks[i], file, deviceLine(r)); err != nil {
+			if errors.Is(err, unix.EINVAL) && !r.Allow {
+				t.log.Info("runs get device cgroups of their own: the device cgroup they would share has child cgroups", "cgroup", t.v1Owned[i], "err", err)
+				return nil
+			}
+			return fmt.Errorf("restricting the devices of cgroup %s: %w", t.v1Owned[i], err)
+		}
+	}
+	got, err := os.ReadFile(list)
+	if err != nil {
+		return fmt.Errorf("restricting the devices of cgroup %s: %w", t.v1Owned[i], err)
+	}
+	if string(got) != want {
+		return fmt.Errorf("restricting the devices of cgroup %s: its devices.list reads %q after the rules were written, want %q", t.v1Owned[i], got, want)
+	}
+	t.sharedDevices = true
+	return nil
+}
+
+// deviceList is devices.list of a v1 device cgroup with deviceRules.
+func deviceList() string {
+	var b strings.Builder
+	for _, r := range deviceRules() {
+		if r.Allow {
+			b.WriteString(deviceLine(r) + "\n")
+		}
+	}
+	return b.String()
 }
 
 // lockDir takes an exclusive flock on dir, which it first creates when
@@ -296,9 +374,9 @@ func (t *cgroupTree) v2Path(id string) string { return filepath.Join(t.v2Base, i
 // runs from creating device nodes, and /dev holds only those bound from
 // the host).
 func (t *cgroupTree) create(id string, l job.Limits, rootless bool) (*jobCgroup, error) {
-	quota := int64(l.CPUs * cpuPeriodUs)
-	period := uint64(cpuPeriodUs)
 	if t.mode == cgroups.Unified {
+		quota := int64(l.CPUs * cpuPeriodUs)
+		period := uint64(cpuPeriodUs)
 		// Created by hand rather than with cgroup2.NewManager, which would
 		// write to every ancestor's subtree_control (see delegateV2).
 		group := t.v2Path(id)
@@ -325,32 +403,44 @@ func (t *cgroupTree) create(id string, l job.Limits, rootless bool) (*jobCgroup,
 		dir := filepath.Join(cgroupRoot, group)
 		return &jobCgroup{v2: m, memoryDir: dir, cpuDir: dir}, nil
 	}
-	// cgroup v1 counts socket buffers apart from memory.limit_in_bytes,
-	// and not at all without a limit of their own: one run pinned 641 MiB
-	// of the host in unread loopback buffers (issue 10). They get half the
-	// run's memory limit, and watchMemory kills a run whose buffers the
-	// kernel forced past it.
-	mem := &specs.LinuxMemory{Limit: &l.MemoryBytes}
-	if t.hasTCP { // kernels without kmem accounting have no such limit
-		tcp := l.MemoryBytes / 2
-		mem.KernelTCP = &tcp
-	}
-	if t.hasMemsw {
-		mem.Swap = &l.MemoryBytes // memory+swap equal to memory: no swap
-	}
-	res := &specs.LinuxResources{
-		Memory:  mem,
-		Pids:    &specs.LinuxPids{Limit: &l.Pids},
-		CPU:     &specs.LinuxCPU{Quota: &quota, Period: &period},
-		Devices: deviceRules(),
-	}
-	cg, err := cgroup1.New(t.v1Path(id), res, cgroup1.WithHierarchy(t.hierarchy))
-	if err != nil {
-		// cgroup1.New leaves what it made before the failure (a limit
-		// the kernel refused, say) in the other hierarchies.
+	// cgroup v1: made here rather than with cgroup1.New, which writes each
+	// file through its whole path below /sys/fs/cgroup, makes cpu and
+	// cpuacct's directory twice, and whose AddProc writes the process into
+	// that directory twice as well: a third of the daemon's CPU time in a
+	// run of trivial runs (issue 13). Here each hierarchy's directory is
+	// made and opened once, relative to the parent atod holds open, and
+	// its files are written through it.
+	j := &jobCgroup{v1: &v1Job{cgroup: sync.OnceValues(func() (cgroup1.Cgroup, error) {
+		return cgroup1.Load(t.v1Path(id), cgroup1.WithHierarchy(t.hierarchy))
+	})}, v1Dirs: t.v1Dirs(id)}
+	failed := func(err error) (*jobCgroup, error) {
+		j.v1.closeDirs()
+		if j.memWatch != nil {
+			j.memWatch.Close()
+		}
 		return nil, errors.Join(fmt.Errorf("creating job cgroup %s: %w", id, err), t.removeV1(id))
 	}
-	j := &jobCgroup{v1: cg, v1Dirs: t.v1Dirs(id)}
+	for i, parent := range t.locks {
+		if t.sharedDevices && i == t.v1Index[cgroup1.Devices] {
+			j.v1.sharedDevices = parent
+			j.v1.dirs = append(j.v1.dirs, nil)
+			continue
+		}
+		dir, err := mkdirOpen(parent, t.v1Owned[i], id)
+		if err != nil {
+			return failed(err)
+		}
+		j.v1.dirs = append(j.v1.dirs, dir)
+	}
+	for _, w := range t.v1Limits(l) {
+		i, ok := t.v1Index[w.controller]
+		if !ok || j.v1.dirs[i] == nil {
+			continue // a controller this host lacks, or the shared device cgroup
+		}
+		if err := writeCgroupFile(j.v1.dirs[i], w.file, w.value); err != nil {
+			return failed(fmt.Errorf("setting limits: %w", err))
+		}
+	}
 	for _, d := range []struct {
 		n   cgroup1.Name
 		dir *string
@@ -360,7 +450,7 @@ func (t *cgroupTree) create(id string, l job.Limits, rootless bool) (*jobCgroup,
 			continue // only a run with a CPU time limit needs it (cpuUsage)
 		}
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("finding job cgroup %s: %w", id, err), cg.Delete(), t.removeV1(id))
+			return failed(fmt.Errorf("finding job cgroup %s: %w", id, err))
 		}
 		*d.dir = filepath.Join(cgroupRoot, string(d.n), p)
 	}
@@ -369,15 +459,16 @@ func (t *cgroupTree) create(id string, l job.Limits, rootless bool) (*jobCgroup,
 		// (it has no controllers).
 		j.unified = filepath.Join(t.hybrid, id)
 		if err := os.Mkdir(j.unified, 0o755); err != nil {
-			return nil, errors.Join(fmt.Errorf("creating job cgroup %s: %w", id, err), cg.Delete(), t.removeV1(id))
+			return failed(err)
 		}
 	}
 	if t.hasTCP {
 		usage := filepath.Join(j.memoryDir, "memory.kmem.tcp.usage_in_bytes")
 		// Opened now, so that a run is never started unwatched (at the
 		// descriptor limit, say): this fails its creation instead.
+		var err error
 		if j.memWatch, err = os.Open(usage); err != nil {
-			return nil, errors.Join(fmt.Errorf("opening %s: %w", usage, err), cg.Delete(), t.removeV1(id))
+			return failed(err)
 		}
 		// The TCP limit is half the memory limit; past it, a quarter
 		// more for the forced charges of a program with many
@@ -386,6 +477,107 @@ func (t *cgroupTree) create(id string, l job.Limits, rootless bool) (*jobCgroup,
 		j.memCeiling = uint64(l.MemoryBytes) / 4 * 3
 	}
 	return j, nil
+}
+
+// cgroupWrite is a value to write to a file of a job cgroup.
+type cgroupWrite struct {
+	controller  cgroup1.Name
+	file, value string
+}
+
+// v1Limits are what a v1 job cgroup's files are given for the limits l, in
+// the order they are written: memory+swap after memory, which it may not be
+// below; the device rules refuse every device, then allow the sandbox's
+// (deviceRules).
+func (t *cgroupTree) v1Limits(l job.Limits) []cgroupWrite {
+	quota := int64(l.CPUs * cpuPeriodUs)
+	w := []cgroupWrite{{cgroup1.Memory, "memory.limit_in_bytes", strconv.FormatInt(l.MemoryBytes, 10)}}
+	if t.hasMemsw { // memory+swap equal to memory: no swap
+		w = append(w, cgroupWrite{cgroup1.Memory, "memory.memsw.limit_in_bytes", strconv.FormatInt(l.MemoryBytes, 10)})
+	}
+	// cgroup v1 counts socket buffers apart from memory.limit_in_bytes,
+	// and not at all without a limit of their own: one run pinned 641 MiB
+	// of the host in unread loopback buffers (issue 10). They get half the
+	// run's memory limit, and watchMemory kills a run whose buffers the
+	// kernel forced past it.
+	if t.hasTCP { // kernels without kmem accounting have no such limit
+		w = append(w, cgroupWrite{cgroup1.Memory, "memory.kmem.tcp.limit_in_bytes", strconv.FormatInt(l.MemoryBytes/2, 10)})
+	}
+	if l.Pids > 0 {
+		w = append(w, cgroupWrite{cgroup1.Pids, "pids.max", strconv.FormatInt(l.Pids, 10)})
+	}
+	w = append(w,
+		cgroupWrite{cgroup1.Cpu, "cpu.cfs_period_us", strconv.Itoa(cpuPeriodUs)},
+		cgroupWrite{cgroup1.Cpu, "cpu.cfs_quota_us", strconv.FormatInt(quota, 10)})
+	if !t.sharedDevices {
+		for _, d := range deviceRules() {
+			file := "devices.deny"
+			if d.Allow {
+				file = "devices.allow"
+			}
+			w = append(w, cgroupWrite{cgroup1.Devices, file, deviceLine(d)})
+		}
+	}
+	return w
+}
+
+// deviceLine is rule as a v1 device cgroup's devices.allow and
+// devices.deny read it: "c 1:3 rwm", "*" for every major or minor.
+func deviceLine(rule specs.LinuxDeviceCgroup) string {
+	number := func(n *int64) string {
+		if n == nil || *n < 0 {
+			return "*"
+		}
+		return strconv.FormatInt(*n, 10)
+	}
+	return fmt.Sprintf("%s %s:%s %s", rule.Type, number(rule.Major), number(rule.Minor), rule.Access)
+}
+
+// mkdirOpen makes the directory name in parent (whose path is parentPath)
+// and opens it.
+func mkdirOpen(parent *os.File, parentPath, name string) (*os.File, error) {
+	path := filepath.Join(parentPath, name)
+	if err := ignoringEINTR(func() error { return unix.Mkdirat(int(parent.Fd()), name, 0o755) }); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", path, err)
+	}
+	var fd int
+	err := ignoringEINTR(func() (err error) {
+		fd, err = unix.Openat(int(parent.Fd()), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// writeCgroupFile writes value to the file name of the cgroup directory dir,
+// in one write, as the kernel reads it.
+func writeCgroupFile(dir *os.File, name, value string) error {
+	var fd int
+	err := ignoringEINTR(func() (err error) {
+		fd, err = unix.Openat(int(dir.Fd()), name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", filepath.Join(dir.Name(), name), err)
+	}
+	defer unix.Close(fd)
+	if err := ignoringEINTR(func() error { _, err := unix.Write(fd, []byte(value)); return err }); err != nil {
+		return fmt.Errorf("writing %q to %s: %w", value, filepath.Join(dir.Name(), name), err)
+	}
+	return nil
+}
+
+// ignoringEINTR calls f until it returns anything but EINTR, which a signal
+// to the daemon's thread (the Go runtime's own, say) can make a system call
+// return.
+func ignoringEINTR(f func() error) error {
+	for {
+		if err := f(); !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
 }
 
 // v1Path is the v1 job cgroup of id in every hierarchy: what
@@ -409,6 +601,9 @@ func (t *cgroupTree) v1Path(id string) cgroup1.Path {
 func (t *cgroupTree) v1Dirs(id string) []string {
 	var dirs, owned []string
 	for _, s := range t.v1Subsystems {
+		if t.sharedDevices && s.Name() == cgroup1.Devices {
+			continue // the run joined the tree's own device cgroup
+		}
 		p, err := t.v1Path(id)(s.Name())
 		if err != nil {
 			continue // not active: nothing made there
@@ -457,7 +652,7 @@ func (t *cgroupTree) removeStale() error {
 		} else {
 			cg, err := cgroup1.Load(t.v1Path(id), cgroup1.WithHierarchy(t.hierarchy))
 			if err == nil {
-				j.v1 = cg
+				j.v1 = &v1Job{cgroup: func() (cgroup1.Cgroup, error) { return cg, nil }}
 			} else if !errors.Is(err, cgroup1.ErrCgroupDeleted) {
 				errs = append(errs, fmt.Errorf("loading stale job cgroup %s: %w", id, err))
 			}
@@ -567,7 +762,7 @@ func (t *cgroupTree) v1ParentDirs() ([]string, error) {
 
 // jobCgroup is the cgroup of one run.
 type jobCgroup struct {
-	v1      cgroup1.Cgroup
+	v1      *v1Job
 	v2      *cgroup2.Manager
 	unified string // hybrid: the run's cgroup in the cgroup2 mount, which has cgroup.kill
 	// v1Dirs are the v1 cgroup's directories, those in the hierarchies
@@ -590,6 +785,41 @@ type jobCgroup struct {
 	// which the run is out of memory.
 	memWatch   *os.File
 	memCeiling uint64
+}
+
+// v1Job is a job cgroup on cgroup v1 (and the hybrid layout's v1 side).
+type v1Job struct {
+	// dirs are its directories, one for each of the tree's locks, open:
+	// join writes the run's init into them; nil for the device hierarchy
+	// where runs share the tree's device cgroup, sharedDevices. None in a
+	// cgroup loaded to be removed.
+	dirs          []*os.File
+	sharedDevices *os.File
+	// cgroup is containerd's handle of it, made when first needed: for
+	// the freezer, process lists and full statistics, none of them on a
+	// run's usual way.
+	cgroup func() (cgroup1.Cgroup, error)
+}
+
+func (v *v1Job) closeDirs() {
+	for _, d := range v.dirs {
+		if d != nil {
+			d.Close()
+		}
+	}
+	v.dirs, v.sharedDevices = nil, nil
+}
+
+// loaded is v.cgroup(), and nil with no error for a cgroup already gone.
+func (v *v1Job) loaded() (cgroup1.Cgroup, error) {
+	cg, err := v.cgroup()
+	if errors.Is(err, cgroup1.ErrCgroupDeleted) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading job cgroup: %w", err)
+	}
+	return cg, nil
 }
 
 // How often watchMemory reads a run's usage. The kernel's forced charges
@@ -743,8 +973,17 @@ func (j *jobCgroup) join(pid int) error {
 	switch {
 	case j.v2 != nil:
 		err = j.v2.AddProc(uint64(pid))
+	case j.v1 != nil && j.v1.dirs == nil:
+		err = errors.New("its directories are closed (joined)")
 	case j.v1 != nil:
-		err = j.v1.AddProc(uint64(pid))
+		for _, d := range append(slices.Clone(j.v1.dirs), j.v1.sharedDevices) {
+			if d == nil {
+				continue
+			}
+			if err = writeCgroupFile(d, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+				break
+			}
+		}
 		if err == nil && j.unified != "" {
 			err = os.WriteFile(filepath.Join(j.unified, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
 		}
@@ -753,6 +992,14 @@ func (j *jobCgroup) join(pid int) error {
 		return fmt.Errorf("joining job cgroup: %w", err)
 	}
 	return nil
+}
+
+// joined closes the directories join writes through, once the last process
+// to join has joined.
+func (j *jobCgroup) joined() {
+	if j.v1 != nil {
+		j.v1.closeDirs()
+	}
 }
 
 // kill sends SIGKILL to every process of the run, atomically with respect to
@@ -776,16 +1023,20 @@ func (j *jobCgroup) kill() error {
 	if j.v1 == nil {
 		return nil
 	}
-	if err := j.v1.Freeze(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	cg, err := j.v1.loaded()
+	if err != nil || cg == nil {
+		return err
+	}
+	if err := cg.Freeze(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("freezing job cgroup: %w", err)
 	}
-	procs, err := j.v1.Processes(cgroup1.Freezer, true)
+	procs, err := cg.Processes(cgroup1.Freezer, true)
 	if err == nil {
 		for _, p := range procs {
 			_ = syscall.Kill(p.Pid, syscall.SIGKILL)
 		}
 	}
-	if terr := j.v1.Thaw(); terr != nil && !errors.Is(terr, fs.ErrNotExist) {
+	if terr := cg.Thaw(); terr != nil && !errors.Is(terr, fs.ErrNotExist) {
 		return fmt.Errorf("thawing job cgroup: %w", terr)
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -807,7 +1058,11 @@ func (j *jobCgroup) pids() ([]int, error) {
 	if j.v1 == nil {
 		return nil, nil
 	}
-	ps, err := j.v1.Processes(cgroup1.Pids, true)
+	cg, err := j.v1.loaded()
+	if err != nil || cg == nil {
+		return nil, err
+	}
+	ps, err := cg.Processes(cgroup1.Pids, true)
 	out := make([]int, len(ps))
 	for i, p := range ps {
 		out[i] = p.Pid
@@ -862,7 +1117,14 @@ func (j *jobCgroup) stats() (cgroupStats, error) {
 			s.OOMKills = int64(ev.OomKill)
 		}
 	case j.v1 != nil:
-		m, err := j.v1.Stat(cgroup1.IgnoreNotExist)
+		cg, err := j.v1.loaded()
+		if err != nil {
+			return s, fmt.Errorf("reading job cgroup statistics: %w", err)
+		}
+		if cg == nil {
+			return s, fmt.Errorf("reading job cgroup statistics: %w", cgroup1.ErrCgroupDeleted)
+		}
+		m, err := cg.Stat(cgroup1.IgnoreNotExist)
 		if err != nil {
 			return s, fmt.Errorf("reading job cgroup statistics: %w", err)
 		}
@@ -948,6 +1210,9 @@ func (j *jobCgroup) delete() error {
 	var errs []error
 	if j.memWatch != nil {
 		j.memWatch.Close()
+	}
+	if j.v1 != nil {
+		j.v1.closeDirs()
 	}
 	// The hybrid layout's cgroup2 directory first: a daemon killed
 	// meanwhile finds the run by its v1 cgroups (staleIDs) and removes

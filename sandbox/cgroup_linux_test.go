@@ -1,11 +1,15 @@
 package sandbox
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,4 +164,86 @@ dd if=/dev/zero of=/dev/null bs=8M count=1 2>/dev/null; dd if=/dev/zero of=/dev/
 		t.Errorf("endStats: peak %d, OOM kills %d, throttled %d periods for %v; want a peak of 8 MiB or more, an OOM kill and throttling",
 			got.MemoryPeak, got.OOMKills, got.ThrottledPeriods, got.ThrottledTime)
 	}
+}
+
+// TestJobLimits reads back, in the cgroups a process that joined a job
+// cgroup is in, the limits the job cgroup was made with: memory (and no
+// swap), socket buffers, pids and CPU, and on cgroup v1 the device rules,
+// both in the tree's shared device cgroup (restrictDevices) and in a device
+// cgroup of the run's own.
+func TestJobLimits(t *testing.T) {
+	atodtest.NeedRoot(t) // it creates cgroups
+	tree, err := newCgroupTree("atod-unit-test-"+strconv.Itoa(os.Getpid()), false, false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tree.removeParents() }) // after the job cgroups' removal
+	l := job.DefaultLimits
+	l.MemoryBytes, l.Pids, l.CPUs = 48<<20, 37, 0.5
+	var want map[string]string
+	if tree.mode == cgroups.Unified {
+		want = map[string]string{"memory.max": "50331648", "memory.swap.max": "0", "pids.max": "37", "cpu.max": "50000 100000"}
+	} else {
+		if !tree.sharedDevices {
+			t.Fatal("this host's device cgroups are not shared: restrictDevices said no")
+		}
+		want = map[string]string{"memory.limit_in_bytes": "50331648", "pids.max": "37",
+			"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "50000", "devices.list": strings.TrimSpace(deviceList())}
+		if tree.hasMemsw {
+			want["memory.memsw.limit_in_bytes"] = "50331648"
+		}
+		if tree.hasTCP {
+			want["memory.kmem.tcp.limit_in_bytes"] = "25165824"
+		}
+	}
+	ways := []string{"shared devices"}
+	if tree.mode != cgroups.Unified {
+		ways = append(ways, "devices of its own")
+	}
+	for _, way := range ways {
+		t.Run(way, func(t *testing.T) {
+			tree.sharedDevices = way == "shared devices"
+			j, err := tree.create(newJobID(), l, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { j.killAndWait(); j.delete() })
+			cmds, _ := startInCgroup(t, j, 1)
+			for file, value := range want {
+				controller, _, _ := strings.Cut(file, ".")
+				dir := cgroupOf(t, cmds[0].Process.Pid, controller, tree.mode == cgroups.Unified)
+				b, err := os.ReadFile(filepath.Join(dir, file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := strings.TrimSpace(string(b)); got != value {
+					t.Errorf("%s: %q, want %q", filepath.Join(dir, file), got, value)
+				}
+			}
+		})
+	}
+}
+
+// cgroupOf is the directory of the cgroup process pid is in: the
+// controller's hierarchy on cgroup v1, the one hierarchy on v2.
+func cgroupOf(t *testing.T, pid int, controller string, unified bool) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		parts := strings.SplitN(strings.TrimSpace(line), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if unified && parts[1] == "" {
+			return filepath.Join(cgroupRoot, parts[2])
+		}
+		if !unified && slices.Contains(strings.Split(parts[1], ","), controller) {
+			return filepath.Join(cgroupRoot, controller, parts[2])
+		}
+	}
+	t.Fatalf("process %d is in no %s cgroup: %s", pid, controller, b)
+	return ""
 }

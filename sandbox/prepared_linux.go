@@ -279,7 +279,9 @@ func setupOutcome(said string, errs ...error) error {
 // configure puts the setup process pid in the job cgroup, and gives it the
 // run's resource limits and OOM score, before it has its plan.
 func (p *prepared) configure(pid int) error {
-	if err := p.cg.join(pid); err != nil {
+	err := p.cg.join(pid)
+	p.cg.joined() // nothing else joins it
+	if err != nil {
 		return err
 	}
 	for resource, limit := range p.s.rlimits() {
