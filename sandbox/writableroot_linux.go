@@ -382,6 +382,15 @@ func (r *writableRoot) remove() error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("removing the writable root: %w", err)
 	}
+	// Unmounted, a root is its three empty mount points: four rmdirs,
+	// where RemoveAll opens and lists each directory first. Anything else
+	// in it (a root whose making failed half way, say) is left to
+	// RemoveAll.
+	for _, d := range append(points, ".") {
+		if err := os.Remove(filepath.Join(r.dir, d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+	}
 	if err := os.RemoveAll(r.dir); err != nil {
 		return fmt.Errorf("removing the writable root: %w", err)
 	}
