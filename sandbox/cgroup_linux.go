@@ -116,9 +116,6 @@ func newCgroupTree(name string, ownRoot, rootless bool, log *slog.Logger) (_ *cg
 				return nil, fmt.Errorf("finding the cgroup v1 hierarchies: the %s hierarchy is mounted, but not in /proc/self/cgroup", s.Name())
 			}
 		}
-		if err := t.restrictDevices(); err != nil {
-			return nil, err
-		}
 		own, err := ownCgroups()
 		if err != nil {
 			return nil, err
@@ -189,10 +186,12 @@ func (t *cgroupTree) lockV1() error {
 }
 
 // restrictDevices gives the device cgroup <own>/<parent> the sandbox's
-// device rules (deviceRules), and sets sharedDevices, where it can: where
-// the device controller has a hierarchy of its own (the usual layout), and
-// the cgroup has no child cgroup (which a run of an atod before this one
-// left; the kernel refuses "deny all" to a cgroup with children). Otherwise
+// device rules (deviceRules) and sets sharedDevices, where the device
+// controller has a hierarchy of its own (the usual layout). It is called
+// after removeStale: the kernel refuses "deny all" to a cgroup with child
+// cgroups, which only runs of an earlier atod leave there. With children
+// left all the same, a cgroup that refuses devices by default already gets
+// its exceptions set one by one; one that allows every device stays so, and
 // each run gets a device cgroup of its own, as before.
 func (t *cgroupTree) restrictDevices() error {
 	i, ok := t.v1Index[cgroup1.Devices]
@@ -204,34 +203,71 @@ func (t *cgroupTree) restrictDevices() error {
 			return nil // devices shares a hierarchy with n
 		}
 	}
+	dir := t.v1Owned[i]
+	failed := func(err error) error { return fmt.Errorf("restricting the devices of cgroup %s: %w", dir, err) }
 	want := deviceList()
-	list := filepath.Join(t.v1Owned[i], "devices.list")
-	if got, err := os.ReadFile(list); err == nil && string(got) == want {
+	got, err := os.ReadFile(filepath.Join(dir, "devices.list"))
+	if err != nil {
+		return failed(err)
+	}
+	if string(got) == want {
 		t.sharedDevices = true
 		return nil
 	}
-	for _, r := range deviceRules() {
-		file := "devices.deny"
-		if r.Allow {
-			file = "devices.allow"
+	rules := deviceRules() // refuse every device, then allow the sandbox's
+	err = writeCgroupFile(t.locks[i], "devices.deny", deviceLine(rules[0]))
+	// A child cgroup removed a moment ago (removeStale's) stays online
+	// until the kernel's asynchronous offlining, some 20 ms here, and
+	// counts as a child meanwhile.
+	for deadline := time.Now().Add(childOfflineWait); errors.Is(err, unix.EINVAL) && !hasChildDirs(dir) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		err = writeCgroupFile(t.locks[i], "devices.deny", deviceLine(rules[0]))
+	}
+	if err != nil {
+		if !errors.Is(err, unix.EINVAL) {
+			return failed(err)
 		}
-		if err := writeCgroupFile(t.locks[i], file, deviceLine(r)); err != nil {
-			if errors.Is(err, unix.EINVAL) && !r.Allow {
-				t.log.Info("runs get device cgroups of their own: the device cgroup they would share has child cgroups", "cgroup", t.v1Owned[i], "err", err)
-				return nil
+		if strings.HasPrefix(string(got), "a ") {
+			t.log.Info("runs get device cgroups of their own: the device cgroup they would share allows every device and has child cgroups (an earlier atod's runs left them)", "cgroup", dir)
+			return nil
+		}
+		// Refusing by default already: what it allows beyond the
+		// sandbox's devices is taken back.
+		for line := range strings.Lines(string(got)) {
+			if line = strings.TrimSpace(line); line != "" && !slices.Contains(strings.Split(want, "\n"), line) {
+				if err := writeCgroupFile(t.locks[i], "devices.deny", line); err != nil {
+					return failed(err)
+				}
 			}
-			return fmt.Errorf("restricting the devices of cgroup %s: %w", t.v1Owned[i], err)
 		}
 	}
-	got, err := os.ReadFile(list)
-	if err != nil {
-		return fmt.Errorf("restricting the devices of cgroup %s: %w", t.v1Owned[i], err)
+	for _, r := range rules[1:] {
+		if err := writeCgroupFile(t.locks[i], "devices.allow", deviceLine(r)); err != nil {
+			return failed(err)
+		}
+	}
+	if got, err = os.ReadFile(filepath.Join(dir, "devices.list")); err != nil {
+		return failed(err)
 	}
 	if string(got) != want {
-		return fmt.Errorf("restricting the devices of cgroup %s: its devices.list reads %q after the rules were written, want %q", t.v1Owned[i], got, want)
+		return failed(fmt.Errorf("its devices.list reads %q after the rules were written, want %q", got, want))
 	}
 	t.sharedDevices = true
 	return nil
+}
+
+// childOfflineWait bounds restrictDevices' wait for removed child cgroups
+// to go offline.
+const childOfflineWait = time.Second
+
+// hasChildDirs reports whether the cgroup directory dir has child cgroups
+// (or cannot be read).
+func hasChildDirs(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return true
+	}
+	return slices.ContainsFunc(entries, fs.DirEntry.IsDir)
 }
 
 // deviceList is devices.list of a v1 device cgroup with deviceRules.
@@ -368,11 +404,12 @@ const jobPrefix = "atod-"
 // v2Path is the cgroup v2 path of job id.
 func (t *cgroupTree) v2Path(id string) string { return filepath.Join(t.v2Base, id) }
 
-// create makes the job cgroup for id with the limits l, and a device cgroup
-// that allows the sandbox's devices alone (deviceRules; not rootless, where
-// loading its eBPF program takes privilege: the user namespace keeps such
-// runs from creating device nodes, and /dev holds only those bound from
-// the host).
+// create makes the job cgroup for id with the limits l, in a device cgroup
+// that allows the sandbox's devices alone (deviceRules): on v1 the tree's
+// shared one where it has it (restrictDevices), else the job's own; none
+// rootless, where loading its eBPF program takes privilege: the user
+// namespace keeps such runs from creating device nodes, and /dev holds only
+// those bound from the host.
 func (t *cgroupTree) create(id string, l job.Limits, rootless bool) (*jobCgroup, error) {
 	if t.mode == cgroups.Unified {
 		quota := int64(l.CPUs * cpuPeriodUs)
@@ -563,8 +600,12 @@ func writeCgroupFile(dir *os.File, name, value string) error {
 		return fmt.Errorf("opening %s: %w", filepath.Join(dir.Name(), name), err)
 	}
 	defer unix.Close(fd)
-	if err := ignoringEINTR(func() error { _, err := unix.Write(fd, []byte(value)); return err }); err != nil {
+	var n int
+	if err := ignoringEINTR(func() (err error) { n, err = unix.Write(fd, []byte(value)); return err }); err != nil {
 		return fmt.Errorf("writing %q to %s: %w", value, filepath.Join(dir.Name(), name), err)
+	}
+	if n != len(value) {
+		return fmt.Errorf("writing %q to %s: %d bytes written", value, filepath.Join(dir.Name(), name), n)
 	}
 	return nil
 }
@@ -1311,7 +1352,10 @@ func (t *cgroupTree) removeParents() error {
 	}
 	var errs []error
 	for _, dir := range dirs {
-		if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.ENOTEMPTY) {
+		// Runs join the device cgroup <own>/<parent> itself
+		// (sharedDevices): its last one may be reaped a moment ago,
+		// which removeCgroupDir waits for.
+		if err := removeCgroupDir(dir); err != nil && !errors.Is(err, syscall.EBUSY) && !errors.Is(err, syscall.ENOTEMPTY) {
 			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", dir, err))
 		}
 	}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,9 @@ import (
 	"time"
 
 	"github.com/containerd/cgroups/v3"
+	"github.com/containerd/cgroups/v3/cgroup1"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/timescale"
@@ -178,15 +182,15 @@ func TestJobLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tree.removeParents() }) // after the job cgroups' removal
+	if err := tree.restrictDevices(); err != nil {
+		t.Fatal(err)
+	}
 	l := job.DefaultLimits
 	l.MemoryBytes, l.Pids, l.CPUs = 48<<20, 37, 0.5
 	var want map[string]string
 	if tree.mode == cgroups.Unified {
 		want = map[string]string{"memory.max": "50331648", "memory.swap.max": "0", "pids.max": "37", "cpu.max": "50000 100000"}
 	} else {
-		if !tree.sharedDevices {
-			t.Fatal("this host's device cgroups are not shared: restrictDevices said no")
-		}
 		want = map[string]string{"memory.limit_in_bytes": "50331648", "pids.max": "37",
 			"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "50000", "devices.list": strings.TrimSpace(deviceList())}
 		if tree.hasMemsw {
@@ -202,7 +206,17 @@ func TestJobLimits(t *testing.T) {
 	}
 	for _, way := range ways {
 		t.Run(way, func(t *testing.T) {
-			tree.sharedDevices = way == "shared devices"
+			if tree.mode != cgroups.Unified {
+				if way == "shared devices" && !tree.sharedDevices {
+					t.Skip("the device controller shares its hierarchy here: no shared device cgroup")
+				}
+				if way == "devices of its own" {
+					// A parent that allows every device, so that the
+					// job's own rules are what restricts it.
+					tree.sharedDevices = false
+					allowAllDevices(t, tree)
+				}
+			}
 			j, err := tree.create(newJobID(), l, false)
 			if err != nil {
 				t.Fatal(err)
@@ -246,4 +260,118 @@ func cgroupOf(t *testing.T, pid int, controller string, unified bool) string {
 	}
 	t.Fatalf("process %d is in no %s cgroup: %s", pid, controller, b)
 	return ""
+}
+
+// allowAllDevices lets tree's device cgroup <own>/<parent> allow every
+// device again (it has no child cgroup).
+func allowAllDevices(t *testing.T, tree *cgroupTree) {
+	t.Helper()
+	writeDevices(t, tree, "devices.allow", "a")
+}
+
+// writeDevices writes value to file of tree's device cgroup <own>/<parent>:
+// once the child cgroups removed a moment ago have gone offline, where value
+// allows or refuses every device.
+func writeDevices(t *testing.T, tree *cgroupTree, file, value string) {
+	t.Helper()
+	var err error
+	atodtest.WaitFor(t, 5*time.Second, "the device cgroup's removed children to go offline", func() bool {
+		err = writeCgroupFile(tree.locks[tree.v1Index[cgroup1.Devices]], file, value)
+		return !errors.Is(err, unix.EINVAL) || !strings.HasPrefix(value, "a")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRestrictDevices gives the tree's device cgroup the sandbox's rules
+// from each state it may be found in: allowing every device, without and
+// with a child cgroup (an earlier atod's run), or with one removed a moment
+// ago (still online), and refusing by default with other exceptions than
+// the sandbox's, with a child cgroup.
+func TestRestrictDevices(t *testing.T) {
+	atodtest.NeedRoot(t) // it creates cgroups
+	tree, err := newCgroupTree("atod-unit-test-"+strconv.Itoa(os.Getpid()), false, false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tree.removeParents() })
+	i, ok := tree.v1Index[cgroup1.Devices]
+	if tree.mode == cgroups.Unified || !ok {
+		t.Skip("no cgroup v1 device controller")
+	}
+	for n, j := range tree.v1Index {
+		if n != cgroup1.Devices && j == i {
+			t.Skip("the device controller shares its hierarchy here")
+		}
+	}
+	dir := tree.v1Owned[i]
+	list := func() string {
+		b, err := os.ReadFile(filepath.Join(dir, "devices.list"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	child := filepath.Join(dir, "atod-unit-test-child")
+	for _, c := range []struct {
+		name           string
+		prepare        func()
+		withChild      bool
+		shared         bool
+		wantParentList string
+	}{
+		{"allows every device", func() {}, false, true, deviceList()},
+		{"allows every device, with a child", func() { allowAllDevices(t, tree) }, true, false, "a *:* rwm\n"},
+		{"allows every device, its child removed a moment ago (as removeStale's)", func() {
+			allowAllDevices(t, tree)
+			if err := os.Mkdir(child, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(child); err != nil {
+				t.Fatal(err)
+			}
+		}, false, true, deviceList()},
+		{"refuses by default, other exceptions, with a child", func() {
+			for _, w := range [][2]string{{"devices.deny", "a"}, {"devices.allow", "c 1:3 rwm"}, {"devices.allow", "c 10:200 rwm"}} {
+				writeDevices(t, tree, w[0], w[1])
+			}
+		}, true, true, deviceList()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.prepare()
+			if c.withChild {
+				if err := os.Mkdir(child, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				defer os.Remove(child)
+			}
+			tree.sharedDevices = false
+			if err := tree.restrictDevices(); err != nil {
+				t.Fatal(err)
+			}
+			if tree.sharedDevices != c.shared {
+				t.Errorf("sharedDevices %v, want %v", tree.sharedDevices, c.shared)
+			}
+			if got := list(); got != c.wantParentList {
+				t.Errorf("%s/devices.list: %q, want %q", dir, got, c.wantParentList)
+			}
+			// Either way a run's process is restricted to the sandbox's
+			// devices.
+			j, err := tree.create(newJobID(), job.DefaultLimits, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { j.killAndWait(); j.delete() }()
+			cmds, release := startInCgroup(t, j, 1)
+			defer release()
+			b, err := os.ReadFile(filepath.Join(cgroupOf(t, cmds[0].Process.Pid, "devices", false), "devices.list"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != deviceList() {
+				t.Errorf("the run's devices.list: %q, want %q", b, deviceList())
+			}
+		})
+	}
 }

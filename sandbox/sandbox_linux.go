@@ -363,6 +363,11 @@ func New(opts Options) (_ *Sandbox, err error) {
 	if err := s.removeStale(); err != nil {
 		return nil, err
 	}
+	// After removeStale, which takes away the child cgroups that would
+	// keep it from sharing the device cgroup.
+	if err := s.cgroups.restrictDevices(); err != nil {
+		return nil, err
+	}
 	if s.writableRoots {
 		if s.shared, err = mountShared(opts.StateDir, s.jobsDir, s.rootsDir, s.initPath, s.bashPath, opts.Slots); err != nil {
 			return nil, err
