@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,13 +25,79 @@ type Store interface {
 }
 
 // Dir is a Store of images kept in a directory on the host, laid out as the
-// package documentation describes. It holds no state beyond its root, so it
-// sees images installed or removed after it was opened.
+// package documentation describes. It holds no state beyond its root but
+// the manifests it decoded, each checked against its file on every read, so
+// it sees images installed or removed after it was opened.
 type Dir struct {
 	root string // absolute, clean
 	// orphaned is signalled when a Lease of a tree no name points at any
 	// more is released, so that a collector (see Orphaned) can remove it.
 	orphaned chan struct{}
+	// manifests are the manifests decoded, by file: a run reads its
+	// image's three times (the request's language check, its lease and
+	// its sandbox's), and decoding was 3 % of the daemon's CPU (issue 13).
+	manifests *manifestCache
+}
+
+// manifestCache keeps decoded manifests by path, each with the identity of
+// the file it was decoded from (device, inode, size, modification and
+// change times): a file replaced or rewritten is decoded again.
+type manifestCache struct {
+	mu      sync.Mutex
+	entries map[string]cachedManifest
+}
+
+type cachedManifest struct {
+	file fileIdentity
+	m    *manifest
+}
+
+type fileIdentity struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime unix.Timespec
+}
+
+// maxCachedManifests bounds the cache: a store holds a few dozen trees; past
+// the bound (trees come and go) it starts over.
+const maxCachedManifests = 256
+
+// get returns the manifest of f, decoded now or before.
+func (c *manifestCache) get(f *os.File) (*manifest, error) {
+	if c == nil {
+		return readManifest(f)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", f.Name(), err)
+	}
+	// Dev is an int32 on darwin, where the package builds too.
+	id := fileIdentity{dev: uint64(st.Dev), ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}
+	c.mu.Lock()
+	e, ok := c.entries[f.Name()]
+	c.mu.Unlock()
+	if ok && e.file == id {
+		return e.m.clone(), nil
+	}
+	m, err := readManifest(f)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.entries) >= maxCachedManifests {
+		clear(c.entries)
+	}
+	c.entries[f.Name()] = cachedManifest{file: id, m: m.clone()}
+	c.mu.Unlock()
+	return m, nil
+}
+
+// clone is a copy of m that shares nothing with it.
+func (m *manifest) clone() *manifest {
+	c := *m
+	c.Env = slices.Clone(m.Env)
+	c.Versions = maps.Clone(m.Versions)
+	return &c
 }
 
 var _ Store = (*Dir)(nil)
@@ -74,7 +142,7 @@ func OpenDir(root string) (d *Dir, err error) {
 	case !info.IsDir():
 		return nil, errors.New("not a directory")
 	}
-	return &Dir{root: abs, orphaned: make(chan struct{}, 1)}, nil
+	return &Dir{root: abs, orphaned: make(chan struct{}, 1), manifests: &manifestCache{entries: map[string]cachedManifest{}}}, nil
 }
 
 // Root returns the absolute directory the store keeps its images in.
@@ -140,7 +208,7 @@ func (d *Dir) missingTree(name, id string, err error) error {
 
 // image reads the manifest of tree id from f and checks its tree.
 func (d *Dir) image(name, id string, f *os.File) (image.Image, error) {
-	m, err := readManifest(f)
+	m, err := d.manifests.get(f)
 	if err != nil {
 		return image.Image{}, err
 	}
@@ -466,7 +534,7 @@ func (d *Dir) manifestOf(id string) (*manifest, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readManifest(f)
+	return d.manifests.get(f)
 }
 
 // HasTree reports whether the store holds tree id, complete (an installer

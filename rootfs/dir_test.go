@@ -614,3 +614,63 @@ func TestAcquireUnheldInAUserNamespace(t *testing.T) {
 		t.Errorf("Acquire as root of a user namespace that maps nobody: %v\n%s", err, out)
 	}
 }
+
+// TestManifestCache: a manifest decoded once is decoded again when its file
+// changes, in place (even to one of the same size) or replaced, and what a
+// caller does with an image's environment reaches no other caller.
+func TestManifestCache(t *testing.T) {
+	root := t.TempDir()
+	id := addImage(t, root, "x", `{"env": ["A=1"], "versions": {"x": "1"}}`)
+	file := filepath.Join(root, treesDir, id, manifestFile)
+	d := openDir(t, root)
+	env := func() []string {
+		t.Helper()
+		img, err := d.Lookup("x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img.Env
+	}
+	first := env()
+	if !slices.Equal(first, []string{"A=1"}) {
+		t.Fatalf("env %q, want [A=1]", first)
+	}
+	first[0] = "A=changed by a caller"
+	l, err := d.Acquire("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Image.Versions["x"] = "changed by a caller"
+	l.Release()
+	img, err := d.Lookup("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(img.Env, []string{"A=1"}) || img.Versions["x"] != "1" {
+		t.Errorf("after callers changed theirs: env %q, versions %v; want [A=1], x: 1", img.Env, img.Versions)
+	}
+	// In place, the same size.
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte(strings.Replace(string(b), "A=1", "A=2", 1))); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if got := env(); !slices.Equal(got, []string{"A=2"}) {
+		t.Errorf("after the manifest was rewritten in place: env %q, want [A=2]", got)
+	}
+	// Replaced by a damaged one.
+	atodtest.WriteFile(t, file+".new", `{"format": 2, "id": "`+id+`", "env": ["B"]}`)
+	if err := os.Rename(file+".new", file); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Lookup("x"); err == nil {
+		t.Error("Lookup succeeded after the manifest was replaced by a damaged one")
+	}
+}
