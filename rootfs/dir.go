@@ -25,9 +25,10 @@ type Store interface {
 }
 
 // Dir is a Store of images kept in a directory on the host, laid out as the
-// package documentation describes. It holds no state beyond its root but
-// the manifests it decoded, each checked against its file on every read, so
-// it sees images installed or removed after it was opened.
+// package documentation describes. It resolves names and opens trees afresh
+// on every call, so it sees images installed or removed after it was
+// opened; it keeps the manifests it decoded, each checked against its file
+// on every read (manifestCache).
 type Dir struct {
 	root string // absolute, clean
 	// orphaned is signalled when a Lease of a tree no name points at any
@@ -41,11 +42,23 @@ type Dir struct {
 
 // manifestCache keeps decoded manifests by path, each with the identity of
 // the file it was decoded from (device, inode, size, modification and
-// change times): a file replaced or rewritten is decoded again.
+// change times): a file replaced or rewritten is decoded again. atod's
+// writers replace a manifest (a new file renamed over it: a new inode); a
+// file changed within settle of now is decoded but not kept, since a second
+// change in the same tick of the file system's clock (1 to 4 ms before
+// Linux 6.13, a second on some) would leave its times as they were. Nor is
+// one larger than maxCachedBytes kept.
 type manifestCache struct {
+	settle  time.Duration
 	mu      sync.Mutex
 	entries map[string]cachedManifest
 }
+
+// The cache's bounds.
+const (
+	manifestSettle = 2 * time.Second
+	maxCachedBytes = 64 << 10
+)
 
 type cachedManifest struct {
 	file fileIdentity
@@ -71,7 +84,7 @@ func (c *manifestCache) get(f *os.File) (*manifest, error) {
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", f.Name(), err)
 	}
-	// Dev is an int32 on darwin, where the package builds too.
+	// Dev is an int32 on darwin, a uint32 on mips.
 	id := fileIdentity{dev: uint64(st.Dev), ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}
 	c.mu.Lock()
 	e, ok := c.entries[f.Name()]
@@ -82,6 +95,13 @@ func (c *manifestCache) get(f *os.File) (*manifest, error) {
 	m, err := readManifest(f)
 	if err != nil {
 		return nil, err
+	}
+	changed := time.Unix(st.Ctim.Unix())
+	if mtime := time.Unix(st.Mtim.Unix()); mtime.After(changed) {
+		changed = mtime
+	}
+	if time.Since(changed) < c.settle || st.Size > maxCachedBytes {
+		return m, nil
 	}
 	c.mu.Lock()
 	if len(c.entries) >= maxCachedManifests {
@@ -142,7 +162,7 @@ func OpenDir(root string) (d *Dir, err error) {
 	case !info.IsDir():
 		return nil, errors.New("not a directory")
 	}
-	return &Dir{root: abs, orphaned: make(chan struct{}, 1), manifests: &manifestCache{entries: map[string]cachedManifest{}}}, nil
+	return &Dir{root: abs, orphaned: make(chan struct{}, 1), manifests: &manifestCache{settle: manifestSettle, entries: map[string]cachedManifest{}}}, nil
 }
 
 // Root returns the absolute directory the store keeps its images in.
@@ -175,8 +195,9 @@ func (d *Dir) resolveName(name string) (string, error) {
 	return id, nil
 }
 
-// Lookup returns the image called name. It costs a readlink, a stat and the
-// read of a small JSON file, so it may be called for every request; a run
+// Lookup returns the image called name. It costs a readlink, an open, an
+// fstat and a stat (and the read of a small JSON file when it changed), so
+// it may be called for every request; a run
 // uses Acquire instead, which keeps the tree from being collected.
 func (d *Dir) Lookup(name string) (img image.Image, err error) {
 	defer func() {
@@ -437,7 +458,7 @@ func CheckTreeID(id string) error {
 // Trees of an older format are refused, to be reinstalled.
 const storeFormat = 2
 
-// manifest is a tree's image.json.
+// manifest is a tree's image.json. clone copies each of its slices and maps.
 type manifest struct {
 	Format int    `json:"format"`
 	ID     string `json:"id"`

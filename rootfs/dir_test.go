@@ -622,7 +622,14 @@ func TestManifestCache(t *testing.T) {
 	root := t.TempDir()
 	id := addImage(t, root, "x", `{"env": ["A=1"], "versions": {"x": "1"}}`)
 	file := filepath.Join(root, treesDir, id, manifestFile)
+	// An hour old: the rewrite below, in the same tick of the file
+	// system's clock on kernels before 6.13, has other times all the same.
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(file, old, old); err != nil {
+		t.Fatal(err)
+	}
 	d := openDir(t, root)
+	d.manifests.settle = 0 // its change time is now (Chtimes)
 	env := func() []string {
 		t.Helper()
 		img, err := d.Lookup("x")
@@ -672,5 +679,31 @@ func TestManifestCache(t *testing.T) {
 	}
 	if _, err := d.Lookup("x"); err == nil {
 		t.Error("Lookup succeeded after the manifest was replaced by a damaged one")
+	}
+}
+
+// TestManifestCacheSettles: a manifest changed a moment ago is not kept, so
+// that a second change within the file system clock's tick, which leaves
+// its times as they were, is still seen.
+func TestManifestCacheSettles(t *testing.T) {
+	root := t.TempDir()
+	id := addImage(t, root, "x", `{"env": ["A=1"]}`)
+	d := openDir(t, root)
+	if _, err := d.Lookup("x"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.manifests.entries); n != 0 {
+		t.Errorf("a manifest written a moment ago was kept (%d entries)", n)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(root, treesDir, id, manifestFile), old, old); err != nil {
+		t.Fatal(err)
+	}
+	d.manifests.settle = 0
+	if _, err := d.Lookup("x"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.manifests.entries); n != 1 {
+		t.Errorf("a settled manifest was not kept (%d entries)", n)
 	}
 }
