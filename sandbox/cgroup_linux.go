@@ -214,14 +214,14 @@ func (t *cgroupTree) restrictDevices() error {
 		t.sharedDevices = true
 		return nil
 	}
-	rules := deviceRules() // refuse every device, then allow the sandbox's
-	err = writeCgroupFile(t.locks[i], "devices.deny", deviceLine(rules[0]))
+	writes := deviceWrites() // refuse every device, then allow the sandbox's
+	err = writeCgroupFile(t.locks[i], writes[0].file, writes[0].value)
 	// A child cgroup removed a moment ago (removeStale's) stays online
 	// until the kernel's asynchronous offlining, some 20 ms here, and
 	// counts as a child meanwhile.
 	for deadline := time.Now().Add(childOfflineWait); errors.Is(err, unix.EINVAL) && !hasChildDirs(dir) && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
-		err = writeCgroupFile(t.locks[i], "devices.deny", deviceLine(rules[0]))
+		err = writeCgroupFile(t.locks[i], writes[0].file, writes[0].value)
 	}
 	if err != nil {
 		if !errors.Is(err, unix.EINVAL) {
@@ -241,8 +241,8 @@ func (t *cgroupTree) restrictDevices() error {
 			}
 		}
 	}
-	for _, r := range rules[1:] {
-		if err := writeCgroupFile(t.locks[i], "devices.allow", deviceLine(r)); err != nil {
+	for _, w := range writes[1:] {
+		if err := writeCgroupFile(t.locks[i], w.file, w.value); err != nil {
 			return failed(err)
 		}
 	}
@@ -273,10 +273,8 @@ func hasChildDirs(dir string) bool {
 // deviceList is devices.list of a v1 device cgroup with deviceRules.
 func deviceList() string {
 	var b strings.Builder
-	for _, r := range deviceRules() {
-		if r.Allow {
-			b.WriteString(deviceLine(r) + "\n")
-		}
+	for _, w := range deviceWrites()[1:] {
+		b.WriteString(w.value + "\n")
 	}
 	return b.String()
 }
@@ -547,13 +545,21 @@ func (t *cgroupTree) v1Limits(l job.Limits) []cgroupWrite {
 		cgroupWrite{cgroup1.Cpu, "cpu.cfs_period_us", strconv.Itoa(cpuPeriodUs)},
 		cgroupWrite{cgroup1.Cpu, "cpu.cfs_quota_us", strconv.FormatInt(quota, 10)})
 	if !t.sharedDevices {
-		for _, d := range deviceRules() {
-			file := "devices.deny"
-			if d.Allow {
-				file = "devices.allow"
-			}
-			w = append(w, cgroupWrite{cgroup1.Devices, file, deviceLine(d)})
+		w = append(w, deviceWrites()...)
+	}
+	return w
+}
+
+// deviceWrites are deviceRules as a v1 device cgroup takes them: the first
+// refuses every device, the others allow the sandbox's.
+func deviceWrites() []cgroupWrite {
+	var w []cgroupWrite
+	for _, d := range deviceRules() {
+		file := "devices.deny"
+		if d.Allow {
+			file = "devices.allow"
 		}
+		w = append(w, cgroupWrite{cgroup1.Devices, file, deviceLine(d)})
 	}
 	return w
 }
@@ -1017,13 +1023,13 @@ func (j *jobCgroup) join(pid int) error {
 	case j.v1 != nil && j.v1.dirs == nil:
 		err = errors.New("its directories are closed (joined)")
 	case j.v1 != nil:
-		for _, d := range append(slices.Clone(j.v1.dirs), j.v1.sharedDevices) {
-			if d == nil {
-				continue
+		for _, d := range j.v1.dirs {
+			if d != nil && err == nil {
+				err = writeCgroupFile(d, "cgroup.procs", strconv.Itoa(pid))
 			}
-			if err = writeCgroupFile(d, "cgroup.procs", strconv.Itoa(pid)); err != nil {
-				break
-			}
+		}
+		if err == nil && j.v1.sharedDevices != nil {
+			err = writeCgroupFile(j.v1.sharedDevices, "cgroup.procs", strconv.Itoa(pid))
 		}
 		if err == nil && j.unified != "" {
 			err = os.WriteFile(filepath.Join(j.unified, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
@@ -1299,10 +1305,13 @@ func removeCgroupDir(d string) error {
 
 // ownCgroups parses /proc/self/cgroup: controller (or "name=x", or "" for
 // the cgroup2 hierarchy) to path.
-func ownCgroups() (map[string]string, error) {
-	b, err := os.ReadFile("/proc/self/cgroup")
+func ownCgroups() (map[string]string, error) { return cgroupsOf("self") }
+
+// cgroupsOf parses /proc/<pid>/cgroup as ownCgroups does.
+func cgroupsOf(pid string) (map[string]string, error) {
+	b, err := os.ReadFile("/proc/" + pid + "/cgroup")
 	if err != nil {
-		return nil, fmt.Errorf("reading own cgroups: %w", err)
+		return nil, fmt.Errorf("reading the cgroups of process %s: %w", pid, err)
 	}
 	out := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(b))

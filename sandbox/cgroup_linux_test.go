@@ -2,13 +2,11 @@ package sandbox
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -242,24 +240,21 @@ func TestJobLimits(t *testing.T) {
 // controller's hierarchy on cgroup v1, the one hierarchy on v2.
 func cgroupOf(t *testing.T, pid int, controller string, unified bool) string {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	cgs, err := cgroupsOf(strconv.Itoa(pid))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for line := range strings.Lines(string(b)) {
-		parts := strings.SplitN(strings.TrimSpace(line), ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if unified && parts[1] == "" {
-			return filepath.Join(cgroupRoot, parts[2])
-		}
-		if !unified && slices.Contains(strings.Split(parts[1], ","), controller) {
-			return filepath.Join(cgroupRoot, controller, parts[2])
-		}
+	if unified {
+		controller = ""
 	}
-	t.Fatalf("process %d is in no %s cgroup: %s", pid, controller, b)
-	return ""
+	path, ok := cgs[controller]
+	if !ok {
+		t.Fatalf("process %d is in no %q cgroup: %v", pid, controller, cgs)
+	}
+	if unified {
+		return filepath.Join(cgroupRoot, path)
+	}
+	return filepath.Join(cgroupRoot, controller, path)
 }
 
 // allowAllDevices lets tree's device cgroup <own>/<parent> allow every
