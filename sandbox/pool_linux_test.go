@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/atod-project/atod/internal/atodtest"
 	"github.com/atod-project/atod/internal/timescale"
@@ -354,3 +357,50 @@ func TestShrinkDiscardsDead(t *testing.T) {
 type heldTrees struct{}
 
 func (heldTrees) Hold(string) (string, func(), error) { return "", func() {}, nil }
+
+// TestEndedIgnoresSignals: a signal that interrupts the look at an idle
+// sandbox's report pipe (the Go runtime's preemption signal, SIGURG, sent to
+// a thread the garbage collector stops) is no report: taken for one, it
+// discarded a waiting sandbox now and then, and the next run took the cold
+// path.
+func TestEndedIgnoresSignals(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	p := &prepared{report: r}
+	tid := make(chan int)
+	stop := make(chan struct{})
+	var looks, ended int
+	go func() {
+		defer close(tid)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tid <- unix.Gettid()
+		for looks = 0; looks < 20000; looks++ {
+			if p.ended() {
+				ended++
+			}
+		}
+	}()
+	thread := <-tid
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// The runtime takes a SIGURG it did not send as a preemption
+			// request that finds nothing to do.
+			_ = unix.Tgkill(unix.Getpid(), thread, unix.SIGURG)
+		}
+	}()
+	<-tid // closed: the looks are done
+	close(stop)
+	if ended > 0 {
+		t.Errorf("%d of %d looks at a silent report pipe, under signals, took it for a report", ended, looks)
+	}
+}

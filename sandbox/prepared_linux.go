@@ -251,7 +251,10 @@ func (p *prepared) ended() bool {
 	ready := false
 	if err := rc.Control(func(fd uintptr) {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 0)
+		// A signal (the runtime's preemption, SIGURG) interrupts
+		// even a poll that does not wait: that is no report.
+		var n int
+		err := ignoringEINTR(func() (err error) { n, err = unix.Poll(fds, 0); return err })
 		ready = err != nil || n > 0
 	}); err != nil {
 		return true
