@@ -1292,12 +1292,14 @@ const rmdirBusyFor = 100 * time.Millisecond
 func removeCgroupDir(d string) error {
 	deadline := time.Now().Add(rmdirBusyFor)
 	for {
-		err := os.Remove(d)
-		if err == nil || errors.Is(err, fs.ErrNotExist) {
+		// rmdir, not os.Remove: that tries unlink first, which walks
+		// the path only to fail on a directory.
+		err := ignoringEINTR(func() error { return unix.Rmdir(d) })
+		if err == nil || errors.Is(err, unix.ENOENT) {
 			return nil
 		}
 		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
-			return err
+			return &fs.PathError{Op: "rmdir", Path: d, Err: err}
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -504,7 +504,7 @@ func (p *prepared) teardown() error {
 		errs = append(errs, p.cg.delete())
 	}
 	if p.scratch != "" {
-		if err := os.RemoveAll(p.scratch); err != nil {
+		if err := removeDir(p.scratch, jobFiles, nil); err != nil {
 			errs = append(errs, fmt.Errorf("removing job files: %w", err))
 		}
 	}
@@ -514,6 +514,25 @@ func (p *prepared) teardown() error {
 	p.s.slots <- p.slot
 	p.s.pool.signal() // a slot for the refiller
 	return errors.Join(errs...)
+}
+
+// removeDir removes dir, which was made with the files and the empty
+// directories named (relative to it, the deepest first): an unlink or a
+// rmdir each, where os.RemoveAll would try to unlink each directory first,
+// then open and list it (about 1 % of the machine's CPU under load, issue
+// 13). Anything else in dir is left to os.RemoveAll.
+func removeDir(dir string, files, dirs []string) error {
+	for _, f := range files {
+		_ = ignoringEINTR(func() error { return unix.Unlink(filepath.Join(dir, f)) })
+	}
+	for _, d := range dirs {
+		_ = ignoringEINTR(func() error { return unix.Rmdir(filepath.Join(dir, d)) })
+	}
+	err := ignoringEINTR(func() error { return unix.Rmdir(dir) })
+	if err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return os.RemoveAll(dir)
 }
 
 func (p *prepared) closeEnds() {
