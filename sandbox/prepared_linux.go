@@ -520,17 +520,31 @@ func (p *prepared) teardown() error {
 // directories named (relative to it, the deepest first): an unlink or a
 // rmdir each, where os.RemoveAll would try to unlink each directory first,
 // then open and list it (about 1 % of the machine's CPU under load, issue
-// 13). Anything else in dir is left to os.RemoveAll.
+// 13). Anything else in dir is left to os.RemoveAll, unless dir or one of
+// the directories is a mount point (rmdir says EBUSY): removing through it
+// would delete what is mounted there.
 func removeDir(dir string, files, dirs []string) error {
 	for _, f := range files {
 		_ = ignoringEINTR(func() error { return unix.Unlink(filepath.Join(dir, f)) })
 	}
-	for _, d := range dirs {
-		_ = ignoringEINTR(func() error { return unix.Rmdir(filepath.Join(dir, d)) })
+	rmdir := func(p string) error {
+		err := ignoringEINTR(func() error { return unix.Rmdir(p) })
+		if errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("removing %s: it is a mount point: %w", p, err)
+		}
+		return err
 	}
-	err := ignoringEINTR(func() error { return unix.Rmdir(dir) })
-	if err == nil || errors.Is(err, unix.ENOENT) {
+	for _, d := range dirs {
+		if err := rmdir(filepath.Join(dir, d)); errors.Is(err, unix.EBUSY) {
+			return err
+		}
+	}
+	err := rmdir(dir)
+	switch {
+	case err == nil || errors.Is(err, unix.ENOENT):
 		return nil
+	case errors.Is(err, unix.EBUSY):
+		return err
 	}
 	return os.RemoveAll(dir)
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -63,5 +64,56 @@ func TestRemoveWritableRoot(t *testing.T) {
 	}
 	if _, err := os.Lstat(dir); !os.IsNotExist(err) {
 		t.Errorf("the writable root is still there (%v)", err)
+	}
+}
+
+// TestRemoveDirKeepsMounts: a directory of a run's that is a mount point
+// still (one its daemon could not take off: a rootless daemon's inherited
+// mounts are locked) is not removed, nor anything through it.
+func TestRemoveDirKeepsMounts(t *testing.T) {
+	atodtest.NeedRoot(t)
+	for _, point := range []string{"point", "."} {
+		dir := filepath.Join(t.TempDir(), "root")
+		type outcome struct{ setup, remove, kept error }
+		done := make(chan outcome)
+		go func() {
+			runtime.LockOSThread() // never unlocked, as above
+			var o outcome
+			defer func() { done <- o }()
+			o.setup = func() error {
+				if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+					return err
+				}
+				if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+					return err
+				}
+				if err := os.MkdirAll(filepath.Join(dir, "point"), 0o755); err != nil {
+					return err
+				}
+				if err := unix.Mount("tmpfs", filepath.Join(dir, point), "tmpfs", 0, ""); err != nil {
+					return err
+				}
+				if err := os.MkdirAll(filepath.Join(dir, "point"), 0o755); err != nil {
+					return err
+				}
+				return os.WriteFile(filepath.Join(dir, "point", "mounted"), nil, 0o644)
+			}()
+			if o.setup == nil {
+				o.remove = removeDir(dir, nil, []string{"point"})
+				_, o.kept = os.Stat(filepath.Join(dir, "point", "mounted"))
+			}
+		}()
+		o := <-done
+		switch {
+		case o.setup != nil:
+			t.Fatalf("mounting a tmpfs at %s: %v", point, o.setup)
+		case o.remove == nil:
+			t.Errorf("%s mounted: removeDir removed it", point)
+		case !errors.Is(o.remove, unix.EBUSY):
+			t.Errorf("%s mounted: %v, want the mount point's EBUSY", point, o.remove)
+		}
+		if o.kept != nil {
+			t.Errorf("%s mounted: a file of the mount was removed through it: %v", point, o.kept)
+		}
 	}
 }
