@@ -12,19 +12,13 @@ import (
 	"github.com/atod-project/atod/internal/atodtest"
 )
 
-// TestRemoveWritableRoot: a writable root's removal takes every mount off
-// its points, stacked ones too, and never deletes through one: an image's
-// tree bind-mounted twice at its lower directory keeps its files. It runs
-// in a mount namespace of its own thread's, which ends with the test.
-func TestRemoveWritableRoot(t *testing.T) {
-	atodtest.NeedRoot(t)
-	dir := filepath.Join(t.TempDir(), "root")
-	tree := t.TempDir()
-	atodtest.WriteFile(t, filepath.Join(tree, "keep"), "the image's")
+// inOwnMountNamespace runs f on a thread of its own in a mount namespace of
+// its own, private, so that what f mounts goes with the thread (never
+// unlocked, it ends with its goroutine), whatever f does; it returns the
+// namespace's error or f's.
+func inOwnMountNamespace(f func() error) error {
 	done := make(chan error)
 	go func() {
-		// Never unlocked: the thread, in its own mount namespace, ends
-		// with the goroutine.
 		runtime.LockOSThread()
 		done <- func() error {
 			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
@@ -33,29 +27,42 @@ func TestRemoveWritableRoot(t *testing.T) {
 			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 				return err
 			}
-			for _, d := range []string{rootDir, rwDir, lowerDir} {
-				if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-					return err
-				}
-			}
-			for range 2 {
-				if err := unix.Mount(tree, filepath.Join(dir, lowerDir), "", unix.MS_BIND, ""); err != nil {
-					return err
-				}
-				if err := unix.Mount("tmpfs", filepath.Join(dir, rootDir), "tmpfs", 0, ""); err != nil {
-					return err
-				}
-			}
-			if err := unix.Mount("tmpfs", filepath.Join(dir, rwDir), "tmpfs", 0, ""); err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(dir, rwDir, "upper"), nil, 0o644); err != nil {
-				return err
-			}
-			return (&writableRoot{dir: dir}).remove()
+			return f()
 		}()
 	}()
-	err := <-done
+	return <-done
+}
+
+// TestRemoveWritableRoot: a writable root's removal takes every mount off
+// its points, stacked ones too, and never deletes through one: an image's
+// tree bind-mounted twice at its lower directory keeps its files.
+func TestRemoveWritableRoot(t *testing.T) {
+	atodtest.NeedRoot(t)
+	dir := filepath.Join(t.TempDir(), "root")
+	tree := t.TempDir()
+	atodtest.WriteFile(t, filepath.Join(tree, "keep"), "the image's")
+	err := inOwnMountNamespace(func() error {
+		for _, d := range []string{rootDir, rwDir, lowerDir} {
+			if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+				return err
+			}
+		}
+		for range 2 {
+			if err := unix.Mount(tree, filepath.Join(dir, lowerDir), "", unix.MS_BIND, ""); err != nil {
+				return err
+			}
+			if err := unix.Mount("tmpfs", filepath.Join(dir, rootDir), "tmpfs", 0, ""); err != nil {
+				return err
+			}
+		}
+		if err := unix.Mount("tmpfs", filepath.Join(dir, rwDir), "tmpfs", 0, ""); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, rwDir, "upper"), nil, 0o644); err != nil {
+			return err
+		}
+		return (&writableRoot{dir: dir}).remove()
+	})
 	if _, err := os.Stat(filepath.Join(tree, "keep")); err != nil {
 		t.Errorf("the image's tree lost its file through a mount left on the root: %v", err)
 	}
@@ -74,46 +81,34 @@ func TestRemoveDirKeepsMounts(t *testing.T) {
 	atodtest.NeedRoot(t)
 	for _, point := range []string{"point", "."} {
 		dir := filepath.Join(t.TempDir(), "root")
-		type outcome struct{ setup, remove, kept error }
-		done := make(chan outcome)
-		go func() {
-			runtime.LockOSThread() // never unlocked, as above
-			var o outcome
-			defer func() { done <- o }()
-			o.setup = func() error {
-				if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-					return err
-				}
-				if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-					return err
-				}
-				if err := os.MkdirAll(filepath.Join(dir, "point"), 0o755); err != nil {
-					return err
-				}
-				if err := unix.Mount("tmpfs", filepath.Join(dir, point), "tmpfs", 0, ""); err != nil {
-					return err
-				}
-				if err := os.MkdirAll(filepath.Join(dir, "point"), 0o755); err != nil {
-					return err
-				}
-				return os.WriteFile(filepath.Join(dir, "point", "mounted"), nil, 0o644)
-			}()
-			if o.setup == nil {
-				o.remove = removeDir(dir, nil, []string{"point"})
-				_, o.kept = os.Stat(filepath.Join(dir, "point", "mounted"))
+		var removeErr, keptErr error
+		err := inOwnMountNamespace(func() error {
+			if err := os.MkdirAll(filepath.Join(dir, "point"), 0o755); err != nil {
+				return err
 			}
-		}()
-		o := <-done
+			if err := unix.Mount("tmpfs", filepath.Join(dir, point), "tmpfs", 0, ""); err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Join(dir, "point"), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(dir, "point", "mounted"), nil, 0o644); err != nil {
+				return err
+			}
+			removeErr = removeDir(dir, nil, []string{"point"})
+			_, keptErr = os.Stat(filepath.Join(dir, "point", "mounted"))
+			return nil
+		})
 		switch {
-		case o.setup != nil:
-			t.Fatalf("mounting a tmpfs at %s: %v", point, o.setup)
-		case o.remove == nil:
+		case err != nil:
+			t.Fatalf("mounting a tmpfs at %s: %v", point, err)
+		case removeErr == nil:
 			t.Errorf("%s mounted: removeDir removed it", point)
-		case !errors.Is(o.remove, unix.EBUSY):
-			t.Errorf("%s mounted: %v, want the mount point's EBUSY", point, o.remove)
+		case !errors.Is(removeErr, unix.EBUSY):
+			t.Errorf("%s mounted: %v, want the mount point's EBUSY", point, removeErr)
 		}
-		if o.kept != nil {
-			t.Errorf("%s mounted: a file of the mount was removed through it: %v", point, o.kept)
+		if keptErr != nil {
+			t.Errorf("%s mounted: a file of the mount was removed through it: %v", point, keptErr)
 		}
 	}
 }
